@@ -1,0 +1,227 @@
+//! Where things are (data dir, plugin search path) and the options of a run: manifest defaults,
+//! overridden by `<data dir>/toolsync.toml`, overridden by `--set key=value` (design.md §6).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use toolsync_plugin_api::{Manifest, OptionSpec};
+
+use crate::exit::Failure;
+
+/// The data directory and what lives in it.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    pub root: PathBuf,
+}
+
+impl DataDir {
+    /// `--data-dir`, else `$TOOLSYNC_DATA`, else `./toolsync-data`.
+    pub fn resolve(flag: Option<&Path>) -> DataDir {
+        let root = flag
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("TOOLSYNC_DATA").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("toolsync-data"));
+        DataDir { root }
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.root.join("store")
+    }
+    /// The file area: inputs, `archives/`, `reports/`.
+    pub fn files(&self) -> PathBuf {
+        self.root.join("files")
+    }
+    pub fn archives(&self) -> PathBuf {
+        self.files().join("archives")
+    }
+    pub fn reports(&self) -> PathBuf {
+        self.files().join("reports")
+    }
+    pub fn plugins(&self) -> PathBuf {
+        self.root.join("plugins")
+    }
+    /// Work files of runs in progress (report spools), kept across a kill for the resume.
+    pub fn runs(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join("toolsync.toml")
+    }
+}
+
+/// Every `--plugin-dir`, `$TOOLSYNC_PLUGIN_PATH`, `<data dir>/plugins`, the executable's folder.
+pub fn plugin_search_path(flags: &[PathBuf], data: &DataDir) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = flags.to_vec();
+    if let Some(path) = std::env::var_os("TOOLSYNC_PLUGIN_PATH") {
+        dirs.extend(std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()));
+    }
+    dirs.push(data.plugins());
+    if let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) {
+        dirs.push(dir);
+    }
+    let mut unique = Vec::new();
+    for dir in dirs {
+        if !unique.contains(&dir) {
+            unique.push(dir);
+        }
+    }
+    unique
+}
+
+/// Options every processor has, handled by the host (formats.md §2.9, §4.4).
+pub fn common_options(manifest: &Manifest) -> Vec<OptionSpec> {
+    vec![
+        OptionSpec::new(
+            "input",
+            &manifest.default_input,
+            "input file: a path relative to the file area, or absolute",
+        ),
+        OptionSpec::new("delimiter", "auto", "auto, tab, or one ASCII punctuation character"),
+        OptionSpec::new("encoding", "auto", "auto, utf-8, windows-1252, iso-8859-1"),
+        OptionSpec::new("timezone", "UTC", "time zone of dates in cells and of stamps in output names"),
+        OptionSpec::new(
+            "allow_unknown_columns",
+            "false",
+            "ignore unknown columns (listed once as a warning) instead of refusing the file",
+        ),
+        OptionSpec::new("store_report", "true", "keep the reports in the file area's reports/"),
+        OptionSpec::new("tryback", "true", "write the failed lines to a tryback file beside the input"),
+        OptionSpec::new("archive", "true", "copy the input to the file area's archives/ after the run"),
+        OptionSpec::new("cleanup", "false", "remove the input after a complete run"),
+    ]
+}
+
+/// All options of a processor: common ones first, then the processor's own.
+pub fn all_options(manifest: &Manifest) -> Vec<OptionSpec> {
+    let mut options = common_options(manifest);
+    for own in manifest.options.iter() {
+        options.retain(|o| o.key != own.key);
+        options.push(own.clone());
+    }
+    options
+}
+
+/// The effective options of a run, with where each value came from.
+#[derive(Debug, Clone)]
+pub struct Options {
+    values: BTreeMap<String, String>,
+}
+
+impl Options {
+    /// Merges defaults, the config file's table for `processor`, and `--set` pairs.
+    pub fn resolve(
+        manifest: &Manifest,
+        data: &DataDir,
+        sets: &[String],
+    ) -> Result<Options, Failure> {
+        let specs = all_options(manifest);
+        let mut values: BTreeMap<String, String> = specs
+            .iter()
+            .map(|o| (o.key.to_string(), o.default.to_string()))
+            .collect();
+        let valid = || {
+            specs
+                .iter()
+                .map(|o| o.key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let processor = manifest.name.as_str();
+        for (key, value) in config_file_table(data, processor)? {
+            if !values.contains_key(&key) {
+                return Err(Failure::usage(format!(
+                    "{}: unknown option `{key}` in [{processor}]; valid keys: {}",
+                    data.config_file().display(),
+                    valid()
+                )));
+            }
+            values.insert(key, value);
+        }
+        for set in sets {
+            let Some((key, value)) = set.split_once('=') else {
+                return Err(Failure::usage(format!(
+                    "--set `{set}`: expected KEY=VALUE"
+                )));
+            };
+            let key = key.trim();
+            if !values.contains_key(key) {
+                return Err(Failure::usage(format!(
+                    "--set: unknown option `{key}` for {processor}; valid keys: {}",
+                    valid()
+                )));
+            }
+            values.insert(key.to_string(), value.trim().to_string());
+        }
+        for spec in &specs {
+            if spec.choices.is_empty() {
+                continue;
+            }
+            let value = values[spec.key.as_str()].to_ascii_lowercase();
+            if !spec.choices.iter().any(|c| c.as_str() == value) {
+                return Err(Failure::usage(format!(
+                    "option `{}`: `{value}` is not one of {}",
+                    spec.key,
+                    spec.choices.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        Ok(Options { values })
+    }
+
+    pub fn get(&self, key: &str) -> &str {
+        self.values.get(key).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.values.insert(key.to_string(), value.to_string());
+    }
+
+    pub fn flag(&self, key: &str) -> Result<bool, Failure> {
+        toolsync_plugin_api::values::parse_bool(self.get(key))
+            .map_err(|e| Failure::usage(format!("option `{key}`: {e}")))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// The `[processor]` table of `<data dir>/toolsync.toml`, values as text.
+fn config_file_table(data: &DataDir, processor: &str) -> Result<Vec<(String, String)>, Failure> {
+    let path = data.config_file();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Failure::usage(format!("cannot read {}: {e}", path.display()))),
+    };
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+    let Some(section) = table.get(processor) else {
+        return Ok(Vec::new());
+    };
+    let Some(section) = section.as_table() else {
+        return Err(Failure::usage(format!(
+            "{}: `{processor}` must be a table ([{processor}])",
+            path.display()
+        )));
+    };
+    section
+        .iter()
+        .map(|(key, value)| {
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err(Failure::usage(format!(
+                        "{}: [{processor}] {key} = {other}: expected a string, number or boolean",
+                        path.display()
+                    )))
+                }
+            };
+            Ok((key.clone(), text))
+        })
+        .collect()
+}

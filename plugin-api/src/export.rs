@@ -1,0 +1,185 @@
+//! The plugin side of the boundary: wraps a [`Processor`] in the ABI traits, catching every
+//! panic before it can reach the FFI boundary (a panic crossing an `extern "C"` function aborts
+//! the whole process).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
+
+use abi_stable::{
+    prefix_type::PrefixTypeTrait,
+    sabi_trait::TD_Opaque,
+    std_types::{RResult, RStr, RVec},
+};
+
+use crate::abi::{
+    Derived, FinishOutcome, HostServices, LogLevel, Manifest, PluginMod, PluginModRef,
+    ProcessorAbi, ProcessorAbi_TO, ProcessorBox, RowOutcome, RowRef, RunAbi, RunAbi_TO, RunBox,
+    RunSpec, StartError, TxnMut, TxnRef,
+};
+use crate::processor::{finish_to_abi, Columns, Processor, Row, RowHandler, StartContext};
+use crate::txn::{ReadTxn, Txn};
+
+static HOST: OnceLock<HostServices> = OnceLock::new();
+
+/// Sends a log line to the host's subscriber (a no-op before the host's `init`).
+pub fn log(level: LogLevel, message: &str) {
+    if let Some(host) = HOST.get() {
+        (host.log)(level, RStr::from("plugin"), RStr::from(message));
+    }
+}
+
+extern "C" fn init(host: HostServices) {
+    let _ = HOST.set(host);
+    // The host's panic hook lives in another copy of std: without our own, a caught panic would
+    // still print a raw backtrace banner on the operator's terminal.
+    std::panic::set_hook(Box::new(|info| {
+        log(LogLevel::Debug, &format!("processor panicked: {info}"));
+    }));
+}
+
+/// Builds the root module from the processors list; used by [`crate::export_plugin!`].
+#[doc(hidden)]
+pub fn root_module(processors: extern "C" fn() -> RVec<ProcessorBox>) -> PluginModRef {
+    PluginMod { init, processors }.leak_into_prefix()
+}
+
+/// Boxes a processor for the host.
+#[doc(hidden)]
+pub fn boxed<P: Processor>(processor: P) -> ProcessorBox {
+    ProcessorAbi_TO::from_value(ProcessorShim(processor), TD_Opaque)
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("the processor panicked: {text}")
+}
+
+struct ProcessorShim<P>(P);
+
+impl<P: Processor> ProcessorAbi for ProcessorShim<P> {
+    fn manifest(&self) -> Manifest {
+        match catch_unwind(AssertUnwindSafe(|| self.0.manifest())) {
+            Ok(m) => m,
+            Err(p) => Manifest::new("?", "0", &panic_message(p), ""),
+        }
+    }
+
+    fn start(&self, spec: RunSpec) -> RResult<RunBox, StartError> {
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            let ctx = StartContext::from_spec(&spec);
+            let handler = self.0.start(&ctx)?;
+            Ok(RunShim {
+                handler,
+                columns: ctx.columns_handle(),
+            })
+        }));
+        match run {
+            Ok(Ok(shim)) => RResult::ROk(RunAbi_TO::from_value(shim, TD_Opaque)),
+            Ok(Err(e)) => RResult::RErr(e),
+            Err(p) => RResult::RErr(StartError::Refused(panic_message(p).into())),
+        }
+    }
+}
+
+struct RunShim {
+    handler: Box<dyn RowHandler>,
+    columns: Columns,
+}
+
+impl RunAbi for RunShim {
+    fn prepare(&self, row: RowRef<'_>, store: TxnRef<'_>) -> Derived {
+        // A panic here leaves the row without derived values; `apply` then does the work itself
+        // (or panics again, and the row fails with the message).
+        catch_unwind(AssertUnwindSafe(|| {
+            self.handler
+                .prepare(&Row::new(row, &self.columns), &ReadTxn::new(store))
+        }))
+        .unwrap_or_default()
+    }
+
+    fn apply(&mut self, row: RowRef<'_>, derived: Derived, txn: TxnMut<'_>) -> RowOutcome {
+        let columns = &self.columns;
+        let handler = &mut self.handler;
+        let result = catch_unwind(AssertUnwindSafe(move || {
+            let mut txn = Txn::new(txn);
+            handler.apply(&Row::new(row, columns), derived, &mut txn)
+        }));
+        match result {
+            Ok(Ok(outcome)) => outcome.into(),
+            Ok(Err(e)) => e.into(),
+            Err(p) => crate::RowError::new(panic_message(p)).into(),
+        }
+    }
+
+    fn finish(&mut self, txn: TxnMut<'_>) -> FinishOutcome {
+        let handler = &mut self.handler;
+        let result = catch_unwind(AssertUnwindSafe(move || {
+            let mut txn = Txn::new(txn);
+            handler.finish(&mut txn)
+        }));
+        match result {
+            Ok(r) => finish_to_abi(r),
+            Err(p) => finish_to_abi(Err(panic_message(p).into())),
+        }
+    }
+}
+
+/// The symbol abi_stable's loader looks for. `#[export_root_module]` would name it for us, but
+/// its expansion needs `abi_stable` as a direct dependency of every plugin crate; spelling the
+/// name here keeps plugin crates free of ABI plumbing, and this check keeps it honest.
+#[doc(hidden)]
+pub const ROOT_MODULE_SYMBOL: &str = "_1as_0lib_1header_0root_bmodule_bloader";
+
+const _: () = {
+    let a = ROOT_MODULE_SYMBOL.as_bytes();
+    let b = abi_stable::library::ROOT_MODULE_LOADER_NAME.as_bytes();
+    assert!(a.len() == b.len());
+    let mut i = 0;
+    while i < a.len() {
+        assert!(a[i] == b[i]);
+        i += 1;
+    }
+};
+
+/// Exports a plugin library's processors:
+/// `toolsync_plugin_api::export_plugin!(Users);` at the root of a `cdylib` crate.
+#[macro_export]
+macro_rules! export_plugin {
+    ($($processor:expr),+ $(,)?) => {
+        #[doc(hidden)]
+        extern "C" fn __toolsync_processors(
+        ) -> $crate::abi_stable::std_types::RVec<$crate::abi::ProcessorBox> {
+            // A panic while building the list must not cross the boundary either.
+            ::std::panic::catch_unwind(|| {
+                let list: ::std::vec::Vec<$crate::abi::ProcessorBox> =
+                    ::std::vec![$($crate::export::boxed($processor)),+];
+                list.into_iter().collect()
+            })
+            .unwrap_or_default()
+        }
+
+        #[doc(hidden)]
+        fn __toolsync_root_module() -> $crate::abi::PluginModRef {
+            $crate::export::root_module(__toolsync_processors)
+        }
+
+        #[doc(hidden)]
+        extern "C" fn __toolsync_erased_root_module(
+        ) -> $crate::abi_stable::library::RootModuleResult {
+            $crate::abi_stable::library::__call_root_module_loader(__toolsync_root_module)
+        }
+
+        #[doc(hidden)]
+        #[export_name = "_1as_0lib_1header_0root_bmodule_bloader"]
+        pub static __TOOLSYNC_LIB_HEADER: $crate::abi_stable::library::LibHeader = unsafe {
+            $crate::abi_stable::library::LibHeader::from_constructor::<$crate::abi::PluginModRef>(
+                __toolsync_erased_root_module,
+                $crate::abi_stable::library::CheckTypeLayout::Yes,
+            )
+        };
+    };
+}

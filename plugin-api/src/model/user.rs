@@ -1,0 +1,334 @@
+//! User accounts and their indexes (username, idnumber, e-mail).
+//!
+//! Invariants kept here: a username is unique among all accounts, deleted ones included; a
+//! non-empty idnumber is unique among accounts; every index entry matches its record. E-mail
+//! uniqueness is a processor option (`allow_duplicate_emails`), so the e-mail index allows
+//! several accounts per address.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{id_key, key_id, model_version, Extra, ModelError, ModelResult, MODEL_VERSION};
+use crate::txn::{StoreRead, Txn};
+
+pub const SPACE: &str = "user";
+const BY_USERNAME: &str = "user.username";
+const BY_IDNUMBER: &str = "user.idnumber";
+/// Key: lowercased e-mail, NUL, id (big-endian): several accounts may share an address.
+const BY_EMAIL: &str = "user.email";
+const SEQUENCE: &str = "user";
+
+/// Where a password stands. The clear text is never stored: only a bcrypt hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordState {
+    /// No password yet: the platform creates one.
+    #[default]
+    ToBeCreated,
+    /// `*NOPASS*`: password log-in forbidden.
+    Nologin,
+    /// `password_hash` holds a bcrypt hash.
+    Hashed,
+}
+
+/// An account. Field names are the users format's column names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    #[serde(default = "model_version")]
+    pub v: u32,
+    pub id: u64,
+    pub username: String,
+    pub firstname: String,
+    pub lastname: String,
+    #[serde(default)]
+    pub idnumber: String,
+    #[serde(default)]
+    pub email: String,
+    pub auth: String,
+    #[serde(default)]
+    pub password_state: PasswordState,
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    #[serde(default)]
+    pub suspended: bool,
+    #[serde(default)]
+    pub deleted: bool,
+    #[serde(default)]
+    pub icq: String,
+    #[serde(default)]
+    pub phone1: String,
+    #[serde(default)]
+    pub phone2: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub institution: String,
+    #[serde(default)]
+    pub department: String,
+    #[serde(default)]
+    pub city: String,
+    #[serde(default)]
+    pub country: String,
+    pub lang: String,
+    pub timezone: String,
+    pub mailformat: u8,
+    pub maildisplay: u8,
+    pub maildigest: u8,
+    pub htmleditor: bool,
+    pub autosubscribe: bool,
+    pub trackforums: bool,
+    pub mnethostid: u32,
+    /// Custom profile fields (`profile_field_{name}` columns), by name.
+    #[serde(default)]
+    pub profile_fields: BTreeMap<String, String>,
+    pub timecreated: i64,
+    pub timemodified: i64,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl User {
+    /// A new account with the creation defaults of formats.md §3.6 (id assigned on create).
+    pub fn new(username: &str, firstname: &str, lastname: &str, now: i64) -> Self {
+        User {
+            v: MODEL_VERSION,
+            id: 0,
+            username: username.to_lowercase(),
+            firstname: firstname.to_string(),
+            lastname: lastname.to_string(),
+            idnumber: String::new(),
+            email: String::new(),
+            auth: "manual".into(),
+            password_state: PasswordState::ToBeCreated,
+            password_hash: None,
+            suspended: false,
+            deleted: false,
+            icq: String::new(),
+            phone1: String::new(),
+            phone2: String::new(),
+            address: String::new(),
+            description: String::new(),
+            url: String::new(),
+            institution: String::new(),
+            department: String::new(),
+            city: String::new(),
+            country: String::new(),
+            lang: "en".into(),
+            timezone: "99".into(),
+            mailformat: 1,
+            maildisplay: 2,
+            maildigest: 0,
+            htmleditor: true,
+            autosubscribe: true,
+            trackforums: false,
+            mnethostid: 1,
+            profile_fields: BTreeMap::new(),
+            timecreated: now,
+            timemodified: now,
+            extra: Extra::new(),
+        }
+    }
+
+    /// The record as `show` and `export` print it: the format's column names (custom fields as
+    /// `profile_field_{name}`), `id`, the timestamps, and the password only as `password_hash`.
+    pub fn to_columns(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut map = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        map.remove("v");
+        map.remove("profile_fields");
+        for (name, value) in &self.profile_fields {
+            map.insert(format!("profile_field_{name}"), value.clone().into());
+        }
+        map
+    }
+}
+
+/// The fields an account can be designated by (formats.md §2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserKey {
+    Id,
+    Idnumber,
+    Username,
+    Email,
+}
+
+impl UserKey {
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "id" => Some(UserKey::Id),
+            "idnumber" => Some(UserKey::Idnumber),
+            "username" => Some(UserKey::Username),
+            "email" => Some(UserKey::Email),
+            _ => None,
+        }
+    }
+
+    pub fn column(self) -> &'static str {
+        match self {
+            UserKey::Id => "id",
+            UserKey::Idnumber => "idnumber",
+            UserKey::Username => "username",
+            UserKey::Email => "email",
+        }
+    }
+}
+
+pub struct Users;
+
+impl Users {
+    pub fn get(txn: &impl StoreRead, id: u64) -> ModelResult<Option<User>> {
+        Ok(txn.get_json(SPACE, &id_key(id))?)
+    }
+
+    fn by_index(txn: &impl StoreRead, space: &str, key: &str) -> ModelResult<Option<User>> {
+        match txn.get(space, key.as_bytes())? {
+            None => Ok(None),
+            Some(id) => {
+                let id = key_id(&id).ok_or_else(|| corrupt(space, key))?;
+                Self::get(txn, id)?
+                    .map(Some)
+                    .ok_or_else(|| corrupt(space, key))
+            }
+        }
+    }
+
+    pub fn by_username(txn: &impl StoreRead, username: &str) -> ModelResult<Option<User>> {
+        Self::by_index(txn, BY_USERNAME, &username.to_lowercase())
+    }
+
+    pub fn by_idnumber(txn: &impl StoreRead, idnumber: &str) -> ModelResult<Option<User>> {
+        if idnumber.is_empty() {
+            return Ok(None);
+        }
+        Self::by_index(txn, BY_IDNUMBER, idnumber)
+    }
+
+    /// Every account with this address (case-insensitive), deleted ones included.
+    pub fn by_email(txn: &impl StoreRead, email: &str) -> ModelResult<Vec<User>> {
+        if email.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut prefix = email.to_lowercase().into_bytes();
+        prefix.push(0);
+        let mut users = Vec::new();
+        for (key, _) in txn.scan_prefix(BY_EMAIL, &prefix, usize::MAX)? {
+            let id = key_id(&key[prefix.len()..]).ok_or_else(|| corrupt(BY_EMAIL, email))?;
+            users.push(Self::get(txn, id)?.ok_or_else(|| corrupt(BY_EMAIL, email))?);
+        }
+        Ok(users)
+    }
+
+    /// The accounts a key designates (§2.6), deleted ones included. An id that is not a
+    /// positive integer matches nothing.
+    pub fn find(txn: &impl StoreRead, key: UserKey, value: &str) -> ModelResult<Vec<User>> {
+        let found = match key {
+            UserKey::Id => match value.parse::<u64>() {
+                Ok(id) if id > 0 => Self::get(txn, id)?,
+                _ => None,
+            },
+            UserKey::Idnumber => Self::by_idnumber(txn, value)?,
+            UserKey::Username => Self::by_username(txn, value)?,
+            UserKey::Email => return Self::by_email(txn, value),
+        };
+        Ok(found.into_iter().collect())
+    }
+
+    /// Stores a new account: assigns its id, checks uniqueness, writes its indexes.
+    pub fn create(txn: &mut Txn<'_>, mut user: User) -> ModelResult<User> {
+        user.username = user.username.to_lowercase();
+        Self::check_unique(txn, &user)?;
+        user.id = txn.next_id(SEQUENCE)?;
+        user.v = MODEL_VERSION;
+        txn.put_json(SPACE, &id_key(user.id), &user)?;
+        txn.put(BY_USERNAME, user.username.as_bytes(), &id_key(user.id))?;
+        if !user.idnumber.is_empty() {
+            txn.put(BY_IDNUMBER, user.idnumber.as_bytes(), &id_key(user.id))?;
+        }
+        if !user.email.is_empty() {
+            txn.put(BY_EMAIL, &email_key(&user.email, user.id), &[])?;
+        }
+        Ok(user)
+    }
+
+    /// Rewrites an existing account, moving the index entries of changed fields.
+    pub fn save(txn: &mut Txn<'_>, user: &mut User) -> ModelResult<()> {
+        user.username = user.username.to_lowercase();
+        let stored = Self::get(txn, user.id)?.ok_or_else(|| {
+            ModelError::Conflict(format!("account {} no longer exists", user.id))
+        })?;
+        Self::check_unique(txn, user)?;
+        let id = id_key(user.id);
+        if stored.username != user.username {
+            txn.remove(BY_USERNAME, stored.username.as_bytes())?;
+            txn.put(BY_USERNAME, user.username.as_bytes(), &id)?;
+        }
+        if stored.idnumber != user.idnumber {
+            if !stored.idnumber.is_empty() {
+                txn.remove(BY_IDNUMBER, stored.idnumber.as_bytes())?;
+            }
+            if !user.idnumber.is_empty() {
+                txn.put(BY_IDNUMBER, user.idnumber.as_bytes(), &id)?;
+            }
+        }
+        if stored.email.to_lowercase() != user.email.to_lowercase() {
+            if !stored.email.is_empty() {
+                txn.remove(BY_EMAIL, &email_key(&stored.email, user.id))?;
+            }
+            if !user.email.is_empty() {
+                txn.put(BY_EMAIL, &email_key(&user.email, user.id), &[])?;
+            }
+        }
+        user.v = MODEL_VERSION;
+        txn.put_json(SPACE, &id, user)?;
+        Ok(())
+    }
+
+    /// Soft-deletes an account: the record, its identity fields and hash stay, flagged deleted.
+    /// What hangs on the account (enrolments, role assignments, group and cohort memberships)
+    /// goes with it once those entities exist in the model.
+    pub fn soft_delete(txn: &mut Txn<'_>, user: &mut User, now: i64) -> ModelResult<()> {
+        user.deleted = true;
+        user.timemodified = now;
+        Self::save(txn, user)
+    }
+
+    fn check_unique(txn: &impl StoreRead, user: &User) -> ModelResult<()> {
+        if let Some(other) = Self::by_username(txn, &user.username)? {
+            if other.id != user.id {
+                return Err(ModelError::Conflict(format!(
+                    "username `{}` belongs to another account",
+                    user.username
+                )));
+            }
+        }
+        if let Some(other) = Self::by_idnumber(txn, &user.idnumber)? {
+            if other.id != user.id {
+                return Err(ModelError::Conflict(format!(
+                    "idnumber `{}` belongs to another account",
+                    user.idnumber
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn email_key(email: &str, id: u64) -> Vec<u8> {
+    let mut key = email.to_lowercase().into_bytes();
+    key.push(0);
+    key.extend_from_slice(&id_key(id));
+    key
+}
+
+fn corrupt(space: &str, key: &str) -> ModelError {
+    ModelError::Conflict(format!(
+        "index `{space}` points to a missing record for `{key}`: the store is damaged"
+    ))
+}

@@ -1,0 +1,472 @@
+//! What a processor author writes: plain Rust traits, no ABI types.
+//!
+//! ```ignore
+//! struct Hello;
+//! impl Processor for Hello {
+//!     fn manifest(&self) -> Manifest {
+//!         Manifest::new("hello", env!("CARGO_PKG_VERSION"), "Greets", "hello.csv")
+//!             .column(ColumnSpec::new("name", "text(100)", "who").required())
+//!     }
+//!     fn start(&self, _ctx: &StartContext) -> Result<Box<dyn RowHandler>, StartError> {
+//!         Ok(Box::new(HelloRun))
+//!     }
+//! }
+//! toolsync_plugin_api::export_plugin!(Hello);
+//! ```
+
+use std::collections::HashMap;
+
+use abi_stable::std_types::{ROption, RString, RVec, Tuple2};
+
+use crate::abi::{ColumnSpec, Derived, Manifest, OptionSpec, OutcomeKind, RowOutcome, RunSpec};
+pub use crate::abi::{RowRef, StartError};
+use crate::model::ModelError;
+use crate::schema;
+use crate::txn::{ReadTxn, StoreError, Txn};
+
+/// A file kind.
+pub trait Processor: Send + Sync + 'static {
+    fn manifest(&self) -> Manifest;
+
+    /// Starts a run: read the options, locate the columns, check what depends on options.
+    fn start(&self, ctx: &StartContext) -> Result<Box<dyn RowHandler>, StartError>;
+}
+
+/// One run of a processor over one file.
+pub trait RowHandler: Send + Sync + 'static {
+    /// Expensive work for a row that only reads the store (password hashing), run on several
+    /// threads at once when the manifest sets `parallel_prepare`. It sees the store as it was
+    /// before the current chunk of rows, so `apply` re-checks what an earlier row may have
+    /// changed. Its result is handed to [`RowHandler::apply`].
+    fn prepare(&self, _row: &Row<'_>, _store: &ReadTxn<'_>) -> Derived {
+        Derived::default()
+    }
+
+    /// Applies one row; its writes commit together if it returns `Ok` with a non-failed outcome.
+    fn apply(&mut self, row: &Row<'_>, derived: Derived, txn: &mut Txn<'_>)
+        -> Result<Outcome, RowError>;
+
+    /// After the last row.
+    fn finish(&mut self, _txn: &mut Txn<'_>) -> Result<Finish, RowError> {
+        Ok(Finish::default())
+    }
+}
+
+/// What [`RowHandler::finish`] reports.
+#[derive(Debug, Default)]
+pub struct Finish {
+    /// The JSON report's `details` object.
+    pub details: Option<serde_json::Value>,
+    pub report_lines: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Why a row failed. The reason is shown to the operator: never put a password in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub reason: String,
+    /// The row's subject when known (`jdoe`), for the report line.
+    pub subject: String,
+}
+
+impl RowError {
+    pub fn new(reason: impl Into<String>) -> Self {
+        RowError {
+            reason: reason.into(),
+            subject: String::new(),
+        }
+    }
+
+    /// Names the row's subject, unless an inner call already did.
+    pub fn about(mut self, subject: &str) -> Self {
+        if self.subject.is_empty() {
+            self.subject = subject.to_string();
+        }
+        self
+    }
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl From<String> for RowError {
+    fn from(s: String) -> Self {
+        RowError::new(s)
+    }
+}
+
+impl From<&str> for RowError {
+    fn from(s: &str) -> Self {
+        RowError::new(s)
+    }
+}
+
+impl From<StoreError> for RowError {
+    fn from(e: StoreError) -> Self {
+        RowError::new(e.to_string())
+    }
+}
+
+impl From<ModelError> for RowError {
+    fn from(e: ModelError) -> Self {
+        RowError::new(e.to_string())
+    }
+}
+
+/// Shorthand for `Err(RowError(format!(...)))`.
+#[macro_export]
+macro_rules! fail {
+    ($($arg:tt)*) => {
+        return Err($crate::RowError::new(format!($($arg)*)))
+    };
+}
+
+/// A successful row's outcome.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub kind: OutcomeKind,
+    pub subject: String,
+    pub message: String,
+    pub warnings: Vec<String>,
+}
+
+impl Outcome {
+    pub fn new(kind: OutcomeKind, subject: impl Into<String>) -> Self {
+        Outcome {
+            kind,
+            subject: subject.into(),
+            message: String::new(),
+            warnings: Vec::new(),
+        }
+    }
+    pub fn created(subject: impl Into<String>) -> Self {
+        Self::new(OutcomeKind::Created, subject)
+    }
+    pub fn updated(subject: impl Into<String>) -> Self {
+        Self::new(OutcomeKind::Updated, subject)
+    }
+    pub fn deleted(subject: impl Into<String>) -> Self {
+        Self::new(OutcomeKind::Deleted, subject)
+    }
+    pub fn unchanged(subject: impl Into<String>) -> Self {
+        Self::new(OutcomeKind::Unchanged, subject)
+    }
+    pub fn checked(subject: impl Into<String>) -> Self {
+        Self::new(OutcomeKind::Checked, subject)
+    }
+    pub fn skipped(subject: impl Into<String>) -> Self {
+        Self::new(OutcomeKind::Skipped, subject)
+    }
+
+    /// Appends to the message (`; ` between parts).
+    pub fn note(mut self, part: impl AsRef<str>) -> Self {
+        if !self.message.is_empty() {
+            self.message.push_str("; ");
+        }
+        self.message.push_str(part.as_ref());
+        self
+    }
+
+    pub fn warn(mut self, warning: impl Into<String>) -> Self {
+        self.warnings.push(warning.into());
+        self
+    }
+}
+
+/// The options and columns of a run, as `start` sees them.
+pub struct StartContext {
+    columns: Columns,
+    options: HashMap<String, String>,
+    pub input: String,
+    pub started_at: i64,
+    pub dry_run: bool,
+    /// `--force`: the operator overrides a safety threshold.
+    pub force: bool,
+}
+
+impl StartContext {
+    pub fn from_spec(spec: &RunSpec) -> Self {
+        StartContext {
+            columns: Columns::new(spec.columns.iter().map(|c| c.as_str())),
+            options: spec
+                .options
+                .iter()
+                .map(|t| (t.0.to_string(), t.1.to_string()))
+                .collect(),
+            input: spec.input.to_string(),
+            started_at: spec.started_at,
+            dry_run: spec.dry_run,
+            force: spec.force,
+        }
+    }
+
+    pub fn columns(&self) -> &Columns {
+        &self.columns
+    }
+
+    /// The effective value of an option (manifest default when nobody set it).
+    pub fn option(&self, key: &str) -> &str {
+        self.options.get(key).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn option_bool(&self, key: &str) -> Result<bool, StartError> {
+        crate::values::parse_bool(self.option(key)).map_err(|e| bad_option(key, &e))
+    }
+
+    /// One of the given words (case-insensitive), returned in lowercase.
+    pub fn option_choice(&self, key: &str, choices: &[&str]) -> Result<String, StartError> {
+        let value = self.option(key).to_ascii_lowercase();
+        if choices.contains(&value.as_str()) {
+            Ok(value)
+        } else {
+            Err(bad_option(
+                key,
+                &format!("`{}`: expected one of {}", self.option(key), choices.join(", ")),
+            ))
+        }
+    }
+
+    pub fn option_int(&self, key: &str, min: i64, max: i64) -> Result<i64, StartError> {
+        crate::values::parse_int(self.option(key), min, max).map_err(|e| bad_option(key, &e))
+    }
+
+    pub fn columns_handle(&self) -> Columns {
+        self.columns.clone()
+    }
+}
+
+fn bad_option(key: &str, why: &str) -> StartError {
+    StartError::BadOption(format!("option `{key}`: {why}").into())
+}
+
+/// Where each column of the file is, by canonical name.
+#[derive(Debug, Clone, Default)]
+pub struct Columns {
+    by_name: HashMap<String, usize>,
+    names: Vec<String>,
+}
+
+impl Columns {
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let names: Vec<String> = names.into_iter().map(str::to_owned).collect();
+        let by_name = names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.is_empty())
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
+        Columns { by_name, names }
+    }
+
+    /// Position of a column, if the file has it.
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// Canonical names in file order (empty for ignored columns).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The `n` present for an indexed pattern such as `course{n}`, sorted.
+    pub fn indices_of(&self, pattern: &str) -> Vec<u32> {
+        let mut found: Vec<u32> = self
+            .names
+            .iter()
+            .filter_map(|name| schema::pattern_index(pattern, name))
+            .collect();
+        found.sort_unstable();
+        found
+    }
+}
+
+/// A data row, as processor code sees it.
+pub struct Row<'a> {
+    pub line: u64,
+    values: &'a [abi_stable::std_types::RStr<'a>],
+    columns: &'a Columns,
+}
+
+impl<'a> Row<'a> {
+    pub fn new(raw: RowRef<'a>, columns: &'a Columns) -> Self {
+        Row {
+            line: raw.line,
+            values: raw.values.as_slice(),
+            columns,
+        }
+    }
+
+    /// The value of a column; `None` when the file has no such column.
+    pub fn get(&self, column: &str) -> Option<&'a str> {
+        self.columns
+            .index(column)
+            .and_then(|i| self.values.get(i))
+            .map(|v| v.as_str())
+    }
+
+    /// The value of a present, non-empty cell.
+    pub fn non_empty(&self, column: &str) -> Option<&'a str> {
+        self.get(column).filter(|v| !v.is_empty())
+    }
+
+    /// Every value, in file order.
+    pub fn values(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.values.iter().map(|v| v.as_str())
+    }
+}
+
+impl Derived {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|t| t.0.as_str() == key)
+            .map(|t| t.1.as_str())
+    }
+
+    pub fn insert(&mut self, key: &str, value: String) {
+        self.entries.push(Tuple2(key.into(), value.into()));
+    }
+}
+
+impl From<Outcome> for RowOutcome {
+    fn from(o: Outcome) -> Self {
+        RowOutcome {
+            kind: o.kind,
+            subject: o.subject.into(),
+            message: o.message.into(),
+            warnings: o.warnings.into_iter().map(RString::from).collect(),
+        }
+    }
+}
+
+impl From<RowError> for RowOutcome {
+    fn from(e: RowError) -> Self {
+        RowOutcome {
+            kind: OutcomeKind::Failed,
+            subject: e.subject.into(),
+            message: e.reason.into(),
+            warnings: RVec::new(),
+        }
+    }
+}
+
+impl Manifest {
+    pub fn new(name: &str, version: &str, description: &str, default_input: &str) -> Self {
+        Manifest {
+            name: name.into(),
+            version: version.into(),
+            description: description.into(),
+            default_input: default_input.into(),
+            has_header: true,
+            split_fields: true,
+            parallel_prepare: false,
+            columns: RVec::new(),
+            options: RVec::new(),
+        }
+    }
+
+    pub fn headerless(mut self) -> Self {
+        self.has_header = false;
+        self
+    }
+
+    /// Each physical line is one value, never split.
+    pub fn whole_lines(mut self) -> Self {
+        self.split_fields = false;
+        self
+    }
+
+    pub fn parallel_prepare(mut self) -> Self {
+        self.parallel_prepare = true;
+        self
+    }
+
+    pub fn column(mut self, column: ColumnSpec) -> Self {
+        self.columns.push(column);
+        self
+    }
+
+    pub fn option(mut self, option: OptionSpec) -> Self {
+        self.options.push(option);
+        self
+    }
+}
+
+impl ColumnSpec {
+    pub fn new(name: &str, kind: &str, description: &str) -> Self {
+        ColumnSpec {
+            name: name.into(),
+            kind: kind.into(),
+            required: false,
+            description: description.into(),
+            index_min: 0,
+            index_max: 0,
+            anchor: ROption::RNone,
+        }
+    }
+
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// For a pattern with `{n}`: the accepted range of `n`.
+    pub fn indexed(mut self, min: u32, max: u32) -> Self {
+        self.index_min = min;
+        self.index_max = max;
+        self
+    }
+
+    /// A companion column needs its anchor (`role{n}` needs `course{n}`).
+    pub fn anchor(mut self, pattern: &str) -> Self {
+        self.anchor = ROption::RSome(pattern.into());
+        self
+    }
+
+    pub fn is_pattern(&self) -> bool {
+        self.name.contains("{n}")
+    }
+}
+
+impl OptionSpec {
+    pub fn new(key: &str, default: &str, description: &str) -> Self {
+        OptionSpec {
+            key: key.into(),
+            default: default.into(),
+            description: description.into(),
+            choices: RVec::new(),
+        }
+    }
+
+    pub fn choices(mut self, words: &[&str]) -> Self {
+        self.choices = words.iter().map(|w| RString::from(*w)).collect();
+        self
+    }
+}
+
+#[doc(hidden)]
+pub fn finish_to_abi(result: Result<Finish, RowError>) -> crate::abi::FinishOutcome {
+    match result {
+        Ok(f) => crate::abi::FinishOutcome {
+            details_json: f
+                .details
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+                .into(),
+            report_lines: f.report_lines.into_iter().map(RString::from).collect(),
+            warnings: f.warnings.into_iter().map(RString::from).collect(),
+            error: ROption::RNone,
+        },
+        Err(e) => crate::abi::FinishOutcome {
+            error: ROption::RSome(e.reason.into()),
+            ..Default::default()
+        },
+    }
+}
