@@ -216,8 +216,9 @@ fn config_file_table(data: &DataDir, processor: &str) -> Result<Vec<(String, Str
                 toml::Value::Boolean(b) => b.to_string(),
                 other => {
                     return Err(Failure::usage(format!(
-                        "{}: [{processor}] {key} = {other}: expected a string, number or boolean",
-                        path.display()
+                        "{}: [{processor}] {key}: expected a string, number or boolean, found a {}",
+                        path.display(),
+                        other.type_str()
                     )))
                 }
             };

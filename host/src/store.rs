@@ -17,9 +17,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use abi_stable::std_types::{ROption, RResult, RSlice, RStr, RString, RVec, Tuple2};
-use toolsync_plugin_api::abi::{TxnAbi, TxnAbi_TO, TxnMut};
+use toolsync_plugin_api::abi::{TxnAbi, TxnAbi_TO, TxnMut, TxnRef};
 use toolsync_plugin_api::model::{Roles, MODEL_VERSION, RESERVED_PREFIX};
-use toolsync_plugin_api::Txn;
+use toolsync_plugin_api::txn::StoreResult;
+use toolsync_plugin_api::{StoreError, StoreRead, Txn};
 
 use crate::exit::Failure;
 
@@ -143,6 +144,20 @@ impl Store {
     }
 }
 
+/// Read-only commands (`show`) use the model's lookups straight on the committed store.
+impl StoreRead for Store {
+    fn get(&self, space: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        Store::get(self, space, key).map_err(|e| StoreError(e.message))
+    }
+
+    fn scan_prefix(&self, space: &str, prefix: &[u8], limit: usize) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.scan(space, prefix)
+            .take(limit)
+            .collect::<Result<_, _>>()
+            .map_err(|e| StoreError(e.message))
+    }
+}
+
 fn open_error(dir: &Path, e: sled::Error) -> Failure {
     let text = e.to_string();
     if text.contains("could not acquire lock") || text.contains("WouldBlock") {
@@ -223,41 +238,7 @@ impl<'a> RowTxn<'a> {
     }
 
     fn get_full(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
-        if let Some(staged) = self.staging.lookup(key) {
-            return Ok(staged.clone());
-        }
-        self.store
-            .db
-            .get(key)
-            .map(|v| v.map(|v| v.to_vec()))
-            .map_err(|e| e.to_string())
-    }
-
-    fn scan_full(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
-        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-        let staged = |writes: &Writes| {
-            writes
-                .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
-                .take_while(|(k, _)| k.starts_with(prefix))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<Vec<_>>()
-        };
-        let batch = staged(&self.staging.batch);
-        let row = staged(&self.staging.row);
-        // Staged removals may hide stored entries: read enough of the tree to still fill `limit`.
-        let wanted = limit.saturating_add(batch.len() + row.len());
-        for item in self.store.db.scan_prefix(prefix).take(wanted) {
-            let (k, v) = item.map_err(|e| e.to_string())?;
-            merged.insert(k.to_vec(), Some(v.to_vec()));
-        }
-        merged.extend(batch);
-        merged.extend(row);
-        let strip = prefix.iter().position(|b| *b == 0).map_or(0, |p| p + 1);
-        Ok(merged
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k[strip..].to_vec(), v)))
-            .take(limit)
-            .collect())
+        get_layered(self.staging, self.store, key)
     }
 
     /// Runs a store operation for the plugin: no panic may cross back over the FFI boundary
@@ -278,6 +259,114 @@ impl<'a> RowTxn<'a> {
     }
 }
 
+/// A key's value as the run sees it: staged writes over the tree.
+fn get_layered(staging: &Staging, store: &Store, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    if let Some(staged) = staging.lookup(key) {
+        return Ok(staged.clone());
+    }
+    store
+        .db
+        .get(key)
+        .map(|v| v.map(|v| v.to_vec()))
+        .map_err(|e| e.to_string())
+}
+
+/// A prefix scan as the run sees it: staged writes merged over the tree.
+fn scan_layered(
+    staging: &Staging,
+    store: &Store,
+    prefix: &[u8],
+    limit: usize,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+    let staged = |writes: &Writes| {
+        writes
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>()
+    };
+    let batch = staged(&staging.batch);
+    let row = staged(&staging.row);
+    // Staged removals may hide stored entries: read enough of the tree to still fill `limit`.
+    let wanted = limit.saturating_add(batch.len() + row.len());
+    let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+    for item in store.db.scan_prefix(prefix).take(wanted) {
+        let (k, v) = item.map_err(|e| e.to_string())?;
+        merged.insert(k.to_vec(), Some(v.to_vec()));
+    }
+    merged.extend(batch);
+    merged.extend(row);
+    let strip = prefix.iter().position(|b| *b == 0).map_or(0, |p| p + 1);
+    Ok(merged
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k[strip..].to_vec(), v)))
+        .take(limit)
+        .collect())
+}
+
+/// Runs a read for a plugin with panics caught (see [`RowTxn::guarded`]).
+fn guarded_read<T>(op: impl FnOnce() -> Result<T, String>) -> RResult<T, RString> {
+    match catch_unwind(AssertUnwindSafe(op)) {
+        Ok(Ok(v)) => RResult::ROk(v),
+        Ok(Err(e)) => RResult::RErr(e.into()),
+        Err(_) => RResult::RErr("internal error in the host's store".into()),
+    }
+}
+
+fn to_abi_entries(list: Vec<(Vec<u8>, Vec<u8>)>) -> RVec<Tuple2<RVec<u8>, RVec<u8>>> {
+    list.into_iter()
+        .map(|(k, v)| Tuple2(RVec::from(k), RVec::from(v)))
+        .collect()
+}
+
+/// The read-only store view lent to `prepare`, shared by several threads: it sees the
+/// committed tree and the staged batch as they stand before the chunk of rows.
+pub struct ReadView<'a> {
+    staging: &'a Staging,
+    store: &'a Store,
+}
+
+impl<'a> ReadView<'a> {
+    pub fn new(staging: &'a Staging, store: &'a Store) -> Self {
+        ReadView { staging, store }
+    }
+
+    pub fn as_abi(&self) -> TxnRef<'_> {
+        TxnAbi_TO::from_ptr(self, abi_stable::sabi_trait::TD_Opaque)
+    }
+}
+
+const READ_ONLY: &str = "the store is read-only while rows are prepared";
+
+impl TxnAbi for ReadView<'_> {
+    fn get(&self, space: RStr<'_>, key: RSlice<'_, u8>) -> RResult<ROption<RVec<u8>>, RString> {
+        guarded_read(|| get_layered(self.staging, self.store, &full_key(space.as_str(), &key)))
+            .map(|v| v.map(RVec::from).into())
+    }
+
+    fn put(&mut self, _: RStr<'_>, _: RSlice<'_, u8>, _: RSlice<'_, u8>) -> RResult<(), RString> {
+        RResult::RErr(READ_ONLY.into())
+    }
+
+    fn remove(&mut self, _: RStr<'_>, _: RSlice<'_, u8>) -> RResult<(), RString> {
+        RResult::RErr(READ_ONLY.into())
+    }
+
+    fn scan_prefix(
+        &self,
+        space: RStr<'_>,
+        prefix: RSlice<'_, u8>,
+        limit: usize,
+    ) -> RResult<RVec<Tuple2<RVec<u8>, RVec<u8>>>, RString> {
+        guarded_read(|| scan_layered(self.staging, self.store, &full_key(space.as_str(), &prefix), limit))
+            .map(to_abi_entries)
+    }
+
+    fn next_id(&mut self, _: RStr<'_>) -> RResult<u64, RString> {
+        RResult::RErr(READ_ONLY.into())
+    }
+}
+
 fn check_writable(space: &str) -> Result<(), String> {
     if space.starts_with(RESERVED_PREFIX) || space.is_empty() || space.contains('\0') {
         Err(format!("keyspace `{space}` is reserved for the host"))
@@ -287,14 +376,10 @@ fn check_writable(space: &str) -> Result<(), String> {
 }
 
 impl TxnAbi for RowTxn<'_> {
+    // `&self` methods cannot record a fatal error; a store error still fails the row, and the
+    // next write meets the same failure.
     fn get(&self, space: RStr<'_>, key: RSlice<'_, u8>) -> RResult<ROption<RVec<u8>>, RString> {
-        // `&self` methods cannot record a fatal error; the store error still fails the row and
-        // a later write will see the same failure.
-        match catch_unwind(AssertUnwindSafe(|| self.get_full(&full_key(space.as_str(), &key)))) {
-            Ok(Ok(v)) => RResult::ROk(v.map(RVec::from).into()),
-            Ok(Err(e)) => RResult::RErr(e.into()),
-            Err(_) => RResult::RErr("internal error in the host's store".into()),
-        }
+        guarded_read(|| self.get_full(&full_key(space.as_str(), &key))).map(|v| v.map(RVec::from).into())
     }
 
     fn put(&mut self, space: RStr<'_>, key: RSlice<'_, u8>, value: RSlice<'_, u8>) -> RResult<(), RString> {
@@ -325,17 +410,8 @@ impl TxnAbi for RowTxn<'_> {
         prefix: RSlice<'_, u8>,
         limit: usize,
     ) -> RResult<RVec<Tuple2<RVec<u8>, RVec<u8>>>, RString> {
-        match catch_unwind(AssertUnwindSafe(|| {
-            self.scan_full(&full_key(space.as_str(), &prefix), limit)
-        })) {
-            Ok(Ok(list)) => RResult::ROk(
-                list.into_iter()
-                    .map(|(k, v)| Tuple2(RVec::from(k), RVec::from(v)))
-                    .collect(),
-            ),
-            Ok(Err(e)) => RResult::RErr(e.into()),
-            Err(_) => RResult::RErr("internal error in the host's store".into()),
-        }
+        guarded_read(|| scan_layered(self.staging, self.store, &full_key(space.as_str(), &prefix), limit))
+            .map(to_abi_entries)
     }
 
     fn next_id(&mut self, sequence: RStr<'_>) -> RResult<u64, RString> {

@@ -178,6 +178,8 @@ pub struct ColumnSpec {
     /// For a companion column (`role{n}`), the pattern that must be present with the same `n`
     /// (`course{n}`).
     pub anchor: ROption<RString>,
+    /// Listed by `toolsync template` (plain columns a spreadsheet user fills in).
+    pub in_template: bool,
 }
 
 /// A processor option with its default.

@@ -409,7 +409,14 @@ impl ColumnSpec {
             index_min: 0,
             index_max: 0,
             anchor: ROption::RNone,
+            in_template: !name.contains("{n}"),
         }
+    }
+
+    /// Left out of `toolsync template` (rarely used, or not supported yet).
+    pub fn not_in_template(mut self) -> Self {
+        self.in_template = false;
+        self
     }
 
     pub fn required(mut self) -> Self {

@@ -1,0 +1,180 @@
+//! The command line (design.md §6): clap definitions and dispatch to one module per command.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{plugin_search_path, DataDir};
+use crate::exit::{CmdResult, ExitCode, Failure};
+use crate::loader::Registry;
+use crate::run::RunArgs;
+use crate::{commands, logging};
+
+/// Feeds a learning platform's store from CSV files, through processor plugins.
+///
+/// Exit codes: 0 every row succeeded; 1 rows failed (or nothing found); 2 usage error;
+/// 3 input refused; 4 processor unknown or plugin refused; 5 store error (locked, corrupt, I/O).
+#[derive(Parser, Debug)]
+#[command(name = "toolsync", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Data directory: store, file area, plugins [default: $TOOLSYNC_DATA, else ./toolsync-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Extra folder to search for plugin libraries (repeatable; searched first)
+    #[arg(long = "plugin-dir", global = true, value_name = "DIR")]
+    pub plugin_dirs: Vec<PathBuf>,
+
+    /// More logs on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr, no progress
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 every row succeeded; 1 the run finished with failed rows; \
+2 usage error; 3 input refused (header, encoding, threshold, unreadable); \
+4 processor unknown or plugin refused; 5 store error (locked by another process, corrupt, I/O).";
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List the processors found, and the libraries refused with the reason
+    Plugins {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a processor's columns (type, required, description) and options with defaults
+    Schema {
+        processor: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an empty CSV file with the processor's header, for spreadsheet users
+    Template { processor: String },
+    /// Apply a processor to an input file (default: the processor's configured file)
+    Run(RunCmd),
+    /// Print one record as JSON (e.g. `show user jdoe`)
+    Show {
+        entity: Entity,
+        /// username, idnumber, e-mail or id
+        key: String,
+    },
+    /// Print every record of an entity
+    Export {
+        entity: Entity,
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct RunCmd {
+    /// The processor (`toolsync plugins` lists them)
+    pub processor: String,
+    /// Input file: a path, or a path in the file area [default: option `input`]
+    pub file: Option<PathBuf>,
+    /// Do everything but commit; the report says what would happen
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Commit the whole file as one unit, or nothing if any row fails
+    #[arg(long)]
+    pub atomic: bool,
+    /// Stop once N rows have failed
+    #[arg(long, value_name = "N")]
+    pub max_errors: Option<u64>,
+    /// Field delimiter: auto, tab, or one punctuation character (option `delimiter`)
+    #[arg(long, value_name = "C")]
+    pub delimiter: Option<String>,
+    /// auto, utf-8, windows-1252, iso-8859-1 (option `encoding`)
+    #[arg(long, value_name = "E")]
+    pub encoding: Option<String>,
+    /// Set a processor option for this run (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Print the JSON report on stdout instead of the text one
+    #[arg(long)]
+    pub json: bool,
+    /// Go past a safety threshold (e.g. course-delete's max_delete_ratio)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entity {
+    User,
+    Users,
+    Role,
+    Roles,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+/// Parses the command line, runs the command, returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { ExitCode::Usage as i32 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    logging::init(cli.verbose, cli.quiet);
+    match dispatch(cli) {
+        Ok(code) => code as i32,
+        Err(failure) => {
+            eprintln!("toolsync: {}", failure.message);
+            failure.code as i32
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> CmdResult {
+    let data = DataDir::resolve(cli.data_dir.as_deref());
+    let registry = || {
+        let dirs = plugin_search_path(&cli.plugin_dirs, &data);
+        tracing::debug!(?dirs, "plugin search path");
+        Registry::load(&dirs)
+    };
+    match cli.command {
+        Command::Plugins { json } => commands::plugins::run(&registry(), json),
+        Command::Schema { processor, json } => {
+            commands::schema::run(registry().require(&processor)?, json)
+        }
+        Command::Template { processor } => commands::schema::template(registry().require(&processor)?),
+        Command::Run(cmd) => {
+            let registry = registry();
+            let processor = registry.require(&cmd.processor)?;
+            let args = RunArgs {
+                processor: cmd.processor,
+                file: cmd.file,
+                dry_run: cmd.dry_run,
+                atomic: cmd.atomic,
+                max_errors: cmd.max_errors,
+                delimiter: cmd.delimiter,
+                encoding: cmd.encoding,
+                sets: cmd.sets,
+                json: cmd.json,
+                force: cmd.force,
+                quiet: cli.quiet,
+            };
+            if args.dry_run && args.atomic {
+                return Err(Failure::usage("--dry-run and --atomic do not go together: a dry run commits nothing anyway"));
+            }
+            crate::run::run(&data, processor, &args)
+        }
+        Command::Show { entity, key } => commands::show::show(&data, entity, &key),
+        Command::Export { entity, format } => commands::show::export(&data, entity, format),
+    }
+}

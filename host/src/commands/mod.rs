@@ -1,0 +1,5 @@
+//! One module per command that is not `run` (which has its own module tree).
+
+pub mod plugins;
+pub mod schema;
+pub mod show;

@@ -1,0 +1,15 @@
+//! The toolsync host: loads processor plugins, reads CSV files by the common rules, applies
+//! rows through the shared transactional store, and writes reports.
+//!
+//! The binary (`main.rs`) only calls [`cli::main`]; the library exists so that benchmarks and
+//! tests can reach the store and the runner without a process in between.
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod exit;
+pub mod loader;
+pub mod logging;
+pub mod run;
+pub mod store;
