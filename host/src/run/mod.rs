@@ -215,6 +215,9 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
         rows.skip(&mut reader, &mut progress);
         rows.stream(&mut run, &mut reader, &mut progress)?;
         progress.finish();
+        if let Some(error) = reader.read_error() {
+            rows.state.stopped = Some(format!("the input could not be read to the end: {error}"));
+        }
         rows.finish(&mut run)?;
     }
     summary.comments = reader.comments();
@@ -449,7 +452,7 @@ fn describe_input(summary: &mut Summary, info: &FileInfo) {
     if info.bom_removed {
         summary.encoding_note.push_str("; BOM removed");
     }
-    summary.delimiter = Some((info.delimiter as char).to_string());
+    summary.delimiter = Some(toolsync_reader::delimiter_name(info.delimiter));
     summary.delimiter_note = info.delimiter_source.to_string();
 }
 

@@ -1,0 +1,93 @@
+//! `badges`: awards badges to accounts created by the `users` processor.
+//!
+//! What a vendor's plugin looks like: implement [`Processor`] and [`RowHandler`], export them
+//! with one macro, keep your own data in keyspaces named after your plugin (`acme-badges:...`),
+//! and find the shared entities (accounts) through the model, never through their keys.
+//!
+//! File (`badges.csv`): `username;badge;cmd` with `cmd` = `add` (default) or `del`.
+
+use serde::{Deserialize, Serialize};
+use toolsync_plugin_api::model::Users;
+use toolsync_plugin_api::{
+    fail, ColumnSpec, Derived, Manifest, OptionSpec, Outcome, Processor, Row, RowError,
+    RowHandler, StartContext, StartError, StoreRead, Txn,
+};
+
+/// This plugin's own keyspace: `<user id BE><badge>` → award record.
+const AWARDS: &str = "acme-badges:award";
+
+struct Badges;
+
+impl Processor for Badges {
+    fn manifest(&self) -> Manifest {
+        Manifest::new(
+            "badges",
+            env!("CARGO_PKG_VERSION"),
+            "Awards ACME badges to accounts",
+            "badges.csv",
+        )
+        .column(ColumnSpec::new("username", "key(user)", "the account").required())
+        .column(ColumnSpec::new("badge", "text(50)", "badge name").required())
+        .column(ColumnSpec::new("cmd", "enum add del", "add (default) or del"))
+        .option(OptionSpec::new("max_badges", "10", "badges one account may hold"))
+    }
+
+    fn start(&self, ctx: &StartContext) -> Result<Box<dyn RowHandler>, StartError> {
+        let max_badges = ctx.option_int("max_badges", 1, 1000)? as usize;
+        Ok(Box::new(BadgeRun {
+            max_badges,
+            now: ctx.started_at,
+        }))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Award {
+    badge: String,
+    awarded_at: i64,
+}
+
+struct BadgeRun {
+    max_badges: usize,
+    /// The run's start: when the badges of this file were awarded.
+    now: i64,
+}
+
+impl RowHandler for BadgeRun {
+    fn apply(&mut self, row: &Row<'_>, _: Derived, txn: &mut Txn<'_>) -> Result<Outcome, RowError> {
+        let username = row.get("username").unwrap_or_default();
+        let badge = row.get("badge").unwrap_or_default();
+        let subject = format!("{username}/{badge}");
+        if username.is_empty() || badge.is_empty() {
+            fail!("missing `username` or `badge`");
+        }
+        let Some(user) = Users::by_username(txn, username)? else {
+            return Err(RowError::new(format!("no user with username = {username}")).about(&subject));
+        };
+        if user.deleted {
+            return Err(RowError::new("account deleted").about(&subject));
+        }
+        let mut key = user.id.to_be_bytes().to_vec();
+        key.extend_from_slice(badge.as_bytes());
+        let held = txn.get(AWARDS, &key)?.is_some();
+        match row.non_empty("cmd").unwrap_or("add") {
+            "add" if held => Ok(Outcome::unchanged(subject)),
+            "add" => {
+                let count = txn.scan_prefix(AWARDS, &user.id.to_be_bytes(), self.max_badges)?.len();
+                if count >= self.max_badges {
+                    fail!("{username} already holds {count} badges (max_badges)");
+                }
+                txn.put_json(AWARDS, &key, &Award { badge: badge.into(), awarded_at: self.now })?;
+                Ok(Outcome::created(subject))
+            }
+            "del" if held => {
+                txn.remove(AWARDS, &key)?;
+                Ok(Outcome::deleted(subject))
+            }
+            "del" => Ok(Outcome::unchanged(subject)),
+            other => Err(RowError::new(format!("unknown cmd `{other}`: add or del")).about(&subject)),
+        }
+    }
+}
+
+toolsync_plugin_api::export_plugin!(Badges);

@@ -1,0 +1,66 @@
+//! A stable 64-bit fingerprint of the raw input (FNV-1a).
+//!
+//! The host stores it in its journal to recognise "the same file" when a killed run is started
+//! again. It must therefore never change between builds, platforms or Rust versions, which rules
+//! out `std::hash` (its `DefaultHasher` is explicitly unspecified and may change). FNV-1a is tiny,
+//! fully specified and fast enough for a pre-pass that is dominated by I/O anyway; it is not meant
+//! to resist deliberate collisions, only to tell two honest inputs apart.
+
+/// FNV-1a 64 offset basis.
+const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+/// FNV-1a 64 prime.
+const PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// Incremental FNV-1a 64: feeding a file in chunks gives the same value as feeding it at once,
+/// so the pre-pass can stream with a fixed buffer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fnv1a64(u64);
+
+impl Fnv1a64 {
+    pub(crate) fn new() -> Self {
+        Fnv1a64(OFFSET_BASIS)
+    }
+
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(PRIME);
+        }
+        self.0 = h;
+    }
+
+    pub(crate) fn finish(self) -> u64 {
+        self.0
+    }
+}
+
+/// FNV-1a 64 of a byte string, for callers that hold the bytes already (tests, host checks).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h = Fnv1a64::new();
+    h.update(bytes);
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_test_vectors() {
+        // Vectors from the FNV reference (draft-eastlake-fnv).
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn chunked_equals_whole() {
+        let data = b"one;two\r\nthree;\"four\nfive\"\n";
+        let mut h = Fnv1a64::new();
+        for chunk in data.chunks(3) {
+            h.update(chunk);
+        }
+        assert_eq!(h.finish(), fnv1a64(data));
+    }
+}

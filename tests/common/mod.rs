@@ -1,0 +1,182 @@
+//! The end-to-end harness: the real `toolsync` binary, real plugin libraries (built by cargo as
+//! the host's dev-dependencies) and a real sled store in a fresh folder per test.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const USERS: &str = "toolsync_users";
+pub const PANICKY: &str = "toolsync_fixture_panicky";
+pub const API_V2: &str = "toolsync_fixture_api_v2";
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_toolsync"))
+}
+
+/// A plugin library built by cargo for this test run.
+pub fn library(name: &str) -> PathBuf {
+    let file = format!(
+        "{}{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let dir = bin().parent().expect("the binary has a folder").to_path_buf();
+    for candidate in [dir.join(&file), dir.join("deps").join(&file)] {
+        if candidate.exists() {
+            return candidate;
+        }
+    }
+    panic!("{file} was not built next to {}", bin().display());
+}
+
+/// One test's world: a data dir, a plugin dir holding the chosen libraries, a work folder.
+pub struct World {
+    pub root: PathBuf,
+    pub data: PathBuf,
+    pub plugins: PathBuf,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl World {
+    /// A world with the given plugin libraries only.
+    pub fn with(libraries: &[&str]) -> World {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("e2e")
+            .join(format!("{}-{}-{n}", std::process::id(), thread_name()));
+        let _ = std::fs::remove_dir_all(&root);
+        let plugins = root.join("plugins");
+        std::fs::create_dir_all(&plugins).unwrap();
+        for name in libraries {
+            let lib = library(name);
+            std::fs::copy(&lib, plugins.join(lib.file_name().unwrap())).unwrap();
+        }
+        World {
+            data: root.join("data"),
+            plugins,
+            root,
+        }
+    }
+
+    pub fn users() -> World {
+        World::with(&[USERS])
+    }
+
+    /// `toolsync --data-dir D --plugin-dir P <args>`, stdin closed.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--data-dir")
+            .arg(&self.data)
+            .arg("--plugin-dir")
+            .arg(&self.plugins)
+            .args(args)
+            .current_dir(&self.root)
+            .env_remove("TOOLSYNC_DATA")
+            .env_remove("TOOLSYNC_PLUGIN_PATH")
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = self.command(args).output().expect("toolsync runs");
+        Run { output }
+    }
+
+    /// Writes a file in the work folder and returns its path.
+    pub fn file(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.root.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// `toolsync run <processor> <file> --json <extra>` → (exit code, JSON report).
+    pub fn run_json(&self, processor: &str, file: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+        let file = file.to_str().unwrap();
+        let mut args = vec!["run", processor, file, "--json"];
+        args.extend_from_slice(extra);
+        let run = self.run(&args);
+        let report = serde_json::from_slice(&run.output.stdout).unwrap_or_else(|e| {
+            panic!("not a JSON report ({e}): {}\nstderr: {}", run.stdout(), run.stderr())
+        });
+        (run.code(), report)
+    }
+
+    /// `export users --format json`, as a JSON array.
+    pub fn export_users(&self) -> Vec<serde_json::Value> {
+        let run = self.run(&["export", "users", "--format", "json"]);
+        assert_eq!(run.code(), 0, "export failed: {}", run.stderr());
+        serde_json::from_slice(&run.output.stdout).expect("export prints JSON")
+    }
+
+    /// `show user <key>` as JSON, or None when not found.
+    pub fn show_user(&self, key: &str) -> Option<serde_json::Value> {
+        let run = self.run(&["show", "user", key]);
+        match run.code() {
+            0 => Some(serde_json::from_slice(&run.output.stdout).expect("show prints JSON")),
+            1 => None,
+            code => panic!("show user {key}: exit {code}: {}", run.stderr()),
+        }
+    }
+
+    /// Every byte of every file under the store folder.
+    pub fn store_bytes(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        collect(&self.data.join("store"), &mut all);
+        all
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<u8>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            out.extend(std::fs::read(&path).unwrap());
+        }
+    }
+}
+
+fn thread_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("t")
+        .replace("::", "-")
+}
+
+pub struct Run {
+    pub output: Output,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+}
+
+/// Does `haystack` contain `needle` anywhere?
+pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The outcome column of each report line, by line number, from a JSON report's errors and a
+/// text report's rows.
+pub fn counts(report: &serde_json::Value) -> (u64, u64, u64, u64, u64) {
+    let c = &report["counts"];
+    (
+        c["created"].as_u64().unwrap(),
+        c["updated"].as_u64().unwrap(),
+        c["deleted"].as_u64().unwrap(),
+        c["unchanged"].as_u64().unwrap(),
+        c["failed"].as_u64().unwrap(),
+    )
+}

@@ -1,0 +1,172 @@
+//! Run modes and durability: dry run, atomic, max errors, a locked store, kill and re-run.
+
+mod common;
+use common::*;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+fn users_file(world: &World, name: &str, rows: usize, bad_every: Option<usize>) -> std::path::PathBuf {
+    let path = world.root.join(name);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    writeln!(out, "username;firstname;lastname;email;idnumber;city").unwrap();
+    for i in 0..rows {
+        if bad_every.is_some_and(|n| i % n == n - 1) {
+            writeln!(out, "bad user {i};x;y;bad{i}@x.org;B{i};Lyon").unwrap();
+        } else {
+            writeln!(out, "user{i};First{i};Last{i};user{i}@example.org;ID{i};City {}", i % 97).unwrap();
+        }
+    }
+    out.flush().unwrap();
+    path
+}
+
+/// The export without the run-time stamps, which differ between two stores by construction.
+fn export_without_stamps(world: &World) -> Vec<serde_json::Value> {
+    world
+        .export_users()
+        .into_iter()
+        .map(|mut u| {
+            let o = u.as_object_mut().unwrap();
+            o.remove("timecreated");
+            o.remove("timemodified");
+            u
+        })
+        .collect()
+}
+
+#[test]
+fn a_dry_run_changes_nothing() {
+    let world = World::users();
+    let seed = world.file("s.csv", "username;firstname;lastname\nkeep;K;K\n");
+    world.run_json("users", &seed, &[]);
+    let before = world.export_users();
+    let file = world.file(
+        "d.csv",
+        "username;firstname;lastname;deleted\nkeep;Changed;K;\nnew;N;N;\nkeep2;K;K;\n",
+    );
+    let (code, report) = world.run_json("users", &file, &["--dry-run"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["committed"], false);
+    assert_eq!(report["counts"]["created"], 2, "the report says what would happen");
+    assert_eq!(report["counts"]["updated"], 1);
+    assert_eq!(world.export_users(), before);
+    assert!(!world.data.join("files/archives").exists(), "a dry run is not archived");
+}
+
+#[test]
+fn atomic_with_one_bad_row_writes_nothing() {
+    let world = World::users();
+    let file = world.file("a.csv", "username;firstname;lastname\ngood1;A;A\nbad user;B;B\ngood2;C;C\n");
+    let (code, report) = world.run_json("users", &file, &["--atomic"]);
+    assert_eq!(code, 1);
+    assert_eq!(report["committed"], false);
+    assert_eq!(report["tryback"], serde_json::Value::Null, "no tryback for a rolled-back run");
+    assert!(world.export_users().is_empty());
+    let good = world.file("g.csv", "username;firstname;lastname\ngood1;A;A\n");
+    let (code, report) = world.run_json("users", &good, &["--atomic"]);
+    assert_eq!(code, 0);
+    assert_eq!(report["committed"], true);
+    assert_eq!(world.export_users().len(), 1);
+}
+
+#[test]
+fn max_errors_stops_the_run() {
+    let world = World::users();
+    let file = users_file(&world, "m.csv", 50, Some(5));
+    let (code, report) = world.run_json("users", &file, &["--max-errors", "2"]);
+    assert_eq!(code, 1);
+    assert_eq!(report["rows_failed"], 2);
+    assert_eq!(report["rows_total"], 10, "stopped right after the second failure");
+    assert!(report["stopped"].as_str().unwrap().contains("--max-errors 2"));
+    assert_eq!(world.export_users().len(), 8, "what ran before the stop is committed");
+}
+
+#[test]
+fn a_store_in_use_gives_exit_5() {
+    let world = World::users();
+    let file = world.file("l.csv", "username;firstname;lastname\nx;X;X\n");
+    let held = toolsync::store::Store::open(&world.data.join("store")).unwrap();
+    let run = world.run(&["run", "users", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 5);
+    assert!(run.stderr().contains("in use by another toolsync process"), "{}", run.stderr());
+    drop(held);
+    assert_eq!(world.run(&["run", "users", file.to_str().unwrap()]).code(), 0);
+}
+
+#[test]
+fn reports_and_archive_are_stored_without_overwriting() {
+    let world = World::users();
+    let file = world.file("z.csv", "username;firstname;lastname\nx;X;X\n");
+    world.run_json("users", &file, &[]);
+    world.run_json("users", &file, &[]);
+    let reports = std::fs::read_dir(world.data.join("files/reports")).unwrap().count();
+    assert_eq!(reports, 4, "two runs in the same second get -2 names");
+    let archives = std::fs::read_dir(world.data.join("files/archives")).unwrap().count();
+    assert_eq!(archives, 2);
+    // The file area is the default place for inputs.
+    std::fs::copy(&file, world.data.join("files/userimport.csv")).unwrap();
+    let run = world.run(&["run", "users"]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let cleanup = world.run(&["run", "users", "--set", "cleanup=true"]);
+    assert_eq!(cleanup.code(), 0);
+    assert!(!world.data.join("files/userimport.csv").exists());
+}
+
+/// Runs the file, kills the process once `rows` report lines are spooled; returns whether the
+/// run was still going when killed.
+fn run_and_kill(world: &World, file: &std::path::Path, spooled_bytes: u64) -> bool {
+    let mut child = world
+        .command(&["-q", "run", "users", file.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let spool = world.data.join("runs/users/rows.txt");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        let size = std::fs::metadata(&spool).map(|m| m.len()).unwrap_or(0);
+        if size >= spooled_bytes || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    true
+}
+
+#[test]
+fn a_run_killed_mid_way_and_rerun_applies_every_row_once() {
+    const ROWS: usize = 60_000;
+    let reference = World::users();
+    let file = users_file(&reference, "big.csv", ROWS, Some(1000));
+    let (code, report) = reference.run_json("users", &file, &["-q"]);
+    assert_eq!(code, 1, "one bad row in a thousand");
+    let failed = report["rows_failed"].as_u64().unwrap();
+
+    let killed = World::users();
+    let copy = killed.file("big.csv", std::fs::read(&file).unwrap());
+    // Killed early, then killed again later, then left to finish.
+    assert!(run_and_kill(&killed, &copy, 200_000), "the first run ended before the kill");
+    let second = run_and_kill(&killed, &copy, 1_200_000);
+    let (code, report) = killed.run_json("users", &copy, &["-q"]);
+    assert_eq!(code, 1);
+    let warnings = report["warnings"].to_string();
+    if second {
+        assert!(warnings.contains("resumed an interrupted run"), "{warnings}");
+    }
+    assert_eq!(report["rows_total"].as_u64().unwrap(), ROWS as u64, "the report covers every row once");
+    assert_eq!(report["rows_failed"].as_u64().unwrap(), failed);
+    assert_eq!(report["counts"]["created"].as_u64().unwrap(), ROWS as u64 - failed, "{report}");
+
+    let (a, b) = (export_without_stamps(&reference), export_without_stamps(&killed));
+    assert_eq!(a.len(), b.len());
+    assert!(a == b, "the exports differ");
+    let tryback = std::fs::read_to_string(report["tryback"].as_str().unwrap()).unwrap();
+    assert_eq!(tryback.lines().count() as u64, failed + 1, "header + each failed line once");
+}

@@ -1,0 +1,177 @@
+//! The users processor end to end: real plugin, real store.
+
+mod common;
+use common::*;
+
+fn outcome_of(world: &World, file: &std::path::Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    world.run_json("users", file, extra)
+}
+
+#[test]
+fn create_then_update_only_present_columns() {
+    let world = World::users();
+    let first = world.file("a.csv", "username;firstname;lastname;email;city\nJDoe;John;Doe;jd@x.org;Lyon\n");
+    let (code, report) = outcome_of(&world, &first, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["counts"]["created"], 1);
+    let user = world.show_user("jdoe").expect("username is lowercased");
+    assert_eq!(user["city"], "Lyon");
+    assert_eq!(user["auth"], "manual");
+    assert!(user["id"].as_u64().unwrap() > 0);
+
+    // No `city` column: the city stays. An empty cell leaves a value unchanged too.
+    let second = world.file("b.csv", "username;firstname;lastname;email\njdoe;Johnny;;\n");
+    let (code, report) = outcome_of(&world, &second, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["counts"]["updated"], 1);
+    let user = world.show_user("jdoe").unwrap();
+    assert_eq!(user["firstname"], "Johnny");
+    assert_eq!(user["lastname"], "Doe");
+    assert_eq!(user["city"], "Lyon");
+    assert_eq!(user["email"], "jd@x.org");
+
+    let (_, report) = outcome_of(&world, &second, &[]);
+    assert_eq!(report["counts"]["unchanged"], 1);
+}
+
+#[test]
+fn soft_delete_revive_and_suspend() {
+    let world = World::users();
+    let create = world.file("c.csv", "username;firstname;lastname\nann;Ann;A\n");
+    outcome_of(&world, &create, &[]);
+    let delete = world.file("d.csv", "username;deleted\nann;1\nghost;1\n");
+    let (code, report) = outcome_of(&world, &delete, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(report["counts"]["deleted"], 1);
+    assert_eq!(report["errors"][0]["line"], 3, "deleting an unknown account fails");
+    assert_eq!(world.show_user("ann").unwrap()["deleted"], true);
+    let (_, report) = outcome_of(&world, &delete, &["--max-errors", "5"]);
+    assert_eq!(report["counts"]["unchanged"], 1, "already deleted");
+
+    let (code, report) = outcome_of(&world, &create, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(report["counts"]["updated"], 1);
+    let text = world.run(&["run", "users", create.to_str().unwrap()]);
+    assert!(text.code() == 0);
+    let user = world.show_user("ann").unwrap();
+    assert_eq!(user["deleted"], false, "a later row revives the account");
+
+    let suspend = world.file("s.csv", "username;suspended\nann;1\n");
+    outcome_of(&world, &suspend, &[]);
+    assert_eq!(world.show_user("ann").unwrap()["suspended"], true);
+}
+
+#[test]
+fn rename_needs_allow_rename() {
+    let world = World::users();
+    let create = world.file("c.csv", "username;firstname;lastname\nold;O;L\n");
+    outcome_of(&world, &create, &[]);
+    let rename = world.file("r.csv", "username;oldusername\nnew;old\n");
+    let (code, _) = outcome_of(&world, &rename, &[]);
+    assert_eq!(code, 1, "renaming without allow_rename fails");
+    assert!(world.show_user("old").is_some());
+    let (code, report) = outcome_of(&world, &rename, &["--set", "allow_rename=true"]);
+    assert_eq!(code, 0, "{report}");
+    assert!(world.show_user("old").is_none());
+    assert!(world.show_user("new").is_some());
+    // Re-running the same rename counts as done.
+    let (code, _) = outcome_of(&world, &rename, &["--set", "allow_rename=true"]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn identity_idnumber_and_duplicate_emails() {
+    let world = World::users();
+    let file = world.file(
+        "i.csv",
+        "idnumber;username;firstname;lastname;email\nU1;a;A;A;same@x.org\nU2;b;B;B;SAME@x.org\n",
+    );
+    let (code, report) = outcome_of(&world, &file, &["--set", "identity=idnumber"]);
+    assert_eq!(code, 1, "the second e-mail is a duplicate: {report}");
+    assert_eq!(report["errors"][0]["line"], 3);
+    let (code, report) = outcome_of(
+        &world,
+        &file,
+        &["--set", "identity=idnumber", "--set", "allow_duplicate_emails=1"],
+    );
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(world.show_user("U2").unwrap()["username"], "b");
+
+    // identity = idnumber needs the idnumber column.
+    let missing = world.file("m.csv", "username;firstname;lastname\nc;C;C\n");
+    let (code, report) = outcome_of(&world, &missing, &["--set", "identity=idnumber"]);
+    assert_eq!(code, 3);
+    assert!(report["refused"].as_str().unwrap().contains("idnumber"), "{report}");
+}
+
+#[test]
+fn passwords_are_stored_only_as_bcrypt_hashes() {
+    let world = World::users();
+    let secret = "Tr0ub4dor&3-unique-secret";
+    let file = world.file(
+        "p.csv",
+        format!("username;firstname;lastname;password\nsec;S;S;{secret}\nnop;N;N;*NOPASS*\nnew;N;N;\n"),
+    );
+    let (code, report) = outcome_of(&world, &file, &["--set", "bcrypt_cost=4"]);
+    assert_eq!(code, 0, "{report}");
+    let sec = world.show_user("sec").unwrap();
+    let hash = sec["password_hash"].as_str().unwrap();
+    assert!(hash.starts_with("$2y$04$"), "{hash}");
+    assert_eq!(world.show_user("nop").unwrap()["password_state"], "nologin");
+    assert_eq!(world.show_user("new").unwrap()["password_state"], "to_be_created");
+    // Same password again: unchanged (the stored hash verifies it).
+    let (_, report) = outcome_of(&world, &file, &["--set", "bcrypt_cost=4"]);
+    assert_eq!(report["counts"]["unchanged"], 3, "{report}");
+
+    // Nowhere in clear: not in the store, not in the reports.
+    assert!(!contains_bytes(&world.store_bytes(), secret.as_bytes()));
+    let run = world.run(&["run", "users", file.to_str().unwrap(), "--set", "bcrypt_cost=4"]);
+    assert!(!run.stdout().contains(secret) && !run.stderr().contains(secret));
+    for entry in std::fs::read_dir(world.data.join("files/reports")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!contains_bytes(&bytes, secret.as_bytes()));
+    }
+
+    // Over 72 bytes fails the row without quoting the password.
+    let long = "x".repeat(73);
+    let file = world.file("l.csv", format!("username;firstname;lastname;password\nlong;L;L;{long}\n"));
+    let (code, report) = outcome_of(&world, &file, &["--set", "bcrypt_cost=4"]);
+    assert_eq!(code, 1);
+    assert!(!report.to_string().contains(&long));
+}
+
+#[test]
+fn enrolment_and_cohort_columns_are_refused_until_their_processors_exist() {
+    let world = World::users();
+    let file = world.file("e.csv", "username;firstname;lastname;course1\nx;X;X;C1\n");
+    let (code, report) = outcome_of(&world, &file, &[]);
+    assert_eq!(code, 3);
+    assert!(report["refused"].as_str().unwrap().contains("course1"), "{report}");
+    let file = world.file("h.csv", "username;firstname;lastname;cohort\nx;X;X;K\n");
+    let (code, _) = outcome_of(&world, &file, &[]);
+    assert_eq!(code, 3);
+}
+
+#[test]
+fn export_csv_is_accepted_back_as_input() {
+    let world = World::users();
+    let file = world.file(
+        "x.csv",
+        "username;firstname;lastname;email;description;profile_field_shoe\na;A;A;a@x.org;\"semi; colon\";42\n",
+    );
+    let (code, report) = outcome_of(&world, &file, &[]);
+    assert_eq!(code, 0, "{report}");
+    let export = world.run(&["export", "users"]);
+    assert_eq!(export.code(), 0);
+    let other = World::users();
+    let back = other.file("back.csv", export.stdout());
+    let (code, report) = other.run_json("users", &back, &[]);
+    assert_eq!(code, 0, "{report}\n{}", export.stdout());
+    let strip = |mut v: serde_json::Value| {
+        for k in ["timecreated", "timemodified"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    assert_eq!(strip(world.show_user("a").unwrap()), strip(other.show_user("a").unwrap()));
+}
