@@ -14,7 +14,10 @@ fn a_plugin_built_against_another_api_major_is_refused_with_both_versions() {
         .find(|l| l.starts_with("refused:") && l.contains("api_v2"))
         .unwrap_or_else(|| panic!("the v2 fixture is not listed as refused:\n{out}"));
     assert!(refused.contains("2.0.0"), "{refused}");
-    assert!(refused.contains(toolsync_plugin_api::API_VERSION), "{refused}");
+    assert!(
+        refused.contains(toolsync_plugin_api::API_VERSION),
+        "{refused}"
+    );
     // The other library still loads.
     assert!(out.lines().any(|l| l.starts_with("users ")), "{out}");
 
@@ -27,7 +30,10 @@ fn a_plugin_built_against_another_api_major_is_refused_with_both_versions() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert!(names.contains(&"users"), "{names:?}");
-    assert!(value["refused"][0]["reason"].as_str().unwrap().contains("2.0.0"));
+    assert!(value["refused"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("2.0.0"));
 }
 
 #[test]
@@ -40,7 +46,10 @@ fn a_panicking_plugin_fails_its_row_and_the_run_goes_on() {
     assert_eq!(report["rows_failed"], 1);
     assert_eq!(report["errors"][0]["line"], 3);
     let reason = report["errors"][0]["reason"].as_str().unwrap();
-    assert!(reason.contains("panicked") && reason.contains("boom"), "{reason}");
+    assert!(
+        reason.contains("panicked") && reason.contains("boom"),
+        "{reason}"
+    );
     // The write made before the panic was dropped with the row: a re-run creates nothing new
     // for `a` and `b` (the fixture always says created), so check the store bytes instead.
     assert!(!contains_bytes(&world.store_bytes(), b"panicky\0panic"));
@@ -51,7 +60,11 @@ fn an_unknown_processor_exits_4_and_names_the_available_ones() {
     let world = World::users();
     let run = world.run(&["run", "nosuch", "x.csv"]);
     assert_eq!(run.code(), 4);
-    assert!(run.stderr().contains("unknown processor `nosuch`"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("unknown processor `nosuch`"),
+        "{}",
+        run.stderr()
+    );
     assert!(run.stderr().contains("users"), "{}", run.stderr());
 }
 
@@ -67,7 +80,14 @@ fn schema_and_template_describe_the_processor() {
         .iter()
         .map(|o| o["key"].as_str().unwrap())
         .collect();
-    for key in ["identity", "allow_rename", "bcrypt_cost", "delimiter", "encoding", "archive"] {
+    for key in [
+        "identity",
+        "allow_rename",
+        "bcrypt_cost",
+        "delimiter",
+        "encoding",
+        "archive",
+    ] {
         assert!(options.contains(&key), "{key} missing from {options:?}");
     }
     let template = world.run(&["template", "users"]);
@@ -87,8 +107,18 @@ fn bad_usage_exits_2() {
     let file = world.file("u.csv", "username;firstname;lastname\nx;y;z\n");
     let run = world.run(&["run", "users", file.to_str().unwrap(), "--set", "nosuch=1"]);
     assert_eq!(run.code(), 2);
-    assert!(run.stderr().contains("identity"), "valid keys are named: {}", run.stderr());
-    let run = world.run(&["run", "users", file.to_str().unwrap(), "--set", "identity=shoe"]);
+    assert!(
+        run.stderr().contains("identity"),
+        "valid keys are named: {}",
+        run.stderr()
+    );
+    let run = world.run(&[
+        "run",
+        "users",
+        file.to_str().unwrap(),
+        "--set",
+        "identity=shoe",
+    ]);
     assert_eq!(run.code(), 2, "{}", run.stderr());
     let run = world.run(&["frobnicate"]);
     assert_eq!(run.code(), 2);
@@ -99,7 +129,10 @@ fn a_vendor_plugin_uses_the_shared_model_and_its_own_keyspace() {
     let world = World::with(&[USERS, "acme_badges"]);
     let users = world.file("u.csv", "username;firstname;lastname\nann;Ann;A\n");
     assert_eq!(world.run_json("users", &users, &[]).0, 0);
-    let badges = world.file("b.csv", "username;badge;cmd\nann;gold;\nann;gold;add\nbob;gold;\nann;gold;del\n");
+    let badges = world.file(
+        "b.csv",
+        "username;badge;cmd\nann;gold;\nann;gold;add\nbob;gold;\nann;gold;del\n",
+    );
     let (code, report) = world.run_json("badges", &badges, &[]);
     assert_eq!(code, 1, "bob does not exist: {report}");
     assert_eq!(report["counts"]["created"], 1);

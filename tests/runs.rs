@@ -6,7 +6,12 @@ use common::*;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-fn users_file(world: &World, name: &str, rows: usize, bad_every: Option<usize>) -> std::path::PathBuf {
+fn users_file(
+    world: &World,
+    name: &str,
+    rows: usize,
+    bad_every: Option<usize>,
+) -> std::path::PathBuf {
     let path = world.root.join(name);
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     writeln!(out, "username;firstname;lastname;email;idnumber;city").unwrap();
@@ -14,7 +19,12 @@ fn users_file(world: &World, name: &str, rows: usize, bad_every: Option<usize>) 
         if bad_every.is_some_and(|n| i % n == n - 1) {
             writeln!(out, "bad user {i};x;y;bad{i}@x.org;B{i};Lyon").unwrap();
         } else {
-            writeln!(out, "user{i};First{i};Last{i};user{i}@example.org;ID{i};City {}", i % 97).unwrap();
+            writeln!(
+                out,
+                "user{i};First{i};Last{i};user{i}@example.org;ID{i};City {}",
+                i % 97
+            )
+            .unwrap();
         }
     }
     out.flush().unwrap();
@@ -41,6 +51,12 @@ fn a_dry_run_changes_nothing() {
     let seed = world.file("s.csv", "username;firstname;lastname\nkeep;K;K\n");
     world.run_json("users", &seed, &[]);
     let before = world.export_users();
+    let archives = || {
+        std::fs::read_dir(world.data.join("files/archives"))
+            .unwrap()
+            .count()
+    };
+    let archived = archives();
     let file = world.file(
         "d.csv",
         "username;firstname;lastname;deleted\nkeep;Changed;K;\nnew;N;N;\nkeep2;K;K;\n",
@@ -49,20 +65,30 @@ fn a_dry_run_changes_nothing() {
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["committed"], false);
-    assert_eq!(report["counts"]["created"], 2, "the report says what would happen");
+    assert_eq!(
+        report["counts"]["created"], 2,
+        "the report says what would happen"
+    );
     assert_eq!(report["counts"]["updated"], 1);
     assert_eq!(world.export_users(), before);
-    assert!(!world.data.join("files/archives").exists(), "a dry run is not archived");
+    assert_eq!(archives(), archived, "a dry run is not archived");
 }
 
 #[test]
 fn atomic_with_one_bad_row_writes_nothing() {
     let world = World::users();
-    let file = world.file("a.csv", "username;firstname;lastname\ngood1;A;A\nbad user;B;B\ngood2;C;C\n");
+    let file = world.file(
+        "a.csv",
+        "username;firstname;lastname\ngood1;A;A\nbad user;B;B\ngood2;C;C\n",
+    );
     let (code, report) = world.run_json("users", &file, &["--atomic"]);
     assert_eq!(code, 1);
     assert_eq!(report["committed"], false);
-    assert_eq!(report["tryback"], serde_json::Value::Null, "no tryback for a rolled-back run");
+    assert_eq!(
+        report["tryback"],
+        serde_json::Value::Null,
+        "no tryback for a rolled-back run"
+    );
     assert!(world.export_users().is_empty());
     let good = world.file("g.csv", "username;firstname;lastname\ngood1;A;A\n");
     let (code, report) = world.run_json("users", &good, &["--atomic"]);
@@ -78,9 +104,19 @@ fn max_errors_stops_the_run() {
     let (code, report) = world.run_json("users", &file, &["--max-errors", "2"]);
     assert_eq!(code, 1);
     assert_eq!(report["rows_failed"], 2);
-    assert_eq!(report["rows_total"], 10, "stopped right after the second failure");
-    assert!(report["stopped"].as_str().unwrap().contains("--max-errors 2"));
-    assert_eq!(world.export_users().len(), 8, "what ran before the stop is committed");
+    assert_eq!(
+        report["rows_total"], 10,
+        "stopped right after the second failure"
+    );
+    assert!(report["stopped"]
+        .as_str()
+        .unwrap()
+        .contains("--max-errors 2"));
+    assert_eq!(
+        world.export_users().len(),
+        8,
+        "what ran before the stop is committed"
+    );
 }
 
 #[test]
@@ -90,9 +126,16 @@ fn a_store_in_use_gives_exit_5() {
     let held = toolsync::store::Store::open(&world.data.join("store")).unwrap();
     let run = world.run(&["run", "users", file.to_str().unwrap()]);
     assert_eq!(run.code(), 5);
-    assert!(run.stderr().contains("in use by another toolsync process"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("in use by another toolsync process"),
+        "{}",
+        run.stderr()
+    );
     drop(held);
-    assert_eq!(world.run(&["run", "users", file.to_str().unwrap()]).code(), 0);
+    assert_eq!(
+        world.run(&["run", "users", file.to_str().unwrap()]).code(),
+        0
+    );
 }
 
 #[test]
@@ -101,9 +144,13 @@ fn reports_and_archive_are_stored_without_overwriting() {
     let file = world.file("z.csv", "username;firstname;lastname\nx;X;X\n");
     world.run_json("users", &file, &[]);
     world.run_json("users", &file, &[]);
-    let reports = std::fs::read_dir(world.data.join("files/reports")).unwrap().count();
+    let reports = std::fs::read_dir(world.data.join("files/reports"))
+        .unwrap()
+        .count();
     assert_eq!(reports, 4, "two runs in the same second get -2 names");
-    let archives = std::fs::read_dir(world.data.join("files/archives")).unwrap().count();
+    let archives = std::fs::read_dir(world.data.join("files/archives"))
+        .unwrap()
+        .count();
     assert_eq!(archives, 2);
     // The file area is the default place for inputs.
     std::fs::copy(&file, world.data.join("files/userimport.csv")).unwrap();
@@ -152,21 +199,42 @@ fn a_run_killed_mid_way_and_rerun_applies_every_row_once() {
     let killed = World::users();
     let copy = killed.file("big.csv", std::fs::read(&file).unwrap());
     // Killed early, then killed again later, then left to finish.
-    assert!(run_and_kill(&killed, &copy, 200_000), "the first run ended before the kill");
+    assert!(
+        run_and_kill(&killed, &copy, 200_000),
+        "the first run ended before the kill"
+    );
     let second = run_and_kill(&killed, &copy, 1_200_000);
     let (code, report) = killed.run_json("users", &copy, &["-q"]);
     assert_eq!(code, 1);
     let warnings = report["warnings"].to_string();
     if second {
-        assert!(warnings.contains("resumed an interrupted run"), "{warnings}");
+        assert!(
+            warnings.contains("resumed an interrupted run"),
+            "{warnings}"
+        );
     }
-    assert_eq!(report["rows_total"].as_u64().unwrap(), ROWS as u64, "the report covers every row once");
+    assert_eq!(
+        report["rows_total"].as_u64().unwrap(),
+        ROWS as u64,
+        "the report covers every row once"
+    );
     assert_eq!(report["rows_failed"].as_u64().unwrap(), failed);
-    assert_eq!(report["counts"]["created"].as_u64().unwrap(), ROWS as u64 - failed, "{report}");
+    assert_eq!(
+        report["counts"]["created"].as_u64().unwrap(),
+        ROWS as u64 - failed,
+        "{report}"
+    );
 
-    let (a, b) = (export_without_stamps(&reference), export_without_stamps(&killed));
+    let (a, b) = (
+        export_without_stamps(&reference),
+        export_without_stamps(&killed),
+    );
     assert_eq!(a.len(), b.len());
     assert!(a == b, "the exports differ");
     let tryback = std::fs::read_to_string(report["tryback"].as_str().unwrap()).unwrap();
-    assert_eq!(tryback.lines().count() as u64, failed + 1, "header + each failed line once");
+    assert_eq!(
+        tryback.lines().count() as u64,
+        failed + 1,
+        "header + each failed line once"
+    );
 }

@@ -10,7 +10,10 @@ fn outcome_of(world: &World, file: &std::path::Path, extra: &[&str]) -> (i32, se
 #[test]
 fn create_then_update_only_present_columns() {
     let world = World::users();
-    let first = world.file("a.csv", "username;firstname;lastname;email;city\nJDoe;John;Doe;jd@x.org;Lyon\n");
+    let first = world.file(
+        "a.csv",
+        "username;firstname;lastname;email;city\nJDoe;John;Doe;jd@x.org;Lyon\n",
+    );
     let (code, report) = outcome_of(&world, &first, &[]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["counts"]["created"], 1);
@@ -20,7 +23,10 @@ fn create_then_update_only_present_columns() {
     assert!(user["id"].as_u64().unwrap() > 0);
 
     // No `city` column: the city stays. An empty cell leaves a value unchanged too.
-    let second = world.file("b.csv", "username;firstname;lastname;email\njdoe;Johnny;;\n");
+    let second = world.file(
+        "b.csv",
+        "username;firstname;lastname;email\njdoe;Johnny;;\n",
+    );
     let (code, report) = outcome_of(&world, &second, &[]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["counts"]["updated"], 1);
@@ -43,7 +49,10 @@ fn soft_delete_revive_and_suspend() {
     let (code, report) = outcome_of(&world, &delete, &[]);
     assert_eq!(code, 1);
     assert_eq!(report["counts"]["deleted"], 1);
-    assert_eq!(report["errors"][0]["line"], 3, "deleting an unknown account fails");
+    assert_eq!(
+        report["errors"][0]["line"], 3,
+        "deleting an unknown account fails"
+    );
     assert_eq!(world.show_user("ann").unwrap()["deleted"], true);
     let (_, report) = outcome_of(&world, &delete, &["--max-errors", "5"]);
     assert_eq!(report["counts"]["unchanged"], 1, "already deleted");
@@ -92,7 +101,12 @@ fn identity_idnumber_and_duplicate_emails() {
     let (code, report) = outcome_of(
         &world,
         &file,
-        &["--set", "identity=idnumber", "--set", "allow_duplicate_emails=1"],
+        &[
+            "--set",
+            "identity=idnumber",
+            "--set",
+            "allow_duplicate_emails=1",
+        ],
     );
     assert_eq!(code, 0, "{report}");
     assert_eq!(world.show_user("U2").unwrap()["username"], "b");
@@ -101,7 +115,10 @@ fn identity_idnumber_and_duplicate_emails() {
     let missing = world.file("m.csv", "username;firstname;lastname\nc;C;C\n");
     let (code, report) = outcome_of(&world, &missing, &["--set", "identity=idnumber"]);
     assert_eq!(code, 3);
-    assert!(report["refused"].as_str().unwrap().contains("idnumber"), "{report}");
+    assert!(
+        report["refused"].as_str().unwrap().contains("idnumber"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -110,7 +127,9 @@ fn passwords_are_stored_only_as_bcrypt_hashes() {
     let secret = "Tr0ub4dor&3-unique-secret";
     let file = world.file(
         "p.csv",
-        format!("username;firstname;lastname;password\nsec;S;S;{secret}\nnop;N;N;*NOPASS*\nnew;N;N;\n"),
+        format!(
+            "username;firstname;lastname;password\nsec;S;S;{secret}\nnop;N;N;*NOPASS*\nnew;N;N;\n"
+        ),
     );
     let (code, report) = outcome_of(&world, &file, &["--set", "bcrypt_cost=4"]);
     assert_eq!(code, 0, "{report}");
@@ -118,14 +137,23 @@ fn passwords_are_stored_only_as_bcrypt_hashes() {
     let hash = sec["password_hash"].as_str().unwrap();
     assert!(hash.starts_with("$2y$04$"), "{hash}");
     assert_eq!(world.show_user("nop").unwrap()["password_state"], "nologin");
-    assert_eq!(world.show_user("new").unwrap()["password_state"], "to_be_created");
+    assert_eq!(
+        world.show_user("new").unwrap()["password_state"],
+        "to_be_created"
+    );
     // Same password again: unchanged (the stored hash verifies it).
     let (_, report) = outcome_of(&world, &file, &["--set", "bcrypt_cost=4"]);
     assert_eq!(report["counts"]["unchanged"], 3, "{report}");
 
     // Nowhere in clear: not in the store, not in the reports.
     assert!(!contains_bytes(&world.store_bytes(), secret.as_bytes()));
-    let run = world.run(&["run", "users", file.to_str().unwrap(), "--set", "bcrypt_cost=4"]);
+    let run = world.run(&[
+        "run",
+        "users",
+        file.to_str().unwrap(),
+        "--set",
+        "bcrypt_cost=4",
+    ]);
     assert!(!run.stdout().contains(secret) && !run.stderr().contains(secret));
     for entry in std::fs::read_dir(world.data.join("files/reports")).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
@@ -134,7 +162,10 @@ fn passwords_are_stored_only_as_bcrypt_hashes() {
 
     // Over 72 bytes fails the row without quoting the password.
     let long = "x".repeat(73);
-    let file = world.file("l.csv", format!("username;firstname;lastname;password\nlong;L;L;{long}\n"));
+    let file = world.file(
+        "l.csv",
+        format!("username;firstname;lastname;password\nlong;L;L;{long}\n"),
+    );
     let (code, report) = outcome_of(&world, &file, &["--set", "bcrypt_cost=4"]);
     assert_eq!(code, 1);
     assert!(!report.to_string().contains(&long));
@@ -146,7 +177,10 @@ fn enrolment_and_cohort_columns_are_refused_until_their_processors_exist() {
     let file = world.file("e.csv", "username;firstname;lastname;course1\nx;X;X;C1\n");
     let (code, report) = outcome_of(&world, &file, &[]);
     assert_eq!(code, 3);
-    assert!(report["refused"].as_str().unwrap().contains("course1"), "{report}");
+    assert!(
+        report["refused"].as_str().unwrap().contains("course1"),
+        "{report}"
+    );
     let file = world.file("h.csv", "username;firstname;lastname;cohort\nx;X;X;K\n");
     let (code, _) = outcome_of(&world, &file, &[]);
     assert_eq!(code, 3);
@@ -173,5 +207,39 @@ fn export_csv_is_accepted_back_as_input() {
         }
         v
     };
-    assert_eq!(strip(world.show_user("a").unwrap()), strip(other.show_user("a").unwrap()));
+    assert_eq!(
+        strip(world.show_user("a").unwrap()),
+        strip(other.show_user("a").unwrap())
+    );
+}
+
+#[test]
+fn options_come_from_the_config_file_then_set() {
+    let world = World::users();
+    std::fs::create_dir_all(&world.data).unwrap();
+    std::fs::write(
+        world.data.join("toolsync.toml"),
+        "[users]\nidentity = \"idnumber\"\nbcrypt_cost = 4\n",
+    )
+    .unwrap();
+    // identity = idnumber from the file: a file without idnumber is refused.
+    let file = world.file("o.csv", "username;firstname;lastname\nx;X;X\n");
+    let (code, report) = outcome_of(&world, &file, &[]);
+    assert_eq!(code, 3, "{report}");
+    // --set wins over the file.
+    let (code, report) = outcome_of(&world, &file, &["--set", "identity=username"]);
+    assert_eq!(code, 0, "{report}");
+    // An unknown key in the file is a usage error naming the valid keys.
+    std::fs::write(
+        world.data.join("toolsync.toml"),
+        "[users]\nidentiy = \"idnumber\"\n",
+    )
+    .unwrap();
+    let run = world.run(&["run", "users", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("identiy") && run.stderr().contains("identity"),
+        "{}",
+        run.stderr()
+    );
 }

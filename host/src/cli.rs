@@ -125,7 +125,11 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { ExitCode::Usage as i32 } else { 0 };
+            let code = if e.use_stderr() {
+                ExitCode::Usage as i32
+            } else {
+                0
+            };
             let _ = e.print();
             return code;
         }
@@ -152,7 +156,9 @@ fn dispatch(cli: Cli) -> CmdResult {
         Command::Schema { processor, json } => {
             commands::schema::run(registry().require(&processor)?, json)
         }
-        Command::Template { processor } => commands::schema::template(registry().require(&processor)?),
+        Command::Template { processor } => {
+            commands::schema::template(registry().require(&processor)?)
+        }
         Command::Run(cmd) => {
             let registry = registry();
             let processor = registry.require(&cmd.processor)?;
@@ -170,7 +176,9 @@ fn dispatch(cli: Cli) -> CmdResult {
                 quiet: cli.quiet,
             };
             if args.dry_run && args.atomic {
-                return Err(Failure::usage("--dry-run and --atomic do not go together: a dry run commits nothing anyway"));
+                return Err(Failure::usage(
+                    "--dry-run and --atomic do not go together: a dry run commits nothing anyway",
+                ));
             }
             crate::run::run(&data, processor, &args)
         }

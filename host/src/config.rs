@@ -56,7 +56,10 @@ pub fn plugin_search_path(flags: &[PathBuf], data: &DataDir) -> Vec<PathBuf> {
         dirs.extend(std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()));
     }
     dirs.push(data.plugins());
-    if let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
         dirs.push(dir);
     }
     let mut unique = Vec::new();
@@ -76,17 +79,37 @@ pub fn common_options(manifest: &Manifest) -> Vec<OptionSpec> {
             &manifest.default_input,
             "input file: a path relative to the file area, or absolute",
         ),
-        OptionSpec::new("delimiter", "auto", "auto, tab, or one ASCII punctuation character"),
+        OptionSpec::new(
+            "delimiter",
+            "auto",
+            "auto, tab, or one ASCII punctuation character",
+        ),
         OptionSpec::new("encoding", "auto", "auto, utf-8, windows-1252, iso-8859-1"),
-        OptionSpec::new("timezone", "UTC", "time zone of dates in cells and of stamps in output names"),
+        OptionSpec::new(
+            "timezone",
+            "UTC",
+            "time zone of dates in cells and of stamps in output names",
+        ),
         OptionSpec::new(
             "allow_unknown_columns",
             "false",
             "ignore unknown columns (listed once as a warning) instead of refusing the file",
         ),
-        OptionSpec::new("store_report", "true", "keep the reports in the file area's reports/"),
-        OptionSpec::new("tryback", "true", "write the failed lines to a tryback file beside the input"),
-        OptionSpec::new("archive", "true", "copy the input to the file area's archives/ after the run"),
+        OptionSpec::new(
+            "store_report",
+            "true",
+            "keep the reports in the file area's reports/",
+        ),
+        OptionSpec::new(
+            "tryback",
+            "true",
+            "write the failed lines to a tryback file beside the input",
+        ),
+        OptionSpec::new(
+            "archive",
+            "true",
+            "copy the input to the file area's archives/ after the run",
+        ),
         OptionSpec::new("cleanup", "false", "remove the input after a complete run"),
     ]
 }
@@ -139,9 +162,7 @@ impl Options {
         }
         for set in sets {
             let Some((key, value)) = set.split_once('=') else {
-                return Err(Failure::usage(format!(
-                    "--set `{set}`: expected KEY=VALUE"
-                )));
+                return Err(Failure::usage(format!("--set `{set}`: expected KEY=VALUE")));
             };
             let key = key.trim();
             if !values.contains_key(key) {
@@ -161,7 +182,11 @@ impl Options {
                 return Err(Failure::usage(format!(
                     "option `{}`: `{value}` is not one of {}",
                     spec.key,
-                    spec.choices.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                    spec.choices
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
         }
@@ -192,7 +217,12 @@ fn config_file_table(data: &DataDir, processor: &str) -> Result<Vec<(String, Str
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Failure::usage(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(Failure::usage(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )))
+        }
     };
     let table: toml::Table = text
         .parse()

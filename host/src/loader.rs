@@ -101,7 +101,9 @@ impl Registry {
     }
 
     pub fn find(&self, name: &str) -> Option<&LoadedProcessor> {
-        self.processors.iter().find(|p| p.manifest.name.as_str() == name)
+        self.processors
+            .iter()
+            .find(|p| p.manifest.name.as_str() == name)
     }
 
     /// The processor, or exit 4 naming the ones available and any refused library.
@@ -111,7 +113,11 @@ impl Registry {
             if self.processors.is_empty() {
                 message.push_str("; no processor was found (see `toolsync plugins`)");
             } else {
-                let names: Vec<&str> = self.processors.iter().map(|p| p.manifest.name.as_str()).collect();
+                let names: Vec<&str> = self
+                    .processors
+                    .iter()
+                    .map(|p| p.manifest.name.as_str())
+                    .collect();
                 message.push_str(&format!("; available: {}", names.join(", ")));
             }
             for refused in &self.refused {
@@ -161,8 +167,9 @@ fn load_processors(path: &Path) -> Result<Option<Vec<ProcessorBox>>, String> {
 fn check_version(plugin: &str) -> Result<(), String> {
     let host = semver::Version::parse(toolsync_plugin_api::API_VERSION)
         .expect("the host's own API version is valid semver");
-    let theirs = semver::Version::parse(plugin)
-        .map_err(|e| format!("it declares plugin-api version `{plugin}`, which is not a version: {e}"))?;
+    let theirs = semver::Version::parse(plugin).map_err(|e| {
+        format!("it declares plugin-api version `{plugin}`, which is not a version: {e}")
+    })?;
     if theirs.major != host.major || theirs.minor > host.minor {
         return Err(format!(
             "built against plugin-api {theirs}, this host takes plugin-api {host} (same major, minor up to {}): rebuild the plugin against plugin-api {}.x",
@@ -181,7 +188,12 @@ fn one_line(text: &str) -> String {
         .unwrap_or("unknown error");
     let mut line = line.to_string();
     if line.len() > 200 {
-        line.truncate(line.char_indices().take_while(|(i, _)| *i < 200).last().map_or(0, |(i, c)| i + c.len_utf8()));
+        line.truncate(
+            line.char_indices()
+                .take_while(|(i, _)| *i < 200)
+                .last()
+                .map_or(0, |(i, c)| i + c.len_utf8()),
+        );
         line.push('…');
     }
     line
@@ -209,7 +221,10 @@ mod tests {
     fn versions_follow_semver_minor_rule() {
         assert!(check_version(toolsync_plugin_api::API_VERSION).is_ok());
         let err = check_version("2.0.0").unwrap_err();
-        assert!(err.contains("2.0.0") && err.contains(toolsync_plugin_api::API_VERSION), "{err}");
+        assert!(
+            err.contains("2.0.0") && err.contains(toolsync_plugin_api::API_VERSION),
+            "{err}"
+        );
         assert!(check_version("1.99.0").is_err());
         assert!(check_version("0.9.0").is_err());
         assert!(check_version("banana").is_err());

@@ -17,7 +17,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use abi_stable::std_types::{ROption, RResult, RSlice, RStr, RString, RVec, Tuple2};
-use toolsync_plugin_api::abi::{TxnAbi, TxnAbi_TO, TxnMut, TxnRef};
+use toolsync_plugin_api::abi::{Entries, TxnAbi, TxnAbi_TO, TxnMut, TxnRef};
 use toolsync_plugin_api::model::{Roles, MODEL_VERSION, RESERVED_PREFIX};
 use toolsync_plugin_api::txn::StoreResult;
 use toolsync_plugin_api::{StoreError, StoreRead, Txn};
@@ -50,8 +50,12 @@ pub fn full_key(space: &str, key: &[u8]) -> Vec<u8> {
 impl Store {
     /// Opens (creating and seeding on first use) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store, Failure> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Failure::store(format!("cannot create the store folder {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Failure::store(format!(
+                "cannot create the store folder {}: {e}",
+                dir.display()
+            ))
+        })?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(CACHE_BYTES)
@@ -72,7 +76,10 @@ impl Store {
     fn check_or_seed(&self) -> Result<(), Failure> {
         match self.get(META, b"store_format")? {
             Some(v) => {
-                let format: u32 = std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok()).unwrap_or(u32::MAX);
+                let format: u32 = std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(u32::MAX);
                 if format > STORE_FORMAT {
                     return Err(Failure::store(format!(
                         "the store at {} has format {format}; this toolsync reads format {STORE_FORMAT}: upgrade toolsync",
@@ -122,7 +129,10 @@ impl Store {
 
     /// Applies the staged batch atomically and empties it.
     pub fn commit(&self, staging: &mut Staging) -> Result<(), Failure> {
-        debug_assert!(staging.row.is_empty(), "a row's writes must be kept or dropped first");
+        debug_assert!(
+            staging.row.is_empty(),
+            "a row's writes must be kept or dropped first"
+        );
         let mut batch = sled::Batch::default();
         for (key, value) in std::mem::take(&mut staging.batch) {
             match value {
@@ -150,7 +160,12 @@ impl StoreRead for Store {
         Store::get(self, space, key).map_err(|e| StoreError(e.message))
     }
 
-    fn scan_prefix(&self, space: &str, prefix: &[u8], limit: usize) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn scan_prefix(
+        &self,
+        space: &str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
         self.scan(space, prefix)
             .take(limit)
             .collect::<Result<_, _>>()
@@ -166,7 +181,10 @@ fn open_error(dir: &Path, e: sled::Error) -> Failure {
             dir.display()
         ))
     } else {
-        Failure::store(format!("cannot open the store at {}: {text}", dir.display()))
+        Failure::store(format!(
+            "cannot open the store at {}: {text}",
+            dir.display()
+        ))
     }
 }
 
@@ -175,6 +193,8 @@ fn io_error(e: sled::Error) -> Failure {
 }
 
 type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+/// Key/value pairs of a scan.
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Writes not yet in sled: the current row's over the current batch's. `None` is a removal.
 #[derive(Default)]
@@ -243,7 +263,10 @@ impl<'a> RowTxn<'a> {
 
     /// Runs a store operation for the plugin: no panic may cross back over the FFI boundary
     /// (abi_stable would exit the process), and a failure is remembered so the run stops.
-    fn guarded<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T, String>) -> RResult<T, RString> {
+    fn guarded<T>(
+        &mut self,
+        op: impl FnOnce(&mut Self) -> Result<T, String>,
+    ) -> RResult<T, RString> {
         match catch_unwind(AssertUnwindSafe(|| op(self))) {
             Ok(Ok(v)) => RResult::ROk(v),
             Ok(Err(e)) => {
@@ -277,7 +300,7 @@ fn scan_layered(
     store: &Store,
     prefix: &[u8],
     limit: usize,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+) -> Result<Pairs, String> {
     let staged = |writes: &Writes| {
         writes
             .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
@@ -313,7 +336,7 @@ fn guarded_read<T>(op: impl FnOnce() -> Result<T, String>) -> RResult<T, RString
     }
 }
 
-fn to_abi_entries(list: Vec<(Vec<u8>, Vec<u8>)>) -> RVec<Tuple2<RVec<u8>, RVec<u8>>> {
+fn to_abi_entries(list: Pairs) -> Entries {
     list.into_iter()
         .map(|(k, v)| Tuple2(RVec::from(k), RVec::from(v)))
         .collect()
@@ -357,9 +380,16 @@ impl TxnAbi for ReadView<'_> {
         space: RStr<'_>,
         prefix: RSlice<'_, u8>,
         limit: usize,
-    ) -> RResult<RVec<Tuple2<RVec<u8>, RVec<u8>>>, RString> {
-        guarded_read(|| scan_layered(self.staging, self.store, &full_key(space.as_str(), &prefix), limit))
-            .map(to_abi_entries)
+    ) -> RResult<Entries, RString> {
+        guarded_read(|| {
+            scan_layered(
+                self.staging,
+                self.store,
+                &full_key(space.as_str(), &prefix),
+                limit,
+            )
+        })
+        .map(to_abi_entries)
     }
 
     fn next_id(&mut self, _: RStr<'_>) -> RResult<u64, RString> {
@@ -379,16 +409,24 @@ impl TxnAbi for RowTxn<'_> {
     // `&self` methods cannot record a fatal error; a store error still fails the row, and the
     // next write meets the same failure.
     fn get(&self, space: RStr<'_>, key: RSlice<'_, u8>) -> RResult<ROption<RVec<u8>>, RString> {
-        guarded_read(|| self.get_full(&full_key(space.as_str(), &key))).map(|v| v.map(RVec::from).into())
+        guarded_read(|| self.get_full(&full_key(space.as_str(), &key)))
+            .map(|v| v.map(RVec::from).into())
     }
 
-    fn put(&mut self, space: RStr<'_>, key: RSlice<'_, u8>, value: RSlice<'_, u8>) -> RResult<(), RString> {
+    fn put(
+        &mut self,
+        space: RStr<'_>,
+        key: RSlice<'_, u8>,
+        value: RSlice<'_, u8>,
+    ) -> RResult<(), RString> {
         let space = space.as_str();
         if let Err(e) = check_writable(space) {
             return RResult::RErr(e.into());
         }
         self.guarded(|t| {
-            t.staging.row.insert(full_key(space, &key), Some(value.to_vec()));
+            t.staging
+                .row
+                .insert(full_key(space, &key), Some(value.to_vec()));
             Ok(())
         })
     }
@@ -409,9 +447,16 @@ impl TxnAbi for RowTxn<'_> {
         space: RStr<'_>,
         prefix: RSlice<'_, u8>,
         limit: usize,
-    ) -> RResult<RVec<Tuple2<RVec<u8>, RVec<u8>>>, RString> {
-        guarded_read(|| scan_layered(self.staging, self.store, &full_key(space.as_str(), &prefix), limit))
-            .map(to_abi_entries)
+    ) -> RResult<Entries, RString> {
+        guarded_read(|| {
+            scan_layered(
+                self.staging,
+                self.store,
+                &full_key(space.as_str(), &prefix),
+                limit,
+            )
+        })
+        .map(to_abi_entries)
     }
 
     fn next_id(&mut self, sequence: RStr<'_>) -> RResult<u64, RString> {
@@ -426,7 +471,9 @@ impl TxnAbi for RowTxn<'_> {
                 None => 0,
             };
             let next = current + 1;
-            t.staging.row.insert(key.clone(), Some(next.to_be_bytes().to_vec()));
+            t.staging
+                .row
+                .insert(key.clone(), Some(next.to_be_bytes().to_vec()));
             Ok(next)
         })
     }

@@ -98,6 +98,9 @@ pub trait RunAbi: Send + Sync + 'static {
     fn finish(&mut self, txn: TxnMut<'_>) -> FinishOutcome;
 }
 
+/// Key/value pairs returned by a scan.
+pub type Entries = RVec<Tuple2<RVec<u8>, RVec<u8>>>;
+
 /// The store, as a plugin sees it: named keyspaces of ordered byte keys.
 ///
 /// A row sees its own writes and those of the earlier rows of the run. Errors are store
@@ -121,7 +124,7 @@ pub trait TxnAbi {
         space: RStr<'_>,
         prefix: RSlice<'_, u8>,
         limit: usize,
-    ) -> RResult<RVec<Tuple2<RVec<u8>, RVec<u8>>>, RString>;
+    ) -> RResult<Entries, RString>;
 
     /// The next value of a named id sequence (1, 2, ...). Rolled back with the row.
     #[sabi(last_prefix_field)]

@@ -5,6 +5,7 @@
 //! - [`Processor`] / [`RowHandler`] + [`export_plugin!`]: what a plugin author writes.
 //! - [`Txn`]: the store as plugin code sees it; [`model`]: the shared entities over it.
 //! - [`schema`], [`values`]: header checks and cell conversions of formats.md.
+//! - [`testing`]: an in-memory store and a runner for processors' unit tests.
 //!
 //! The crate's own version is the API version plugins declare: keep it at 1.x so that minor
 //! releases stay compatible (abi_stable treats every 0.x minor as a break).
@@ -14,6 +15,7 @@ pub mod export;
 pub mod model;
 pub mod processor;
 pub mod schema;
+pub mod testing;
 pub mod txn;
 pub mod values;
 

@@ -43,8 +43,12 @@ pub trait RowHandler: Send + Sync + 'static {
     }
 
     /// Applies one row; its writes commit together if it returns `Ok` with a non-failed outcome.
-    fn apply(&mut self, row: &Row<'_>, derived: Derived, txn: &mut Txn<'_>)
-        -> Result<Outcome, RowError>;
+    fn apply(
+        &mut self,
+        row: &Row<'_>,
+        derived: Derived,
+        txn: &mut Txn<'_>,
+    ) -> Result<Outcome, RowError>;
 
     /// After the last row.
     fn finish(&mut self, _txn: &mut Txn<'_>) -> Result<Finish, RowError> {
@@ -224,7 +228,11 @@ impl StartContext {
         } else {
             Err(bad_option(
                 key,
-                &format!("`{}`: expected one of {}", self.option(key), choices.join(", ")),
+                &format!(
+                    "`{}`: expected one of {}",
+                    self.option(key),
+                    choices.join(", ")
+                ),
             ))
         }
     }
@@ -462,11 +470,7 @@ impl OptionSpec {
 pub fn finish_to_abi(result: Result<Finish, RowError>) -> crate::abi::FinishOutcome {
     match result {
         Ok(f) => crate::abi::FinishOutcome {
-            details_json: f
-                .details
-                .map(|d| d.to_string())
-                .unwrap_or_default()
-                .into(),
+            details_json: f.details.map(|d| d.to_string()).unwrap_or_default().into(),
             report_lines: f.report_lines.into_iter().map(RString::from).collect(),
             warnings: f.warnings.into_iter().map(RString::from).collect(),
             error: ROption::RNone,

@@ -1,6 +1,7 @@
-//! Column schemas: matching header names against names and indexed patterns (`course{n}`), and
-//! checking a whole header (formats.md §2.4). Shared by the host, which refuses bad headers
-//! before any row runs, and by plugin code, which looks indexed columns up.
+//! Column schemas: matching header names against names, indexed patterns (`course{n}`) and
+//! named patterns (`profile_field_{name}`), and checking a whole header (formats.md §2.4).
+//! Shared by the host, which refuses bad headers before any row runs, and by plugin code, which
+//! looks indexed columns up.
 
 use crate::abi::ColumnSpec;
 
@@ -18,10 +19,29 @@ pub fn pattern_index(pattern: &str, name: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// The placeholder of a named pattern (`profile_field_{name}`): a free word, not an index.
+pub const NAME_PLACEHOLDER: &str = "{name}";
+
+/// The name part when `name` is an instance of a named pattern (`profile_field_{name}` /
+/// `profile_field_shoe` → `shoe`). The part is a word of `[a-z0-9_]+` (header names are
+/// lowercased before matching).
+pub fn pattern_name<'n>(pattern: &str, name: &'n str) -> Option<&'n str> {
+    let (prefix, suffix) = pattern.split_once(NAME_PLACEHOLDER)?;
+    let word = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
+    crate::values::is_word(word).then_some(word)
+}
+
 /// The column a (lowercased, trimmed) header name designates, with its index for a pattern.
-pub fn match_column<'s>(columns: &'s [ColumnSpec], name: &str) -> Option<(&'s ColumnSpec, Option<u32>)> {
+pub fn match_column<'s>(
+    columns: &'s [ColumnSpec],
+    name: &str,
+) -> Option<(&'s ColumnSpec, Option<u32>)> {
     for spec in columns {
-        if spec.is_pattern() {
+        if spec.name.contains(NAME_PLACEHOLDER) {
+            if pattern_name(&spec.name, name).is_some() {
+                return Some((spec, None));
+            }
+        } else if spec.is_pattern() {
             if let Some(n) = pattern_index(&spec.name, name) {
                 if n >= spec.index_min && n <= spec.index_max {
                     return Some((spec, Some(n)));
@@ -178,10 +198,40 @@ mod tests {
     }
 
     #[test]
+    fn named_patterns_take_a_word() {
+        let custom = "profile_field_{name}";
+        assert_eq!(
+            pattern_name(custom, "profile_field_shoe_size"),
+            Some("shoe_size")
+        );
+        assert_eq!(pattern_name(custom, "profile_field_"), None);
+        assert_eq!(pattern_name(custom, "profile_field_a-b"), None);
+        assert_eq!(pattern_name(custom, "profile_shoe"), None);
+        let columns = vec![ColumnSpec::new(custom, "longtext", "").not_in_template()];
+        let c = check_header(
+            "users",
+            &columns,
+            &names(&["Profile_Field_Shoe", "profile_field_x y"]),
+            false,
+        );
+        assert_eq!(c.canonical[0], "profile_field_shoe");
+        assert_eq!(c.problems.len(), 2, "{:?}", c.problems);
+        assert!(c.problems[0].contains("unknown column `profile_field_x y`"));
+    }
+
+    #[test]
     fn a_good_header_is_case_insensitive() {
-        let c = check_header("users", &cols(), &names(&["UserName", " FirstName ", "Course1", "ROLE1"]), false);
+        let c = check_header(
+            "users",
+            &cols(),
+            &names(&["UserName", " FirstName ", "Course1", "ROLE1"]),
+            false,
+        );
         assert!(c.problems.is_empty(), "{:?}", c.problems);
-        assert_eq!(c.canonical, names(&["username", "firstname", "course1", "role1"]));
+        assert_eq!(
+            c.canonical,
+            names(&["username", "firstname", "course1", "role1"])
+        );
     }
 
     #[test]
@@ -193,11 +243,17 @@ mod tests {
             false,
         );
         let all = c.problems.join("\n");
-        assert!(all.contains("`fristname`: did you mean `firstname`?"), "{all}");
+        assert!(
+            all.contains("`fristname`: did you mean `firstname`?"),
+            "{all}"
+        );
         assert!(all.contains("`firstname` appears twice"), "{all}");
         assert!(all.contains("empty column name"), "{all}");
         assert!(all.contains("`role3` needs a `course3` column"), "{all}");
-        assert!(all.contains("required column `username` is missing"), "{all}");
+        assert!(
+            all.contains("required column `username` is missing"),
+            "{all}"
+        );
         assert!(all.contains("toolsync schema users"), "{all}");
     }
 

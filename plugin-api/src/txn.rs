@@ -26,8 +26,12 @@ pub trait StoreRead {
     fn get(&self, space: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
 
     /// Entries whose key starts with `prefix`, in key order, at most `limit`.
-    fn scan_prefix(&self, space: &str, prefix: &[u8], limit: usize)
-        -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
+    fn scan_prefix(
+        &self,
+        space: &str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
 
     /// Reads a JSON record.
     fn get_json<T: DeserializeOwned>(&self, space: &str, key: &[u8]) -> StoreResult<Option<T>> {
@@ -120,7 +124,12 @@ impl<'a> Txn<'a> {
     }
 
     /// Writes a JSON record.
-    pub fn put_json<T: Serialize>(&mut self, space: &str, key: &[u8], value: &T) -> StoreResult<()> {
+    pub fn put_json<T: Serialize>(
+        &mut self,
+        space: &str,
+        key: &[u8],
+        value: &T,
+    ) -> StoreResult<()> {
         let bytes = serde_json::to_vec(value)
             .map_err(|e| StoreError(format!("cannot encode a record for `{space}`: {e}")))?;
         self.put(space, key, &bytes)

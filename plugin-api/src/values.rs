@@ -7,7 +7,9 @@ pub fn parse_bool(value: &str) -> Result<bool, String> {
     match value.to_ascii_lowercase().as_str() {
         "1" | "yes" | "true" => Ok(true),
         "0" | "no" | "false" => Ok(false),
-        _ => Err(format!("`{value}` is not a boolean (1/0, yes/no, true/false)")),
+        _ => Err(format!(
+            "`{value}` is not a boolean (1/0, yes/no, true/false)"
+        )),
     }
 }
 

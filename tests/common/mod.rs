@@ -21,7 +21,10 @@ pub fn library(name: &str) -> PathBuf {
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
     );
-    let dir = bin().parent().expect("the binary has a folder").to_path_buf();
+    let dir = bin()
+        .parent()
+        .expect("the binary has a folder")
+        .to_path_buf();
     for candidate in [dir.join(&file), dir.join("deps").join(&file)] {
         if candidate.exists() {
             return candidate;
@@ -93,13 +96,22 @@ impl World {
     }
 
     /// `toolsync run <processor> <file> --json <extra>` → (exit code, JSON report).
-    pub fn run_json(&self, processor: &str, file: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    pub fn run_json(
+        &self,
+        processor: &str,
+        file: &Path,
+        extra: &[&str],
+    ) -> (i32, serde_json::Value) {
         let file = file.to_str().unwrap();
         let mut args = vec!["run", processor, file, "--json"];
         args.extend_from_slice(extra);
         let run = self.run(&args);
         let report = serde_json::from_slice(&run.output.stdout).unwrap_or_else(|e| {
-            panic!("not a JSON report ({e}): {}\nstderr: {}", run.stdout(), run.stderr())
+            panic!(
+                "not a JSON report ({e}): {}\nstderr: {}",
+                run.stdout(),
+                run.stderr()
+            )
         });
         (run.code(), report)
     }

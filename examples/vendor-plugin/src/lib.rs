@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize};
 use toolsync_plugin_api::model::Users;
 use toolsync_plugin_api::{
-    fail, ColumnSpec, Derived, Manifest, OptionSpec, Outcome, Processor, Row, RowError,
-    RowHandler, StartContext, StartError, StoreRead, Txn,
+    fail, ColumnSpec, Derived, Manifest, OptionSpec, Outcome, Processor, Row, RowError, RowHandler,
+    StartContext, StartError, StoreRead, Txn,
 };
 
 /// This plugin's own keyspace: `<user id BE><badge>` → award record.
@@ -28,8 +28,16 @@ impl Processor for Badges {
         )
         .column(ColumnSpec::new("username", "key(user)", "the account").required())
         .column(ColumnSpec::new("badge", "text(50)", "badge name").required())
-        .column(ColumnSpec::new("cmd", "enum add del", "add (default) or del"))
-        .option(OptionSpec::new("max_badges", "10", "badges one account may hold"))
+        .column(ColumnSpec::new(
+            "cmd",
+            "enum add del",
+            "add (default) or del",
+        ))
+        .option(OptionSpec::new(
+            "max_badges",
+            "10",
+            "badges one account may hold",
+        ))
     }
 
     fn start(&self, ctx: &StartContext) -> Result<Box<dyn RowHandler>, StartError> {
@@ -62,7 +70,9 @@ impl RowHandler for BadgeRun {
             fail!("missing `username` or `badge`");
         }
         let Some(user) = Users::by_username(txn, username)? else {
-            return Err(RowError::new(format!("no user with username = {username}")).about(&subject));
+            return Err(
+                RowError::new(format!("no user with username = {username}")).about(&subject)
+            );
         };
         if user.deleted {
             return Err(RowError::new("account deleted").about(&subject));
@@ -73,11 +83,20 @@ impl RowHandler for BadgeRun {
         match row.non_empty("cmd").unwrap_or("add") {
             "add" if held => Ok(Outcome::unchanged(subject)),
             "add" => {
-                let count = txn.scan_prefix(AWARDS, &user.id.to_be_bytes(), self.max_badges)?.len();
+                let count = txn
+                    .scan_prefix(AWARDS, &user.id.to_be_bytes(), self.max_badges)?
+                    .len();
                 if count >= self.max_badges {
                     fail!("{username} already holds {count} badges (max_badges)");
                 }
-                txn.put_json(AWARDS, &key, &Award { badge: badge.into(), awarded_at: self.now })?;
+                txn.put_json(
+                    AWARDS,
+                    &key,
+                    &Award {
+                        badge: badge.into(),
+                        awarded_at: self.now,
+                    },
+                )?;
                 Ok(Outcome::created(subject))
             }
             "del" if held => {
@@ -85,7 +104,9 @@ impl RowHandler for BadgeRun {
                 Ok(Outcome::deleted(subject))
             }
             "del" => Ok(Outcome::unchanged(subject)),
-            other => Err(RowError::new(format!("unknown cmd `{other}`: add or del")).about(&subject)),
+            other => {
+                Err(RowError::new(format!("unknown cmd `{other}`: add or del")).about(&subject))
+            }
         }
     }
 }

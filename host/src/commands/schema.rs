@@ -56,17 +56,43 @@ pub fn run(processor: &LoadedProcessor, as_json: bool) -> CmdResult {
         if let Some(anchor) = c.anchor.as_ref().into_option() {
             notes.push(format!("needs {anchor}"));
         }
-        let notes = if notes.is_empty() { String::new() } else { format!(" [{}]", notes.join(", ")) };
-        println!("  {:<22} {:<14} {}{}", c.name.as_str(), c.kind.as_str(), c.description.as_str(), notes);
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", notes.join(", "))
+        };
+        println!(
+            "  {:<22} {:<14} {}{}",
+            c.name.as_str(),
+            c.kind.as_str(),
+            c.description.as_str(),
+            notes
+        );
     }
-    println!("\noptions (toolsync.toml [{}], or --set key=value):", m.name);
+    println!(
+        "\noptions (toolsync.toml [{}], or --set key=value):",
+        m.name
+    );
     for o in &options {
         let choices = if o.choices.is_empty() {
             String::new()
         } else {
-            format!(" ({})", o.choices.iter().map(|c| c.as_str()).collect::<Vec<_>>().join("/"))
+            format!(
+                " ({})",
+                o.choices
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            )
         };
-        println!("  {:<24} = {:<14} {}{}", o.key.as_str(), format!("{:?}", o.default.as_str()), o.description.as_str(), choices);
+        println!(
+            "  {:<24} = {:<14} {}{}",
+            o.key.as_str(),
+            format!("{:?}", o.default.as_str()),
+            o.description.as_str(),
+            choices
+        );
     }
     Ok(ExitCode::Ok)
 }
@@ -75,7 +101,14 @@ pub fn run(processor: &LoadedProcessor, as_json: bool) -> CmdResult {
 pub fn template(processor: &LoadedProcessor) -> CmdResult {
     let m = &processor.manifest;
     if !m.has_header {
-        println!("# {}: no header; one {} per line", m.name, m.columns.first().map(|c| c.name.as_str()).unwrap_or("value"));
+        println!(
+            "# {}: no header; one {} per line",
+            m.name,
+            m.columns
+                .first()
+                .map(|c| c.name.as_str())
+                .unwrap_or("value")
+        );
         return Ok(ExitCode::Ok);
     }
     let names: Vec<String> = m

@@ -39,7 +39,11 @@ fn find_user(store: &Store, key: &str) -> Result<Option<User>, Failure> {
     if let Some(u) = Users::by_idnumber(store, key).map_err(model)? {
         return Ok(Some(u));
     }
-    if let Some(u) = Users::by_email(store, key).map_err(model)?.into_iter().next() {
+    if let Some(u) = Users::by_email(store, key)
+        .map_err(model)?
+        .into_iter()
+        .next()
+    {
         return Ok(Some(u));
     }
     Users::find(store, UserKey::Id, key)
@@ -67,14 +71,21 @@ fn role_columns(role: Role) -> Map<String, Value> {
     map
 }
 
+/// Decodes a stored record into its output columns.
+type Decoder = fn(&[u8]) -> Result<Map<String, Value>, String>;
+
 pub fn export(data: &DataDir, entity: Entity, format: Format) -> CmdResult {
     let store = Store::open(&data.store())?;
-    let (space, columns): (&str, fn(&[u8]) -> Result<Map<String, Value>, String>) = match entity {
+    let (space, columns): (&str, Decoder) = match entity {
         Entity::User | Entity::Users => (user::SPACE, |b| {
-            serde_json::from_slice::<User>(b).map(|u| u.to_columns()).map_err(|e| e.to_string())
+            serde_json::from_slice::<User>(b)
+                .map(|u| u.to_columns())
+                .map_err(|e| e.to_string())
         }),
         Entity::Role | Entity::Roles => (role::SPACE, |b| {
-            serde_json::from_slice::<Role>(b).map(role_columns).map_err(|e| e.to_string())
+            serde_json::from_slice::<Role>(b)
+                .map(role_columns)
+                .map_err(|e| e.to_string())
         }),
     };
     let records = || {
@@ -92,7 +103,8 @@ pub fn export(data: &DataDir, entity: Entity, format: Format) -> CmdResult {
                 if i > 0 {
                     out.write_all(b",\n").map_err(io)?;
                 }
-                serde_json::to_writer(&mut out, &Value::Object(record?)).map_err(|e| io(e.into()))?;
+                serde_json::to_writer(&mut out, &Value::Object(record?))
+                    .map_err(|e| io(e.into()))?;
             }
             out.write_all(b"]\n").map_err(io)?;
         }
@@ -108,7 +120,16 @@ pub fn export(data: &DataDir, entity: Entity, format: Format) -> CmdResult {
                     }
                 }
             }
-            writeln!(out, "{}", header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(";")).map_err(io)?;
+            writeln!(
+                out,
+                "{}",
+                header
+                    .iter()
+                    .map(|h| csv_field(h))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            )
+            .map_err(io)?;
             for record in records() {
                 let record = record?;
                 let line: Vec<String> = header

@@ -108,7 +108,8 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
     // The header against the schema, before any row runs.
     let columns: Vec<String> = match &info.header {
         Some(header) => {
-            let check = schema::check_header(&name, &manifest.columns, &header.names, allow_unknown);
+            let check =
+                schema::check_header(&name, &manifest.columns, &header.names, allow_unknown);
             if !check.problems.is_empty() {
                 summary.refused = Some(check.problems.join("; "));
                 return refuse(data, &summary, &input, &outputs, args);
@@ -121,7 +122,11 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
             }
             check.canonical
         }
-        None => manifest.columns.iter().map(|c| c.name.to_string()).collect(),
+        None => manifest
+            .columns
+            .iter()
+            .map(|c| c.name.to_string())
+            .collect(),
     };
 
     // A journal left by a killed run of this same file: resume after its last commit.
@@ -142,7 +147,9 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
     if let Some(j) = &resumed {
         summary.started_at = j.started_at;
         if j.finished {
-            tracing::info!("the previous run of this file committed everything; writing its reports");
+            tracing::info!(
+                "the previous run of this file committed everything; writing its reports"
+            );
         } else {
             summary.warnings.push(format!(
                 "resumed an interrupted run after {} rows already committed",
@@ -179,7 +186,10 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
     if resumed.is_none() {
         let _ = std::fs::remove_dir_all(&spool_dir);
     }
-    let mut spool = Spool::open(&spool_dir, resumed.as_ref().map(|j| j.spools).unwrap_or_default())?;
+    let mut spool = Spool::open(
+        &spool_dir,
+        resumed.as_ref().map(|j| j.spools).unwrap_or_default(),
+    )?;
     let mut state = Journal {
         input: input.display().to_string(),
         fingerprint: info.fingerprint,
@@ -203,7 +213,8 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
         store: &store,
         staging: Staging::default(),
         spool: &mut spool,
-        source: File::open(&input).map_err(|e| Failure::refused(format!("cannot read {}: {e}", input.display())))?,
+        source: File::open(&input)
+            .map_err(|e| Failure::refused(format!("cannot read {}: {e}", input.display())))?,
         state,
         parallel: manifest.parallel_prepare,
         name: &name,
@@ -241,7 +252,9 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
     summary.report_lines = state.report_lines.clone();
     summary.warnings.extend(state.warnings.iter().cloned());
     if rolled_back {
-        summary.warnings.push("--atomic: rows failed, nothing was committed".to_string());
+        summary
+            .warnings
+            .push("--atomic: rows failed, nothing was committed".to_string());
     }
     spool.flush()?;
 
@@ -255,14 +268,23 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
     } else {
         ExitCode::Ok
     };
-    publish(data, &summary, Some(&spool_dir), &input, &stamp, &outputs, args)?;
+    publish(
+        data,
+        &summary,
+        Some(&spool_dir),
+        &input,
+        &stamp,
+        &outputs,
+        args,
+    )?;
     if committed {
         if outputs.archive {
             archive(data, &input, &stamp)?;
         }
         if outputs.cleanup && state.stopped.is_none() {
-            std::fs::remove_file(&input)
-                .map_err(|e| Failure::io(&format!("cannot remove {} (cleanup)", input.display()), e))?;
+            std::fs::remove_file(&input).map_err(|e| {
+                Failure::io(&format!("cannot remove {} (cleanup)", input.display()), e)
+            })?;
         }
         if journaled {
             Journal::clear(&store, &name)?;
@@ -296,7 +318,12 @@ impl RowLoop<'_> {
         progress.tick(self.state.items_done, reader.position());
     }
 
-    fn stream(&mut self, run: &mut RunBox, reader: &mut CsvReader, progress: &mut Progress) -> Result<(), Failure> {
+    fn stream(
+        &mut self,
+        run: &mut RunBox,
+        reader: &mut CsvReader,
+        progress: &mut Progress,
+    ) -> Result<(), Failure> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut chunk: Vec<Item> = Vec::with_capacity(CHUNK_ROWS);
         let mut since_commit = 0u64;
@@ -341,7 +368,11 @@ impl RowLoop<'_> {
         let view = ReadView::new(&self.staging, self.store);
         let prepare_one = |item: &Item| match item {
             Item::Row(record) => {
-                let values: Vec<RStr<'_>> = record.fields.iter().map(|f| RStr::from(f.as_str())).collect();
+                let values: Vec<RStr<'_>> = record
+                    .fields
+                    .iter()
+                    .map(|f| RStr::from(f.as_str()))
+                    .collect();
                 run.prepare(
                     RowRef {
                         line: record.line,
@@ -356,7 +387,12 @@ impl RowLoop<'_> {
         std::thread::scope(|scope| {
             let handles: Vec<_> = chunk
                 .chunks(per_thread)
-                .map(|part| (part.len(), scope.spawn(move || part.iter().map(prepare_one).collect::<Vec<_>>())))
+                .map(|part| {
+                    (
+                        part.len(),
+                        scope.spawn(move || part.iter().map(prepare_one).collect::<Vec<_>>()),
+                    )
+                })
                 .collect();
             handles
                 .into_iter()
@@ -367,10 +403,16 @@ impl RowLoop<'_> {
 
     fn apply(&mut self, run: &mut RunBox, item: Item, derived: Derived) -> Result<(), Failure> {
         let record = match item {
-            Item::Bad(bad) => return self.fail(bad.line, "", &bad.reason, bad.raw_start, bad.raw_end),
+            Item::Bad(bad) => {
+                return self.fail(bad.line, "", &bad.reason, bad.raw_start, bad.raw_end)
+            }
             Item::Row(record) => record,
         };
-        let values: Vec<RStr<'_>> = record.fields.iter().map(|f| RStr::from(f.as_str())).collect();
+        let values: Vec<RStr<'_>> = record
+            .fields
+            .iter()
+            .map(|f| RStr::from(f.as_str()))
+            .collect();
         let row = RowRef {
             line: record.line,
             values: values.as_slice().into(),
@@ -381,22 +423,43 @@ impl RowLoop<'_> {
         };
         if let Some(fatal) = self.staging.take_fatal() {
             self.staging.drop_row();
-            return Err(Failure::store(format!("line {}: store error: {fatal}", record.line)));
+            return Err(Failure::store(format!(
+                "line {}: store error: {fatal}",
+                record.line
+            )));
         }
         if outcome.kind == OutcomeKind::Failed {
             self.staging.drop_row();
-            return self.fail(record.line, &outcome.subject, &outcome.message, record.raw_start, record.raw_end);
+            return self.fail(
+                record.line,
+                &outcome.subject,
+                &outcome.message,
+                record.raw_start,
+                record.raw_end,
+            );
         }
         self.staging.keep_row();
         self.state.tally.add(outcome.kind);
-        self.spool.row(record.line, outcome.kind.as_str(), &outcome.subject, &outcome.message)?;
+        self.spool.row(
+            record.line,
+            outcome.kind.as_str(),
+            &outcome.subject,
+            &outcome.message,
+        )?;
         for warning in outcome.warnings.iter() {
             self.spool.warning(Some(record.line), warning)?;
         }
         Ok(())
     }
 
-    fn fail(&mut self, line: u64, subject: &str, reason: &str, start: u64, end: u64) -> Result<(), Failure> {
+    fn fail(
+        &mut self,
+        line: u64,
+        subject: &str,
+        reason: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<(), Failure> {
         self.state.tally.add(OutcomeKind::Failed);
         self.spool.row(line, "failed", subject, reason)?;
         self.spool.error(line, reason)?;
@@ -414,14 +477,16 @@ impl RowLoop<'_> {
         };
         if let Some(fatal) = self.staging.take_fatal() {
             self.staging.drop_row();
-            return Err(Failure::store(format!("store error at the end of the run: {fatal}")));
+            return Err(Failure::store(format!(
+                "store error at the end of the run: {fatal}"
+            )));
         }
         match outcome.error.into_option() {
             Some(error) => {
                 self.staging.drop_row();
-                self.state
-                    .warnings
-                    .push(format!("the processor's final step failed, its changes were dropped: {error}"));
+                self.state.warnings.push(format!(
+                    "the processor's final step failed, its changes were dropped: {error}"
+                ));
             }
             None => self.staging.keep_row(),
         }
@@ -431,7 +496,9 @@ impl RowLoop<'_> {
             });
         }
         self.state.report_lines = outcome.report_lines.iter().map(|l| l.to_string()).collect();
-        self.state.warnings.extend(outcome.warnings.iter().map(|w| w.to_string()));
+        self.state
+            .warnings
+            .extend(outcome.warnings.iter().map(|w| w.to_string()));
         Ok(())
     }
 
@@ -482,7 +549,13 @@ fn resolve_input(data: &DataDir, file: Option<&Path>, option: &str) -> (PathBuf,
     (path, shown)
 }
 
-fn refuse(data: &DataDir, summary: &Summary, input: &Path, outputs: &Outputs, args: &RunArgs) -> CmdResult {
+fn refuse(
+    data: &DataDir,
+    summary: &Summary,
+    input: &Path,
+    outputs: &Outputs,
+    args: &RunArgs,
+) -> CmdResult {
     let mut summary = summary.clone();
     summary.finished_at = clock::now();
     let stamp = clock::stamp(summary.started_at);
@@ -504,7 +577,8 @@ fn publish(
     let (txt, json) = report::render(summary, spool_dir, &work)?;
     if outputs.store_report {
         let dir = data.reports();
-        std::fs::create_dir_all(&dir).map_err(|e| Failure::io(&format!("cannot create {}", dir.display()), e))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure::io(&format!("cannot create {}", dir.display()), e))?;
         let name = file_name(input);
         let stamp = free_stamp(stamp, |s| {
             vec![
@@ -549,11 +623,25 @@ fn copy(from: &Path, to: &Path) -> Result<(), Failure> {
 }
 
 /// `<base>_tryback_<stamp>.<ext>` beside the input, owner-only: users files hold passwords.
-fn write_tryback(input: &Path, info: &FileInfo, stamp: &str, spool_dir: &Path) -> Result<PathBuf, Failure> {
+fn write_tryback(
+    input: &Path,
+    info: &FileInfo,
+    stamp: &str,
+    spool_dir: &Path,
+) -> Result<PathBuf, Failure> {
     let dir = input.parent().unwrap_or(Path::new("."));
-    let base = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = input.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
-    let stamp = free_stamp(stamp, |s| vec![dir.join(format!("{base}_tryback_{s}{ext}"))]);
+    let base = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = input
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let stamp = free_stamp(
+        stamp,
+        |s| vec![dir.join(format!("{base}_tryback_{s}{ext}"))],
+    );
     let path = dir.join(format!("{base}_tryback_{stamp}{ext}"));
     let write = || -> std::io::Result<()> {
         let mut options = std::fs::OpenOptions::new();
@@ -574,14 +662,20 @@ fn write_tryback(input: &Path, info: &FileInfo, stamp: &str, spool_dir: &Path) -
         std::io::copy(&mut File::open(spool_dir.join(spool::TRYBACK))?, &mut out)?;
         out.flush()
     };
-    write().map_err(|e| Failure::io(&format!("cannot write the tryback file {}", path.display()), e))?;
+    write().map_err(|e| {
+        Failure::io(
+            &format!("cannot write the tryback file {}", path.display()),
+            e,
+        )
+    })?;
     Ok(path)
 }
 
 /// `archives/<stamp>_<name>`: a byte copy of the input.
 fn archive(data: &DataDir, input: &Path, stamp: &str) -> Result<(), Failure> {
     let dir = data.archives();
-    std::fs::create_dir_all(&dir).map_err(|e| Failure::io(&format!("cannot create {}", dir.display()), e))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::io(&format!("cannot create {}", dir.display()), e))?;
     let name = file_name(input);
     let stamp = free_stamp(stamp, |s| vec![dir.join(format!("{s}_{name}"))]);
     copy(input, &dir.join(format!("{stamp}_{name}")))

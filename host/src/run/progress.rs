@@ -33,7 +33,11 @@ impl Progress {
             return;
         }
         self.last = Instant::now();
-        let share = if self.size == 0 { 1.0 } else { position as f64 / self.size as f64 };
+        let share = if self.size == 0 {
+            1.0
+        } else {
+            position as f64 / self.size as f64
+        };
         let filled = ((share * WIDTH as f64) as usize).min(WIDTH);
         let rate = rows as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
         let mut err = std::io::stderr().lock();

@@ -81,7 +81,11 @@ fn with_note(value: &Option<String>, note: &str) -> String {
 }
 
 /// Writes the text report. `spool_dir` is None for a file refused before any row.
-pub fn write_text(summary: &Summary, spool_dir: Option<&Path>, out: &mut impl Write) -> std::io::Result<()> {
+pub fn write_text(
+    summary: &Summary,
+    spool_dir: Option<&Path>,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let s = summary;
     writeln!(out, "processor: {}", s.processor)?;
     writeln!(out, "file: {}", s.file)?;
@@ -89,8 +93,16 @@ pub fn write_text(summary: &Summary, spool_dir: Option<&Path>, out: &mut impl Wr
     writeln!(out, "finished: {}", clock::rfc3339(s.finished_at))?;
     writeln!(out, "dry run: {}", yes_no(s.dry_run))?;
     writeln!(out, "committed: {}", yes_no(s.committed))?;
-    writeln!(out, "encoding: {}", with_note(&s.encoding, &s.encoding_note))?;
-    writeln!(out, "delimiter: {}", with_note(&s.delimiter, &s.delimiter_note))?;
+    writeln!(
+        out,
+        "encoding: {}",
+        with_note(&s.encoding, &s.encoding_note)
+    )?;
+    writeln!(
+        out,
+        "delimiter: {}",
+        with_note(&s.delimiter, &s.delimiter_note)
+    )?;
     let t = &s.tally;
     writeln!(
         out,
@@ -138,7 +150,11 @@ pub fn write_text(summary: &Summary, spool_dir: Option<&Path>, out: &mut impl Wr
 }
 
 /// Writes the JSON report: one object, every key always present, keys in the order of §4.2.
-pub fn write_json(summary: &Summary, spool_dir: Option<&Path>, out: &mut impl Write) -> std::io::Result<()> {
+pub fn write_json(
+    summary: &Summary,
+    spool_dir: Option<&Path>,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let s = summary;
     let t = &s.tally;
     let counts: serde_json::Map<String, Value> = OutcomeKind::ALL
@@ -189,7 +205,10 @@ pub fn write_json(summary: &Summary, spool_dir: Option<&Path>, out: &mut impl Wr
     let tail = [
         ("refused", json!(s.refused)),
         ("stopped", json!(s.stopped)),
-        ("tryback", json!(s.tryback.as_ref().map(|p| p.display().to_string()))),
+        (
+            "tryback",
+            json!(s.tryback.as_ref().map(|p| p.display().to_string())),
+        ),
         ("details", s.details.clone()),
     ];
     let mut first = true;
@@ -204,7 +223,9 @@ pub fn write_json(summary: &Summary, spool_dir: Option<&Path>, out: &mut impl Wr
 }
 
 fn has_content(path: &Path) -> bool {
-    std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false)
 }
 
 /// Copies a JSON-lines file as the inside of a JSON array.
@@ -241,12 +262,19 @@ fn read_jsonl(path: &Path) -> std::io::Result<impl Iterator<Item = std::io::Resu
 }
 
 fn text(v: &Value) -> String {
-    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+    v.as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string())
 }
 
 /// Renders both reports into `dir` (`report.txt`, `report.json`) and returns their paths.
-pub fn render(summary: &Summary, spool_dir: Option<&Path>, dir: &Path) -> Result<(PathBuf, PathBuf), Failure> {
-    std::fs::create_dir_all(dir).map_err(|e| Failure::io(&format!("cannot create {}", dir.display()), e))?;
+pub fn render(
+    summary: &Summary,
+    spool_dir: Option<&Path>,
+    dir: &Path,
+) -> Result<(PathBuf, PathBuf), Failure> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::io(&format!("cannot create {}", dir.display()), e))?;
     let txt = dir.join("report.txt");
     let jsn = dir.join("report.json");
     let write = |path: &Path, json: bool| -> std::io::Result<()> {

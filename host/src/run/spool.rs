@@ -63,7 +63,8 @@ pub const TRYBACK: &str = "tryback.raw";
 impl Spool {
     /// Opens the spool in `dir`, keeping the first `keep` bytes of each part (zero: fresh).
     pub fn open(dir: &Path, keep: SpoolLengths) -> Result<Spool, Failure> {
-        std::fs::create_dir_all(dir).map_err(|e| Failure::io(&format!("cannot create {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::io(&format!("cannot create {}", dir.display()), e))?;
         let part = |name: &str, keep: u64| {
             Part::open(&dir.join(name), keep)
                 .map_err(|e| Failure::io(&format!("cannot open {}", dir.join(name).display()), e))
@@ -77,7 +78,13 @@ impl Spool {
     }
 
     /// `line <n>: <outcome>[: <subject>][: <message>]`
-    pub fn row(&mut self, line: u64, outcome: &str, subject: &str, message: &str) -> Result<(), Failure> {
+    pub fn row(
+        &mut self,
+        line: u64,
+        outcome: &str,
+        subject: &str,
+        message: &str,
+    ) -> Result<(), Failure> {
         let mut text = format!("line {line}: {outcome}");
         for part in [subject, message] {
             if !part.is_empty() {
@@ -103,7 +110,8 @@ impl Spool {
 
     /// Appends a failed record's original bytes.
     pub fn tryback(&mut self, source: &mut File, start: u64, end: u64) -> Result<(), Failure> {
-        toolsync_reader::copy_raw(source, start, end, &mut self.tryback.out).map_err(spool_error)?;
+        toolsync_reader::copy_raw(source, start, end, &mut self.tryback.out)
+            .map_err(spool_error)?;
         self.tryback.len += end - start;
         Ok(())
     }
@@ -111,7 +119,12 @@ impl Spool {
     /// Hands everything written so far to the OS (a killed process loses nothing written
     /// before a commit) and returns the lengths to record in the journal.
     pub fn flush(&mut self) -> Result<SpoolLengths, Failure> {
-        for part in [&mut self.rows, &mut self.errors, &mut self.warnings, &mut self.tryback] {
+        for part in [
+            &mut self.rows,
+            &mut self.errors,
+            &mut self.warnings,
+            &mut self.tryback,
+        ] {
             part.out.flush().map_err(spool_error)?;
         }
         Ok(self.lengths())

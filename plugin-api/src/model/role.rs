@@ -55,7 +55,12 @@ impl Roles {
         }
     }
 
-    pub fn create(txn: &mut Txn<'_>, shortname: &str, name: &str, archetype: &str) -> ModelResult<Role> {
+    pub fn create(
+        txn: &mut Txn<'_>,
+        shortname: &str,
+        name: &str,
+        archetype: &str,
+    ) -> ModelResult<Role> {
         if Self::by_shortname(txn, shortname)?.is_some() {
             return Err(ModelError::Conflict(format!("role `{shortname}` exists")));
         }
@@ -70,7 +75,11 @@ impl Roles {
             extra: Extra::new(),
         };
         txn.put_json(SPACE, &id_key(id), &role)?;
-        txn.put(BY_SHORTNAME, shortname.to_lowercase().as_bytes(), &id_key(id))?;
+        txn.put(
+            BY_SHORTNAME,
+            shortname.to_lowercase().as_bytes(),
+            &id_key(id),
+        )?;
         Ok(role)
     }
 

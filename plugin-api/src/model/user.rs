@@ -260,9 +260,8 @@ impl Users {
     /// Rewrites an existing account, moving the index entries of changed fields.
     pub fn save(txn: &mut Txn<'_>, user: &mut User) -> ModelResult<()> {
         user.username = user.username.to_lowercase();
-        let stored = Self::get(txn, user.id)?.ok_or_else(|| {
-            ModelError::Conflict(format!("account {} no longer exists", user.id))
-        })?;
+        let stored = Self::get(txn, user.id)?
+            .ok_or_else(|| ModelError::Conflict(format!("account {} no longer exists", user.id)))?;
         Self::check_unique(txn, user)?;
         let id = id_key(user.id);
         if stored.username != user.username {

@@ -1,0 +1,130 @@
+//! toolsync's `users` processor (formats.md §3.6): creates, updates, soft-deletes, revives,
+//! suspends and renames accounts from `userimport.csv`.
+//!
+//! - [`options`]: the options and the column checks `start` makes;
+//! - [`fields`]: the table of stored fields (type, clearable, place) that drives conversions;
+//! - [`identity`]: finding a row's account and resolving renames;
+//! - [`password`]: bcrypt hashing, spread over the cores by `prepare`;
+//! - [`apply`]: the per-row logic.
+//!
+//! Every invariant of the shared data (unique usernames and idnumbers, index entries) is the
+//! model's (`toolsync_plugin_api::model::Users`): this crate asks, and fails the row when the
+//! model refuses.
+
+pub mod apply;
+pub mod fields;
+pub mod identity;
+pub mod options;
+pub mod password;
+
+#[cfg(test)]
+mod tests;
+
+use toolsync_plugin_api::{ColumnSpec, Manifest, Processor, RowHandler, StartContext, StartError};
+
+use crate::apply::UsersRun;
+use crate::fields::{Target, FIELDS};
+use crate::options::Settings;
+
+/// The processor.
+pub struct UsersProcessor;
+
+impl Processor for UsersProcessor {
+    fn manifest(&self) -> Manifest {
+        let mut manifest = Manifest::new(
+            "users",
+            env!("CARGO_PKG_VERSION"),
+            "Creates, updates, soft-deletes, revives, suspends and renames accounts",
+            "userimport.csv",
+        )
+        // Password hashing is the expensive part of a row: let the host spread it.
+        .parallel_prepare()
+        .column(ColumnSpec::new(
+            "username",
+            "text(100)",
+            "login name, lowercased; only a-z 0-9 _ - . @; needed to create; required with identity = username",
+        ));
+        for field in FIELDS {
+            manifest = manifest.column(ColumnSpec::new(
+                field.column,
+                &field.kind.describe(),
+                field.description,
+            ));
+        }
+        manifest = manifest
+            .column(ColumnSpec::new(
+                "password",
+                "text",
+                "stored only as a bcrypt hash; *NOPASS* forbids password log-in; at most 72 bytes",
+            ))
+            .column(ColumnSpec::new(
+                "deleted",
+                "bool",
+                "1 soft-deletes the account; 0 does nothing",
+            ))
+            .column(ColumnSpec::new(
+                "oldusername",
+                "text(100)",
+                "current username of an account to rename (needs allow_rename)",
+            ))
+            .column(
+                ColumnSpec::new("id", "int[1..]", "account id; only with identity = id")
+                    .not_in_template(),
+            )
+            .column(
+                ColumnSpec::new(
+                    "profile_field_{name}",
+                    "longtext",
+                    "custom profile field `name` ([a-z0-9_]+)",
+                )
+                .not_in_template(),
+            );
+        let unsupported = "not supported yet: a file with this column is refused";
+        for column in options::COHORT_COLUMNS {
+            manifest = manifest.column(
+                ColumnSpec::new(
+                    column,
+                    unsupported_kind(column),
+                    &format!("cohort membership; {unsupported}"),
+                )
+                .not_in_template(),
+            );
+        }
+        for pattern in options::ENROLMENT_PATTERNS {
+            let mut spec = ColumnSpec::new(
+                pattern,
+                unsupported_kind(pattern),
+                &format!("enrolment; {unsupported}"),
+            )
+            .indexed(1, u32::MAX);
+            if pattern != "course{n}" {
+                spec = spec.anchor("course{n}");
+            }
+            manifest = manifest.column(spec);
+        }
+        options::specs()
+            .into_iter()
+            .fold(manifest, Manifest::option)
+    }
+
+    fn start(&self, ctx: &StartContext) -> Result<Box<dyn RowHandler>, StartError> {
+        let settings = Settings::from_context(ctx)?;
+        settings.check_columns(ctx.columns())?;
+        let targets = Target::present(ctx.columns(), settings.identity.column());
+        Ok(Box::new(UsersRun::new(settings, targets)))
+    }
+}
+
+/// The type `toolsync schema` shows for a cohort or enrolment column.
+fn unsupported_kind(column: &str) -> &'static str {
+    match column {
+        "cohort" | "group{n}" => "text(254)",
+        "cohortid" => "text(100)",
+        "course{n}" => "key(course)",
+        "role{n}" => "role shortname",
+        "start{n}" | "end{n}" => "date",
+        _ => "text",
+    }
+}
+
+toolsync_plugin_api::export_plugin!(UsersProcessor);

@@ -1,0 +1,433 @@
+//! Test helpers for processor authors: an in-memory store, and a runner that drives a processor
+//! the way the host does — header check, [`RunSpec`] with every option, `start`, `prepare` on
+//! several threads for a chunk of rows, then `apply` row by row, all through the ABI objects
+//! ([`crate::abi::ProcessorAbi`], [`crate::abi::RunAbi`], [`TxnAbi`]). A processor's unit tests
+//! thereby exercise the code its cdylib runs, without a host binary or a store on disk.
+//!
+//! ```ignore
+//! let mut store = MemoryStore::new();
+//! let report = Runner::new(MyProcessor)
+//!     .option("identity", "idnumber")
+//!     .run(&mut store, &["idnumber", "username"], &[&["U1", "jdoe"]])
+//!     .unwrap();
+//! assert_eq!(report.rows[0].kind, OutcomeKind::Created);
+//! ```
+
+use std::collections::BTreeMap;
+
+use abi_stable::{
+    sabi_trait::TD_Opaque,
+    std_types::{RResult, RSlice, RStr, RString, RVec, Tuple2},
+};
+
+use crate::abi::{
+    Entries, OutcomeKind, ProcessorBox, RowRef, RunBox, RunSpec, StartError, TxnAbi, TxnAbi_TO,
+    TxnMut, TxnRef,
+};
+use crate::processor::Processor;
+use crate::txn::{ReadTxn, Txn};
+use crate::{schema, Derived, Manifest};
+
+/// A store in memory: named keyspaces of ordered byte keys, and id sequences. Cloning it is a
+/// snapshot, which is how [`Runner`] discards a failed row's writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryStore {
+    entries: BTreeMap<(String, Vec<u8>), Vec<u8>>,
+    sequences: BTreeMap<String, u64>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The ABI object a row's `apply` receives, as the host builds it.
+    pub fn as_abi(&mut self) -> TxnMut<'_> {
+        TxnAbi_TO::from_ptr(self, TD_Opaque)
+    }
+
+    /// The read-only ABI object `prepare` receives (its writes cannot even be expressed).
+    pub fn as_read_abi(&self) -> TxnRef<'_> {
+        TxnAbi_TO::from_ptr(self, TD_Opaque)
+    }
+
+    /// A transaction over this store, for setting up a test or calling model code directly.
+    pub fn txn(&mut self) -> Txn<'_> {
+        Txn::new(self.as_abi())
+    }
+
+    pub fn read(&self) -> ReadTxn<'_> {
+        ReadTxn::new(self.as_read_abi())
+    }
+
+    /// Whether any keyspace name, key or value contains `needle` (a secret that must never be
+    /// stored, for instance).
+    pub fn contains_bytes(&self, needle: &[u8]) -> bool {
+        let has = |hay: &[u8]| !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle);
+        self.entries
+            .iter()
+            .any(|((space, key), value)| has(space.as_bytes()) || has(key) || has(value))
+    }
+
+    /// Number of entries in a keyspace.
+    pub fn count(&self, space: &str) -> usize {
+        self.entries.keys().filter(|(s, _)| s == space).count()
+    }
+}
+
+impl TxnAbi for MemoryStore {
+    fn get(
+        &self,
+        space: RStr<'_>,
+        key: RSlice<'_, u8>,
+    ) -> RResult<abi_stable::std_types::ROption<RVec<u8>>, RString> {
+        let found = self
+            .entries
+            .get(&(space.to_string(), key.to_vec()))
+            .map(|v| RVec::from(v.clone()));
+        RResult::ROk(found.into())
+    }
+
+    fn put(
+        &mut self,
+        space: RStr<'_>,
+        key: RSlice<'_, u8>,
+        value: RSlice<'_, u8>,
+    ) -> RResult<(), RString> {
+        self.entries
+            .insert((space.to_string(), key.to_vec()), value.to_vec());
+        RResult::ROk(())
+    }
+
+    fn remove(&mut self, space: RStr<'_>, key: RSlice<'_, u8>) -> RResult<(), RString> {
+        self.entries.remove(&(space.to_string(), key.to_vec()));
+        RResult::ROk(())
+    }
+
+    fn scan_prefix(
+        &self,
+        space: RStr<'_>,
+        prefix: RSlice<'_, u8>,
+        limit: usize,
+    ) -> RResult<Entries, RString> {
+        let space = space.to_string();
+        let prefix = prefix.to_vec();
+        let found = self
+            .entries
+            .range((space.clone(), prefix.clone())..)
+            .take_while(|((s, k), _)| *s == space && k.starts_with(&prefix))
+            .take(limit)
+            .map(|((_, k), v)| Tuple2(RVec::from(k.clone()), RVec::from(v.clone())))
+            .collect();
+        RResult::ROk(found)
+    }
+
+    fn next_id(&mut self, sequence: RStr<'_>) -> RResult<u64, RString> {
+        let next = self.sequences.entry(sequence.to_string()).or_insert(0);
+        *next += 1;
+        RResult::ROk(*next)
+    }
+}
+
+/// Why a run did not start.
+#[derive(Debug, Clone)]
+pub enum Refusal {
+    /// The header does not fit the schema (what the host checks before `start`).
+    Header(String),
+    /// `start` refused: a bad option value or a file the processor cannot take.
+    Start(StartError),
+}
+
+impl Refusal {
+    /// The reason, whatever the kind.
+    pub fn reason(&self) -> &str {
+        match self {
+            Refusal::Header(r) => r,
+            Refusal::Start(StartError::BadOption(r) | StartError::Refused(r)) => r.as_str(),
+        }
+    }
+}
+
+/// How one row ended, as the report would show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowResult {
+    pub line: u64,
+    pub kind: OutcomeKind,
+    pub subject: String,
+    /// The message, or the reason of a failed row.
+    pub message: String,
+    pub warnings: Vec<String>,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub rows: Vec<RowResult>,
+    /// `finish`'s details (JSON text, empty for `{}`), lines, warnings and error.
+    pub details_json: String,
+    pub report_lines: Vec<String>,
+    pub warnings: Vec<String>,
+    pub finish_error: Option<String>,
+}
+
+impl Report {
+    pub fn kinds(&self) -> Vec<OutcomeKind> {
+        self.rows.iter().map(|r| r.kind).collect()
+    }
+
+    /// Every text the run showed: subjects, messages, reasons, warnings.
+    pub fn all_text(&self) -> String {
+        let mut text = String::new();
+        for row in &self.rows {
+            text.push_str(&format!(
+                "{} {} {}\n",
+                row.subject,
+                row.message,
+                row.warnings.join("\n")
+            ));
+        }
+        text.push_str(&self.details_json);
+        text.push_str(&self.report_lines.join("\n"));
+        text.push_str(&self.warnings.join("\n"));
+        text
+    }
+}
+
+/// Runs a processor over rows held in memory, the way the host runs it over a file.
+pub struct Runner {
+    processor: ProcessorBox,
+    manifest: Manifest,
+    options: BTreeMap<String, String>,
+    prepare: bool,
+    chunk: usize,
+    started_at: i64,
+    allow_unknown_columns: bool,
+}
+
+impl Runner {
+    pub fn new<P: Processor>(processor: P) -> Self {
+        let processor = crate::export::boxed(processor);
+        let manifest = processor.manifest();
+        let options = manifest
+            .options
+            .iter()
+            .map(|o| (o.key.to_string(), o.default.to_string()))
+            .collect();
+        Runner {
+            processor,
+            manifest,
+            options,
+            prepare: true,
+            chunk: usize::MAX,
+            started_at: 1_700_000_000,
+            allow_unknown_columns: false,
+        }
+    }
+
+    /// Sets an option (the manifest's own; `allow_unknown_columns` is the host's and is honoured).
+    ///
+    /// # Panics
+    /// On a key the manifest does not declare: a mistake in the test.
+    pub fn option(mut self, key: &str, value: &str) -> Self {
+        if key == "allow_unknown_columns" {
+            self.allow_unknown_columns =
+                crate::values::parse_bool(value).expect("allow_unknown_columns is a boolean");
+        }
+        assert!(
+            self.options.contains_key(key) || key == "allow_unknown_columns",
+            "`{key}` is not an option of {}",
+            self.manifest.name
+        );
+        self.options.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Skips `prepare` even when the manifest asks for it (as a host without parallelism
+    /// would, or when `prepare` panicked): `apply` must then do the work itself.
+    pub fn without_prepare(mut self) -> Self {
+        self.prepare = false;
+        self
+    }
+
+    /// Rows prepared together before any of them is applied (default: all of them, so
+    /// `prepare` sees the store as it was before the first row).
+    pub fn chunk(mut self, rows: usize) -> Self {
+        self.chunk = rows.max(1);
+        self
+    }
+
+    /// The run's start ("now" for the processor), in Unix seconds.
+    pub fn started_at(mut self, unix_seconds: i64) -> Self {
+        self.started_at = unix_seconds;
+        self
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Checks the header, starts the run, prepares and applies every row (line 1 is the header,
+    /// rows follow from line 2), then finishes. A failed row's writes are discarded.
+    ///
+    /// # Panics
+    /// When a row has not as many values as the header (the host fails such rows itself).
+    pub fn run(
+        &self,
+        store: &mut MemoryStore,
+        header: &[&str],
+        rows: &[&[&str]],
+    ) -> Result<Report, Refusal> {
+        let names: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+        let check = schema::check_header(
+            &self.manifest.name,
+            &self.manifest.columns,
+            &names,
+            self.allow_unknown_columns,
+        );
+        if !check.problems.is_empty() {
+            return Err(Refusal::Header(check.problems.join("; ")));
+        }
+        let spec = RunSpec {
+            columns: check
+                .canonical
+                .iter()
+                .map(|c| RString::from(c.as_str()))
+                .collect(),
+            options: self
+                .options
+                .iter()
+                .map(|(k, v)| Tuple2(RString::from(k.as_str()), RString::from(v.as_str())))
+                .collect(),
+            input: self.manifest.default_input.clone(),
+            started_at: self.started_at,
+            dry_run: false,
+            force: false,
+        };
+        let mut run = self
+            .processor
+            .start(spec)
+            .into_result()
+            .map_err(Refusal::Start)?;
+        let mut report = Report::default();
+        let parallel = self.prepare && self.manifest.parallel_prepare;
+        let size = self.chunk.min(rows.len()).max(1);
+        let mut line = 2;
+        for chunk in rows.chunks(size) {
+            let derived = if parallel {
+                prepare_chunk(&run, store, chunk, line)
+            } else {
+                vec![Derived::default(); chunk.len()]
+            };
+            for (values, derived) in chunk.iter().zip(derived) {
+                assert_eq!(
+                    values.len(),
+                    header.len(),
+                    "line {line}: not as many values as the header"
+                );
+                let values: Vec<RStr<'_>> = values.iter().map(|v| RStr::from(*v)).collect();
+                let snapshot = store.clone();
+                let outcome = run.apply(
+                    RowRef {
+                        line,
+                        values: values.as_slice().into(),
+                    },
+                    derived,
+                    store.as_abi(),
+                );
+                if outcome.kind == OutcomeKind::Failed {
+                    *store = snapshot;
+                }
+                report.rows.push(RowResult {
+                    line,
+                    kind: outcome.kind,
+                    subject: outcome.subject.into(),
+                    message: outcome.message.into(),
+                    warnings: outcome.warnings.into_iter().map(String::from).collect(),
+                });
+                line += 1;
+            }
+        }
+        let snapshot = store.clone();
+        let finish = run.finish(store.as_abi());
+        if finish.error.is_some() {
+            *store = snapshot;
+        }
+        report.details_json = finish.details_json.into();
+        report.report_lines = finish.report_lines.into_iter().map(String::from).collect();
+        report.warnings = finish.warnings.into_iter().map(String::from).collect();
+        report.finish_error = finish.error.into_option().map(String::from);
+        Ok(report)
+    }
+}
+
+/// `prepare` for a chunk, spread over a few threads like the host does, all reading the store
+/// as it stands before the chunk.
+fn prepare_chunk(
+    run: &RunBox,
+    store: &MemoryStore,
+    chunk: &[&[&str]],
+    first_line: u64,
+) -> Vec<Derived> {
+    const THREADS: usize = 4;
+    let per_thread = chunk.len().div_ceil(THREADS).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunk
+            .chunks(per_thread)
+            .enumerate()
+            .map(|(part, rows)| {
+                scope.spawn(move || {
+                    rows.iter()
+                        .enumerate()
+                        .map(|(i, values)| {
+                            let values: Vec<RStr<'_>> =
+                                values.iter().map(|v| RStr::from(*v)).collect();
+                            run.prepare(
+                                RowRef {
+                                    line: first_line + (part * per_thread + i) as u64,
+                                    values: values.as_slice().into(),
+                                },
+                                store.as_read_abi(),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .expect("prepare does not panic across the boundary")
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreRead;
+
+    #[test]
+    fn the_memory_store_scans_within_a_space_and_counts_ids() {
+        let mut store = MemoryStore::new();
+        {
+            let mut txn = store.txn();
+            txn.put("a", b"k1", b"v1").unwrap();
+            txn.put("a", b"k2", b"v2").unwrap();
+            txn.put("a", b"l1", b"x").unwrap();
+            txn.put("b", b"k3", b"v3").unwrap();
+            assert_eq!(txn.next_id("s").unwrap(), 1);
+            assert_eq!(txn.next_id("s").unwrap(), 2);
+            txn.remove("a", b"k2").unwrap();
+        }
+        let read = store.read();
+        let found = read.scan_prefix("a", b"k", usize::MAX).unwrap();
+        assert_eq!(found, vec![(b"k1".to_vec(), b"v1".to_vec())]);
+        assert_eq!(read.get("b", b"k3").unwrap(), Some(b"v3".to_vec()));
+        assert_eq!(read.scan_prefix("a", b"", 1).unwrap().len(), 1);
+        assert!(store.contains_bytes(b"v3"));
+        assert!(!store.contains_bytes(b"v2"));
+        assert_eq!(store.count("a"), 2);
+    }
+}

@@ -1,0 +1,270 @@
+//! One row of a users file (formats.md §3.6 "Per row"): find the account, then delete it,
+//! create it, or revive/rename/update it. Every row ends with one outcome about the account,
+//! named by its username (or by the identity value when there is no account).
+
+use toolsync_plugin_api::model::{PasswordState, User, UserKey, Users};
+use toolsync_plugin_api::values::parse_bool;
+use toolsync_plugin_api::{fail, Derived, Outcome, ReadTxn, Row, RowError, RowHandler, Txn};
+
+use crate::fields::{Empty, Target};
+use crate::identity::normalise_username;
+use crate::options::Settings;
+use crate::password::{self, Request, Settled};
+
+/// A run over one users file.
+pub struct UsersRun {
+    settings: Settings,
+    /// The columns of this file that set stored fields.
+    targets: Vec<Target>,
+}
+
+impl UsersRun {
+    pub fn new(settings: Settings, targets: Vec<Target>) -> Self {
+        UsersRun { settings, targets }
+    }
+
+    /// `deleted` acts only on a true value (§2.7).
+    fn deleting(row: &Row<'_>) -> Result<bool, RowError> {
+        match row.non_empty("deleted") {
+            None => Ok(false),
+            Some(cell) => {
+                parse_bool(cell).map_err(|why| RowError::new(format!("`deleted`: {why}")))
+            }
+        }
+    }
+
+    fn delete(
+        &self,
+        txn: &mut Txn<'_>,
+        account: Option<User>,
+        key: &str,
+    ) -> Result<Outcome, RowError> {
+        match account {
+            None => fail!(
+                "no user with {} = `{key}` to delete",
+                self.settings.identity.column()
+            ),
+            Some(user) if user.deleted => {
+                Ok(Outcome::unchanged(user.username).note("already deleted"))
+            }
+            Some(mut user) => {
+                Users::soft_delete(txn, &mut user, self.settings.now)?;
+                Ok(Outcome::deleted(user.username))
+            }
+        }
+    }
+
+    fn create(
+        &self,
+        row: &Row<'_>,
+        derived: &Derived,
+        txn: &mut Txn<'_>,
+        key: &str,
+    ) -> Result<Outcome, RowError> {
+        if self.settings.identity == UserKey::Id {
+            fail!("no user with id = {key} (identity = id never creates accounts)");
+        }
+        let missing: Vec<String> = ["username", "firstname", "lastname"]
+            .into_iter()
+            .filter(|column| row.non_empty(column).is_none())
+            .map(|column| format!("`{column}`"))
+            .collect();
+        if !missing.is_empty() {
+            fail!("cannot create the account: {} missing", missing.join(", "));
+        }
+        let username = normalise_username(row.non_empty("username").unwrap_or_default())?;
+        let mut user = User::new(&username, "", "", self.settings.now);
+        for target in &self.targets {
+            target.apply(row, &mut user, Empty::Keep)?;
+        }
+        self.apply_password(row, derived, &mut user, None)?;
+        self.check_email(txn, &user)?;
+        let user = Users::create(txn, user)?;
+        Ok(Outcome::created(user.username))
+    }
+
+    fn update(
+        &self,
+        row: &Row<'_>,
+        derived: &Derived,
+        txn: &mut Txn<'_>,
+        before: User,
+        rename_to: Option<String>,
+    ) -> Result<Outcome, RowError> {
+        let mut user = before.clone();
+        let mut notes = Vec::new();
+        let mut warnings = Vec::new();
+        if user.deleted {
+            user.deleted = false;
+            notes.push("revived".to_string());
+        }
+        if let Some(new) = rename_to {
+            notes.push(format!("renamed from `{}`", user.username));
+            user.username = new;
+        }
+        let empty = if self.settings.empty_clears {
+            Empty::Clear
+        } else {
+            Empty::Keep
+        };
+        for target in &self.targets {
+            target.apply(row, &mut user, empty)?;
+        }
+        if self.settings.protect_emails && user.email != before.email {
+            if user.email.to_lowercase() != before.email.to_lowercase() {
+                let asked = match user.email.as_str() {
+                    "" => "clears it".to_string(),
+                    other => format!("has `{other}`"),
+                };
+                warnings.push(format!(
+                    "protect_emails: the e-mail stays `{}` (the row {asked})",
+                    before.email
+                ));
+            }
+            user.email.clone_from(&before.email);
+        }
+        self.apply_password(row, derived, &mut user, password::stored_hash(&before))?;
+        // A changed address, or a revived account's, must not belong to another live account.
+        if before.deleted || user.email.to_lowercase() != before.email.to_lowercase() {
+            self.check_email(txn, &user)?;
+        }
+        if user == before {
+            let mut outcome = Outcome::unchanged(user.username);
+            outcome.warnings = warnings;
+            return Ok(outcome);
+        }
+        notes.extend(describe_changes(&before, &user));
+        user.timemodified = self.settings.now;
+        Users::save(txn, &mut user)?;
+        let mut outcome = notes
+            .iter()
+            .fold(Outcome::updated(user.username), |o, n| o.note(n));
+        outcome.warnings = warnings;
+        Ok(outcome)
+    }
+
+    /// The `password` cell: empty keeps (a new account's is "to be created"), `*NOPASS*` sets
+    /// the marker and drops any hash, a value the `stored` hash verifies changes nothing, any
+    /// other value is hashed.
+    fn apply_password(
+        &self,
+        row: &Row<'_>,
+        derived: &Derived,
+        user: &mut User,
+        stored: Option<&str>,
+    ) -> Result<(), RowError> {
+        match password::request(row.get("password"))? {
+            Request::Keep => {}
+            Request::Nologin => password::set(user, PasswordState::Nologin, None),
+            Request::Set(secret) => {
+                let cost = self.settings.bcrypt_cost;
+                if let Settled::Hashed(hash) = password::settle(secret, stored, derived, cost)? {
+                    password::set(user, PasswordState::Hashed, Some(hash));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// With `allow_duplicate_emails` off, an address may not belong to another non-deleted
+    /// account (compared case-insensitively).
+    fn check_email(&self, txn: &Txn<'_>, user: &User) -> Result<(), RowError> {
+        if self.settings.allow_duplicate_emails || user.email.is_empty() {
+            return Ok(());
+        }
+        let others: Vec<String> = Users::by_email(txn, &user.email)?
+            .into_iter()
+            .filter(|other| other.id != user.id && !other.deleted)
+            .map(|other| format!("`{}`", other.username))
+            .collect();
+        if !others.is_empty() {
+            fail!(
+                "e-mail `{}` belongs to another account ({}); allow_duplicate_emails is off",
+                user.email,
+                others.join(", ")
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What an update changed, for the message: "suspended" / "reactivated", then the other
+/// columns by name (a password only as "password", never its value or hash).
+fn describe_changes(before: &User, after: &User) -> Vec<String> {
+    let mut notes = Vec::new();
+    if before.suspended != after.suspended {
+        notes.push(
+            if after.suspended {
+                "suspended"
+            } else {
+                "reactivated"
+            }
+            .to_string(),
+        );
+    }
+    let (old, new) = (before.to_columns(), after.to_columns());
+    let mut changed: Vec<&str> = Vec::new();
+    let keys = new
+        .keys()
+        .chain(old.keys().filter(|k| !new.contains_key(*k)));
+    for key in keys {
+        let name = match key.as_str() {
+            "username" | "deleted" | "suspended" | "timemodified" => continue,
+            "password_hash" | "password_state" => "password",
+            other => other,
+        };
+        if old.get(key) != new.get(key) && !changed.contains(&name) {
+            changed.push(name);
+        }
+    }
+    if !changed.is_empty() {
+        notes.push(format!("changed: {}", changed.join(", ")));
+    }
+    notes
+}
+
+impl RowHandler for UsersRun {
+    /// Password hashing and checking, on several threads: only for rows that set a password.
+    fn prepare(&self, row: &Row<'_>, store: &ReadTxn<'_>) -> Derived {
+        let mut derived = Derived::default();
+        let Ok(Request::Set(secret)) = password::request(row.get("password")) else {
+            return derived;
+        };
+        if Self::deleting(row).unwrap_or(true) {
+            return derived;
+        }
+        let Ok(key) = self.settings.identity_value(row) else {
+            return derived;
+        };
+        let Ok(found) = self.settings.locate(store, row, &key) else {
+            return derived;
+        };
+        let stored = found.account.as_ref().and_then(password::stored_hash);
+        password::prepare(secret, stored, self.settings.bcrypt_cost, &mut derived);
+        derived
+    }
+
+    fn apply(
+        &mut self,
+        row: &Row<'_>,
+        derived: Derived,
+        txn: &mut Txn<'_>,
+    ) -> Result<Outcome, RowError> {
+        let key = self.settings.identity_value(row)?;
+        let found = self
+            .settings
+            .locate(txn, row, &key)
+            .map_err(|e| e.about(&key))?;
+        let subject = found
+            .account
+            .as_ref()
+            .map_or(key.clone(), |a| a.username.clone());
+        let outcome = match (Self::deleting(row), found.account) {
+            (Err(e), _) => Err(e),
+            (Ok(true), account) => self.delete(txn, account, &key),
+            (Ok(false), None) => self.create(row, &derived, txn, &key),
+            (Ok(false), Some(user)) => self.update(row, &derived, txn, user, found.rename_to),
+        };
+        outcome.map_err(|e| e.about(&subject))
+    }
+}

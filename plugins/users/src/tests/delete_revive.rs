@@ -1,0 +1,95 @@
+use toolsync_plugin_api::model::{PasswordState, UserKey};
+use toolsync_plugin_api::OutcomeKind::{Deleted, Failed, Unchanged, Updated};
+
+use super::*;
+
+fn with_ann() -> World {
+    let mut w = World::new();
+    w.given(
+        "username;firstname;lastname;idnumber;email;password",
+        &["ann;Ann;A;A1;ann@x.org;s3cret-pass"],
+    );
+    w
+}
+
+#[test]
+fn deleted_soft_deletes_and_keeps_the_record() {
+    let mut w = with_ann();
+    let before = w.user("ann").unwrap();
+    w.now = T0 + 50;
+    let report = w.run(&[], "username;deleted", &["ann;1", "ann;1", "ghost;yes"]);
+    assert_eq!(report.kinds(), vec![Deleted, Unchanged, Failed]);
+    assert_eq!(report.rows[0].subject, "ann");
+    assert_eq!(report.rows[1].message, "already deleted");
+    assert_failed(&report.rows[2], "no user with username = `ghost` to delete");
+    assert_eq!(report.rows[2].subject, "ghost");
+    let after = w.user("ann").expect("the record stays, found by username");
+    assert!(after.deleted);
+    assert_eq!(after.timemodified, T0 + 50);
+    assert_eq!(
+        (after.idnumber.as_str(), after.email.as_str()),
+        ("A1", "ann@x.org")
+    );
+    assert_eq!(after.password_state, PasswordState::Hashed);
+    assert_eq!(after.password_hash, before.password_hash, "the hash stays");
+    assert_eq!(
+        w.by(UserKey::Idnumber, "A1").len(),
+        1,
+        "identity indexes stay"
+    );
+}
+
+#[test]
+fn deleted_acts_only_when_true_and_applies_nothing_else() {
+    let mut w = with_ann();
+    // A delete row applies nothing else, not even a bad value.
+    let row = w.row(&[], "username;deleted;city;country", "ann;1;Paris;France");
+    assert_kind(&row, Deleted);
+    assert_eq!(w.user("ann").unwrap().city, "");
+    // Revive, then 0 / empty are not deletions.
+    let report = w.run(&[], "username;deleted;city", &["ann;0;Lyon", "ann;;Nice"]);
+    assert_eq!(report.kinds(), vec![Updated, Updated]);
+    assert!(!w.user("ann").unwrap().deleted);
+    let row = w.row(&[], "username;deleted", "ann;maybe");
+    assert_failed(&row, "`deleted`: `maybe` is not a boolean");
+    assert_eq!(row.subject, "ann");
+}
+
+#[test]
+fn a_later_row_revives_a_deleted_account() {
+    let mut w = with_ann();
+    w.run(&[], "username;deleted", &["ann;1"]);
+    let row = w.row(&[], "username;firstname;lastname", "ann;Ann;A");
+    assert_kind(&row, Updated);
+    assert_eq!(row.message, "revived");
+    let u = w.user("ann").unwrap();
+    assert!(!u.deleted);
+    assert_eq!(
+        u.password_state,
+        PasswordState::Hashed,
+        "the account comes back as it was"
+    );
+    // Even a row with nothing else to change revives.
+    w.run(&[], "username;deleted", &["ann;1"]);
+    let row = w.row(&[], "username", "ann");
+    assert_kind(&row, Updated);
+    assert!(!w.user("ann").unwrap().deleted);
+}
+
+#[test]
+fn suspended_suspends_and_reactivates() {
+    let mut w = with_ann();
+    let report = w.run(
+        &[],
+        "username;suspended",
+        &["ann;1", "ann;1", "ann;0", "ann;", "ann;2"],
+    );
+    assert_eq!(
+        report.kinds(),
+        vec![Updated, Unchanged, Updated, Unchanged, Failed]
+    );
+    assert_eq!(report.rows[0].message, "suspended");
+    assert_eq!(report.rows[2].message, "reactivated");
+    assert_failed(&report.rows[4], "`suspended`: `2` is not a boolean");
+    assert!(!w.user("ann").unwrap().suspended);
+}
