@@ -126,7 +126,7 @@ fn bad_usage_exits_2() {
 
 #[test]
 fn a_vendor_plugin_uses_the_shared_model_and_its_own_keyspace() {
-    let world = World::with(&[USERS, "acme_badges"]);
+    let world = World::with(&[USERS, BADGES]);
     let users = world.file("u.csv", "username;firstname;lastname\nann;Ann;A\n");
     assert_eq!(world.run_json("users", &users, &[]).0, 0);
     let badges = world.file(
@@ -139,4 +139,63 @@ fn a_vendor_plugin_uses_the_shared_model_and_its_own_keyspace() {
     assert_eq!(report["counts"]["unchanged"], 1);
     assert_eq!(report["counts"]["deleted"], 1);
     assert_eq!(report["errors"][0]["reason"], "no user with username = bob");
+}
+
+#[test]
+fn a_layout_mismatch_is_refused_in_one_line() {
+    let world = World::with(&[API_LAYOUT, USERS]);
+    let run = world.run(&["plugins"]);
+    assert_eq!(run.code(), 4);
+    let out = run.stdout();
+    let refused = out
+        .lines()
+        .find(|l| l.starts_with("refused:") && l.contains("api_layout"))
+        .unwrap_or_else(|| panic!("the layout fixture is not refused:\n{out}"));
+    assert!(refused.contains("does not match this host's"), "{refused}");
+    assert!(refused.contains("rebuild"), "{refused}");
+    assert!(
+        refused.len() < 600,
+        "a one-line summary, not a layout dump: {refused}"
+    );
+    assert!(out.lines().any(|l| l.starts_with("users ")), "{out}");
+}
+
+#[test]
+fn plugins_are_found_in_the_data_dir_and_the_plugin_path() {
+    let world = World::with(&[]);
+    let in_data = world.data.join("plugins");
+    std::fs::create_dir_all(&in_data).unwrap();
+    let users = library(USERS);
+    std::fs::copy(&users, in_data.join(users.file_name().unwrap())).unwrap();
+    let run = world.run(&["plugins", "--json"]);
+    let value: serde_json::Value = serde_json::from_slice(&run.output.stdout).unwrap();
+    let library_of = |value: &serde_json::Value, name: &str| {
+        value["processors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["library"].as_str().unwrap().to_string())
+    };
+    assert!(
+        library_of(&value, "users")
+            .unwrap()
+            .contains("data/plugins"),
+        "{value}"
+    );
+
+    let elsewhere = world.root.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let badges = library(BADGES);
+    std::fs::copy(&badges, elsewhere.join(badges.file_name().unwrap())).unwrap();
+    let run = world
+        .command(&["plugins", "--json"])
+        .env("TOOLSYNC_PLUGIN_PATH", &elsewhere)
+        .output()
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert!(
+        library_of(&value, "badges").unwrap().contains("elsewhere"),
+        "{value}"
+    );
 }

@@ -151,11 +151,11 @@ fn load_processors(path: &Path) -> Result<Option<Vec<ProcessorBox>>, String> {
     check_version(&header.version_strings().to_string())?;
     let module = header.init_root_module::<PluginModRef>().map_err(|e| {
         let full = e.to_string();
-        tracing::debug!(library = %path.display(), "layout check failed:\n{full}");
+        tracing::info!(library = %path.display(), "layout check failed:\n{full}");
         format!(
-            "its plugin interface does not match this host's (plugin-api {}): rebuild the plugin against it (first difference: {}; run with -v for the full report)",
+            "its plugin interface does not match this host's (plugin-api {}): rebuild the plugin against it ({}; run with -v for the full report)",
             toolsync_plugin_api::API_VERSION,
-            one_line(&full)
+            layout_summary(&full)
         )
     })?;
     let module = PluginModRef::initialization(module).map_err(|e| one_line(&e.to_string()))?;
@@ -177,6 +177,20 @@ fn check_version(plugin: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// abi_stable's layout report runs to kilobytes; its verdict is the last `Error:` line and the
+/// expected/found pair after it.
+fn layout_summary(report: &str) -> String {
+    let lines: Vec<&str> = report
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match lines.iter().rposition(|l| l.starts_with("Error:")) {
+        Some(at) => one_line(&lines[at..lines.len().min(at + 5)].join(" ")),
+        None => one_line(report),
+    }
 }
 
 /// The first meaningful line of a long abi_stable report.
@@ -228,6 +242,15 @@ mod tests {
         assert!(check_version("1.99.0").is_err());
         assert!(check_version("0.9.0").is_err());
         assert!(check_version("banana").is_err());
+    }
+
+    #[test]
+    fn layout_reports_are_summed_up_by_their_verdict() {
+        let report = "Compared <this>:\n  lots\n\nError:mismatched type\nExpected:\n    PluginMod\nFound:\n    SkewedMod\n";
+        assert_eq!(
+            layout_summary(report),
+            "Error:mismatched type Expected: PluginMod Found: SkewedMod"
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub const USERS: &str = "toolsync_users";
 pub const PANICKY: &str = "toolsync_fixture_panicky";
 pub const API_V2: &str = "toolsync_fixture_api_v2";
+pub const API_LAYOUT: &str = "toolsync_fixture_api_layout";
+pub const BADGES: &str = "acme_badges";
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_toolsync"))

@@ -331,3 +331,59 @@ fn corrupt(space: &str, key: &str) -> ModelError {
         "index `{space}` points to a missing record for `{key}`: the store is damaged"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MemoryStore;
+
+    #[test]
+    fn a_rewrite_keeps_fields_this_version_does_not_know() {
+        let mut store = MemoryStore::new();
+        let mut txn = store.txn();
+        let user = Users::create(&mut txn, User::new("Ann", "Ann", "A", 1)).unwrap();
+        // A newer plugin added a field to the record.
+        let mut value = serde_json::to_value(&user).unwrap();
+        value["shoe_size"] = 42.into();
+        value["v"] = 9.into();
+        txn.put_json(SPACE, &id_key(user.id), &value).unwrap();
+
+        let mut loaded = Users::get(&txn, user.id).unwrap().unwrap();
+        assert_eq!(loaded.username, "ann");
+        loaded.city = "Lyon".into();
+        Users::save(&mut txn, &mut loaded).unwrap();
+        let stored: serde_json::Value = txn.get_json(SPACE, &id_key(user.id)).unwrap().unwrap();
+        assert_eq!(stored["shoe_size"], 42);
+        assert_eq!(stored["city"], "Lyon");
+        assert_eq!(stored["v"], MODEL_VERSION);
+    }
+
+    #[test]
+    fn indexes_follow_their_record_and_usernames_stay_unique() {
+        let mut store = MemoryStore::new();
+        let mut txn = store.txn();
+        let mut a = User::new("a", "A", "A", 1);
+        a.email = "Same@X.org".into();
+        a.idnumber = "I1".into();
+        let mut a = Users::create(&mut txn, a).unwrap();
+        let b = Users::create(&mut txn, User::new("b", "B", "B", 1)).unwrap();
+        assert!(Users::create(&mut txn, User::new("A", "x", "y", 1)).is_err());
+
+        a.username = "a2".into();
+        a.email = "other@x.org".into();
+        a.idnumber = String::new();
+        Users::save(&mut txn, &mut a).unwrap();
+        assert!(Users::by_username(&txn, "a").unwrap().is_none());
+        assert_eq!(Users::by_username(&txn, "A2").unwrap().unwrap().id, a.id);
+        assert!(Users::by_email(&txn, "same@x.org").unwrap().is_empty());
+        assert_eq!(Users::by_email(&txn, "OTHER@x.org").unwrap().len(), 1);
+        assert!(Users::by_idnumber(&txn, "I1").unwrap().is_none());
+
+        let mut b = b;
+        b.username = "a2".into();
+        assert!(matches!(
+            Users::save(&mut txn, &mut b),
+            Err(ModelError::Conflict(_))
+        ));
+    }
+}
