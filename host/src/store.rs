@@ -336,10 +336,32 @@ fn guarded_read<T>(op: impl FnOnce() -> Result<T, String>) -> RResult<T, RString
     }
 }
 
-fn to_abi_entries(list: Pairs) -> Entries {
-    list.into_iter()
-        .map(|(k, v)| Tuple2(RVec::from(k), RVec::from(v)))
-        .collect()
+/// `get` for a plugin, over the staged writes and the tree.
+fn abi_get(
+    staging: &Staging,
+    store: &Store,
+    space: RStr<'_>,
+    key: RSlice<'_, u8>,
+) -> RResult<ROption<RVec<u8>>, RString> {
+    guarded_read(|| get_layered(staging, store, &full_key(space.as_str(), &key)))
+        .map(|v| v.map(RVec::from).into())
+}
+
+/// `scan_prefix` for a plugin, over the staged writes and the tree.
+fn abi_scan(
+    staging: &Staging,
+    store: &Store,
+    space: RStr<'_>,
+    prefix: RSlice<'_, u8>,
+    limit: usize,
+) -> RResult<Entries, RString> {
+    guarded_read(|| scan_layered(staging, store, &full_key(space.as_str(), &prefix), limit)).map(
+        |list| {
+            list.into_iter()
+                .map(|(k, v)| Tuple2(RVec::from(k), RVec::from(v)))
+                .collect()
+        },
+    )
 }
 
 /// The read-only store view lent to `prepare`, shared by several threads: it sees the
@@ -363,8 +385,7 @@ const READ_ONLY: &str = "the store is read-only while rows are prepared";
 
 impl TxnAbi for ReadView<'_> {
     fn get(&self, space: RStr<'_>, key: RSlice<'_, u8>) -> RResult<ROption<RVec<u8>>, RString> {
-        guarded_read(|| get_layered(self.staging, self.store, &full_key(space.as_str(), &key)))
-            .map(|v| v.map(RVec::from).into())
+        abi_get(self.staging, self.store, space, key)
     }
 
     fn put(&mut self, _: RStr<'_>, _: RSlice<'_, u8>, _: RSlice<'_, u8>) -> RResult<(), RString> {
@@ -381,15 +402,7 @@ impl TxnAbi for ReadView<'_> {
         prefix: RSlice<'_, u8>,
         limit: usize,
     ) -> RResult<Entries, RString> {
-        guarded_read(|| {
-            scan_layered(
-                self.staging,
-                self.store,
-                &full_key(space.as_str(), &prefix),
-                limit,
-            )
-        })
-        .map(to_abi_entries)
+        abi_scan(self.staging, self.store, space, prefix, limit)
     }
 
     fn next_id(&mut self, _: RStr<'_>) -> RResult<u64, RString> {
@@ -409,8 +422,7 @@ impl TxnAbi for RowTxn<'_> {
     // `&self` methods cannot record a fatal error; a store error still fails the row, and the
     // next write meets the same failure.
     fn get(&self, space: RStr<'_>, key: RSlice<'_, u8>) -> RResult<ROption<RVec<u8>>, RString> {
-        guarded_read(|| self.get_full(&full_key(space.as_str(), &key)))
-            .map(|v| v.map(RVec::from).into())
+        abi_get(self.staging, self.store, space, key)
     }
 
     fn put(
@@ -448,15 +460,7 @@ impl TxnAbi for RowTxn<'_> {
         prefix: RSlice<'_, u8>,
         limit: usize,
     ) -> RResult<Entries, RString> {
-        guarded_read(|| {
-            scan_layered(
-                self.staging,
-                self.store,
-                &full_key(space.as_str(), &prefix),
-                limit,
-            )
-        })
-        .map(to_abi_entries)
+        abi_scan(self.staging, self.store, space, prefix, limit)
     }
 
     fn next_id(&mut self, sequence: RStr<'_>) -> RResult<u64, RString> {
