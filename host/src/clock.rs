@@ -1,5 +1,6 @@
-//! Wall-clock formatting without a calendar crate: RFC 3339 instants for the JSON report and
-//! `YYYYMMDD-HHMMSS` stamps for output names (UTC; see the closing note on time zones).
+//! Wall-clock formatting: RFC 3339 UTC instants for the reports, and `YYYYMMDD-HHMMSS` stamps
+//! for output names in the run's `timezone` option (IANA names read from the system's tz
+//! database by tz-rs; the calendar arithmetic is the small function below).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -42,9 +43,44 @@ pub fn rfc3339(secs: i64) -> String {
 }
 
 /// `20261121-193800`
-pub fn stamp(secs: i64) -> String {
+fn stamp(secs: i64) -> String {
     let (y, mo, d, h, mi, s) = civil(secs);
     format!("{y:04}{mo:02}{d:02}-{h:02}{mi:02}{s:02}")
+}
+
+/// The `timezone` option: UTC, or an IANA zone from the system's tz database.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    tz: Option<tz::TimeZone>,
+}
+
+impl Zone {
+    pub fn parse(name: &str) -> Result<Zone, String> {
+        if name.eq_ignore_ascii_case("utc") || name == "Etc/UTC" {
+            return Ok(Zone { tz: None });
+        }
+        if name.is_empty() || name.starts_with(['/', '.']) || name.contains("..") {
+            return Err(format!(
+                "`{name}` is not an IANA time zone name (e.g. Europe/Paris)"
+            ));
+        }
+        tz::TimeZone::from_posix_tz(name)
+            .map(|tz| Zone { tz: Some(tz) })
+            .map_err(|e| format!("`{name}` is not a time zone known to this system ({e})"))
+    }
+
+    /// Seconds east of UTC at that instant.
+    pub fn offset(&self, secs: i64) -> i64 {
+        self.tz
+            .as_ref()
+            .and_then(|tz| tz.find_local_time_type(secs).ok())
+            .map_or(0, |t| i64::from(t.ut_offset()))
+    }
+
+    /// `YYYYMMDD-HHMMSS` in this zone.
+    pub fn stamp(&self, secs: i64) -> String {
+        stamp(secs + self.offset(secs))
+    }
 }
 
 #[cfg(test)]
@@ -57,5 +93,18 @@ mod tests {
         assert_eq!(rfc3339(1_788_220_800), "2026-09-01T00:00:00Z");
         assert_eq!(stamp(951_782_400), "20000229-000000");
         assert_eq!(rfc3339(253_402_300_799), "9999-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn stamps_follow_the_zone() {
+        let utc = Zone::parse("UTC").unwrap();
+        assert_eq!(utc.stamp(1_788_220_800), "20260901-000000");
+        if std::path::Path::new("/usr/share/zoneinfo/Europe/Paris").exists() {
+            let paris = Zone::parse("Europe/Paris").unwrap();
+            assert_eq!(paris.stamp(1_788_220_800), "20260901-020000", "summer time");
+            assert_eq!(paris.stamp(1_767_225_600), "20260101-010000", "winter time");
+        }
+        assert!(Zone::parse("Mars/Olympus").is_err());
+        assert!(Zone::parse("../../etc/passwd").is_err());
     }
 }

@@ -75,7 +75,8 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
         .map_err(|e| Failure::usage(format!("option `encoding`: {e}")))?;
     let delimiter = DelimiterChoice::parse(options.get("delimiter"))
         .map_err(|e| Failure::usage(format!("option `delimiter`: {e}")))?;
-    check_timezone(options.get("timezone"))?;
+    let zone = clock::Zone::parse(options.get("timezone"))
+        .map_err(|e| Failure::usage(format!("option `timezone`: {e}")))?;
     let outputs = Outputs {
         store_report: options.flag("store_report")?,
         tryback: options.flag("tryback")?,
@@ -100,7 +101,7 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
         Ok(opened) => opened,
         Err(refusal) => {
             summary.refused = Some(refusal.message);
-            return refuse(data, &summary, &input, &outputs, args);
+            return refuse(data, &summary, &input, &outputs, &zone, args);
         }
     };
     describe_input(&mut summary, &info);
@@ -112,7 +113,7 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
                 schema::check_header(&name, &manifest.columns, &header.names, allow_unknown);
             if !check.problems.is_empty() {
                 summary.refused = Some(check.problems.join("; "));
-                return refuse(data, &summary, &input, &outputs, args);
+                return refuse(data, &summary, &input, &outputs, &zone, args);
             }
             if !check.ignored.is_empty() {
                 summary.warnings.push(format!(
@@ -160,7 +161,7 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
     let stamp = resumed
         .as_ref()
         .map(|j| j.stamp.clone())
-        .unwrap_or_else(|| clock::stamp(summary.started_at));
+        .unwrap_or_else(|| zone.stamp(summary.started_at));
 
     let spec = RunSpec {
         columns: columns.iter().map(|c| RString::from(c.as_str())).collect(),
@@ -178,7 +179,7 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
         Err(StartError::BadOption(m)) => return Err(Failure::usage(m.to_string())),
         Err(StartError::Refused(m)) => {
             summary.refused = Some(m.to_string());
-            return refuse(data, &summary, &input, &outputs, args);
+            return refuse(data, &summary, &input, &outputs, &zone, args);
         }
     };
 
@@ -523,19 +524,6 @@ fn describe_input(summary: &mut Summary, info: &FileInfo) {
     summary.delimiter_note = info.delimiter_source.to_string();
 }
 
-/// Time zones: stamps and report instants are UTC; processors with date columns read
-/// `timezone` themselves. Only UTC is accepted until they arrive, so nobody believes another
-/// zone is honoured.
-fn check_timezone(zone: &str) -> Result<(), Failure> {
-    if zone.eq_ignore_ascii_case("utc") {
-        Ok(())
-    } else {
-        Err(Failure::usage(format!(
-            "option `timezone`: `{zone}`: only UTC is supported by this version"
-        )))
-    }
-}
-
 /// A path given on the command line is taken as is when it exists (or is absolute), else in
 /// the file area; the `input` option is relative to the file area unless absolute.
 fn resolve_input(data: &DataDir, file: Option<&Path>, option: &str) -> (PathBuf, String) {
@@ -554,11 +542,12 @@ fn refuse(
     summary: &Summary,
     input: &Path,
     outputs: &Outputs,
+    zone: &clock::Zone,
     args: &RunArgs,
 ) -> CmdResult {
     let mut summary = summary.clone();
     summary.finished_at = clock::now();
-    let stamp = clock::stamp(summary.started_at);
+    let stamp = zone.stamp(summary.started_at);
     publish(data, &summary, None, input, &stamp, outputs, args)?;
     Ok(ExitCode::InputRefused)
 }
