@@ -32,7 +32,10 @@ const USERS_LIBRARY: &str = "toolsync_users";
 
 fn main() -> ExitCode {
     // `cargo bench` adds `--bench` to the arguments of harness-less benches.
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let result = match args.first().map(String::as_str) {
         Some("--generate") => generate_command(&args[1..]),
         Some("--baseline") => baseline_command(&args[1..]),
@@ -54,7 +57,8 @@ fn generate_command(args: &[String]) -> Result<(), String> {
     };
     let rows = parse_count(rows)?;
     let started = Instant::now();
-    let last = generate::write_file(Path::new(file), rows).map_err(|e| format!("cannot write {file}: {e}"))?;
+    let last = generate::write_file(Path::new(file), rows)
+        .map_err(|e| format!("cannot write {file}: {e}"))?;
     println!(
         "{file}: {rows} rows, {}, last username {last}, written in {:.1} s",
         bytes(file_size(Path::new(file))),
@@ -138,17 +142,26 @@ fn bench(settings: &Settings) -> Result<(), String> {
     let toolsync = PathBuf::from(env!("CARGO_BIN_EXE_toolsync"));
     let _ = std::fs::remove_dir_all(&settings.work);
     let plugins = settings.work.join("plugins");
-    std::fs::create_dir_all(&plugins).map_err(|e| format!("cannot create {}: {e}", plugins.display()))?;
+    std::fs::create_dir_all(&plugins)
+        .map_err(|e| format!("cannot create {}: {e}", plugins.display()))?;
     let library = users_library(&toolsync)?;
-    std::fs::copy(&library, plugins.join(library.file_name().unwrap_or_default()))
-        .map_err(|e| format!("cannot copy {}: {e}", library.display()))?;
-    eprintln!("toolsync: {}\nplugin:   {}", toolsync.display(), library.display());
+    std::fs::copy(
+        &library,
+        plugins.join(library.file_name().unwrap_or_default()),
+    )
+    .map_err(|e| format!("cannot copy {}: {e}", library.display()))?;
+    eprintln!(
+        "toolsync: {}\nplugin:   {}",
+        toolsync.display(),
+        library.display()
+    );
 
     let mut files = Vec::new();
     for rows in [settings.rows, settings.small_rows] {
         let path = settings.work.join(format!("users-{rows}.csv"));
         let started = Instant::now();
-        let last = generate::write_file(&path, rows).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let last = generate::write_file(&path, rows)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         eprintln!(
             "generated {} ({} rows, {}) in {:.1} s",
             path.display(),
@@ -172,7 +185,11 @@ fn bench(settings: &Settings) -> Result<(), String> {
     let mut big = Vec::new();
     let mut small = Vec::new();
     for input in &files {
-        let measures = if input.rows == settings.rows { &mut big } else { &mut small };
+        let measures = if input.rows == settings.rows {
+            &mut big
+        } else {
+            &mut small
+        };
         let name = size_name(input.rows);
         for pair in 1..=settings.pairs {
             measures.push(ctx.toolsync_run(&format!("toolsync {name} #{pair}"), input)?);
@@ -236,7 +253,9 @@ impl Context<'_> {
             .map_err(|e| format!("cannot start toolsync: {e}"))?;
         let (status, seconds, peak) = wait_measured(child, started)?;
         if status != 0 {
-            return Err(format!("`toolsync run users` exited {status}: every row should be created"));
+            return Err(format!(
+                "`toolsync run users` exited {status}: every row should be created"
+            ));
         }
         let measure = Measure {
             label: label.to_string(),
@@ -245,11 +264,18 @@ impl Context<'_> {
             peak_rss_kib: peak,
             store_bytes: disk_usage(&data.join("store")),
         };
-        eprintln!("{:.2} s, {:.0} rows/s, peak RSS {}", seconds, measure.rate(), kib(peak));
+        eprintln!(
+            "{:.2} s, {:.0} rows/s, peak RSS {}",
+            seconds,
+            measure.rate(),
+            kib(peak)
+        );
         // The run must really have stored every row.
         let stored = self.export_count(&data)?;
         if stored != rows {
-            return Err(format!("{label}: `export users` lists {stored} accounts, not {rows}"));
+            return Err(format!(
+                "{label}: `export users` lists {stored} accounts, not {rows}"
+            ));
         }
         self.check_shown(&data, last)?;
         let _ = std::fs::remove_dir_all(&data);
@@ -260,7 +286,8 @@ impl Context<'_> {
         let (rows, file, last) = (input.rows, &input.path, &input.last);
         let data = self.fresh_data(label);
         eprint!("{label}: ");
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find the bench binary: {e}"))?;
+        let exe =
+            std::env::current_exe().map_err(|e| format!("cannot find the bench binary: {e}"))?;
         let started = Instant::now();
         let mut child = Command::new(exe)
             .arg("--baseline")
@@ -279,9 +306,15 @@ impl Context<'_> {
         if status != 0 {
             return Err(format!("the baseline exited {status}"));
         }
-        let created: u64 = out.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let created: u64 = out
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         if created != rows {
-            return Err(format!("{label}: the baseline created {created} accounts, not {rows} ({out})"));
+            return Err(format!(
+                "{label}: the baseline created {created} accounts, not {rows} ({out})"
+            ));
         }
         let measure = Measure {
             label: label.to_string(),
@@ -290,7 +323,12 @@ impl Context<'_> {
             peak_rss_kib: peak,
             store_bytes: disk_usage(&data.join("store")),
         };
-        eprintln!("{:.2} s, {:.0} rows/s, peak RSS {}", seconds, measure.rate(), kib(peak));
+        eprintln!(
+            "{:.2} s, {:.0} rows/s, peak RSS {}",
+            seconds,
+            measure.rate(),
+            kib(peak)
+        );
         // Same layout as the model's: toolsync finds the last account in the baseline's store.
         self.check_shown(&data, last)?;
         let _ = std::fs::remove_dir_all(&data);
@@ -310,7 +348,9 @@ impl Context<'_> {
         let mut buffer = vec![0u8; 1 << 20];
         let (mut newlines, mut total, mut head) = (0u64, 0u64, Vec::new());
         loop {
-            let n = stdout.read(&mut buffer).map_err(|e| format!("cannot read the export: {e}"))?;
+            let n = stdout
+                .read(&mut buffer)
+                .map_err(|e| format!("cannot read the export: {e}"))?;
             if n == 0 {
                 break;
             }
@@ -325,7 +365,11 @@ impl Context<'_> {
             return Err(format!("`toolsync export users` failed: {status}"));
         }
         // `[` record (`,\n` record)* `]\n`: one newline per record, `[]\n` when empty.
-        Ok(if total <= 3 && head.starts_with(b"[]") { 0 } else { newlines })
+        Ok(if total <= 3 && head.starts_with(b"[]") {
+            0
+        } else {
+            newlines
+        })
     }
 
     fn check_shown(&self, data: &Path, username: &str) -> Result<(), String> {
@@ -383,7 +427,9 @@ fn users_library(toolsync: &Path) -> Result<PathBuf, String> {
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
     );
-    let dir = toolsync.parent().ok_or("the toolsync binary has no folder")?;
+    let dir = toolsync
+        .parent()
+        .ok_or("the toolsync binary has no folder")?;
     let find = || {
         [dir.join(&file), dir.join("deps").join(&file)]
             .into_iter()
@@ -392,8 +438,13 @@ fn users_library(toolsync: &Path) -> Result<PathBuf, String> {
     if let Some(found) = find() {
         return Ok(found);
     }
-    let target = dir.parent().ok_or("the toolsync binary is not in a target folder")?;
-    eprintln!("{file} not found beside {}: building it", toolsync.display());
+    let target = dir
+        .parent()
+        .ok_or("the toolsync binary is not in a target folder")?;
+    eprintln!(
+        "{file} not found beside {}: building it",
+        toolsync.display()
+    );
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["build", "--release", "-p", "toolsync-users"])
         .env("CARGO_TARGET_DIR", target)
@@ -409,16 +460,27 @@ fn users_library(toolsync: &Path) -> Result<PathBuf, String> {
 fn report(settings: &Settings, files: &[Input], big: &[Measure], small: &[Measure]) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!();
-    println!("toolsync users benchmark: {cores} cores, {} pair(s) per size", settings.pairs);
+    println!(
+        "toolsync users benchmark: {cores} cores, {} pair(s) per size",
+        settings.pairs
+    );
     for input in files {
-        println!("  input {}: {} rows, {}", size_name(input.rows), input.rows, bytes(input.bytes));
+        println!(
+            "  input {}: {} rows, {}",
+            size_name(input.rows),
+            input.rows,
+            bytes(input.bytes)
+        );
     }
     println!();
     println!(
         "| {:<17} | {:>9} | {:>8} | {:>9} | {:>11} | {:>13} |",
         "run", "rows", "seconds", "rows/s", "peak RSS", "store on disk"
     );
-    println!("|{:-<19}|{:->11}|{:->10}|{:->11}|{:->13}|{:->15}|", "", "", "", "", "", "");
+    println!(
+        "|{:-<19}|{:->11}|{:->10}|{:->11}|{:->13}|{:->15}|",
+        "", "", "", "", "", ""
+    );
     for m in big.iter().chain(small) {
         println!(
             "| {:<17} | {:>9} | {:>8.2} | {:>9.0} | {:>11} | {:>13} |",

@@ -31,13 +31,26 @@ pub fn run(file: &Path, dir: &Path) -> Result<Counts, String> {
         .cache_capacity(CACHE_BYTES)
         .open()
         .map_err(|e| format!("cannot open the store at {}: {e}", dir.display()))?;
-    let (mut reader, info) = CsvReader::open(file, &ReadOptions::default()).map_err(|e| e.message)?;
+    let (mut reader, info) =
+        CsvReader::open(file, &ReadOptions::default()).map_err(|e| e.message)?;
     let names = info.header.ok_or("no header")?.names;
-    let column = |name: &str| names.iter().position(|n| n == name).ok_or(format!("no `{name}` column"));
-    let (c_username, c_first, c_last) = (column("username")?, column("firstname")?, column("lastname")?);
+    let column = |name: &str| {
+        names
+            .iter()
+            .position(|n| n == name)
+            .ok_or(format!("no `{name}` column"))
+    };
+    let (c_username, c_first, c_last) = (
+        column("username")?,
+        column("firstname")?,
+        column("lastname")?,
+    );
     let (c_email, c_idnumber, c_city) = (column("email")?, column("idnumber")?, column("city")?);
-    let (c_country, c_institution, c_department) =
-        (column("country")?, column("institution")?, column("department")?);
+    let (c_country, c_institution, c_department) = (
+        column("country")?,
+        column("institution")?,
+        column("department")?,
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -85,7 +98,12 @@ pub fn run(file: &Path, dir: &Path) -> Result<Counts, String> {
         let email_prefix = full_key("user.email", &email_prefix);
         if !email.is_empty()
             && (pending.contains(&email_prefix)
-                || db.scan_prefix(&email_prefix).next().transpose().map_err(db_err)?.is_some())
+                || db
+                    .scan_prefix(&email_prefix)
+                    .next()
+                    .transpose()
+                    .map_err(db_err)?
+                    .is_some())
         {
             counts.failed += 1;
             continue;

@@ -11,7 +11,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-pub const HEADER: &str = "username;firstname;lastname;email;idnumber;city;country;institution;department";
+pub const HEADER: &str =
+    "username;firstname;lastname;email;idnumber;city;country;institution;department";
 
 /// SplitMix64: small, fast, good enough to vary names, and the same on every platform.
 pub struct Rng(u64);
@@ -31,7 +32,7 @@ impl Rng {
 
     /// Uniform enough in `0..n` for n far below 2^32.
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 
     pub fn pick<'a>(&mut self, list: &[&'a str]) -> &'a str {
@@ -44,6 +45,7 @@ impl Rng {
     }
 }
 
+#[rustfmt::skip]
 const FIRST_NAMES: &[&str] = &[
     "Jean", "Marie", "Pierre", "Anne", "Louis", "Camille", "Léa", "Chloé", "Zoé", "Inès", "Noémie",
     "Anaïs", "Hélène", "Gaëlle", "Maëlle", "Joël", "Raphaël", "Mickaël", "Noël", "Loïc", "Héloïse",
@@ -70,6 +72,7 @@ const FIRST_NAMES: &[&str] = &[
     "Emily", "Jack", "Grace", "Oliver", "Charlotte", "William", "James", "Isabella", "Ethan",
 ];
 
+#[rustfmt::skip]
 const LAST_NAMES: &[&str] = &[
     "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy",
     "Moreau", "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux",
@@ -97,6 +100,7 @@ const LAST_NAMES: &[&str] = &[
     "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Anderson", "Taylor", "Moore",
 ];
 
+#[rustfmt::skip]
 const PLACES: &[(&str, &str)] = &[
     ("Paris", "FR"), ("Lyon", "FR"), ("Saint-Étienne", "FR"), ("Orléans", "FR"),
     ("Besançon", "FR"), ("Nîmes", "FR"), ("Béziers", "FR"), ("Clermont-Ferrand", "FR"),
@@ -156,6 +160,7 @@ const DEPARTMENTS: &[&str] = &[
     "",
 ];
 
+#[rustfmt::skip]
 const DOMAINS: &[&str] = &[
     "example.org", "example.com", "univ-example.fr", "etu.example.fr", "mail.example.net",
     "ac-example.fr", "example.edu", "example.ca",
