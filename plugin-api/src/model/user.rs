@@ -33,6 +33,9 @@ pub enum PasswordState {
 }
 
 /// An account. Field names are the users format's column names.
+///
+/// Empty values are left out of the stored JSON (they are the defaults when read back): most
+/// accounts leave most profile fields empty, and record size drives sled's disk and memory use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     #[serde(default = "model_version")]
@@ -41,38 +44,38 @@ pub struct User {
     pub username: String,
     pub firstname: String,
     pub lastname: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub idnumber: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub email: String,
     pub auth: String,
     #[serde(default)]
     pub password_state: PasswordState,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_hash: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub suspended: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub deleted: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub icq: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub phone1: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub phone2: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub address: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub url: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub institution: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub department: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub city: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub country: String,
     pub lang: String,
     pub timezone: String,
@@ -84,7 +87,7 @@ pub struct User {
     pub trackforums: bool,
     pub mnethostid: u32,
     /// Custom profile fields (`profile_field_{name}` columns), by name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub profile_fields: BTreeMap<String, String>,
     pub timecreated: i64,
     pub timemodified: i64,
@@ -143,11 +146,40 @@ impl User {
         };
         map.remove("v");
         map.remove("profile_fields");
+        // Put back the keys the stored form leaves out when empty.
+        for key in OMITTED_WHEN_EMPTY {
+            map.entry(key).or_insert_with(|| "".into());
+        }
+        map.entry("password_hash")
+            .or_insert(serde_json::Value::Null);
+        for key in ["suspended", "deleted"] {
+            map.entry(key).or_insert(false.into());
+        }
         for (name, value) in &self.profile_fields {
             map.insert(format!("profile_field_{name}"), value.clone().into());
         }
         map
     }
+}
+
+/// Text fields the stored JSON omits when empty (see [`User`]).
+const OMITTED_WHEN_EMPTY: [&str; 12] = [
+    "idnumber",
+    "email",
+    "icq",
+    "phone1",
+    "phone2",
+    "address",
+    "description",
+    "url",
+    "institution",
+    "department",
+    "city",
+    "country",
+];
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The fields an account can be designated by (formats.md §2.6).
@@ -356,6 +388,33 @@ mod tests {
         assert_eq!(stored["shoe_size"], 42);
         assert_eq!(stored["city"], "Lyon");
         assert_eq!(stored["v"], MODEL_VERSION);
+    }
+
+    #[test]
+    fn empty_fields_are_not_stored_but_always_shown() {
+        let bare = User::new("a", "A", "A", 1);
+        let stored = serde_json::to_string(&bare).unwrap();
+        assert!(
+            !stored.contains("\"icq\"") && !stored.contains("deleted"),
+            "{stored}"
+        );
+        let back: User = serde_json::from_str(&stored).unwrap();
+        assert_eq!(back, bare);
+
+        let mut full = bare.clone();
+        for (key, value) in full.to_columns() {
+            if value == "" {
+                let mut map = serde_json::to_value(&full).unwrap();
+                map[key.as_str()] = "x".into();
+                full = serde_json::from_value(map).unwrap();
+            }
+        }
+        full.password_hash = Some("$2y$".into());
+        full.suspended = true;
+        full.deleted = true;
+        let keys = |u: &User| u.to_columns().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&bare), keys(&full));
+        assert!(keys(&bare).contains(&"icq".to_string()));
     }
 
     #[test]
