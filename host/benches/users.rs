@@ -430,8 +430,10 @@ fn users_library(toolsync: &Path) -> Result<PathBuf, String> {
     let dir = toolsync
         .parent()
         .ok_or("the toolsync binary has no folder")?;
+    // `deps/` first: cargo rebuilds the dev-dependency there on every bench build, while the
+    // copy beside the binary is only refreshed by an explicit `cargo build` and may be stale.
     let find = || {
-        [dir.join(&file), dir.join("deps").join(&file)]
+        [dir.join("deps").join(&file), dir.join(&file)]
             .into_iter()
             .find(|p| p.exists())
     };

@@ -27,7 +27,9 @@ pub fn library(name: &str) -> PathBuf {
         .parent()
         .expect("the binary has a folder")
         .to_path_buf();
-    for candidate in [dir.join(&file), dir.join("deps").join(&file)] {
+    // `deps/` first: cargo rebuilds the dev-dependency there for every test build, while a copy
+    // beside the binary is only refreshed by an explicit `cargo build` and may be stale.
+    for candidate in [dir.join("deps").join(&file), dir.join(&file)] {
         if candidate.exists() {
             return candidate;
         }
