@@ -133,6 +133,24 @@ struct Measure {
 }
 
 impl Measure {
+    /// A finished run's figures (the store's size read now), echoed on stderr.
+    fn taken(label: &str, rows: u64, seconds: f64, peak_rss_kib: u64, data: &Path) -> Measure {
+        let measure = Measure {
+            label: label.to_string(),
+            rows,
+            seconds,
+            peak_rss_kib,
+            store_bytes: disk_usage(&data.join("store")),
+        };
+        eprintln!(
+            "{:.2} s, {:.0} rows/s, peak RSS {}",
+            seconds,
+            measure.rate(),
+            kib(peak_rss_kib)
+        );
+        measure
+    }
+
     fn rate(&self) -> f64 {
         self.rows as f64 / self.seconds
     }
@@ -257,19 +275,7 @@ impl Context<'_> {
                 "`toolsync run users` exited {status}: every row should be created"
             ));
         }
-        let measure = Measure {
-            label: label.to_string(),
-            rows,
-            seconds,
-            peak_rss_kib: peak,
-            store_bytes: disk_usage(&data.join("store")),
-        };
-        eprintln!(
-            "{:.2} s, {:.0} rows/s, peak RSS {}",
-            seconds,
-            measure.rate(),
-            kib(peak)
-        );
+        let measure = Measure::taken(label, rows, seconds, peak, &data);
         // The run must really have stored every row.
         let stored = self.export_count(&data)?;
         if stored != rows {
@@ -316,19 +322,7 @@ impl Context<'_> {
                 "{label}: the baseline created {created} accounts, not {rows} ({out})"
             ));
         }
-        let measure = Measure {
-            label: label.to_string(),
-            rows,
-            seconds,
-            peak_rss_kib: peak,
-            store_bytes: disk_usage(&data.join("store")),
-        };
-        eprintln!(
-            "{:.2} s, {:.0} rows/s, peak RSS {}",
-            seconds,
-            measure.rate(),
-            kib(peak)
-        );
+        let measure = Measure::taken(label, rows, seconds, peak, &data);
         // Same layout as the model's: toolsync finds the last account in the baseline's store.
         self.check_shown(&data, last)?;
         let _ = std::fs::remove_dir_all(&data);
