@@ -191,7 +191,7 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
         &spool_dir,
         resumed.as_ref().map(|j| j.spools).unwrap_or_default(),
     )?;
-    let mut state = Journal {
+    let state = resumed.take().unwrap_or_else(|| Journal {
         input: input.display().to_string(),
         fingerprint: info.fingerprint,
         size: info.size,
@@ -205,10 +205,7 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
         details: serde_json::json!({}),
         report_lines: Vec::new(),
         warnings: Vec::new(),
-    };
-    if let Some(j) = resumed.take() {
-        state = j;
-    }
+    });
 
     let mut rows = RowLoop {
         store: &store,
