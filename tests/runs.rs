@@ -238,3 +238,90 @@ fn a_run_killed_mid_way_and_rerun_applies_every_row_once() {
         "header + each failed line once"
     );
 }
+
+/// The file-level warnings of a JSON report, as one text.
+fn warnings_text(report: &serde_json::Value) -> String {
+    report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["message"].as_str().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The survey pass (plugin API 1.1) through a real cdylib: the fixture `surveyor` refuses a file
+/// of more than `limit` rows (default 2) before any row is applied, in dry runs too, and
+/// otherwise leaves a note among the report's warnings.
+#[test]
+fn a_survey_refuses_the_whole_file_before_any_row_is_applied() {
+    let world = World::with(&[PANICKY]);
+    let applied = |value: &str| {
+        let key = format!("surveyor\0{value}");
+        contains_bytes(&world.store_bytes(), key.as_bytes())
+    };
+    let three = world.file("three.csv", "value\nzebra\nyak\nxerus\n");
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let (code, report) = world.run_json("surveyor", &three, extra);
+        assert_eq!(code, 3, "{extra:?}: {report}");
+        assert_eq!(
+            report["refused"], "the file has 3 rows, more than limit = 2",
+            "{report}"
+        );
+        assert_eq!(report["committed"], false, "{report}");
+        assert_eq!(report["rows_total"], 0, "{report}");
+    }
+    assert!(!applied("zebra") && !applied("yak") && !applied("xerus"));
+    let stored = std::fs::read_dir(world.data.join("files/reports"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().ends_with("three.csv.report.json")
+        })
+        .count();
+    assert_eq!(stored, 2, "each refused run stores its report");
+
+    // A 1-row file is within the limit: applied, with the survey's note.
+    let one = world.file("one.csv", "value\nzebra\n");
+    let (code, report) = world.run_json("surveyor", &one, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["refused"], serde_json::Value::Null);
+    assert_eq!(report["counts"]["created"], 1);
+    assert!(
+        warnings_text(&report).contains("surveyed 1 rows, 0 already in the store"),
+        "{report}"
+    );
+    assert!(applied("zebra"));
+
+    // Within a raised limit; the survey reads the store as it is before the run.
+    let (code, report) = world.run_json("surveyor", &three, &["--set", "limit=3"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["counts"]["created"], 3);
+    assert!(
+        warnings_text(&report).contains("surveyed 3 rows, 1 already in the store"),
+        "{report}"
+    );
+    assert!(applied("yak") && applied("xerus"));
+
+    // --force overrides the threshold, and the report says so.
+    let (code, report) = world.run_json("surveyor", &three, &["--force"]);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        warnings_text(&report)
+            .contains("surveyed 3 rows, 3 already in the store (over the limit: --force)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_panic_while_surveying_refuses_the_file() {
+    let world = World::with(&[PANICKY]);
+    let file = world.file("p.csv", "value\nzebra\nsurvey-panic\n");
+    let (code, report) = world.run_json("surveyor", &file, &["--set", "limit=10"]);
+    assert_eq!(code, 3, "{report}");
+    assert_eq!(
+        report["refused"],
+        "the processor panicked while surveying the file: cannot survey line 3"
+    );
+    assert!(!contains_bytes(&world.store_bytes(), b"surveyor\0zebra"));
+}

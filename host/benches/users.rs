@@ -22,11 +22,17 @@
 mod baseline;
 #[path = "users/generate.rs"]
 mod generate;
+#[path = "common/measure.rs"]
+mod measure;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
+
+use measure::{
+    bytes, file_size, kib, parse_count, print_table, size_name, verdict, wait_measured, Measure,
+};
 
 const USERS_LIBRARY: &str = "toolsync_users";
 
@@ -117,45 +123,6 @@ impl Settings {
     }
 }
 
-fn parse_count(text: &str) -> Result<u64, String> {
-    text.replace(['_', ','], "")
-        .parse()
-        .map_err(|_| format!("`{text}` is not a row count"))
-}
-
-/// One measured child process.
-struct Measure {
-    label: String,
-    rows: u64,
-    seconds: f64,
-    peak_rss_kib: u64,
-    store_bytes: u64,
-}
-
-impl Measure {
-    /// A finished run's figures (the store's size read now), echoed on stderr.
-    fn taken(label: &str, rows: u64, seconds: f64, peak_rss_kib: u64, data: &Path) -> Measure {
-        let measure = Measure {
-            label: label.to_string(),
-            rows,
-            seconds,
-            peak_rss_kib,
-            store_bytes: disk_usage(&data.join("store")),
-        };
-        eprintln!(
-            "{:.2} s, {:.0} rows/s, peak RSS {}",
-            seconds,
-            measure.rate(),
-            kib(peak_rss_kib)
-        );
-        measure
-    }
-
-    fn rate(&self) -> f64 {
-        self.rows as f64 / self.seconds
-    }
-}
-
 fn bench(settings: &Settings) -> Result<(), String> {
     let toolsync = PathBuf::from(env!("CARGO_BIN_EXE_toolsync"));
     let _ = std::fs::remove_dir_all(&settings.work);
@@ -236,17 +203,7 @@ struct Context<'a> {
 
 impl Context<'_> {
     fn toolsync(&self, data: &Path) -> Command {
-        let mut cmd = Command::new(self.toolsync);
-        cmd.arg("-q")
-            .arg("--data-dir")
-            .arg(data)
-            .arg("--plugin-dir")
-            .arg(self.plugins)
-            .env_remove("TOOLSYNC_DATA")
-            .env_remove("TOOLSYNC_PLUGIN_PATH")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null());
-        cmd
+        measure::toolsync_command(self.toolsync, self.plugins, data)
     }
 
     fn fresh_data(&self, label: &str) -> PathBuf {
@@ -381,34 +338,6 @@ impl Context<'_> {
     }
 }
 
-/// Waits for a child with `wait4`: exit code, seconds since `started`, peak RSS in KiB.
-fn wait_measured(child: Child, started: Instant) -> Result<(i32, f64, u64), String> {
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child, which `child` does not
-    // reap (std only waits on an explicit wait call).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            break;
-        }
-        let error = std::io::Error::last_os_error();
-        if error.kind() != std::io::ErrorKind::Interrupted {
-            return Err(format!("wait4: {error}"));
-        }
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    drop(child);
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -libc::WTERMSIG(status)
-    };
-    // Linux reports ru_maxrss in KiB.
-    Ok((code, seconds, usage.ru_maxrss as u64))
-}
-
 /// The users plugin cargo built for this profile (a dev-dependency), beside the toolsync binary
 /// or in its `deps/`; failing that, `cargo build --release -p toolsync-users` into the same
 /// target folder.
@@ -416,41 +345,7 @@ fn users_library(toolsync: &Path) -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("TOOLSYNC_BENCH_PLUGIN") {
         return Ok(PathBuf::from(path));
     }
-    let file = format!(
-        "{}{USERS_LIBRARY}{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    );
-    let dir = toolsync
-        .parent()
-        .ok_or("the toolsync binary has no folder")?;
-    // `deps/` first: cargo rebuilds the dev-dependency there on every bench build, while the
-    // copy beside the binary is only refreshed by an explicit `cargo build` and may be stale.
-    let find = || {
-        [dir.join("deps").join(&file), dir.join(&file)]
-            .into_iter()
-            .find(|p| p.exists())
-    };
-    if let Some(found) = find() {
-        return Ok(found);
-    }
-    let target = dir
-        .parent()
-        .ok_or("the toolsync binary is not in a target folder")?;
-    eprintln!(
-        "{file} not found beside {}: building it",
-        toolsync.display()
-    );
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "-p", "toolsync-users"])
-        .env("CARGO_TARGET_DIR", target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("cargo build -p toolsync-users failed: {status}"));
-    }
-    find().ok_or(format!("{file} is still missing after the build"))
+    measure::plugin_library(toolsync, USERS_LIBRARY, "toolsync-users")
 }
 
 fn report(settings: &Settings, files: &[Input], big: &[Measure], small: &[Measure]) {
@@ -469,25 +364,7 @@ fn report(settings: &Settings, files: &[Input], big: &[Measure], small: &[Measur
         );
     }
     println!();
-    println!(
-        "| {:<17} | {:>9} | {:>8} | {:>9} | {:>11} | {:>13} |",
-        "run", "rows", "seconds", "rows/s", "peak RSS", "store on disk"
-    );
-    println!(
-        "|{:-<19}|{:->11}|{:->10}|{:->11}|{:->13}|{:->15}|",
-        "", "", "", "", "", ""
-    );
-    for m in big.iter().chain(small) {
-        println!(
-            "| {:<17} | {:>9} | {:>8.2} | {:>9.0} | {:>11} | {:>13} |",
-            m.label,
-            m.rows,
-            m.seconds,
-            m.rate(),
-            kib(m.peak_rss_kib),
-            bytes(m.store_bytes)
-        );
-    }
+    print_table(big.iter().chain(small));
     println!();
 
     let best = |list: &[Measure], who: &str| {
@@ -544,48 +421,4 @@ fn report(settings: &Settings, files: &[Input], big: &[Measure], small: &[Measur
             growth
         );
     }
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "NOT met"
-    }
-}
-
-fn size_name(rows: u64) -> String {
-    match rows {
-        r if r >= 1_000_000 && r % 1_000_000 == 0 => format!("{}M", r / 1_000_000),
-        r if r >= 1_000 && r % 1_000 == 0 => format!("{}k", r / 1_000),
-        r => r.to_string(),
-    }
-}
-
-fn file_size(path: &Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |m| m.len())
-}
-
-/// Space used on disk under `dir` (allocated blocks, as `du` counts).
-fn disk_usage(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|entry| match entry.metadata() {
-            Ok(m) if m.is_dir() => disk_usage(&entry.path()),
-            Ok(m) => m.blocks() * 512,
-            Err(_) => 0,
-        })
-        .sum()
-}
-
-fn kib(value: u64) -> String {
-    format!("{:.1} MiB", value as f64 / 1024.0)
-}
-
-fn bytes(value: u64) -> String {
-    format!("{:.1} MB", value as f64 / 1e6)
 }

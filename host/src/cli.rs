@@ -60,13 +60,41 @@ pub enum Command {
     Template { processor: String },
     /// Apply a processor to an input file (default: the processor's configured file)
     Run(RunCmd),
-    /// Print one record as JSON (e.g. `show user jdoe`)
+    /// Print one record as JSON (e.g. `show user jdoe`, `show course PHYS101`)
+    ///
+    /// Keys: user: username, idnumber, e-mail or id (tried in that order); role: shortname or
+    /// id; course: shortname, idnumber or id (tried in that order, or the one `--by` names);
+    /// category: a path from the top level (`Sciences/Physics`, `/2024` for a category named
+    /// 2024) or an id (digits only). Exit 1 with a message on stderr when nothing matches.
+    ///
+    /// A course shows its settings (course-create's columns), `category` (id) and
+    /// `category_path`, `topic0`..`topicN` (`name|summary`), `self` and `guest` (true, false,
+    /// or null when the course has no such method), and an `enrolments` summary: `participants`
+    /// (enrolled users), `active` (users with an active enrolment through an enabled method),
+    /// `methods`, `teachers` (editingteacher and teacher role holders), `fed_by` (the courses
+    /// this metacourse mirrors) and `feeds` (the metacourses this course feeds). A category
+    /// shows its columns, `path`, `courses` (how many are directly in it) and `children`.
+    #[command(verbatim_doc_comment)]
     Show {
         entity: Entity,
-        /// username, idnumber, e-mail or id
+        /// The record's key (see above)
         key: String,
+        /// Courses only: match this field alone [default: shortname, then idnumber, then id]
+        #[arg(long, value_enum, value_name = "FIELD")]
+        by: Option<CourseField>,
     },
-    /// Print every record of an entity
+    /// Print every record of an entity, as CSV (default) or as a JSON array
+    ///
+    /// users, courses: the CSV is a file the matching processor (users, course-create)
+    /// accepts as input: `toolsync export courses > c.csv` then `toolsync run course-create
+    /// c.csv` on another store rebuilds the courses, their categories (by path), sections and
+    /// self/guest access. Ids, timestamps, defaultgroupingid, teachers and other enrolments
+    /// are not in it. The JSON array holds what `show` prints, without a course's
+    /// `enrolments` summary.
+    ///
+    /// categories: there is no category processor (course-create makes categories from
+    /// course paths), so the CSV is for reading: id;path;idnumber;visible;parent.
+    #[command(verbatim_doc_comment)]
     Export {
         entity: Entity,
         #[arg(long, value_enum, default_value_t = Format::Csv)]
@@ -112,6 +140,30 @@ pub enum Entity {
     Users,
     Role,
     Roles,
+    Course,
+    Courses,
+    Category,
+    Categories,
+}
+
+impl Entity {
+    /// The singular noun, for messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Entity::User | Entity::Users => "user",
+            Entity::Role | Entity::Roles => "role",
+            Entity::Course | Entity::Courses => "course",
+            Entity::Category | Entity::Categories => "category",
+        }
+    }
+}
+
+/// The field `show course --by` matches.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CourseField {
+    Shortname,
+    Idnumber,
+    Id,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,7 +234,7 @@ fn dispatch(cli: Cli) -> CmdResult {
             }
             crate::run::run(&data, processor, &args)
         }
-        Command::Show { entity, key } => commands::show::show(&data, entity, &key),
+        Command::Show { entity, key, by } => commands::show::show(&data, entity, &key, by),
         Command::Export { entity, format } => commands::show::export(&data, entity, format),
     }
 }

@@ -1,8 +1,11 @@
 //! Wall-clock formatting: RFC 3339 UTC instants for the reports, and `YYYYMMDD-HHMMSS` stamps
-//! for output names in the run's `timezone` option (IANA names read from the system's tz
-//! database by tz-rs; the calendar arithmetic is the small function below).
+//! for output names in the run's `timezone` option. The zones and the calendar arithmetic are
+//! the plugin API's ([`toolsync_plugin_api::time`]), which plugins share for their date cells.
 
+use std::ops::Deref;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use toolsync_plugin_api::time::{self, civil};
 
 /// Seconds since the Unix epoch, now.
 pub fn now() -> i64 {
@@ -10,30 +13,6 @@ pub fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// (year, month, day, hour, minute, second) in UTC.
-fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        year,
-        month,
-        day,
-        (rem / 3_600) as u32,
-        (rem % 3_600 / 60) as u32,
-        (rem % 60) as u32,
-    )
 }
 
 /// `2026-11-21T19:38:00Z`
@@ -48,38 +27,34 @@ fn stamp(secs: i64) -> String {
     format!("{y:04}{mo:02}{d:02}-{h:02}{mi:02}{s:02}")
 }
 
-/// The `timezone` option: UTC, or an IANA zone from the system's tz database.
-#[derive(Debug, Clone)]
-pub struct Zone {
-    tz: Option<tz::TimeZone>,
-}
+/// The `timezone` option as the host uses it: the plugin API's [`time::Zone`] (everything of
+/// which it derefs to) plus the output names' stamps.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Zone(time::Zone);
 
 impl Zone {
+    /// UTC, or an IANA zone from the system's tz database ([`time::Zone::parse`]).
     pub fn parse(name: &str) -> Result<Zone, String> {
-        if name.eq_ignore_ascii_case("utc") || name == "Etc/UTC" {
-            return Ok(Zone { tz: None });
-        }
-        if name.is_empty() || name.starts_with(['/', '.']) || name.contains("..") {
-            return Err(format!(
-                "`{name}` is not an IANA time zone name (e.g. Europe/Paris)"
-            ));
-        }
-        tz::TimeZone::from_posix_tz(name)
-            .map(|tz| Zone { tz: Some(tz) })
-            .map_err(|e| format!("`{name}` is not a time zone known to this system ({e})"))
-    }
-
-    /// Seconds east of UTC at that instant.
-    pub fn offset(&self, secs: i64) -> i64 {
-        self.tz
-            .as_ref()
-            .and_then(|tz| tz.find_local_time_type(secs).ok())
-            .map_or(0, |t| i64::from(t.ut_offset()))
+        time::Zone::parse(name).map(Zone)
     }
 
     /// `YYYYMMDD-HHMMSS` in this zone.
     pub fn stamp(&self, secs: i64) -> String {
         stamp(secs + self.offset(secs))
+    }
+}
+
+impl Deref for Zone {
+    type Target = time::Zone;
+
+    fn deref(&self) -> &time::Zone {
+        &self.0
+    }
+}
+
+impl From<time::Zone> for Zone {
+    fn from(zone: time::Zone) -> Zone {
+        Zone(zone)
     }
 }
 
@@ -103,6 +78,11 @@ mod tests {
             let paris = Zone::parse("Europe/Paris").unwrap();
             assert_eq!(paris.stamp(1_788_220_800), "20260901-020000", "summer time");
             assert_eq!(paris.stamp(1_767_225_600), "20260101-010000", "winter time");
+            assert_eq!(
+                paris.name(),
+                "Europe/Paris",
+                "the API's zone, through Deref"
+            );
         }
         assert!(Zone::parse("Mars/Olympus").is_err());
         assert!(Zone::parse("../../etc/passwd").is_err());

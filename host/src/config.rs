@@ -150,6 +150,18 @@ impl Options {
                 .join(", ")
         };
         let processor = manifest.name.as_str();
+        // `<other>.<key>` options follow another processor's setting (course-create reads
+        // `users.identity`), so the operator states it once, in that processor's table.
+        for spec in &specs {
+            if let Some((other, key)) = spec.key.split_once('.') {
+                if let Some((_, value)) = config_file_table(data, other)?
+                    .into_iter()
+                    .find(|(k, _)| k == key)
+                {
+                    values.insert(spec.key.to_string(), value);
+                }
+            }
+        }
         for (key, value) in config_file_table(data, processor)? {
             if !values.contains_key(&key) {
                 return Err(Failure::usage(format!(

@@ -96,6 +96,37 @@ pub trait RunAbi: Send + Sync + 'static {
     /// Called once after the last row (not after an early stop); its writes commit like a row's.
     #[sabi(last_prefix_field)]
     fn finish(&mut self, txn: TxnMut<'_>) -> FinishOutcome;
+
+    // ---- Added in API 1.1 -------------------------------------------------------------------
+    //
+    // Appended after `last_prefix_field`, each with a default body; later additions go below
+    // and keep one. abi_stable 0.11.3 marks a defaulted method's vtable slot
+    // `#[sabi(missing_field(option))]` and, when a vtable lacks it, runs the default body on the
+    // caller's side (`RunAbi_TO`'s inherent method) instead of panicking. But its load-time
+    // layout check refuses a library whose prefix types have FEWER fields than the host's
+    // (abi_checking.rs: "too many fields"), so a 1.1 host refuses a plugin built against API
+    // 1.0 at load ("rebuild the plugin"): it never calls these on a 1.0 vtable.
+
+    /// Whether the run wants the survey pass (API 1.1): when true, the host reads the whole
+    /// file once, calling [`RunAbi::survey`] for every well-formed row, then
+    /// [`RunAbi::survey_verdict`], before any row is applied, in dry runs and on resume too.
+    /// Meant for file-level safety thresholds that need the store (course-delete's
+    /// `max_delete_ratio`), which `start` cannot see.
+    fn wants_survey(&self) -> bool {
+        false
+    }
+
+    /// Sees one data row during the survey pass (API 1.1). `store` is read-only and shows the
+    /// store as it is before the run applies anything. Malformed records are not surveyed.
+    fn survey(&mut self, _row: RowRef<'_>, _store: TxnRef<'_>) {}
+
+    /// The survey's conclusion, after the last surveyed row (API 1.1): `Ok("")` goes on;
+    /// `Ok(note)` goes on and the host adds the note to the report as a file-level warning;
+    /// `Err(Refused)` refuses the whole file (exit 3, nothing applied); `Err(BadOption)` is a
+    /// usage error (exit 2).
+    fn survey_verdict(&mut self, _store: TxnRef<'_>) -> RResult<RString, StartError> {
+        RResult::ROk(RString::new())
+    }
 }
 
 /// Key/value pairs returned by a scan.

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use abi_stable::{
     prefix_type::PrefixTypeTrait,
     sabi_trait::TD_Opaque,
-    std_types::{RResult, RStr, RVec},
+    std_types::{RResult, RStr, RString, RVec},
 };
 
 use crate::abi::{
@@ -49,13 +49,23 @@ pub fn boxed<P: Processor>(processor: P) -> ProcessorBox {
     ProcessorAbi_TO::from_value(ProcessorShim(processor), TD_Opaque)
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    let text = payload
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    format!("the processor panicked: {text}")
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    format!("the processor panicked: {}", panic_text(payload))
+}
+
+fn survey_panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    format!(
+        "the processor panicked while surveying the file: {}",
+        panic_text(payload)
+    )
 }
 
 struct ProcessorShim<P>(P);
@@ -75,6 +85,7 @@ impl<P: Processor> ProcessorAbi for ProcessorShim<P> {
             Ok(RunShim {
                 handler,
                 columns: ctx.columns_handle(),
+                survey_panic: OnceLock::new(),
             })
         }));
         match run {
@@ -88,6 +99,9 @@ impl<P: Processor> ProcessorAbi for ProcessorShim<P> {
 struct RunShim {
     handler: Box<dyn RowHandler>,
     columns: Columns,
+    /// The first panic of the survey pass: the rest of the survey is skipped and the verdict
+    /// refuses the file, since a threshold that could not be checked must not let it through.
+    survey_panic: OnceLock<String>,
 }
 
 impl RunAbi for RunShim {
@@ -124,6 +138,43 @@ impl RunAbi for RunShim {
         match result {
             Ok(r) => finish_to_abi(r),
             Err(p) => finish_to_abi(Err(panic_message(p).into())),
+        }
+    }
+
+    fn wants_survey(&self) -> bool {
+        // A panic here still asks for the survey, so that the verdict refuses the file.
+        catch_unwind(AssertUnwindSafe(|| self.handler.wants_survey())).unwrap_or_else(|p| {
+            let _ = self.survey_panic.set(survey_panic_message(p));
+            true
+        })
+    }
+
+    fn survey(&mut self, row: RowRef<'_>, store: TxnRef<'_>) {
+        if self.survey_panic.get().is_some() {
+            return;
+        }
+        let columns = &self.columns;
+        let handler = &mut self.handler;
+        let result = catch_unwind(AssertUnwindSafe(move || {
+            handler.survey(&Row::new(row, columns), &ReadTxn::new(store))
+        }));
+        if let Err(p) = result {
+            let _ = self.survey_panic.set(survey_panic_message(p));
+        }
+    }
+
+    fn survey_verdict(&mut self, store: TxnRef<'_>) -> RResult<RString, StartError> {
+        if let Some(message) = self.survey_panic.get() {
+            return RResult::RErr(StartError::Refused(message.as_str().into()));
+        }
+        let handler = &mut self.handler;
+        let result = catch_unwind(AssertUnwindSafe(move || {
+            handler.survey_verdict(&ReadTxn::new(store))
+        }));
+        match result {
+            Ok(Ok(note)) => RResult::ROk(note.unwrap_or_default().into()),
+            Ok(Err(e)) => RResult::RErr(e),
+            Err(p) => RResult::RErr(StartError::Refused(survey_panic_message(p).into())),
         }
     }
 }

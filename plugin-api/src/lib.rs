@@ -16,6 +16,7 @@ pub mod model;
 pub mod processor;
 pub mod schema;
 pub mod testing;
+pub mod time;
 pub mod txn;
 pub mod values;
 

@@ -54,6 +54,33 @@ pub trait RowHandler: Send + Sync + 'static {
     fn finish(&mut self, _txn: &mut Txn<'_>) -> Result<Finish, RowError> {
         Ok(Finish::default())
     }
+
+    /// Whether this run needs a survey of the whole file before any row is applied (API 1.1).
+    ///
+    /// Some checks concern the file as a whole and depend on the store, which `start` cannot
+    /// see: course-delete refuses a file that names more existing courses than
+    /// `max_delete_ratio` × the courses in the store (formats.md §3.2), and that must be
+    /// decided before the first deletion. Return true and the host reads the file once first,
+    /// calling [`RowHandler::survey`] for each row and then [`RowHandler::survey_verdict`] —
+    /// in dry runs and resumed runs too. The survey pass streams the file: keep what it
+    /// gathers small (counts, or a set bounded by the store, not the rows).
+    fn wants_survey(&self) -> bool {
+        false
+    }
+
+    /// Sees one data row during the survey pass, with a read-only view of the store as it is
+    /// before the run. Malformed records (wrong field count...) are not surveyed; they fail
+    /// later as usual. A panic here refuses the file.
+    fn survey(&mut self, _row: &Row<'_>, _store: &ReadTxn<'_>) {}
+
+    /// Decides after the survey pass: `Ok(None)` goes on; `Ok(Some(note))` goes on and the
+    /// note becomes a file-level warning of the report (say so when `--force` overrode a
+    /// threshold, see [`StartContext::force`]); `Err(StartError::Refused)` refuses the whole
+    /// file (exit 3, nothing applied: name the numbers); `Err(StartError::BadOption)` is a
+    /// usage error (exit 2).
+    fn survey_verdict(&mut self, _store: &ReadTxn<'_>) -> Result<Option<String>, StartError> {
+        Ok(None)
+    }
 }
 
 /// What [`RowHandler::finish`] reports.

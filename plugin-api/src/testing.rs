@@ -73,6 +73,15 @@ impl MemoryStore {
     pub fn count(&self, space: &str) -> usize {
         self.entries.keys().filter(|(s, _)| s == space).count()
     }
+
+    /// Every `(keyspace, key)` outside the listed keyspaces: what a cascade must not leave.
+    pub fn keys_outside(&self, spaces: &[&str]) -> Vec<(String, Vec<u8>)> {
+        self.entries
+            .keys()
+            .filter(|(s, _)| !spaces.contains(&s.as_str()))
+            .cloned()
+            .collect()
+    }
 }
 
 impl TxnAbi for MemoryStore {
@@ -136,6 +145,9 @@ pub enum Refusal {
     Header(String),
     /// `start` refused: a bad option value or a file the processor cannot take.
     Start(StartError),
+    /// The survey pass refused the file, or found a bad option (API 1.1, see
+    /// [`crate::RowHandler::survey_verdict`]); no row was applied.
+    Survey(StartError),
 }
 
 impl Refusal {
@@ -143,7 +155,8 @@ impl Refusal {
     pub fn reason(&self) -> &str {
         match self {
             Refusal::Header(r) => r,
-            Refusal::Start(StartError::BadOption(r) | StartError::Refused(r)) => r.as_str(),
+            Refusal::Start(StartError::BadOption(r) | StartError::Refused(r))
+            | Refusal::Survey(StartError::BadOption(r) | StartError::Refused(r)) => r.as_str(),
         }
     }
 }
@@ -166,6 +179,8 @@ pub struct Report {
     /// `finish`'s details (JSON text, empty for `{}`), lines, warnings and error.
     pub details_json: String,
     pub report_lines: Vec<String>,
+    /// File-level warnings: the survey's note first when it gave one (as in the host's report),
+    /// then `finish`'s.
     pub warnings: Vec<String>,
     pub finish_error: Option<String>,
 }
@@ -202,6 +217,7 @@ pub struct Runner {
     chunk: usize,
     started_at: i64,
     allow_unknown_columns: bool,
+    force: bool,
 }
 
 impl Runner {
@@ -221,6 +237,7 @@ impl Runner {
             chunk: usize::MAX,
             started_at: 1_700_000_000,
             allow_unknown_columns: false,
+            force: false,
         }
     }
 
@@ -262,12 +279,20 @@ impl Runner {
         self
     }
 
+    /// Runs as with `--force` (the operator overrides a safety threshold).
+    pub fn force(mut self) -> Self {
+        self.force = true;
+        self
+    }
+
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
 
-    /// Checks the header, starts the run, prepares and applies every row (line 1 is the header,
-    /// rows follow from line 2), then finishes. A failed row's writes are discarded.
+    /// Checks the header, starts the run, surveys the rows when the processor asks for it
+    /// (refusing with [`Refusal::Survey`] before any row is applied), prepares and applies every
+    /// row (line 1 is the header, rows follow from line 2), then finishes. A failed row's writes
+    /// are discarded.
     ///
     /// # Panics
     /// When a row has not as many values as the header (the host fails such rows itself).
@@ -301,7 +326,7 @@ impl Runner {
             input: self.manifest.default_input.clone(),
             started_at: self.started_at,
             dry_run: false,
-            force: false,
+            force: self.force,
         };
         let mut run = self
             .processor
@@ -309,6 +334,9 @@ impl Runner {
             .into_result()
             .map_err(Refusal::Start)?;
         let mut report = Report::default();
+        if let Some(note) = survey(&mut run, store, header, rows)? {
+            report.warnings.push(note);
+        }
         let parallel = self.prepare && self.manifest.parallel_prepare;
         let size = self.chunk.min(rows.len()).max(1);
         let mut line = 2;
@@ -354,9 +382,44 @@ impl Runner {
         }
         report.details_json = finish.details_json.into();
         report.report_lines = finish.report_lines.into_iter().map(String::from).collect();
-        report.warnings = finish.warnings.into_iter().map(String::from).collect();
+        report
+            .warnings
+            .extend(finish.warnings.into_iter().map(String::from));
         report.finish_error = finish.error.into_option().map(String::from);
         Ok(report)
+    }
+}
+
+/// The survey pass, as the host runs it: every row, then the verdict, all with a read-only view
+/// of the store before the run. A processor built without it (API 1.0) is not surveyed.
+fn survey(
+    run: &mut RunBox,
+    store: &MemoryStore,
+    header: &[&str],
+    rows: &[&[&str]],
+) -> Result<Option<String>, Refusal> {
+    if !run.wants_survey() {
+        return Ok(None);
+    }
+    for (line, values) in (2..).zip(rows) {
+        assert_eq!(
+            values.len(),
+            header.len(),
+            "line {line}: not as many values as the header"
+        );
+        let values: Vec<RStr<'_>> = values.iter().map(|v| RStr::from(*v)).collect();
+        run.survey(
+            RowRef {
+                line,
+                values: values.as_slice().into(),
+            },
+            store.as_read_abi(),
+        );
+    }
+    match run.survey_verdict(store.as_read_abi()).into_result() {
+        Ok(note) if note.is_empty() => Ok(None),
+        Ok(note) => Ok(Some(note.into())),
+        Err(e) => Err(Refusal::Survey(e)),
     }
 }
 
@@ -429,5 +492,189 @@ mod tests {
         assert!(store.contains_bytes(b"v3"));
         assert!(!store.contains_bytes(b"v2"));
         assert_eq!(store.count("a"), 2);
+    }
+}
+
+#[cfg(test)]
+mod survey_tests {
+    use super::*;
+    use crate::processor::{Outcome, Row, RowError, RowHandler, StartContext};
+    use crate::{ColumnSpec, OptionSpec, StoreRead};
+
+    /// Refuses a file naming more than `limit` existing things (unless forced), the way a
+    /// delete threshold would; `panic_at` makes the survey panic on that value.
+    struct Guarded;
+
+    impl Processor for Guarded {
+        fn manifest(&self) -> Manifest {
+            Manifest::new("guarded", "0.1.0", "survey test", "g.csv")
+                .column(ColumnSpec::new("name", "text(10)", "a thing").required())
+                .option(OptionSpec::new(
+                    "limit",
+                    "2",
+                    "existing things a file may name",
+                ))
+                .option(OptionSpec::new(
+                    "panic_at",
+                    "",
+                    "a value the survey panics on",
+                ))
+                .option(OptionSpec::new("verdict", "", "`bad` gives a bad option"))
+        }
+
+        fn start(&self, ctx: &StartContext) -> Result<Box<dyn RowHandler>, StartError> {
+            Ok(Box::new(GuardedRun {
+                limit: ctx.option_int("limit", 0, 1000)? as u64,
+                panic_at: ctx.option("panic_at").to_string(),
+                bad_verdict: ctx.option("verdict") == "bad",
+                force: ctx.force,
+                rows: 0,
+                existing: 0,
+            }))
+        }
+    }
+
+    struct GuardedRun {
+        limit: u64,
+        panic_at: String,
+        bad_verdict: bool,
+        force: bool,
+        rows: u64,
+        existing: u64,
+    }
+
+    impl RowHandler for GuardedRun {
+        fn wants_survey(&self) -> bool {
+            true
+        }
+
+        fn survey(&mut self, row: &Row<'_>, store: &ReadTxn<'_>) {
+            let name = row.get("name").unwrap_or_default();
+            if name == self.panic_at {
+                panic!("cannot survey {name}");
+            }
+            self.rows += 1;
+            if store.get("things", name.as_bytes()).unwrap().is_some() {
+                self.existing += 1;
+            }
+        }
+
+        fn survey_verdict(&mut self, store: &ReadTxn<'_>) -> Result<Option<String>, StartError> {
+            if self.bad_verdict {
+                return Err(StartError::BadOption("option `verdict`: bad".into()));
+            }
+            let total = store.scan_prefix("things", b"", usize::MAX).unwrap().len();
+            let over = self.existing > self.limit;
+            if over && !self.force {
+                return Err(StartError::Refused(
+                    format!(
+                        "the file names {} existing things, more than the limit {} ({total} in the store)",
+                        self.existing, self.limit
+                    )
+                    .into(),
+                ));
+            }
+            let forced = if over { " (--force)" } else { "" };
+            Ok(Some(format!(
+                "surveyed {} rows, {} existing{forced}",
+                self.rows, self.existing
+            )))
+        }
+
+        fn apply(
+            &mut self,
+            row: &Row<'_>,
+            _derived: Derived,
+            txn: &mut Txn<'_>,
+        ) -> Result<Outcome, RowError> {
+            let name = row.get("name").unwrap_or_default();
+            txn.put("things", name.as_bytes(), b"1")?;
+            Ok(Outcome::created(name))
+        }
+    }
+
+    fn seeded() -> MemoryStore {
+        let mut store = MemoryStore::new();
+        let mut txn = store.txn();
+        for name in ["a", "b", "c"] {
+            txn.put("things", name.as_bytes(), b"1").unwrap();
+        }
+        drop(txn);
+        store
+    }
+
+    const FILE: &[&[&str]] = &[&["a"], &["b"], &["c"], &["new"]];
+
+    #[test]
+    fn a_survey_over_the_threshold_refuses_before_any_row() {
+        let mut store = seeded();
+        let before = store.clone();
+        let refusal = Runner::new(Guarded)
+            .run(&mut store, &["name"], FILE)
+            .unwrap_err();
+        match &refusal {
+            Refusal::Survey(StartError::Refused(r)) => {
+                assert!(r.contains("3 existing") && r.contains("limit 2"), "{r}")
+            }
+            other => panic!("expected a survey refusal, got {other:?}"),
+        }
+        assert_eq!(store, before, "no row was applied");
+    }
+
+    #[test]
+    fn a_survey_within_the_threshold_notes_and_goes_on() {
+        let mut store = seeded();
+        let report = Runner::new(Guarded)
+            .option("limit", "3")
+            .run(&mut store, &["name"], FILE)
+            .unwrap();
+        assert_eq!(report.warnings, vec!["surveyed 4 rows, 3 existing"]);
+        assert_eq!(report.rows.len(), 4);
+        assert_eq!(store.count("things"), 4);
+    }
+
+    #[test]
+    fn force_overrides_the_threshold_and_says_so() {
+        let mut store = seeded();
+        let report = Runner::new(Guarded)
+            .force()
+            .run(&mut store, &["name"], FILE)
+            .unwrap();
+        assert_eq!(
+            report.warnings,
+            vec!["surveyed 4 rows, 3 existing (--force)"]
+        );
+        assert_eq!(store.count("things"), 4);
+    }
+
+    #[test]
+    fn a_panic_while_surveying_refuses_the_file() {
+        let mut store = seeded();
+        let refusal = Runner::new(Guarded)
+            .option("limit", "10")
+            .option("panic_at", "b")
+            .run(&mut store, &["name"], FILE)
+            .unwrap_err();
+        match &refusal {
+            Refusal::Survey(StartError::Refused(r)) => assert_eq!(
+                r.as_str(),
+                "the processor panicked while surveying the file: cannot survey b"
+            ),
+            other => panic!("expected a survey refusal, got {other:?}"),
+        }
+        assert_eq!(store, seeded());
+    }
+
+    #[test]
+    fn a_bad_option_from_the_verdict_is_a_usage_refusal() {
+        let refusal = Runner::new(Guarded)
+            .option("verdict", "bad")
+            .run(&mut MemoryStore::new(), &["name"], FILE)
+            .unwrap_err();
+        assert!(
+            matches!(&refusal, Refusal::Survey(StartError::BadOption(_))),
+            "{refusal:?}"
+        );
+        assert_eq!(refusal.reason(), "option `verdict`: bad");
     }
 }

@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub const USERS: &str = "toolsync_users";
+pub const COURSES: &str = "toolsync_courses";
 pub const PANICKY: &str = "toolsync_fixture_panicky";
 pub const API_V2: &str = "toolsync_fixture_api_v2";
 pub const API_LAYOUT: &str = "toolsync_fixture_api_layout";
@@ -69,6 +70,11 @@ impl World {
 
     pub fn users() -> World {
         World::with(&[USERS])
+    }
+
+    /// The course processors, with users (teachers are accounts).
+    pub fn courses() -> World {
+        World::with(&[USERS, COURSES])
     }
 
     /// `toolsync --data-dir D --plugin-dir P <args>`, stdin closed.
@@ -135,6 +141,24 @@ impl World {
             1 => None,
             code => panic!("show user {key}: exit {code}: {}", run.stderr()),
         }
+    }
+
+    /// `show <entity> <key>` as JSON, or None when not found (exit 1).
+    pub fn show(&self, entity: &str, key: &str) -> Option<serde_json::Value> {
+        let run = self.run(&["show", entity, key]);
+        match run.code() {
+            0 => Some(serde_json::from_slice(&run.output.stdout).expect("show prints JSON")),
+            1 => None,
+            code => panic!("show {entity} {key}: exit {code}: {}", run.stderr()),
+        }
+    }
+
+    /// `run <processor> <file> <extra>` → (exit code, text report).
+    pub fn run_text(&self, processor: &str, file: &Path, extra: &[&str]) -> (i32, String) {
+        let mut args = vec!["run", processor, file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let run = self.run(&args);
+        (run.code(), run.stdout())
     }
 
     /// Every byte of every file under the store folder.

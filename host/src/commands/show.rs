@@ -1,5 +1,6 @@
 //! `toolsync show` and `toolsync export`: records as JSON objects keyed by the entity's input
-//! column names (design.md §6), or as CSV that the matching processor accepts.
+//! column names (design.md §6), or as CSV that the matching processor accepts. Users and roles
+//! are here; courses and categories in [`super::courses`].
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -7,24 +8,36 @@ use std::io::Write;
 use serde_json::{Map, Value};
 use toolsync_plugin_api::model::{role, user, ModelError, Role, Roles, User, UserKey, Users};
 
-use crate::cli::{Entity, Format};
+use super::courses;
+use crate::cli::{CourseField, Entity, Format};
 use crate::config::DataDir;
 use crate::exit::{CmdResult, ExitCode, Failure};
 use crate::store::Store;
 
-pub fn show(data: &DataDir, entity: Entity, key: &str) -> CmdResult {
+pub fn show(data: &DataDir, entity: Entity, key: &str, by: Option<CourseField>) -> CmdResult {
+    let is_course = matches!(entity, Entity::Course | Entity::Courses);
+    if by.is_some() && !is_course {
+        return Err(Failure::usage("--by applies to `show course` only"));
+    }
     let store = Store::open(&data.store())?;
     let found = match entity {
         Entity::User | Entity::Users => find_user(&store, key)?.map(|u| u.to_columns()),
         Entity::Role | Entity::Roles => find_role(&store, key)?.map(role_columns),
+        Entity::Course | Entity::Courses => courses::show_course(&store, key, by)?,
+        Entity::Category | Entity::Categories => courses::show_category(&store, key)?,
     };
+    print_found(entity, key, found)
+}
+
+/// Prints the record, or says on stderr that nothing matched (exit 1).
+fn print_found(entity: Entity, key: &str, found: Option<Map<String, Value>>) -> CmdResult {
     match found {
         Some(record) => {
             println!("{:#}", Value::Object(record));
             Ok(ExitCode::Ok)
         }
         None => {
-            eprintln!("toolsync: no {entity:?} matches `{key}`");
+            eprintln!("toolsync: no {} matches `{key}`", entity.noun());
             Ok(ExitCode::RowsFailed)
         }
     }
@@ -77,6 +90,8 @@ type Decoder = fn(&[u8]) -> Result<Map<String, Value>, String>;
 pub fn export(data: &DataDir, entity: Entity, format: Format) -> CmdResult {
     let store = Store::open(&data.store())?;
     let (space, columns): (&str, Decoder) = match entity {
+        Entity::Course | Entity::Courses => return courses::export_courses(&store, format),
+        Entity::Category | Entity::Categories => return courses::export_categories(&store, format),
         Entity::User | Entity::Users => (user::SPACE, |b| {
             serde_json::from_slice::<User>(b)
                 .map(|u| u.to_columns())
@@ -151,11 +166,12 @@ fn is_input_column(entity: Entity, key: &str) -> bool {
             key,
             "id" | "timecreated" | "timemodified" | "password_hash" | "password_state"
         ),
-        Entity::Role | Entity::Roles => true,
+        _ => true,
     }
 }
 
-fn cell(value: Option<&Value>) -> String {
+/// A JSON value as a CSV cell: booleans as 1/0, null as empty.
+pub(super) fn cell(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
@@ -164,8 +180,9 @@ fn cell(value: Option<&Value>) -> String {
     }
 }
 
-/// RFC 4180 quoting when needed.
-fn csv_field(text: &str) -> String {
+/// RFC 4180 quoting when needed (also a `,`, which the delimiter detection would count, and a
+/// leading `#`, which would start a comment).
+pub(super) fn csv_field(text: &str) -> String {
     if text.contains([';', '"', '\n', '\r', ',']) || text.starts_with('#') {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {

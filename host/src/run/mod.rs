@@ -174,7 +174,18 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
         dry_run: args.dry_run,
         force: args.force,
     };
-    let mut run = match processor.processor.start(spec).into_result() {
+    // A resumed run whose journal says everything was committed has nothing left to guard.
+    let needs_survey = !resumed.as_ref().is_some_and(|j| j.finished);
+    let started = processor.processor.start(spec).into_result();
+    let started = started.and_then(|mut run| {
+        if needs_survey {
+            summary
+                .warnings
+                .extend(survey(&mut run, &store, &input, &read_options)?);
+        }
+        Ok(run)
+    });
+    let mut run = match started {
         Ok(run) => run,
         Err(StartError::BadOption(m)) => return Err(Failure::usage(m.to_string())),
         Err(StartError::Refused(m)) => {
@@ -290,6 +301,47 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
     }
     let _ = std::fs::remove_dir_all(&spool_dir);
     Ok(exit)
+}
+
+/// The survey pass (plugin API 1.1), for a run that asks for it: the file read once more, every
+/// well-formed row shown to the processor with a read-only view of the store as it is before
+/// the run, then its verdict — so that a file-level threshold can refuse the whole file before
+/// any row is applied. Streams like the main pass. Gives the processor's note, if any, for the
+/// report's warnings.
+fn survey(
+    run: &mut RunBox,
+    store: &Store,
+    input: &Path,
+    read_options: &ReadOptions,
+) -> Result<Option<String>, StartError> {
+    if !run.wants_survey() {
+        return Ok(None);
+    }
+    let refused = |m: String| StartError::Refused(m.into());
+    let (mut reader, _) = CsvReader::open(input, read_options).map_err(|r| refused(r.message))?;
+    let staging = Staging::default();
+    let view = ReadView::new(&staging, store);
+    while let Some(item) = reader.next_item() {
+        let Item::Row(record) = item else { continue };
+        let values: Vec<RStr<'_>> = record
+            .fields
+            .iter()
+            .map(|f| RStr::from(f.as_str()))
+            .collect();
+        let row = RowRef {
+            line: record.line,
+            values: values.as_slice().into(),
+        };
+        run.survey(row, view.as_abi());
+    }
+    // A partial count could let a file through a threshold it exceeds.
+    if let Some(error) = reader.read_error() {
+        return Err(refused(format!(
+            "the input could not be read to the end while surveying it: {error}"
+        )));
+    }
+    let note = run.survey_verdict(view.as_abi()).into_result()?;
+    Ok(Some(note.into_string()).filter(|n| !n.is_empty()))
 }
 
 /// The loop over rows, with everything it mutates.

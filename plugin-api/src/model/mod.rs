@@ -7,13 +7,23 @@
 //! fields it does not know (`extra`), so that a plugin built against an older 1.x rewrites a
 //! newer record without losing anything.
 
+pub mod activity;
+pub mod category;
+pub mod course;
+pub mod enrol;
+pub mod group;
 pub mod role;
 pub mod user;
 
+pub use activity::Activities;
+pub use category::{Categories, Category, CategoryRef};
+pub use course::{Course, CourseKey, Courses, Section, Sections};
+pub use enrol::{EnrolInstance, Enrolments, RoleAssignment, UserEnrolment};
+pub use group::{Group, Grouping, Groups};
 pub use role::{Role, Roles};
 pub use user::{PasswordState, User, UserKey, Users};
 
-use crate::txn::StoreError;
+use crate::txn::{StoreError, StoreRead, Txn};
 
 /// The model version written into every record and into the store's meta data.
 pub const MODEL_VERSION: u32 = 1;
@@ -55,6 +65,66 @@ pub fn id_key(id: u64) -> [u8; 8] {
 
 pub fn key_id(key: &[u8]) -> Option<u64> {
     key.try_into().ok().map(u64::from_be_bytes)
+}
+
+/// A composite key of big-endian ids: `ids(&[course, user])`. Course-scoped keyspaces start
+/// with the course id, so that everything hanging on a course is one prefix scan away.
+pub fn ids(parts: &[u64]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(parts.len() * 8);
+    for part in parts {
+        key.extend_from_slice(&part.to_be_bytes());
+    }
+    key
+}
+
+/// The id at position `index` (0-based, 8 bytes each) of a composite key.
+pub fn id_at(key: &[u8], index: usize) -> Option<u64> {
+    key.get(index * 8..index * 8 + 8).and_then(key_id)
+}
+
+/// Decodes a stored record, naming its keyspace when it is damaged.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(space: &str, bytes: &[u8]) -> ModelResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ModelError::Store(StoreError(format!(
+            "corrupt record in `{space}` ({e}); `toolsync export` can dump the rest"
+        )))
+    })
+}
+
+/// Every record of a keyspace under a prefix, decoded, in key order.
+pub(crate) fn scan_records<T: serde::de::DeserializeOwned>(
+    txn: &impl StoreRead,
+    space: &str,
+    prefix: &[u8],
+) -> ModelResult<Vec<T>> {
+    txn.scan_prefix(space, prefix, usize::MAX)?
+        .iter()
+        .map(|(_, v)| decode(space, v))
+        .collect()
+}
+
+/// Removes every entry of a keyspace under a prefix; returns how many went.
+pub(crate) fn remove_prefix(txn: &mut Txn<'_>, space: &str, prefix: &[u8]) -> ModelResult<usize> {
+    let keys = txn.scan_prefix(space, prefix, usize::MAX)?;
+    for (key, _) in &keys {
+        txn.remove(space, key)?;
+    }
+    Ok(keys.len())
+}
+
+/// An index entry that points nowhere: the store is damaged.
+pub(crate) fn dangling(space: &str, key: &str) -> ModelError {
+    ModelError::Store(StoreError(format!(
+        "index `{space}` points to a missing record for `{key}`: the store is damaged"
+    )))
+}
+
+pub(crate) fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+pub(crate) fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
 }
 
 /// The unknown fields of a record, kept across rewrites.

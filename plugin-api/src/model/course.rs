@@ -1,0 +1,524 @@
+//! Courses and their sections.
+//!
+//! Invariants kept here: a shortname is unique among courses, a non-empty idnumber too; a
+//! course's category exists; sections belong to an existing course; deleting a course removes
+//! everything that hangs on it (sections, enrolment methods, user enrolments, role
+//! assignments, groups, groupings, memberships, metacourse links both ways, activity data) in
+//! the caller's transaction, so that no record is ever left pointing at a missing course.
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    activity::Activities, category::Categories, dangling, enrol::Enrolments, group::Groups,
+    id_key, ids, is_false, is_zero, key_id, model_version, remove_prefix, scan_records, Extra,
+    ModelError, ModelResult, MODEL_VERSION,
+};
+use crate::txn::{StoreRead, Txn};
+
+pub const SPACE: &str = "course";
+const BY_SHORTNAME: &str = "course.shortname";
+const BY_IDNUMBER: &str = "course.idnumber";
+/// Key: category id, course id → nothing: the courses of a category.
+const BY_CATEGORY: &str = "course.category";
+const SEQUENCE: &str = "course";
+
+/// A course. Field names are course-create's column names; dates are Unix seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Course {
+    #[serde(default = "model_version")]
+    pub v: u32,
+    pub id: u64,
+    pub shortname: String,
+    pub fullname: String,
+    pub category: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub idnumber: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub summary: String,
+    pub format: String,
+    pub showgrades: bool,
+    pub visible: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub legacyfiles: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub showreports: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub groupmodeforce: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub enablecompletion: bool,
+    pub visibleold: bool,
+    pub newsitems: u8,
+    pub startdate: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub marker: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub maxbytes: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub coursedisplay: u8,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub defaultgroupingid: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub groupmode: u8,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub lang: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub theme: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sortorder: u32,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cost: String,
+    pub timecreated: i64,
+    pub timemodified: i64,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Course {
+    /// A new course with the creation defaults of formats.md §3.1 (id assigned on create).
+    pub fn new(shortname: &str, fullname: &str, category: u64, now: i64) -> Self {
+        Course {
+            v: MODEL_VERSION,
+            id: 0,
+            shortname: shortname.to_string(),
+            fullname: fullname.to_string(),
+            category,
+            idnumber: String::new(),
+            summary: String::new(),
+            format: "topics".into(),
+            showgrades: true,
+            visible: true,
+            legacyfiles: false,
+            showreports: false,
+            groupmodeforce: false,
+            enablecompletion: false,
+            visibleold: true,
+            newsitems: 5,
+            startdate: now,
+            marker: 0,
+            maxbytes: 0,
+            coursedisplay: 0,
+            defaultgroupingid: 0,
+            groupmode: 0,
+            lang: String::new(),
+            theme: String::new(),
+            sortorder: 0,
+            cost: String::new(),
+            timecreated: now,
+            timemodified: now,
+            extra: Extra::new(),
+        }
+    }
+
+    /// The record as `show` and `export` print it: every stored column, empty ones included.
+    pub fn to_columns(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut map = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        map.remove("v");
+        // Put back what the stored form leaves out when it has the default value.
+        let full = serde_json::to_value(Defaults::from(self)).unwrap_or_default();
+        if let serde_json::Value::Object(full) = full {
+            for (key, value) in full {
+                map.entry(key).or_insert(value);
+            }
+        }
+        map
+    }
+}
+
+/// Every field the stored form may omit, always serialized (for [`Course::to_columns`]).
+#[derive(Serialize)]
+struct Defaults {
+    idnumber: String,
+    summary: String,
+    legacyfiles: bool,
+    showreports: bool,
+    groupmodeforce: bool,
+    enablecompletion: bool,
+    marker: u64,
+    maxbytes: u64,
+    coursedisplay: u8,
+    defaultgroupingid: u64,
+    groupmode: u8,
+    lang: String,
+    theme: String,
+    sortorder: u32,
+    cost: String,
+}
+
+impl From<&Course> for Defaults {
+    fn from(c: &Course) -> Self {
+        Defaults {
+            idnumber: c.idnumber.clone(),
+            summary: c.summary.clone(),
+            legacyfiles: c.legacyfiles,
+            showreports: c.showreports,
+            groupmodeforce: c.groupmodeforce,
+            enablecompletion: c.enablecompletion,
+            marker: c.marker,
+            maxbytes: c.maxbytes,
+            coursedisplay: c.coursedisplay,
+            defaultgroupingid: c.defaultgroupingid,
+            groupmode: c.groupmode,
+            lang: c.lang.clone(),
+            theme: c.theme.clone(),
+            sortorder: c.sortorder,
+            cost: c.cost.clone(),
+        }
+    }
+}
+
+/// The fields a course can be designated by (formats.md §2.6, option `course_key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CourseKey {
+    Id,
+    Shortname,
+    Idnumber,
+}
+
+impl CourseKey {
+    pub const WORDS: [&'static str; 3] = ["shortname", "idnumber", "id"];
+
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "id" => Some(CourseKey::Id),
+            "shortname" => Some(CourseKey::Shortname),
+            "idnumber" => Some(CourseKey::Idnumber),
+            _ => None,
+        }
+    }
+
+    pub fn column(self) -> &'static str {
+        match self {
+            CourseKey::Id => "id",
+            CourseKey::Shortname => "shortname",
+            CourseKey::Idnumber => "idnumber",
+        }
+    }
+}
+
+pub struct Courses;
+
+impl Courses {
+    pub fn get(txn: &impl StoreRead, id: u64) -> ModelResult<Option<Course>> {
+        Ok(txn.get_json(SPACE, &id_key(id))?)
+    }
+
+    pub fn by_shortname(txn: &impl StoreRead, shortname: &str) -> ModelResult<Option<Course>> {
+        Self::follow(txn, BY_SHORTNAME, shortname)
+    }
+
+    pub fn by_idnumber(txn: &impl StoreRead, idnumber: &str) -> ModelResult<Option<Course>> {
+        if idnumber.is_empty() {
+            return Ok(None);
+        }
+        Self::follow(txn, BY_IDNUMBER, idnumber)
+    }
+
+    fn follow(txn: &impl StoreRead, space: &str, key: &str) -> ModelResult<Option<Course>> {
+        match txn.get(space, key.as_bytes())? {
+            None => Ok(None),
+            Some(id) => {
+                let id = key_id(&id).ok_or_else(|| dangling(space, key))?;
+                Self::get(txn, id)?
+                    .map(Some)
+                    .ok_or_else(|| dangling(space, key))
+            }
+        }
+    }
+
+    /// The course a key designates (exact match; an id that is not a positive integer matches
+    /// nothing).
+    pub fn find(txn: &impl StoreRead, key: CourseKey, value: &str) -> ModelResult<Option<Course>> {
+        match key {
+            CourseKey::Id => match value.parse::<u64>() {
+                Ok(id) if id > 0 => Self::get(txn, id),
+                _ => Ok(None),
+            },
+            CourseKey::Shortname => Self::by_shortname(txn, value),
+            CourseKey::Idnumber => Self::by_idnumber(txn, value),
+        }
+    }
+
+    /// How many courses the store holds (one pass over the shortname index: small entries).
+    pub fn count(txn: &impl StoreRead) -> ModelResult<u64> {
+        Ok(txn.scan_prefix(BY_SHORTNAME, b"", usize::MAX)?.len() as u64)
+    }
+
+    /// Every course, in id order.
+    pub fn all(txn: &impl StoreRead) -> ModelResult<Vec<Course>> {
+        scan_records(txn, SPACE, b"")
+    }
+
+    /// The ids of the courses of a category.
+    pub fn in_category(txn: &impl StoreRead, category: u64) -> ModelResult<Vec<u64>> {
+        Ok(txn
+            .scan_prefix(BY_CATEGORY, &id_key(category), usize::MAX)?
+            .iter()
+            .filter_map(|(key, _)| super::id_at(key, 1))
+            .collect())
+    }
+
+    /// Stores a new course: checks its shortname, idnumber and category, assigns its id, writes
+    /// its indexes. Sections and enrolment methods are the caller's next steps.
+    pub fn create(txn: &mut Txn<'_>, mut course: Course) -> ModelResult<Course> {
+        course.id = 0;
+        Self::check(txn, &course)?;
+        course.id = txn.next_id(SEQUENCE)?;
+        course.v = MODEL_VERSION;
+        let id = id_key(course.id);
+        txn.put_json(SPACE, &id, &course)?;
+        txn.put(BY_SHORTNAME, course.shortname.as_bytes(), &id)?;
+        if !course.idnumber.is_empty() {
+            txn.put(BY_IDNUMBER, course.idnumber.as_bytes(), &id)?;
+        }
+        txn.put(BY_CATEGORY, &ids(&[course.category, course.id]), &[])?;
+        Ok(course)
+    }
+
+    /// Rewrites an existing course, moving the index entries of changed fields.
+    pub fn save(txn: &mut Txn<'_>, course: &mut Course) -> ModelResult<()> {
+        let stored = Self::get(txn, course.id)?.ok_or_else(|| {
+            ModelError::Conflict(format!("course {} no longer exists", course.id))
+        })?;
+        Self::check(txn, course)?;
+        let id = id_key(course.id);
+        if stored.shortname != course.shortname {
+            txn.remove(BY_SHORTNAME, stored.shortname.as_bytes())?;
+            txn.put(BY_SHORTNAME, course.shortname.as_bytes(), &id)?;
+        }
+        if stored.idnumber != course.idnumber {
+            if !stored.idnumber.is_empty() {
+                txn.remove(BY_IDNUMBER, stored.idnumber.as_bytes())?;
+            }
+            if !course.idnumber.is_empty() {
+                txn.put(BY_IDNUMBER, course.idnumber.as_bytes(), &id)?;
+            }
+        }
+        if stored.category != course.category {
+            txn.remove(BY_CATEGORY, &ids(&[stored.category, course.id]))?;
+            txn.put(BY_CATEGORY, &ids(&[course.category, course.id]), &[])?;
+        }
+        course.v = MODEL_VERSION;
+        txn.put_json(SPACE, &id, course)?;
+        Ok(())
+    }
+
+    fn check(txn: &impl StoreRead, course: &Course) -> ModelResult<()> {
+        if course.shortname.is_empty() {
+            return Err(ModelError::Conflict("a course needs a shortname".into()));
+        }
+        if let Some(other) = Self::by_shortname(txn, &course.shortname)? {
+            if other.id != course.id {
+                return Err(ModelError::Conflict(format!(
+                    "shortname `{}` belongs to another course (id {})",
+                    course.shortname, other.id
+                )));
+            }
+        }
+        if let Some(other) = Self::by_idnumber(txn, &course.idnumber)? {
+            if other.id != course.id {
+                return Err(ModelError::Conflict(format!(
+                    "idnumber `{}` belongs to another course ({})",
+                    course.idnumber, other.shortname
+                )));
+            }
+        }
+        if Categories::get(txn, course.category)?.is_none() {
+            return Err(ModelError::Conflict(format!(
+                "no category with id {}",
+                course.category
+            )));
+        }
+        Ok(())
+    }
+
+    /// Deletes a course and everything that hangs on it, in the caller's transaction.
+    /// Categories stay, even empty.
+    pub fn delete(txn: &mut Txn<'_>, course: &Course, now: i64) -> ModelResult<()> {
+        // Links first: the courses this one feeds lose what it gave them (mirrored onwards).
+        Enrolments::remove_course(txn, course, now)?;
+        Groups::remove_course(txn, course.id)?;
+        Activities::remove_course(txn, course.id)?;
+        Sections::remove_course(txn, course.id)?;
+        let id = id_key(course.id);
+        txn.remove(BY_SHORTNAME, course.shortname.as_bytes())?;
+        if !course.idnumber.is_empty() {
+            txn.remove(BY_IDNUMBER, course.idnumber.as_bytes())?;
+        }
+        txn.remove(BY_CATEGORY, &ids(&[course.category, course.id]))?;
+        txn.remove(SPACE, &id)?;
+        Ok(())
+    }
+}
+
+pub const SECTION_SPACE: &str = "section";
+/// Highest section number a course may have.
+pub const SECTION_MAX: u32 = 52;
+
+/// A course section (a "topic"). Key: course id, section number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Section {
+    #[serde(default = "model_version")]
+    pub v: u32,
+    pub course: u64,
+    pub section: u32,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub summary: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Section {
+    pub fn new(course: u64, section: u32) -> Self {
+        Section {
+            v: MODEL_VERSION,
+            course,
+            section,
+            name: String::new(),
+            summary: String::new(),
+            extra: Extra::new(),
+        }
+    }
+}
+
+pub struct Sections;
+
+impl Sections {
+    /// A course's sections, by number.
+    pub fn of(txn: &impl StoreRead, course: u64) -> ModelResult<Vec<Section>> {
+        scan_records(txn, SECTION_SPACE, &id_key(course))
+    }
+
+    pub fn get(txn: &impl StoreRead, course: u64, number: u32) -> ModelResult<Option<Section>> {
+        Ok(txn.get_json(SECTION_SPACE, &section_key(course, number))?)
+    }
+
+    /// Writes a section of a course the caller holds (its record proves it exists).
+    pub fn put(txn: &mut Txn<'_>, course: &Course, section: &mut Section) -> ModelResult<()> {
+        if section.section > SECTION_MAX {
+            return Err(ModelError::Conflict(format!(
+                "section {} is over the highest, {SECTION_MAX}",
+                section.section
+            )));
+        }
+        section.course = course.id;
+        section.v = MODEL_VERSION;
+        txn.put_json(
+            SECTION_SPACE,
+            &section_key(course.id, section.section),
+            section,
+        )?;
+        Ok(())
+    }
+
+    fn remove_course(txn: &mut Txn<'_>, course: u64) -> ModelResult<usize> {
+        remove_prefix(txn, SECTION_SPACE, &id_key(course))
+    }
+}
+
+fn section_key(course: u64, number: u32) -> Vec<u8> {
+    let mut key = ids(&[course]);
+    key.extend_from_slice(&number.to_be_bytes());
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Categories, Enrolments, Users};
+    use crate::model::{Roles, User};
+    use crate::testing::MemoryStore;
+
+    fn category(txn: &mut Txn<'_>) -> u64 {
+        Categories::create(txn, 0, "Misc", true, 1).unwrap().id
+    }
+
+    #[test]
+    fn shortnames_and_idnumbers_stay_unique_and_indexes_follow() {
+        let mut store = MemoryStore::new();
+        let mut txn = store.txn();
+        let cat = category(&mut txn);
+        let mut a = Course::new("A", "Course A", cat, 1);
+        a.idnumber = "IA".into();
+        let mut a = Courses::create(&mut txn, a).unwrap();
+        assert!(Courses::create(&mut txn, Course::new("A", "again", cat, 1)).is_err());
+        let mut b = Course::new("B", "Course B", cat, 1);
+        b.idnumber = "IA".into();
+        assert!(Courses::create(&mut txn, b).is_err());
+        assert!(Courses::create(&mut txn, Course::new("C", "no category", 99, 1)).is_err());
+
+        let other = Categories::create(&mut txn, 0, "Other", true, 1).unwrap().id;
+        a.shortname = "A2".into();
+        a.idnumber = String::new();
+        a.category = other;
+        Courses::save(&mut txn, &mut a).unwrap();
+        assert!(Courses::by_shortname(&txn, "A").unwrap().is_none());
+        assert_eq!(Courses::by_shortname(&txn, "A2").unwrap().unwrap().id, a.id);
+        assert!(Courses::by_idnumber(&txn, "IA").unwrap().is_none());
+        assert_eq!(Courses::in_category(&txn, other).unwrap(), vec![a.id]);
+        assert!(Courses::in_category(&txn, cat).unwrap().is_empty());
+        assert_eq!(Courses::count(&txn).unwrap(), 1);
+        assert_eq!(
+            Courses::find(&txn, CourseKey::Id, &a.id.to_string())
+                .unwrap()
+                .unwrap()
+                .shortname,
+            "A2"
+        );
+    }
+
+    #[test]
+    fn defaults_are_not_stored_but_always_shown() {
+        let course = Course::new("S", "F", 1, 5);
+        let stored = serde_json::to_string(&course).unwrap();
+        assert!(!stored.contains("maxbytes"), "{stored}");
+        let back: Course = serde_json::from_str(&stored).unwrap();
+        assert_eq!(back, course);
+        let columns = course.to_columns();
+        for key in ["maxbytes", "idnumber", "cost", "legacyfiles", "startdate"] {
+            assert!(columns.contains_key(key), "{key}");
+        }
+        assert!(!columns.contains_key("v"));
+    }
+
+    #[test]
+    fn deleting_a_course_leaves_nothing_behind_but_its_category() {
+        let mut store = MemoryStore::new();
+        {
+            let mut txn = store.txn();
+            Roles::seed_standard(&mut txn).unwrap();
+        }
+        let before = store.keys_outside(&["category", "category.child"]);
+        let mut txn = store.txn();
+        let cat = category(&mut txn);
+        let course = Courses::create(&mut txn, Course::new("A", "A", cat, 1)).unwrap();
+        let other = Courses::create(&mut txn, Course::new("B", "B", cat, 1)).unwrap();
+        for n in 0..3 {
+            Sections::put(&mut txn, &course, &mut Section::new(0, n)).unwrap();
+        }
+        let user = Users::create(&mut txn, User::new("t", "T", "T", 1)).unwrap();
+        let teacher = Roles::by_shortname(&txn, "editingteacher")
+            .unwrap()
+            .unwrap();
+        let manual = Enrolments::ensure_instance(&mut txn, &course, "manual", 1).unwrap();
+        Enrolments::enrol(&mut txn, &manual, user.id, &[teacher.id], 1).unwrap();
+        Enrolments::link(&mut txn, &course, &other, 1).unwrap();
+        let group = Groups::create_group(&mut txn, &course, "G", "", 1).unwrap();
+        Groups::add_member(&mut txn, &group, user.id, 1).unwrap();
+        let grouping = Groups::create_grouping(&mut txn, &course, "GG", "", 1).unwrap();
+        Groups::bind(&mut txn, &grouping, &group).unwrap();
+        Activities::add(&mut txn, &course, "forum", "posts", &serde_json::json!({})).unwrap();
+
+        Courses::delete(&mut txn, &course, 2).unwrap();
+        Courses::delete(&mut txn, &other, 2).unwrap();
+        drop(txn);
+        // Users, roles, categories, sequences stay; nothing else.
+        let after = store.keys_outside(&["category", "category.child", "user", "user.username"]);
+        assert_eq!(after, before, "leftovers: {after:?}");
+        assert_eq!(store.count("category"), 1);
+    }
+}

@@ -1,0 +1,821 @@
+//! Enrolment methods ("instances"), user enrolments, role assignments, and metacourse links.
+//!
+//! A course has enrolment instances (manual, self, guest, meta, ...). A user enrolment ties an
+//! account to a course through one instance; role assignments give the account roles in the
+//! course. A role assignment has a *source*: 0 when no enrolment method owns it (manual
+//! enrolment, a teacher from course-create), else the id of the instance that produced it (a
+//! metacourse link). Removing an owning instance removes exactly what it produced.
+//!
+//! Metacourse links are `meta` instances in the meta course whose `master` is the course
+//! feeding them. Every change to a user's enrolments or roles in a course goes through this
+//! module, which then *mirrors* it into every course that course feeds, and onwards: so the
+//! rule "each active enrolment in the master gives an enrolment in the meta course with the
+//! same roles" (formats.md §3.5) holds after every row, whoever made the change. Links never
+//! form a cycle ([`Enrolments::link`] refuses one), so mirroring ends.
+//!
+//! Key layout (all course-scoped keyspaces start with the course id):
+//! - `enrol`: course, instance id → [`EnrolInstance`]
+//! - `enrol.meta`: master course, meta course → instance id (which courses a course feeds)
+//! - `enrol.user`: course, user, instance → [`UserEnrolment`]
+//! - `enrol.by_user`: user, course, instance → nothing (a user's courses)
+//! - `role.assignment`: course, user, role, source → [`RoleAssignment`]
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    course::Courses, dangling, decode, id_at, id_key, ids, is_zero, key_id, model_version,
+    scan_records, Extra, ModelError, ModelResult, MODEL_VERSION,
+};
+use crate::model::Course;
+use crate::txn::{StoreRead, Txn};
+
+pub const INSTANCE_SPACE: &str = "enrol";
+const FEEDS: &str = "enrol.meta";
+pub const ENROLMENT_SPACE: &str = "enrol.user";
+const BY_USER: &str = "enrol.by_user";
+pub const ASSIGNMENT_SPACE: &str = "role.assignment";
+const SEQUENCE: &str = "enrol";
+/// Links deeper than this are refused: mirroring walks them.
+const MAX_CHAIN: usize = 64;
+
+/// An enrolment method of a course.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrolInstance {
+    #[serde(default = "model_version")]
+    pub v: u32,
+    pub id: u64,
+    pub course: u64,
+    /// `manual`, `self`, `guest`, `meta`, ...
+    pub method: String,
+    pub enabled: bool,
+    /// For `meta`: the course whose participants this instance mirrors.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub master: u64,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl EnrolInstance {
+    /// Whether this method owns the role assignments it gives (they go with the enrolment,
+    /// and a reset of roles leaves them alone).
+    pub fn owns_roles(&self) -> bool {
+        owns_roles(&self.method)
+    }
+}
+
+fn owns_roles(method: &str) -> bool {
+    matches!(method, "meta" | "cohort")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserEnrolment {
+    #[serde(default = "model_version")]
+    pub v: u32,
+    pub course: u64,
+    pub user: u64,
+    pub instance: u64,
+    pub active: bool,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timestart: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeend: i64,
+    pub timecreated: i64,
+    pub timemodified: i64,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleAssignment {
+    #[serde(default = "model_version")]
+    pub v: u32,
+    pub course: u64,
+    pub user: u64,
+    pub role: u64,
+    /// 0: not owned by an enrolment method; else the owning instance's id.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub source: u64,
+    pub timemodified: i64,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+pub struct Enrolments;
+
+impl Enrolments {
+    // ----- instances -------------------------------------------------------------------
+
+    pub fn instances(txn: &impl StoreRead, course: u64) -> ModelResult<Vec<EnrolInstance>> {
+        scan_records(txn, INSTANCE_SPACE, &id_key(course))
+    }
+
+    pub fn instance(
+        txn: &impl StoreRead,
+        course: u64,
+        id: u64,
+    ) -> ModelResult<Option<EnrolInstance>> {
+        Ok(txn.get_json(INSTANCE_SPACE, &ids(&[course, id]))?)
+    }
+
+    /// The course's first instance of a method.
+    pub fn instance_of(
+        txn: &impl StoreRead,
+        course: u64,
+        method: &str,
+    ) -> ModelResult<Option<EnrolInstance>> {
+        Ok(Self::instances(txn, course)?
+            .into_iter()
+            .find(|i| i.method == method))
+    }
+
+    /// The course's instance of a method, created (enabled) when missing. Not for `meta`:
+    /// links are made by [`Enrolments::link`].
+    pub fn ensure_instance(
+        txn: &mut Txn<'_>,
+        course: &Course,
+        method: &str,
+        now: i64,
+    ) -> ModelResult<EnrolInstance> {
+        if method == "meta" {
+            return Err(ModelError::Conflict(
+                "metacourse instances are made by linking courses".into(),
+            ));
+        }
+        if let Some(found) = Self::instance_of(txn, course.id, method)? {
+            return Ok(found);
+        }
+        let instance = EnrolInstance {
+            v: MODEL_VERSION,
+            id: txn.next_id(SEQUENCE)?,
+            course: course.id,
+            method: method.to_string(),
+            enabled: true,
+            master: 0,
+            extra: Extra::new(),
+        };
+        Self::save_instance(txn, &instance, now)?;
+        Ok(instance)
+    }
+
+    /// Rewrites an instance (enable/disable). Disabling or enabling changes who is active in
+    /// the course, so linked courses are brought in step.
+    pub fn save_instance(
+        txn: &mut Txn<'_>,
+        instance: &EnrolInstance,
+        now: i64,
+    ) -> ModelResult<()> {
+        let before = Self::instance(txn, instance.course, instance.id)?;
+        let mut record = instance.clone();
+        record.v = MODEL_VERSION;
+        txn.put_json(
+            INSTANCE_SPACE,
+            &ids(&[instance.course, instance.id]),
+            &record,
+        )?;
+        if before.is_some_and(|b| b.enabled != instance.enabled) {
+            for user in Self::users_of_instance(txn, instance)? {
+                Self::mirror(txn, instance.course, user, now, 0)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn users_of_instance(txn: &impl StoreRead, instance: &EnrolInstance) -> ModelResult<Vec<u64>> {
+        Ok(Self::enrolments(txn, instance.course)?
+            .into_iter()
+            .filter(|e| e.instance == instance.id)
+            .map(|e| e.user)
+            .collect())
+    }
+
+    // ----- enrolments and roles -------------------------------------------------------------
+
+    /// Every user enrolment of a course, by user.
+    pub fn enrolments(txn: &impl StoreRead, course: u64) -> ModelResult<Vec<UserEnrolment>> {
+        scan_records(txn, ENROLMENT_SPACE, &id_key(course))
+    }
+
+    /// A user's enrolments in a course.
+    pub fn enrolments_of(
+        txn: &impl StoreRead,
+        course: u64,
+        user: u64,
+    ) -> ModelResult<Vec<UserEnrolment>> {
+        scan_records(txn, ENROLMENT_SPACE, &ids(&[course, user]))
+    }
+
+    /// The courses a user has an enrolment in.
+    pub fn courses_of(txn: &impl StoreRead, user: u64) -> ModelResult<Vec<u64>> {
+        let mut courses: Vec<u64> = txn
+            .scan_prefix(BY_USER, &id_key(user), usize::MAX)?
+            .iter()
+            .filter_map(|(k, _)| id_at(k, 1))
+            .collect();
+        courses.dedup();
+        Ok(courses)
+    }
+
+    /// Every role assignment of a course.
+    pub fn assignments(txn: &impl StoreRead, course: u64) -> ModelResult<Vec<RoleAssignment>> {
+        scan_records(txn, ASSIGNMENT_SPACE, &id_key(course))
+    }
+
+    /// A user's role assignments in a course.
+    pub fn assignments_of(
+        txn: &impl StoreRead,
+        course: u64,
+        user: u64,
+    ) -> ModelResult<Vec<RoleAssignment>> {
+        scan_records(txn, ASSIGNMENT_SPACE, &ids(&[course, user]))
+    }
+
+    /// Whether the user takes part in the course: an active enrolment through an enabled
+    /// method. (Enrolment periods are not modelled yet.)
+    pub fn is_active(txn: &impl StoreRead, course: u64, user: u64) -> ModelResult<bool> {
+        for enrolment in Self::enrolments_of(txn, course, user)? {
+            if enrolment.active
+                && Self::instance(txn, course, enrolment.instance)?.is_some_and(|i| i.enabled)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Enrols a user through an instance (re-activating a suspended enrolment) and gives the
+    /// roles, owned by the instance when its method owns roles. Returns whether anything
+    /// changed. Linked courses follow.
+    pub fn enrol(
+        txn: &mut Txn<'_>,
+        instance: &EnrolInstance,
+        user: u64,
+        roles: &[u64],
+        now: i64,
+    ) -> ModelResult<bool> {
+        let mut changed = Self::put_enrolment(txn, instance, user, now)?;
+        let source = if instance.owns_roles() { instance.id } else { 0 };
+        for role in roles {
+            changed |= Self::put_assignment(txn, instance.course, user, *role, source, now)?;
+        }
+        if changed {
+            Self::mirror(txn, instance.course, user, now, 0)?;
+        }
+        Ok(changed)
+    }
+
+    /// Gives a role in a course (source 0: owned by no method). Returns whether it was new.
+    pub fn assign(
+        txn: &mut Txn<'_>,
+        course: u64,
+        user: u64,
+        role: u64,
+        now: i64,
+    ) -> ModelResult<bool> {
+        let changed = Self::put_assignment(txn, course, user, role, 0, now)?;
+        if changed {
+            Self::mirror(txn, course, user, now, 0)?;
+        }
+        Ok(changed)
+    }
+
+    /// Removes a user's enrolment through one instance, with the roles it owned; when no
+    /// enrolment is left in the course, the roles owned by no method go too.
+    pub fn unenrol(
+        txn: &mut Txn<'_>,
+        instance: &EnrolInstance,
+        user: u64,
+        now: i64,
+    ) -> ModelResult<bool> {
+        let removed = Self::drop_enrolment(txn, instance, user)?;
+        if removed {
+            Self::after_unenrol(txn, instance.course, user)?;
+            Self::mirror(txn, instance.course, user, now, 0)?;
+        }
+        Ok(removed)
+    }
+
+    fn after_unenrol(txn: &mut Txn<'_>, course: u64, user: u64) -> ModelResult<()> {
+        if Self::enrolments_of(txn, course, user)?.is_empty() {
+            for assignment in Self::assignments_of(txn, course, user)? {
+                if assignment.source == 0 {
+                    txn.remove(ASSIGNMENT_SPACE, &assignment_key(&assignment))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Unenrols a user from a course, except what an owning method (a metacourse link, a
+    /// cohort binding) gave: those enrolments and roles stay. Returns the counts of
+    /// enrolments and role assignments removed.
+    pub fn unenrol_unowned(
+        txn: &mut Txn<'_>,
+        course: u64,
+        user: u64,
+        now: i64,
+    ) -> ModelResult<(usize, usize)> {
+        let mut enrolments = 0;
+        for enrolment in Self::enrolments_of(txn, course, user)? {
+            let instance = Self::instance(txn, course, enrolment.instance)?;
+            if instance.as_ref().is_some_and(|i| i.owns_roles()) {
+                continue;
+            }
+            txn.remove(ENROLMENT_SPACE, &enrolment_key(course, user, enrolment.instance))?;
+            txn.remove(BY_USER, &ids(&[user, course, enrolment.instance]))?;
+            enrolments += 1;
+        }
+        let mut assignments = 0;
+        for assignment in Self::assignments_of(txn, course, user)? {
+            if assignment.source == 0 {
+                txn.remove(ASSIGNMENT_SPACE, &assignment_key(&assignment))?;
+                assignments += 1;
+            }
+        }
+        if enrolments + assignments > 0 {
+            Self::mirror(txn, course, user, now, 0)?;
+        }
+        Ok((enrolments, assignments))
+    }
+
+    /// Removes the role assignments of users who hold no enrolment in the course. Returns how
+    /// many went.
+    pub fn remove_unbacked_assignments(
+        txn: &mut Txn<'_>,
+        course: u64,
+        now: i64,
+    ) -> ModelResult<usize> {
+        let mut removed = 0;
+        let mut users = BTreeSet::new();
+        for assignment in Self::assignments(txn, course)? {
+            if Self::enrolments_of(txn, course, assignment.user)?.is_empty() {
+                txn.remove(ASSIGNMENT_SPACE, &assignment_key(&assignment))?;
+                users.insert(assignment.user);
+                removed += 1;
+            }
+        }
+        for user in users {
+            Self::mirror(txn, course, user, now, 0)?;
+        }
+        Ok(removed)
+    }
+
+    fn put_enrolment(
+        txn: &mut Txn<'_>,
+        instance: &EnrolInstance,
+        user: u64,
+        now: i64,
+    ) -> ModelResult<bool> {
+        let key = enrolment_key(instance.course, user, instance.id);
+        let existing: Option<UserEnrolment> = txn.get_json(ENROLMENT_SPACE, &key)?;
+        let record = match existing {
+            Some(e) if e.active => return Ok(false),
+            Some(mut e) => {
+                e.active = true;
+                e.timemodified = now;
+                e
+            }
+            None => UserEnrolment {
+                v: MODEL_VERSION,
+                course: instance.course,
+                user,
+                instance: instance.id,
+                active: true,
+                timestart: 0,
+                timeend: 0,
+                timecreated: now,
+                timemodified: now,
+                extra: Extra::new(),
+            },
+        };
+        txn.put_json(ENROLMENT_SPACE, &key, &record)?;
+        txn.put(BY_USER, &ids(&[user, instance.course, instance.id]), &[])?;
+        Ok(true)
+    }
+
+    fn drop_enrolment(txn: &mut Txn<'_>, instance: &EnrolInstance, user: u64) -> ModelResult<bool> {
+        let key = enrolment_key(instance.course, user, instance.id);
+        if txn.get(ENROLMENT_SPACE, &key)?.is_none() {
+            return Ok(false);
+        }
+        txn.remove(ENROLMENT_SPACE, &key)?;
+        txn.remove(BY_USER, &ids(&[user, instance.course, instance.id]))?;
+        if instance.owns_roles() {
+            for assignment in Self::assignments_of(txn, instance.course, user)? {
+                if assignment.source == instance.id {
+                    txn.remove(ASSIGNMENT_SPACE, &assignment_key(&assignment))?;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn put_assignment(
+        txn: &mut Txn<'_>,
+        course: u64,
+        user: u64,
+        role: u64,
+        source: u64,
+        now: i64,
+    ) -> ModelResult<bool> {
+        let key = ids(&[course, user, role, source]);
+        if txn.get(ASSIGNMENT_SPACE, &key)?.is_some() {
+            return Ok(false);
+        }
+        let assignment = RoleAssignment {
+            v: MODEL_VERSION,
+            course,
+            user,
+            role,
+            source,
+            timemodified: now,
+            extra: Extra::new(),
+        };
+        txn.put_json(ASSIGNMENT_SPACE, &key, &assignment)?;
+        Ok(true)
+    }
+
+    // ----- metacourse links -----------------------------------------------------------------
+
+    /// The link feeding `meta` from `master`, if any.
+    pub fn link_between(
+        txn: &impl StoreRead,
+        master: u64,
+        meta: u64,
+    ) -> ModelResult<Option<EnrolInstance>> {
+        match txn.get(FEEDS, &ids(&[master, meta]))? {
+            None => Ok(None),
+            Some(id) => {
+                let id = key_id(&id).ok_or_else(|| dangling(FEEDS, "a link"))?;
+                Self::instance(txn, meta, id)?
+                    .map(Some)
+                    .ok_or_else(|| dangling(FEEDS, "a link"))
+            }
+        }
+    }
+
+    /// The courses `course` feeds directly, as (meta course, instance id).
+    pub fn fed_by(txn: &impl StoreRead, course: u64) -> ModelResult<Vec<(u64, u64)>> {
+        txn.scan_prefix(FEEDS, &id_key(course), usize::MAX)?
+            .iter()
+            .map(|(k, v)| match (id_at(k, 1), key_id(v)) {
+                (Some(meta), Some(instance)) => Ok((meta, instance)),
+                _ => Err(dangling(FEEDS, "a link")),
+            })
+            .collect()
+    }
+
+    /// The chain of courses through which `from` already feeds `to`, both included, if any.
+    pub fn feed_path(txn: &impl StoreRead, from: u64, to: u64) -> ModelResult<Option<Vec<u64>>> {
+        // Breadth-first over the links, remembering how each course was reached.
+        let mut reached: Vec<(u64, usize)> = vec![(from, usize::MAX)];
+        let mut next = 0;
+        while next < reached.len() {
+            let (course, _) = reached[next];
+            if course == to {
+                let mut path = vec![course];
+                let mut at = reached[next].1;
+                while at != usize::MAX {
+                    path.push(reached[at].0);
+                    at = reached[at].1;
+                }
+                path.reverse();
+                return Ok(Some(path));
+            }
+            for (meta, _) in Self::fed_by(txn, course)? {
+                if !reached.iter().any(|(c, _)| *c == meta) {
+                    reached.push((meta, next));
+                }
+            }
+            next += 1;
+        }
+        Ok(None)
+    }
+
+    /// Links `master` to `meta`: a `meta` instance in the meta course, and the master's current
+    /// participants mirrored at once. Refuses a self-link, an existing link and a cycle (the
+    /// reason shows the path by shortname).
+    pub fn link(
+        txn: &mut Txn<'_>,
+        master: &Course,
+        meta: &Course,
+        now: i64,
+    ) -> ModelResult<EnrolInstance> {
+        if master.id == meta.id {
+            return Err(ModelError::Conflict(format!(
+                "`{}` cannot be its own metacourse",
+                master.shortname
+            )));
+        }
+        if Self::link_between(txn, master.id, meta.id)?.is_some() {
+            return Err(ModelError::Conflict(format!(
+                "`{}` already feeds `{}`",
+                master.shortname, meta.shortname
+            )));
+        }
+        if let Some(path) = Self::feed_path(txn, meta.id, master.id)? {
+            let mut names = vec![master.shortname.clone()];
+            for id in path {
+                names.push(
+                    Courses::get(txn, id)?
+                        .map(|c| c.shortname)
+                        .unwrap_or_else(|| format!("#{id}")),
+                );
+            }
+            return Err(ModelError::Conflict(format!(
+                "the link would close a cycle: {}",
+                names.join(" → ")
+            )));
+        }
+        if Self::chain_depth(txn, meta.id)? + 1 > MAX_CHAIN {
+            return Err(ModelError::Conflict(format!(
+                "links may not chain more than {MAX_CHAIN} courses"
+            )));
+        }
+        let instance = EnrolInstance {
+            v: MODEL_VERSION,
+            id: txn.next_id(SEQUENCE)?,
+            course: meta.id,
+            method: "meta".into(),
+            enabled: true,
+            master: master.id,
+            extra: Extra::new(),
+        };
+        txn.put_json(INSTANCE_SPACE, &ids(&[meta.id, instance.id]), &instance)?;
+        txn.put(FEEDS, &ids(&[master.id, meta.id]), &id_key(instance.id))?;
+        let mut users: Vec<u64> = Self::enrolments(txn, master.id)?
+            .iter()
+            .map(|e| e.user)
+            .collect();
+        users.dedup();
+        for user in users {
+            Self::sync(txn, &instance, user, now, 0)?;
+        }
+        Ok(instance)
+    }
+
+    /// Removes the link feeding `meta` from `master` with the enrolments and roles it gave.
+    /// Returns whether there was one.
+    pub fn unlink(txn: &mut Txn<'_>, master: u64, meta: u64, now: i64) -> ModelResult<bool> {
+        let Some(instance) = Self::link_between(txn, master, meta)? else {
+            return Ok(false);
+        };
+        Self::remove_instance(txn, &instance, now)?;
+        Ok(true)
+    }
+
+    /// Removes an instance with its enrolments (and what they owned); linked courses follow.
+    pub fn remove_instance(
+        txn: &mut Txn<'_>,
+        instance: &EnrolInstance,
+        now: i64,
+    ) -> ModelResult<()> {
+        let users = Self::users_of_instance(txn, instance)?;
+        for user in &users {
+            Self::drop_enrolment(txn, instance, *user)?;
+            Self::after_unenrol(txn, instance.course, *user)?;
+        }
+        txn.remove(INSTANCE_SPACE, &ids(&[instance.course, instance.id]))?;
+        if instance.method == "meta" {
+            txn.remove(FEEDS, &ids(&[instance.master, instance.course]))?;
+        }
+        for user in users {
+            Self::mirror(txn, instance.course, user, now, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Everything enrolment-related of a course that is being deleted: the courses it feeds
+    /// lose what it gave them; its own instances, enrolments and roles go.
+    pub(crate) fn remove_course(txn: &mut Txn<'_>, course: &Course, now: i64) -> ModelResult<()> {
+        for (meta, _) in Self::fed_by(txn, course.id)? {
+            Self::unlink(txn, course.id, meta, now)?;
+        }
+        for instance in Self::instances(txn, course.id)? {
+            if instance.method == "meta" {
+                txn.remove(FEEDS, &ids(&[instance.master, course.id]))?;
+            }
+            txn.remove(INSTANCE_SPACE, &ids(&[course.id, instance.id]))?;
+        }
+        for enrolment in Self::enrolments(txn, course.id)? {
+            txn.remove(
+                ENROLMENT_SPACE,
+                &enrolment_key(course.id, enrolment.user, enrolment.instance),
+            )?;
+            txn.remove(BY_USER, &ids(&[enrolment.user, course.id, enrolment.instance]))?;
+        }
+        super::remove_prefix(txn, ASSIGNMENT_SPACE, &id_key(course.id))?;
+        Ok(())
+    }
+
+    fn chain_depth(txn: &impl StoreRead, course: u64) -> ModelResult<usize> {
+        let mut depth = 0;
+        let mut frontier = vec![course];
+        while !frontier.is_empty() && depth <= MAX_CHAIN {
+            let mut next = Vec::new();
+            for c in frontier {
+                next.extend(Self::fed_by(txn, c)?.into_iter().map(|(m, _)| m));
+            }
+            frontier = next;
+            depth += 1;
+        }
+        Ok(depth)
+    }
+
+    /// Brings every course `course` feeds in step with the user's participation in it.
+    fn mirror(txn: &mut Txn<'_>, course: u64, user: u64, now: i64, depth: usize) -> ModelResult<()> {
+        if depth > MAX_CHAIN {
+            return Err(ModelError::Conflict(
+                "metacourse links nest too deep (a cycle?)".into(),
+            ));
+        }
+        for (meta, instance) in Self::fed_by(txn, course)? {
+            let instance = Self::instance(txn, meta, instance)?
+                .ok_or_else(|| dangling(FEEDS, "a link"))?;
+            Self::sync(txn, &instance, user, now, depth)?;
+        }
+        Ok(())
+    }
+
+    /// One link, one user: an active participant of the master is enrolled in the meta course
+    /// through the link with the master's roles; anyone else loses what the link gave.
+    fn sync(
+        txn: &mut Txn<'_>,
+        instance: &EnrolInstance,
+        user: u64,
+        now: i64,
+        depth: usize,
+    ) -> ModelResult<()> {
+        let meta = instance.course;
+        let mut changed = false;
+        if Self::is_active(txn, instance.master, user)? {
+            changed |= Self::put_enrolment(txn, instance, user, now)?;
+            let wanted: BTreeSet<u64> = Self::assignments_of(txn, instance.master, user)?
+                .iter()
+                .map(|a| a.role)
+                .collect();
+            let mut held = BTreeSet::new();
+            for assignment in Self::assignments_of(txn, meta, user)? {
+                if assignment.source != instance.id {
+                    continue;
+                }
+                if wanted.contains(&assignment.role) {
+                    held.insert(assignment.role);
+                } else {
+                    txn.remove(ASSIGNMENT_SPACE, &assignment_key(&assignment))?;
+                    changed = true;
+                }
+            }
+            for role in wanted.difference(&held) {
+                changed |= Self::put_assignment(txn, meta, user, *role, instance.id, now)?;
+            }
+        } else {
+            changed |= Self::drop_enrolment(txn, instance, user)?;
+        }
+        if changed {
+            Self::mirror(txn, meta, user, now, depth + 1)?;
+        }
+        Ok(())
+    }
+}
+
+fn enrolment_key(course: u64, user: u64, instance: u64) -> Vec<u8> {
+    ids(&[course, user, instance])
+}
+
+fn assignment_key(a: &RoleAssignment) -> Vec<u8> {
+    ids(&[a.course, a.user, a.role, a.source])
+}
+
+/// Reads a user-enrolment record (for callers holding raw scan results).
+pub fn decode_enrolment(bytes: &[u8]) -> ModelResult<UserEnrolment> {
+    decode(ENROLMENT_SPACE, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Categories, Roles, User, Users};
+    use crate::testing::MemoryStore;
+
+    struct World {
+        store: MemoryStore,
+    }
+
+    fn world() -> (World, Vec<Course>, u64, u64, u64) {
+        let mut store = MemoryStore::new();
+        let mut txn = store.txn();
+        Roles::seed_standard(&mut txn).unwrap();
+        let cat = Categories::create(&mut txn, 0, "C", true, 1).unwrap().id;
+        let courses = ["A", "B", "C", "D"]
+            .iter()
+            .map(|s| Courses::create(&mut txn, Course::new(s, s, cat, 1)).unwrap())
+            .collect();
+        let user = Users::create(&mut txn, User::new("u", "U", "U", 1))
+            .unwrap()
+            .id;
+        let student = Roles::by_shortname(&txn, "student").unwrap().unwrap().id;
+        let teacher = Roles::by_shortname(&txn, "teacher").unwrap().unwrap().id;
+        drop(txn);
+        (World { store }, courses, user, student, teacher)
+    }
+
+    fn roles_in(txn: &impl StoreRead, course: u64, user: u64) -> Vec<(u64, bool)> {
+        Enrolments::assignments_of(txn, course, user)
+            .unwrap()
+            .iter()
+            .map(|a| (a.role, a.source != 0))
+            .collect()
+    }
+
+    #[test]
+    fn links_mirror_participants_now_and_later_and_through_chains() {
+        let (mut w, c, user, student, teacher) = world();
+        let mut txn = w.store.txn();
+        let manual = Enrolments::ensure_instance(&mut txn, &c[0], "manual", 1).unwrap();
+        Enrolments::enrol(&mut txn, &manual, user, &[student], 1).unwrap();
+        // A feeds B (existing participant mirrored at once), B feeds C (chain).
+        Enrolments::link(&mut txn, &c[0], &c[1], 1).unwrap();
+        Enrolments::link(&mut txn, &c[1], &c[2], 1).unwrap();
+        assert!(Enrolments::is_active(&txn, c[1].id, user).unwrap());
+        assert_eq!(roles_in(&txn, c[2].id, user), vec![(student, true)]);
+        // A later role change in A reaches C.
+        Enrolments::assign(&mut txn, c[0].id, user, teacher, 2).unwrap();
+        assert_eq!(
+            roles_in(&txn, c[2].id, user),
+            vec![(teacher, true), (student, true)]
+                .into_iter()
+                .filter(|_| true)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
+        // Unenrolling in A empties B and C.
+        Enrolments::unenrol(&mut txn, &manual, user, 3).unwrap();
+        assert!(Enrolments::enrolments_of(&txn, c[1].id, user)
+            .unwrap()
+            .is_empty());
+        assert!(roles_in(&txn, c[2].id, user).is_empty());
+    }
+
+    #[test]
+    fn cycles_and_self_links_are_refused_with_the_path() {
+        let (mut w, c, ..) = world();
+        let mut txn = w.store.txn();
+        Enrolments::link(&mut txn, &c[0], &c[1], 1).unwrap();
+        Enrolments::link(&mut txn, &c[1], &c[2], 1).unwrap();
+        let err = Enrolments::link(&mut txn, &c[2], &c[0], 1).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the link would close a cycle: C → A → B → C"
+        );
+        assert!(Enrolments::link(&mut txn, &c[3], &c[3], 1).is_err());
+        assert!(Enrolments::link(&mut txn, &c[0], &c[1], 1).is_err());
+    }
+
+    #[test]
+    fn unlinking_removes_only_what_the_link_gave() {
+        let (mut w, c, user, student, teacher) = world();
+        let mut txn = w.store.txn();
+        let manual_a = Enrolments::ensure_instance(&mut txn, &c[0], "manual", 1).unwrap();
+        Enrolments::enrol(&mut txn, &manual_a, user, &[student], 1).unwrap();
+        let manual_b = Enrolments::ensure_instance(&mut txn, &c[1], "manual", 1).unwrap();
+        Enrolments::enrol(&mut txn, &manual_b, user, &[teacher], 1).unwrap();
+        Enrolments::link(&mut txn, &c[0], &c[1], 1).unwrap();
+        assert_eq!(Enrolments::enrolments_of(&txn, c[1].id, user).unwrap().len(), 2);
+        assert!(Enrolments::unlink(&mut txn, c[0].id, c[1].id, 2).unwrap());
+        assert!(!Enrolments::unlink(&mut txn, c[0].id, c[1].id, 2).unwrap());
+        assert_eq!(roles_in(&txn, c[1].id, user), vec![(teacher, false)]);
+        assert_eq!(Enrolments::enrolments_of(&txn, c[1].id, user).unwrap().len(), 1);
+        assert!(Enrolments::instance_of(&txn, c[1].id, "meta")
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn a_reset_of_roles_keeps_what_links_own() {
+        let (mut w, c, user, student, teacher) = world();
+        let mut txn = w.store.txn();
+        let manual_a = Enrolments::ensure_instance(&mut txn, &c[0], "manual", 1).unwrap();
+        Enrolments::enrol(&mut txn, &manual_a, user, &[student], 1).unwrap();
+        Enrolments::link(&mut txn, &c[0], &c[1], 1).unwrap();
+        let manual_b = Enrolments::ensure_instance(&mut txn, &c[1], "manual", 1).unwrap();
+        Enrolments::enrol(&mut txn, &manual_b, user, &[teacher], 1).unwrap();
+        assert_eq!(
+            Enrolments::unenrol_unowned(&mut txn, c[1].id, user, 2).unwrap(),
+            (1, 1)
+        );
+        assert_eq!(roles_in(&txn, c[1].id, user), vec![(student, true)]);
+        // A role with no enrolment behind it is "local".
+        Enrolments::assign(&mut txn, c[3].id, user, teacher, 2).unwrap();
+        assert_eq!(
+            Enrolments::remove_unbacked_assignments(&mut txn, c[3].id, 2).unwrap(),
+            1
+        );
+        assert_eq!(
+            Enrolments::remove_unbacked_assignments(&mut txn, c[1].id, 2).unwrap(),
+            0
+        );
+    }
+}
