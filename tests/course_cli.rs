@@ -416,3 +416,26 @@ fn a_disabled_method_shows_false_and_exports_0() {
     let csv = export(&world, "course", "csv");
     assert!(csv.ends_with(";0;1\n"), "{csv}");
 }
+
+#[test]
+fn show_course_names_metacourse_links_both_ways() {
+    let world = world_with_courses();
+    create(&world, "meta.csv", "shortname;fullname\nMETA;Meta course\n");
+    let links = world.file("links.csv", "master;meta\nC1;META\n");
+    let (code, report) = world.run_json("metacourse", &links, &[]);
+    assert_eq!(code, 0, "{report}");
+
+    let c1 = found(&world, &["course", "C1"]);
+    assert_eq!(c1["enrolments"]["feeds"], json!(["META"]));
+    assert_eq!(c1["enrolments"]["fed_by"], json!([]));
+    let meta = found(&world, &["course", "META"]);
+    let e = &meta["enrolments"];
+    assert_eq!(e["fed_by"], json!(["C1"]));
+    assert_eq!(e["feeds"], json!([]));
+    assert_eq!(e["participants"], 2, "C1's two teachers are mirrored: {e}");
+    assert_eq!(e["teachers"], c1["enrolments"]["teachers"]);
+    assert_eq!(
+        e["methods"],
+        json!([{ "method": "meta", "enabled": true, "master": "C1" }])
+    );
+}

@@ -47,11 +47,17 @@ fn creates_courses_with_categories_sections_access_and_defaults() {
     assert_eq!(phy["topic3"], "Week 3");
     assert!(phy.get("topic4").is_none());
     assert_eq!(phy["self"], true);
-    assert!(phy["guest"].is_null(), "guest=0 on a new course creates nothing");
+    assert!(
+        phy["guest"].is_null(),
+        "guest=0 on a new course creates nothing"
+    );
     // Creation defaults.
     assert_eq!(phy["format"], "topics");
     assert_eq!(phy["newsitems"], 5);
-    assert_eq!((phy["visible"].clone(), phy["visibleold"].clone()), (Value::Bool(true), Value::Bool(true)));
+    assert_eq!(
+        (phy["visible"].clone(), phy["visibleold"].clone()),
+        (Value::Bool(true), Value::Bool(true))
+    );
     assert_eq!(phy["showgrades"], true);
     assert_eq!(phy["groupmode"], 0);
     let started = chrono_free_started(&report);
@@ -114,7 +120,7 @@ fn every_setting_column_is_stored_and_dates_follow_the_timezone() {
         // Midnight in Paris (UTC+2 in September).
         ("startdate", 1_788_213_600i64.into()),
         ("timecreated", 1_788_220_800i64.into()),
-        ("timemodified", 1_788_237_000i64.into()),
+        ("timemodified", 1_788_244_200i64.into()),
         ("marker", 3.into()),
         ("maxbytes", 1_048_576.into()),
         ("coursedisplay", 1.into()),
@@ -188,7 +194,9 @@ fn categories_by_id_path_and_idnumber() {
         &["--set", "new_categories_visible=0"],
     );
     assert_eq!(code, 0, "{report}");
-    let year = world.show("category", "/2024").expect("a leading / forces a path");
+    let year = world
+        .show("category", "/2024")
+        .expect("a leading / forces a path");
     assert_eq!(year["name"], "2024");
     assert_eq!(year["visible"], false);
     let id = year["id"].as_u64().unwrap();
@@ -237,13 +245,19 @@ fn existing_courses_are_left_alone_unless_update_existing() {
     assert_eq!(after["fullname"], "Course A2");
     assert_eq!(after["summary"], "New");
     assert_eq!(after["category_path"], "Cat2");
-    assert_eq!(after["topic1"], "Intro|New summary", "an empty part is unchanged");
+    assert_eq!(
+        after["topic1"], "Intro|New summary",
+        "an empty part is unchanged"
+    );
     assert_eq!(after["topic2"], "Week 2");
     assert_eq!(after["idnumber"], "IA", "absent column unchanged");
     assert_eq!(after["lang"], "fr", "empty cell unchanged");
     assert_eq!(after["timecreated"], before["timecreated"]);
     let warnings = report["warnings"].to_string();
-    assert!(warnings.contains("template `Other` not applied"), "{warnings}");
+    assert!(
+        warnings.contains("template `Other` not applied"),
+        "{warnings}"
+    );
 
     // protect_category keeps the course where it is; empty_clears resets clearable columns.
     let (code, report) = run(
@@ -278,7 +292,12 @@ fn existing_courses_are_left_alone_unless_update_existing() {
 #[test]
 fn idnumber_and_id_keys_rename_and_never_create_by_id() {
     let world = World::courses();
-    run(&world, "a.csv", "shortname;fullname;idnumber\nA;A;IA\nB;B;IB\n", &[]);
+    run(
+        &world,
+        "a.csv",
+        "shortname;fullname;idnumber\nA;A;IA\nB;B;IB\n",
+        &[],
+    );
     let (code, report) = run(
         &world,
         "b.csv",
@@ -322,9 +341,17 @@ fn idnumber_and_id_keys_rename_and_never_create_by_id() {
         &["--set", "course_key=idnumber"],
     );
     assert_eq!(code, 3, "{report}");
-    assert!(report["refused"].as_str().unwrap().contains("`idnumber` is required"));
+    assert!(report["refused"]
+        .as_str()
+        .unwrap()
+        .contains("`idnumber` is required"));
     // A duplicate idnumber on creation fails.
-    let (code, report) = run(&world, "f.csv", "shortname;fullname;idnumber\nN;N;IB\n", &[]);
+    let (code, report) = run(
+        &world,
+        "f.csv",
+        "shortname;fullname;idnumber\nN;N;IB\n",
+        &[],
+    );
     assert_eq!(code, 1, "{report}");
 }
 
@@ -357,22 +384,39 @@ fn teachers_are_matched_in_identity_username_and_email_and_enrolled() {
     let errors = report["errors"].to_string();
     assert!(errors.contains("2 accounts match `two@x.org`"), "{errors}");
     assert!(errors.contains("no role `nosuchrole`"), "{errors}");
-    assert!(errors.contains("`teacher1_role` is given but `teacher1_account` is empty"), "{errors}");
-    assert!(errors.contains("no account matches `gone`"), "deleted accounts are ignored: {errors}");
-    assert!(errors.contains("no account matches `T-1`"), "identity = username by default: {errors}");
+    assert!(
+        errors.contains("`teacher1_role` is given but `teacher1_account` is empty"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("no account matches `gone`"),
+        "deleted accounts are ignored: {errors}"
+    );
+    assert!(
+        errors.contains("no account matches `T-1`"),
+        "identity = username by default: {errors}"
+    );
     let a = course(&world, "A");
-    let teachers = a["teachers"].to_string();
-    assert!(teachers.contains("editingteacher") && teachers.contains("\"teacher\""), "{teachers}");
-    assert_eq!(a["participants"], 1, "one account, two roles");
+    let teachers = a["enrolments"]["teachers"].to_string();
+    assert!(
+        teachers.contains("editingteacher") && teachers.contains("\"teacher\""),
+        "{teachers}"
+    );
+    assert_eq!(a["enrolments"]["participants"], 1, "one account, two roles");
     // With the users processor's identity = idnumber (its own table), T-1 is found.
     std::fs::write(
         world.data.join("toolsync.toml"),
         "[users]\nidentity = \"idnumber\"\n",
     )
     .unwrap();
-    let (code, report) = run(&world, "g.csv", "shortname;fullname;teacher1_account\nG;G;T-1\n", &[]);
+    let (code, report) = run(
+        &world,
+        "g.csv",
+        "shortname;fullname;teacher1_account\nG;G;T-1\n",
+        &[],
+    );
     assert_eq!(code, 0, "{report}");
-    assert_eq!(course(&world, "G")["participants"], 1);
+    assert_eq!(course(&world, "G")["enrolments"]["participants"], 1);
 }
 
 #[test]
@@ -401,13 +445,21 @@ fn a_course_template_gives_settings_and_sections_but_not_participants() {
     assert_eq!(c["topic1"], "Intro|Hello");
     assert_eq!(c["topic2"], "Mine", "the row wins");
     assert_eq!(c["topic4"], "Last", "up to the template's highest section");
-    assert_eq!(c["participants"], 0);
+    assert_eq!(c["enrolments"]["participants"], 0);
     assert!(c["guest"].is_null(), "self/guest are not copied");
 
-    let (code, report) = run(&world, "d.csv", "shortname;fullname;template\nX;X;NOPE\nY;Y;missing.mbz\n", &[]);
+    let (code, report) = run(
+        &world,
+        "d.csv",
+        "shortname;fullname;template\nX;X;NOPE\nY;Y;missing.mbz\n",
+        &[],
+    );
     assert_eq!(code, 1);
     assert_eq!(report["rows_failed"], 2);
-    assert!(report["errors"].to_string().contains("template not found"), "{report}");
+    assert!(
+        report["errors"].to_string().contains("template not found"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -423,13 +475,27 @@ fn backups_in_both_compressions_give_settings_and_sections() {
             ("lang", "$@NULL@$"),
             ("shortname", "IGNORED"),
         ],
-        &[(0, None, "General summary"), (1, Some("Week one"), ""), (2, Some("Week two"), "S2")],
+        &[
+            (0, None, "General summary"),
+            (1, Some("Week one"), ""),
+            (2, Some("Week two"), "S2"),
+        ],
     );
-    write_mbz(&world.root.join("course.mbz"), Compression::GzipTar, &backup).unwrap();
+    write_mbz(
+        &world.root.join("course.mbz"),
+        Compression::GzipTar,
+        &backup,
+    )
+    .unwrap();
     let mut dotted = backup.clone();
     dotted.dot_slash = true;
     std::fs::create_dir_all(world.root.join("sub")).unwrap();
-    write_mbz(&world.root.join("sub/course.MBZ"), Compression::Zip, &dotted).unwrap();
+    write_mbz(
+        &world.root.join("sub/course.MBZ"),
+        Compression::Zip,
+        &dotted,
+    )
+    .unwrap();
     let absolute = world.root.join("course.mbz");
     let (code, report) = run(
         &world,
@@ -444,7 +510,10 @@ fn backups_in_both_compressions_give_settings_and_sections() {
     for shortname in ["G", "Z", "ABS"] {
         let c = course(&world, shortname);
         assert_eq!(c["format"], "weeks", "{shortname}");
-        assert_eq!(c["summary"], "<p>From & backup</p>");
+        assert_eq!(
+            c["summary"], "<p>From &amp; backup</p>",
+            "entities resolved once"
+        );
         assert_eq!(c["startdate"], 1_788_220_800);
         assert_eq!(c["visible"], false);
         assert_eq!(c["visibleold"], false);
@@ -463,7 +532,10 @@ fn backups_in_both_compressions_give_settings_and_sections() {
         Compression::Zip,
         &[
             ("moodle_backup.xml", "<moodle_backup/>".as_bytes()),
-            ("course/course.xml", "<course><format>weeks</course>".as_bytes()),
+            (
+                "course/course.xml",
+                "<course><format>weeks</course>".as_bytes(),
+            ),
         ],
     )
     .unwrap();
@@ -484,13 +556,19 @@ fn backups_in_both_compressions_give_settings_and_sections() {
 fn header_rules_refuse_the_file() {
     let world = World::courses();
     for (csv, needle) in [
-        ("shortname;fullname;teacher2_role\nA;A;x\n", "teacher2_account"),
+        (
+            "shortname;fullname;teacher2_role\nA;A;x\n",
+            "teacher2_account",
+        ),
         ("shortname;fullname;topic53\nA;A;x\n", "topic53"),
         ("shortname;fulname\nA;A\n", "did you mean `fullname`"),
         ("shortname\nA\n", "fullname"),
     ] {
         let (code, report) = run(&world, "h.csv", csv, &[]);
         assert_eq!(code, 3, "{csv}: {report}");
-        assert!(report["refused"].as_str().unwrap().contains(needle), "{report}");
+        assert!(
+            report["refused"].as_str().unwrap().contains(needle),
+            "{report}"
+        );
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use toolsync_plugin_api::abi::protocol;
 use toolsync_plugin_api::{Manifest, OptionSpec};
 
 use crate::exit::Failure;
@@ -114,7 +115,8 @@ pub fn common_options(manifest: &Manifest) -> Vec<OptionSpec> {
     ]
 }
 
-/// All options of a processor: common ones first, then the processor's own.
+/// All options of a processor: common ones first, then the processor's own (protocol flags
+/// included: `_`-prefixed, never set by the operator nor listed).
 pub fn all_options(manifest: &Manifest) -> Vec<OptionSpec> {
     let mut options = common_options(manifest);
     for own in manifest.options.iter() {
@@ -146,6 +148,7 @@ impl Options {
             specs
                 .iter()
                 .map(|o| o.key.as_str())
+                .filter(|k| !protocol::is_flag(k))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -163,6 +166,12 @@ impl Options {
             }
         }
         for (key, value) in config_file_table(data, processor)? {
+            if protocol::is_flag(&key) {
+                return Err(Failure::usage(format!(
+                    "{}: [{processor}] `{key}` is internal (a protocol flag between toolsync and the processor) and cannot be set",
+                    data.config_file().display()
+                )));
+            }
             if !values.contains_key(&key) {
                 return Err(Failure::usage(format!(
                     "{}: unknown option `{key}` in [{processor}]; valid keys: {}",
@@ -177,6 +186,11 @@ impl Options {
                 return Err(Failure::usage(format!("--set `{set}`: expected KEY=VALUE")));
             };
             let key = key.trim();
+            if protocol::is_flag(key) {
+                return Err(Failure::usage(format!(
+                    "--set: `{key}` is internal (a protocol flag between toolsync and the processor) and cannot be set"
+                )));
+            }
             if !values.contains_key(key) {
                 return Err(Failure::usage(format!(
                     "--set: unknown option `{key}` for {processor}; valid keys: {}",
@@ -267,4 +281,45 @@ fn config_file_table(data: &DataDir, processor: &str) -> Result<Vec<(String, Str
             Ok((key.clone(), text))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::ExitCode;
+
+    /// A data dir of its own under the system's temp folder, with `toml` as its config file.
+    fn data_dir(name: &str, toml: Option<&str>) -> DataDir {
+        let root =
+            std::env::temp_dir().join(format!("toolsync-config-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        if let Some(toml) = toml {
+            std::fs::write(root.join("toolsync.toml"), toml).unwrap();
+        }
+        DataDir { root }
+    }
+
+    #[test]
+    fn protocol_flags_reach_the_processor_but_cannot_be_set() {
+        let manifest = Manifest::new("p", "0.1.0", "", "p.csv").surveyed();
+        let data = data_dir("flags", None);
+        let options = Options::resolve(&manifest, &data, &[]).unwrap();
+        assert_eq!(options.get(protocol::SURVEY_OPTION), "true");
+
+        for set in ["_survey=false", "_phase=survey"] {
+            let e = Options::resolve(&manifest, &data, &[set.to_string()]).unwrap_err();
+            assert_eq!(e.code, ExitCode::Usage);
+            assert!(e.message.contains("is internal"), "{}", e.message);
+        }
+        let e = Options::resolve(&manifest, &data, &["nope=1".to_string()]).unwrap_err();
+        assert!(!e.message.contains("_survey"), "{}", e.message);
+        let _ = std::fs::remove_dir_all(&data.root);
+
+        let data = data_dir("flags-toml", Some("[p]\n_survey = false\n"));
+        let e = Options::resolve(&manifest, &data, &[]).unwrap_err();
+        assert_eq!(e.code, ExitCode::Usage);
+        assert!(e.message.contains("`_survey` is internal"), "{}", e.message);
+        let _ = std::fs::remove_dir_all(&data.root);
+    }
 }

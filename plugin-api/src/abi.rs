@@ -6,9 +6,55 @@
 //! implement [`crate::Processor`] and export it with [`crate::export_plugin!`]. The host uses it
 //! directly.
 //!
-//! Forward compatibility: the root module [`PluginMod`] and the sabi traits are prefix types, so
-//! a later 1.x API may append fields and methods after `last_prefix_field` without breaking
-//! plugins built against an earlier 1.x. Anything else changed here is a new major version.
+//! # Compatibility: the layout is frozen at API 1.0
+//!
+//! design.md §3 promises that a plugin built against an older 1.x minor keeps loading. The root
+//! module [`PluginMod`] and the sabi traits are abi_stable prefix types, which were meant to let
+//! a minor append fields and methods after `last_prefix_field`; but abi_stable 0.11.3's
+//! load-time layout check refuses a library whose prefix types have FEWER fields than the
+//! host's, even for prefix types (`abi_checking.rs`, `check_fields`: "too many fields"). A host
+//! whose `RunAbi` vtable had grown would refuse every plugin built against 1.0.
+//!
+//! So no 1.x minor may add, remove or change a field or method of any type in this module:
+//! every type here is exactly as released in 1.0, and `plugin-api/tests/abi_1_0.rs` runs the
+//! host's load-time check against a frozen copy of 1.0 to keep it so. New behaviour travels as
+//! data over the 1.0 surface instead — reserved options in the manifest and the [`RunSpec`]
+//! ([`protocol`]), the contents of [`FinishOutcome`] — and a plugin that relies on it declares
+//! the newer minor, which an older host's semver check refuses. Anything that cannot be said
+//! that way is a new major version.
+//!
+//! # Protocol flags
+//!
+//! Options whose key starts with `_` ([`protocol::FLAG_PREFIX`]) are protocol flags between the
+//! host and the plugin-api wrapper ([`crate::export`]), not settings: the operator cannot set
+//! them (toolsync.toml, `--set`) and `toolsync schema` does not list them.
+//!
+//! ## The survey pass (API 1.1)
+//!
+//! Some checks concern the file as a whole and need the store, which `start` cannot see
+//! (course-delete's `max_delete_ratio`): they must be decided before the first row is applied.
+//!
+//! 1. The processor declares [`protocol::SURVEY_OPTION`] (`_survey`, default `true`) among its
+//!    manifest's options (`Manifest::surveyed`).
+//! 2. Before the real run, in dry runs and resumed runs too (but not for a resume whose journal
+//!    says everything was committed), the host starts a FIRST run whose [`RunSpec::options`]
+//!    also hold [`protocol::PHASE_OPTION`] = [`protocol::PHASE_SURVEY`] (`_phase=survey`).
+//!    Refusals and bad options from this `start` are handled as for any `start`.
+//! 3. It reads the file once with a second reader and calls [`RunAbi::prepare`] for every
+//!    well-formed row (malformed records are skipped; the [`Derived`] is ignored), with a
+//!    read-only view of the store as it is before the run. A read error refuses the file.
+//! 4. It calls [`RunAbi::finish`] with a transaction whose writes are refused, so nothing of
+//!    the survey reaches the store. In the returned [`FinishOutcome`], `error` is the verdict:
+//!    `None` goes on; `Some` stops the run before any row is applied, its text starting with
+//!    [`protocol::REFUSED`] (the file is refused, exit 3) or [`protocol::BAD_OPTION`] (usage
+//!    error, exit 2) — text without either prefix counts as a refusal. `warnings` become
+//!    file-level warnings of the report; the rest is ignored. [`RunAbi::apply`] is never called
+//!    in this phase (the wrapper fails such a row: [`protocol::SURVEY_APPLY`]).
+//! 5. The host drops that run and starts the real one normally, without `_phase`.
+//!
+//! The wrapper maps this onto `RowHandler::survey` (each row) and `RowHandler::survey_verdict`
+//! (the end), catching panics: a panic refuses the file. A host older than 1.1 would not
+//! survey, but it never loads a plugin built against 1.1 (semver rule).
 
 use abi_stable::{
     declare_root_module_statics,
@@ -81,7 +127,8 @@ pub trait ProcessorAbi: Send + Sync + 'static {
     fn start(&self, spec: RunSpec) -> RResult<RunBox, StartError>;
 }
 
-/// The state of one run.
+/// The state of one run. A survey run (`_phase=survey`, see [`protocol`]) uses the same
+/// methods with other roles: `prepare` sees every row, `finish` gives the verdict.
 #[sabi_trait]
 pub trait RunAbi: Send + Sync + 'static {
     /// Expensive work that only reads the store (password hashing and checking...). The host
@@ -96,37 +143,6 @@ pub trait RunAbi: Send + Sync + 'static {
     /// Called once after the last row (not after an early stop); its writes commit like a row's.
     #[sabi(last_prefix_field)]
     fn finish(&mut self, txn: TxnMut<'_>) -> FinishOutcome;
-
-    // ---- Added in API 1.1 -------------------------------------------------------------------
-    //
-    // Appended after `last_prefix_field`, each with a default body; later additions go below
-    // and keep one. abi_stable 0.11.3 marks a defaulted method's vtable slot
-    // `#[sabi(missing_field(option))]` and, when a vtable lacks it, runs the default body on the
-    // caller's side (`RunAbi_TO`'s inherent method) instead of panicking. But its load-time
-    // layout check refuses a library whose prefix types have FEWER fields than the host's
-    // (abi_checking.rs: "too many fields"), so a 1.1 host refuses a plugin built against API
-    // 1.0 at load ("rebuild the plugin"): it never calls these on a 1.0 vtable.
-
-    /// Whether the run wants the survey pass (API 1.1): when true, the host reads the whole
-    /// file once, calling [`RunAbi::survey`] for every well-formed row, then
-    /// [`RunAbi::survey_verdict`], before any row is applied, in dry runs and on resume too.
-    /// Meant for file-level safety thresholds that need the store (course-delete's
-    /// `max_delete_ratio`), which `start` cannot see.
-    fn wants_survey(&self) -> bool {
-        false
-    }
-
-    /// Sees one data row during the survey pass (API 1.1). `store` is read-only and shows the
-    /// store as it is before the run applies anything. Malformed records are not surveyed.
-    fn survey(&mut self, _row: RowRef<'_>, _store: TxnRef<'_>) {}
-
-    /// The survey's conclusion, after the last surveyed row (API 1.1): `Ok("")` goes on;
-    /// `Ok(note)` goes on and the host adds the note to the report as a file-level warning;
-    /// `Err(Refused)` refuses the whole file (exit 3, nothing applied); `Err(BadOption)` is a
-    /// usage error (exit 2).
-    fn survey_verdict(&mut self, _store: TxnRef<'_>) -> RResult<RString, StartError> {
-        RResult::ROk(RString::new())
-    }
 }
 
 /// Key/value pairs returned by a scan.
@@ -325,4 +341,97 @@ pub struct FinishOutcome {
     pub warnings: RVec<RString>,
     /// Set when `finish` itself failed: the run's last batch is not committed.
     pub error: ROption<RString>,
+}
+
+/// Names and encodings of the protocol that travels as data over the 1.0 ABI (see the module
+/// documentation). Shared by the host and the plugin-api wrapper, so both sides agree.
+pub mod protocol {
+    use abi_stable::std_types::{ROption, RString};
+
+    use super::{FinishOutcome, StartError};
+
+    /// Options whose key starts with this are protocol flags, not operator settings.
+    pub const FLAG_PREFIX: &str = "_";
+    /// Manifest option: the processor wants the survey pass (its default is `true`).
+    pub const SURVEY_OPTION: &str = "_survey";
+    /// Run option set by the host on the survey run only.
+    pub const PHASE_OPTION: &str = "_phase";
+    /// The value of [`PHASE_OPTION`] on the survey run.
+    pub const PHASE_SURVEY: &str = "survey";
+    /// Prefix of a survey's `FinishOutcome::error`: the file is refused (exit 3).
+    pub const REFUSED: &str = "refused: ";
+    /// Prefix of a survey's `FinishOutcome::error`: an option has a bad value (exit 2).
+    pub const BAD_OPTION: &str = "bad option: ";
+    /// What a survey run's `apply` answers (the host never calls it).
+    pub const SURVEY_APPLY: &str = "survey phase: rows are not applied";
+
+    /// Whether an option key is a protocol flag.
+    pub fn is_flag(key: &str) -> bool {
+        key.starts_with(FLAG_PREFIX)
+    }
+
+    /// A survey's verdict as its run's `finish` returns it: `Ok(notes)` goes on, the notes
+    /// becoming file-level warnings; `Err` stops before any row.
+    pub fn verdict_to_finish(verdict: Result<Vec<String>, StartError>) -> FinishOutcome {
+        match verdict {
+            Ok(notes) => FinishOutcome {
+                warnings: notes.into_iter().map(RString::from).collect(),
+                ..FinishOutcome::default()
+            },
+            Err(e) => {
+                let text = match e {
+                    StartError::Refused(m) => format!("{REFUSED}{m}"),
+                    StartError::BadOption(m) => format!("{BAD_OPTION}{m}"),
+                };
+                FinishOutcome {
+                    error: ROption::RSome(text.into()),
+                    ..FinishOutcome::default()
+                }
+            }
+        }
+    }
+
+    /// The host's reading of a survey run's `finish`: the inverse of [`verdict_to_finish`]. An
+    /// error without a known prefix refuses the file with its text as is.
+    pub fn verdict_from_finish(outcome: FinishOutcome) -> Result<Vec<String>, StartError> {
+        match outcome.error.into_option() {
+            None => Ok(outcome.warnings.into_iter().map(String::from).collect()),
+            Some(text) => Err(if let Some(m) = text.strip_prefix(BAD_OPTION) {
+                StartError::BadOption(m.into())
+            } else if let Some(m) = text.strip_prefix(REFUSED) {
+                StartError::Refused(m.into())
+            } else {
+                StartError::Refused(text)
+            }),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn verdicts_travel_through_a_finish_outcome_and_back() {
+            let back = |v| verdict_from_finish(verdict_to_finish(v));
+            assert_eq!(back(Ok(vec![])).unwrap(), Vec::<String>::new());
+            assert_eq!(back(Ok(vec!["note".into()])).unwrap(), vec!["note"]);
+            match back(Err(StartError::Refused("too many: 3".into()))) {
+                Err(StartError::Refused(m)) => assert_eq!(m.as_str(), "too many: 3"),
+                other => panic!("{other:?}"),
+            }
+            match back(Err(StartError::BadOption("option `x`: bad".into()))) {
+                Err(StartError::BadOption(m)) => assert_eq!(m.as_str(), "option `x`: bad"),
+                other => panic!("{other:?}"),
+            }
+            let plain = FinishOutcome {
+                error: ROption::RSome("finish failed".into()),
+                ..FinishOutcome::default()
+            };
+            match verdict_from_finish(plain) {
+                Err(StartError::Refused(m)) => assert_eq!(m.as_str(), "finish failed"),
+                other => panic!("{other:?}"),
+            }
+            assert!(is_flag(SURVEY_OPTION) && is_flag(PHASE_OPTION) && !is_flag("limit"));
+        }
+    }
 }

@@ -3,16 +3,16 @@
 //! the whole process).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use abi_stable::{
     prefix_type::PrefixTypeTrait,
     sabi_trait::TD_Opaque,
-    std_types::{RResult, RStr, RString, RVec},
+    std_types::{RResult, RStr, RVec},
 };
 
 use crate::abi::{
-    Derived, FinishOutcome, HostServices, LogLevel, Manifest, PluginMod, PluginModRef,
+    protocol, Derived, FinishOutcome, HostServices, LogLevel, Manifest, PluginMod, PluginModRef,
     ProcessorAbi, ProcessorAbi_TO, ProcessorBox, RowOutcome, RowRef, RunAbi, RunAbi_TO, RunBox,
     RunSpec, StartError, TxnMut, TxnRef,
 };
@@ -82,14 +82,24 @@ impl<P: Processor> ProcessorAbi for ProcessorShim<P> {
         let run = catch_unwind(AssertUnwindSafe(|| {
             let ctx = StartContext::from_spec(&spec);
             let handler = self.0.start(&ctx)?;
-            Ok(RunShim {
-                handler,
-                columns: ctx.columns_handle(),
-                survey_panic: OnceLock::new(),
-            })
+            let columns = ctx.columns_handle();
+            Ok(
+                if ctx.option(protocol::PHASE_OPTION) == protocol::PHASE_SURVEY {
+                    RunAbi_TO::from_value(
+                        SurveyShim {
+                            handler: Mutex::new(handler),
+                            columns,
+                            panic: OnceLock::new(),
+                        },
+                        TD_Opaque,
+                    )
+                } else {
+                    RunAbi_TO::from_value(RunShim { handler, columns }, TD_Opaque)
+                },
+            )
         }));
         match run {
-            Ok(Ok(shim)) => RResult::ROk(RunAbi_TO::from_value(shim, TD_Opaque)),
+            Ok(Ok(run)) => RResult::ROk(run),
             Ok(Err(e)) => RResult::RErr(e),
             Err(p) => RResult::RErr(StartError::Refused(panic_message(p).into())),
         }
@@ -99,9 +109,6 @@ impl<P: Processor> ProcessorAbi for ProcessorShim<P> {
 struct RunShim {
     handler: Box<dyn RowHandler>,
     columns: Columns,
-    /// The first panic of the survey pass: the rest of the survey is skipped and the verdict
-    /// refuses the file, since a threshold that could not be checked must not let it through.
-    survey_panic: OnceLock<String>,
 }
 
 impl RunAbi for RunShim {
@@ -140,42 +147,56 @@ impl RunAbi for RunShim {
             Err(p) => finish_to_abi(Err(panic_message(p).into())),
         }
     }
+}
 
-    fn wants_survey(&self) -> bool {
-        // A panic here still asks for the survey, so that the verdict refuses the file.
-        catch_unwind(AssertUnwindSafe(|| self.handler.wants_survey())).unwrap_or_else(|p| {
-            let _ = self.survey_panic.set(survey_panic_message(p));
-            true
-        })
-    }
+/// A survey run (`_phase=survey`, see [`crate::abi::protocol`]) over the 1.0 `RunAbi`:
+/// `prepare` → [`RowHandler::survey`], `finish` → [`RowHandler::survey_verdict`] encoded in
+/// the [`FinishOutcome`]; `apply` is not part of the phase.
+struct SurveyShim {
+    /// `prepare` takes `&self` while `survey` takes `&mut self`; the host surveys row by row,
+    /// so the lock is never contended.
+    handler: Mutex<Box<dyn RowHandler>>,
+    columns: Columns,
+    /// The first panic of the survey: the rest of it is skipped and the verdict refuses the
+    /// file, since a threshold that could not be checked must not let it through.
+    panic: OnceLock<String>,
+}
 
-    fn survey(&mut self, row: RowRef<'_>, store: TxnRef<'_>) {
-        if self.survey_panic.get().is_some() {
-            return;
+impl RunAbi for SurveyShim {
+    fn prepare(&self, row: RowRef<'_>, store: TxnRef<'_>) -> Derived {
+        if self.panic.get().is_some() {
+            return Derived::default();
         }
-        let columns = &self.columns;
-        let handler = &mut self.handler;
-        let result = catch_unwind(AssertUnwindSafe(move || {
-            handler.survey(&Row::new(row, columns), &ReadTxn::new(store))
+        // The panic is caught inside the lock, so the mutex is never poisoned.
+        let mut handler = self.handler.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            handler.survey(&Row::new(row, &self.columns), &ReadTxn::new(store))
         }));
         if let Err(p) = result {
-            let _ = self.survey_panic.set(survey_panic_message(p));
+            let _ = self.panic.set(survey_panic_message(p));
         }
+        Derived::default()
     }
 
-    fn survey_verdict(&mut self, store: TxnRef<'_>) -> RResult<RString, StartError> {
-        if let Some(message) = self.survey_panic.get() {
-            return RResult::RErr(StartError::Refused(message.as_str().into()));
+    fn apply(&mut self, _row: RowRef<'_>, _derived: Derived, _txn: TxnMut<'_>) -> RowOutcome {
+        crate::RowError::new(protocol::SURVEY_APPLY).into()
+    }
+
+    fn finish(&mut self, txn: TxnMut<'_>) -> FinishOutcome {
+        if let Some(message) = self.panic.get() {
+            return protocol::verdict_to_finish(Err(StartError::Refused(message.as_str().into())));
         }
-        let handler = &mut self.handler;
-        let result = catch_unwind(AssertUnwindSafe(move || {
-            handler.survey_verdict(&ReadTxn::new(store))
+        let handler = self
+            .handler
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            handler.survey_verdict(&ReadTxn::new(txn.sabi_reborrow()))
         }));
-        match result {
-            Ok(Ok(note)) => RResult::ROk(note.unwrap_or_default().into()),
-            Ok(Err(e)) => RResult::RErr(e),
-            Err(p) => RResult::RErr(StartError::Refused(survey_panic_message(p).into())),
-        }
+        protocol::verdict_to_finish(match result {
+            Ok(verdict) => verdict.map(|note| note.into_iter().collect()),
+            Err(p) => Err(StartError::Refused(survey_panic_message(p).into())),
+        })
     }
 }
 

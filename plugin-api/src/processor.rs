@@ -18,7 +18,9 @@ use std::collections::HashMap;
 
 use abi_stable::std_types::{ROption, RString, RVec, Tuple2};
 
-use crate::abi::{ColumnSpec, Derived, Manifest, OptionSpec, OutcomeKind, RowOutcome, RunSpec};
+use crate::abi::{
+    protocol, ColumnSpec, Derived, Manifest, OptionSpec, OutcomeKind, RowOutcome, RunSpec,
+};
 pub use crate::abi::{RowRef, StartError};
 use crate::model::ModelError;
 use crate::schema;
@@ -55,21 +57,19 @@ pub trait RowHandler: Send + Sync + 'static {
         Ok(Finish::default())
     }
 
-    /// Whether this run needs a survey of the whole file before any row is applied (API 1.1).
+    /// Sees one data row during the survey pass (API 1.1), with a read-only view of the store
+    /// as it is before the run.
     ///
     /// Some checks concern the file as a whole and depend on the store, which `start` cannot
     /// see: course-delete refuses a file that names more existing courses than
     /// `max_delete_ratio` × the courses in the store (formats.md §3.2), and that must be
-    /// decided before the first deletion. Return true and the host reads the file once first,
-    /// calling [`RowHandler::survey`] for each row and then [`RowHandler::survey_verdict`] —
-    /// in dry runs and resumed runs too. The survey pass streams the file: keep what it
-    /// gathers small (counts, or a set bounded by the store, not the rows).
-    fn wants_survey(&self) -> bool {
-        false
-    }
-
-    /// Sees one data row during the survey pass, with a read-only view of the store as it is
-    /// before the run. Malformed records (wrong field count...) are not surveyed; they fail
+    /// decided before the first deletion. A processor whose manifest is
+    /// [`Manifest::surveyed`] gets a first, separate run over the whole file before the real
+    /// one — in dry runs and resumed runs too: `start`, this method for each row, then
+    /// [`RowHandler::survey_verdict`]; nothing is applied. The real run then starts afresh
+    /// (another `start`), so keep nothing of the survey but its verdict. The survey pass
+    /// streams the file: keep what it gathers small (counts, or a set bounded by the store,
+    /// not the rows). Malformed records (wrong field count...) are not surveyed; they fail
     /// later as usual. A panic here refuses the file.
     fn survey(&mut self, _row: &Row<'_>, _store: &ReadTxn<'_>) {}
 
@@ -421,6 +421,25 @@ impl Manifest {
     pub fn parallel_prepare(mut self) -> Self {
         self.parallel_prepare = true;
         self
+    }
+
+    /// Asks for the survey pass before any row is applied (API 1.1, see
+    /// [`RowHandler::survey`]): declares the protocol flag `_survey`, which the operator never
+    /// sees nor sets.
+    pub fn surveyed(self) -> Self {
+        self.option(OptionSpec::new(
+            protocol::SURVEY_OPTION,
+            "true",
+            "(protocol) the host surveys the file before applying it",
+        ))
+    }
+
+    /// Whether the manifest asks for the survey pass (it declares `_survey`, default `true`).
+    pub fn is_surveyed(&self) -> bool {
+        self.options.iter().any(|o| {
+            o.key.as_str() == protocol::SURVEY_OPTION
+                && crate::values::parse_bool(&o.default) == Ok(true)
+        })
     }
 
     pub fn column(mut self, column: ColumnSpec) -> Self {

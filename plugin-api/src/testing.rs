@@ -1,6 +1,7 @@
 //! Test helpers for processor authors: an in-memory store, and a runner that drives a processor
-//! the way the host does — header check, [`RunSpec`] with every option, `start`, `prepare` on
-//! several threads for a chunk of rows, then `apply` row by row, all through the ABI objects
+//! the way the host does — header check, [`RunSpec`] with every option, the survey run when the
+//! manifest asks for it (see [`crate::abi::protocol`]), `start`, `prepare` on several threads
+//! for a chunk of rows, then `apply` row by row, all through the ABI objects
 //! ([`crate::abi::ProcessorAbi`], [`crate::abi::RunAbi`], [`TxnAbi`]). A processor's unit tests
 //! thereby exercise the code its cdylib runs, without a host binary or a store on disk.
 //!
@@ -21,8 +22,8 @@ use abi_stable::{
 };
 
 use crate::abi::{
-    Entries, OutcomeKind, ProcessorBox, RowRef, RunBox, RunSpec, StartError, TxnAbi, TxnAbi_TO,
-    TxnMut, TxnRef,
+    protocol, Entries, OutcomeKind, ProcessorBox, RowRef, RunBox, RunSpec, StartError, TxnAbi,
+    TxnAbi_TO, TxnMut, TxnRef,
 };
 use crate::processor::Processor;
 use crate::txn::{ReadTxn, Txn};
@@ -146,7 +147,8 @@ pub enum Refusal {
     /// `start` refused: a bad option value or a file the processor cannot take.
     Start(StartError),
     /// The survey pass refused the file, or found a bad option (API 1.1, see
-    /// [`crate::RowHandler::survey_verdict`]); no row was applied.
+    /// [`crate::RowHandler::survey_verdict`]); no row was applied. A refusal of the survey
+    /// run's own `start` is a [`Refusal::Start`].
     Survey(StartError),
 }
 
@@ -179,8 +181,8 @@ pub struct Report {
     /// `finish`'s details (JSON text, empty for `{}`), lines, warnings and error.
     pub details_json: String,
     pub report_lines: Vec<String>,
-    /// File-level warnings: the survey's note first when it gave one (as in the host's report),
-    /// then `finish`'s.
+    /// File-level warnings: the survey's notes first (as in the host's report), then
+    /// `finish`'s.
     pub warnings: Vec<String>,
     pub finish_error: Option<String>,
 }
@@ -244,8 +246,13 @@ impl Runner {
     /// Sets an option (the manifest's own; `allow_unknown_columns` is the host's and is honoured).
     ///
     /// # Panics
-    /// On a key the manifest does not declare: a mistake in the test.
+    /// On a key the manifest does not declare, or a protocol flag (`_survey`...), which the
+    /// operator cannot set either: a mistake in the test.
     pub fn option(mut self, key: &str, value: &str) -> Self {
+        assert!(
+            !protocol::is_flag(key),
+            "`{key}` is a protocol flag, not an option"
+        );
         if key == "allow_unknown_columns" {
             self.allow_unknown_columns =
                 crate::values::parse_bool(value).expect("allow_unknown_columns is a boolean");
@@ -289,8 +296,9 @@ impl Runner {
         &self.manifest
     }
 
-    /// Checks the header, starts the run, surveys the rows when the processor asks for it
-    /// (refusing with [`Refusal::Survey`] before any row is applied), prepares and applies every
+    /// Checks the header, surveys the rows in a run of their own when the manifest asks for it
+    /// ([`Manifest::surveyed`]; refusing with [`Refusal::Survey`] before any row is applied),
+    /// starts the run, prepares and applies every
     /// row (line 1 is the header, rows follow from line 2), then finishes. A failed row's writes
     /// are discarded.
     ///
@@ -328,15 +336,15 @@ impl Runner {
             dry_run: false,
             force: self.force,
         };
+        let mut report = Report::default();
+        if self.manifest.is_surveyed() {
+            report.warnings = self.survey(&spec, store, header, rows)?;
+        }
         let mut run = self
             .processor
             .start(spec)
             .into_result()
             .map_err(Refusal::Start)?;
-        let mut report = Report::default();
-        if let Some(note) = survey(&mut run, store, header, rows)? {
-            report.warnings.push(note);
-        }
         let parallel = self.prepare && self.manifest.parallel_prepare;
         let size = self.chunk.min(rows.len()).max(1);
         let mut line = 2;
@@ -390,36 +398,81 @@ impl Runner {
     }
 }
 
-/// The survey pass, as the host runs it: every row, then the verdict, all with a read-only view
-/// of the store before the run. A processor built without it (API 1.0) is not surveyed.
-fn survey(
-    run: &mut RunBox,
-    store: &MemoryStore,
-    header: &[&str],
-    rows: &[&[&str]],
-) -> Result<Option<String>, Refusal> {
-    if !run.wants_survey() {
-        return Ok(None);
+impl Runner {
+    /// The survey pass, as the host runs it (see [`crate::abi::protocol`]): a first run with
+    /// `_phase=survey`, `prepare` for every row, then `finish` with a transaction whose writes
+    /// are refused, all reading the store as it is before the run. Gives the survey's notes.
+    fn survey(
+        &self,
+        spec: &RunSpec,
+        store: &MemoryStore,
+        header: &[&str],
+        rows: &[&[&str]],
+    ) -> Result<Vec<String>, Refusal> {
+        let mut spec = spec.clone();
+        spec.options.push(Tuple2(
+            protocol::PHASE_OPTION.into(),
+            protocol::PHASE_SURVEY.into(),
+        ));
+        let mut run = self
+            .processor
+            .start(spec)
+            .into_result()
+            .map_err(Refusal::Start)?;
+        for (line, values) in (2..).zip(rows) {
+            assert_eq!(
+                values.len(),
+                header.len(),
+                "line {line}: not as many values as the header"
+            );
+            let values: Vec<RStr<'_>> = values.iter().map(|v| RStr::from(*v)).collect();
+            run.prepare(
+                RowRef {
+                    line,
+                    values: values.as_slice().into(),
+                },
+                store.as_read_abi(),
+            );
+        }
+        let mut view = ReadOnly(store);
+        let outcome = run.finish(TxnAbi_TO::from_ptr(&mut view, TD_Opaque));
+        protocol::verdict_from_finish(outcome).map_err(Refusal::Survey)
     }
-    for (line, values) in (2..).zip(rows) {
-        assert_eq!(
-            values.len(),
-            header.len(),
-            "line {line}: not as many values as the header"
-        );
-        let values: Vec<RStr<'_>> = values.iter().map(|v| RStr::from(*v)).collect();
-        run.survey(
-            RowRef {
-                line,
-                values: values.as_slice().into(),
-            },
-            store.as_read_abi(),
-        );
+}
+
+/// The store lent to a survey's `finish`: reads go through, writes are refused (as the host's).
+struct ReadOnly<'a>(&'a MemoryStore);
+
+const READ_ONLY: &str = "the store is read-only during the survey";
+
+impl TxnAbi for ReadOnly<'_> {
+    fn get(
+        &self,
+        space: RStr<'_>,
+        key: RSlice<'_, u8>,
+    ) -> RResult<abi_stable::std_types::ROption<RVec<u8>>, RString> {
+        self.0.get(space, key)
     }
-    match run.survey_verdict(store.as_read_abi()).into_result() {
-        Ok(note) if note.is_empty() => Ok(None),
-        Ok(note) => Ok(Some(note.into())),
-        Err(e) => Err(Refusal::Survey(e)),
+
+    fn put(&mut self, _: RStr<'_>, _: RSlice<'_, u8>, _: RSlice<'_, u8>) -> RResult<(), RString> {
+        RResult::RErr(READ_ONLY.into())
+    }
+
+    fn remove(&mut self, _: RStr<'_>, _: RSlice<'_, u8>) -> RResult<(), RString> {
+        RResult::RErr(READ_ONLY.into())
+    }
+
+    fn scan_prefix(
+        &self,
+        space: RStr<'_>,
+        prefix: RSlice<'_, u8>,
+        limit: usize,
+    ) -> RResult<Entries, RString> {
+        self.0.scan_prefix(space, prefix, limit)
+    }
+
+    fn next_id(&mut self, _: RStr<'_>) -> RResult<u64, RString> {
+        RResult::RErr(READ_ONLY.into())
     }
 }
 
@@ -508,6 +561,7 @@ mod survey_tests {
     impl Processor for Guarded {
         fn manifest(&self) -> Manifest {
             Manifest::new("guarded", "0.1.0", "survey test", "g.csv")
+                .surveyed()
                 .column(ColumnSpec::new("name", "text(10)", "a thing").required())
                 .option(OptionSpec::new(
                     "limit",
@@ -544,10 +598,6 @@ mod survey_tests {
     }
 
     impl RowHandler for GuardedRun {
-        fn wants_survey(&self) -> bool {
-            true
-        }
-
         fn survey(&mut self, row: &Row<'_>, store: &ReadTxn<'_>) {
             let name = row.get("name").unwrap_or_default();
             if name == self.panic_at {
@@ -663,6 +713,80 @@ mod survey_tests {
             other => panic!("expected a survey refusal, got {other:?}"),
         }
         assert_eq!(store, seeded());
+    }
+
+    #[test]
+    fn only_a_surveyed_manifest_is_surveyed_and_its_flag_stays_internal() {
+        let plain = Manifest::new("plain", "0.1.0", "", "p.csv");
+        assert!(!plain.is_surveyed());
+        let surveyed = plain.surveyed();
+        assert!(surveyed.is_surveyed());
+        assert!(surveyed
+            .options
+            .iter()
+            .all(|o| o.key.as_str() == protocol::SURVEY_OPTION && o.default.as_str() == "true"));
+    }
+
+    /// The survey phase through the ABI, as the host drives it: `prepare` surveys, `apply` is
+    /// refused, `finish` carries the verdict and cannot write.
+    #[test]
+    fn the_survey_phase_speaks_through_the_1_0_abi() {
+        let processor = crate::export::boxed(Guarded);
+        let spec = |phase: bool| {
+            let mut options: RVec<Tuple2<RString, RString>> = [("limit", "1"), ("panic_at", "")]
+                .iter()
+                .map(|(k, v)| Tuple2(RString::from(*k), RString::from(*v)))
+                .collect();
+            if phase {
+                options.push(Tuple2(
+                    protocol::PHASE_OPTION.into(),
+                    protocol::PHASE_SURVEY.into(),
+                ));
+            }
+            RunSpec {
+                columns: vec![RString::from("name")].into(),
+                options,
+                input: "g.csv".into(),
+                started_at: 0,
+                dry_run: false,
+                force: false,
+            }
+        };
+        let mut store = seeded();
+        let before = store.clone();
+        let mut survey = processor.start(spec(true)).unwrap();
+        for (line, name) in [(2, "a"), (3, "b")] {
+            let values = [RStr::from(name)];
+            let derived = survey.prepare(
+                RowRef {
+                    line,
+                    values: values.as_slice().into(),
+                },
+                store.as_read_abi(),
+            );
+            assert!(derived.entries.is_empty());
+        }
+        let values = [RStr::from("c")];
+        let row = RowRef {
+            line: 4,
+            values: values.as_slice().into(),
+        };
+        let outcome = survey.apply(row, Derived::default(), store.as_abi());
+        assert_eq!(outcome.kind, OutcomeKind::Failed);
+        assert_eq!(outcome.message.as_str(), protocol::SURVEY_APPLY);
+        let verdict = survey.finish(store.as_abi());
+        assert_eq!(
+            verdict.error.as_ref().into_option().map(|e| e.as_str()),
+            Some(
+                "refused: the file names 2 existing things, more than the limit 1 (3 in the store)"
+            )
+        );
+        assert_eq!(store, before, "the survey wrote nothing");
+
+        // The same processor without `_phase` is an ordinary run.
+        let mut run = processor.start(spec(false)).unwrap();
+        let outcome = run.apply(row, Derived::default(), store.as_abi());
+        assert_eq!(outcome.kind, OutcomeKind::Created);
     }
 
     #[test]

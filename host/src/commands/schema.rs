@@ -1,6 +1,7 @@
 //! `toolsync schema` and `toolsync template`.
 
 use serde_json::json;
+use toolsync_plugin_api::abi::protocol;
 
 use crate::config::all_options;
 use crate::exit::{CmdResult, ExitCode};
@@ -8,7 +9,11 @@ use crate::loader::LoadedProcessor;
 
 pub fn run(processor: &LoadedProcessor, as_json: bool) -> CmdResult {
     let m = &processor.manifest;
-    let options = all_options(m);
+    // Protocol flags (`_survey`) are between toolsync and the processor, not settings.
+    let options: Vec<_> = all_options(m)
+        .into_iter()
+        .filter(|o| !protocol::is_flag(&o.key))
+        .collect();
     if as_json {
         let value = json!({
             "processor": m.name.as_str(),

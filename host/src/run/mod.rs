@@ -15,8 +15,9 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RStr, RString, Tuple2};
-use toolsync_plugin_api::abi::{Derived, RowRef, RunBox, RunSpec, StartError};
+use toolsync_plugin_api::abi::{protocol, Derived, RowRef, RunBox, RunSpec, StartError, TxnAbi_TO};
 use toolsync_plugin_api::{schema, OutcomeKind};
 use toolsync_reader::{CsvReader, DelimiterChoice, EncodingChoice, FileInfo, Item, ReadOptions};
 
@@ -105,6 +106,11 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
         }
     };
     describe_input(&mut summary, &info);
+    if !manifest.split_fields {
+        // Whole lines (course-delete): no delimiter was used.
+        summary.delimiter = None;
+        summary.delimiter_note.clear();
+    }
 
     // The header against the schema, before any row runs.
     let columns: Vec<String> = match &info.header {
@@ -175,16 +181,14 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
         force: args.force,
     };
     // A resumed run whose journal says everything was committed has nothing left to guard.
-    let needs_survey = !resumed.as_ref().is_some_and(|j| j.finished);
-    let started = processor.processor.start(spec).into_result();
-    let started = started.and_then(|mut run| {
-        if needs_survey {
-            summary
-                .warnings
-                .extend(survey(&mut run, &store, &input, &read_options)?);
-        }
-        Ok(run)
-    });
+    let needs_survey = manifest.is_surveyed() && !resumed.as_ref().is_some_and(|j| j.finished);
+    let surveyed = if needs_survey {
+        survey(processor, &spec, &store, &input, &read_options)
+            .map(|notes| summary.warnings.extend(notes))
+    } else {
+        Ok(())
+    };
+    let started = surveyed.and_then(|()| processor.processor.start(spec).into_result());
     let mut run = match started {
         Ok(run) => run,
         Err(StartError::BadOption(m)) => return Err(Failure::usage(m.to_string())),
@@ -303,24 +307,29 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
     Ok(exit)
 }
 
-/// The survey pass (plugin API 1.1), for a run that asks for it: the file read once more, every
-/// well-formed row shown to the processor with a read-only view of the store as it is before
-/// the run, then its verdict — so that a file-level threshold can refuse the whole file before
-/// any row is applied. Streams like the main pass. Gives the processor's note, if any, for the
-/// report's warnings.
+/// The survey pass (plugin API 1.1, see `toolsync_plugin_api::abi::protocol`), for a processor
+/// whose manifest asks for it: a first run of its own with `_phase=survey`, shown every
+/// well-formed row of the file (`prepare`) with a read-only view of the store as it is before
+/// the run, then asked for its verdict (`finish`, whose writes are refused) — so that a
+/// file-level threshold can refuse the whole file before any row is applied. Streams like the
+/// main pass. Gives the processor's notes for the report's warnings.
 fn survey(
-    run: &mut RunBox,
+    processor: &LoadedProcessor,
+    spec: &RunSpec,
     store: &Store,
     input: &Path,
     read_options: &ReadOptions,
-) -> Result<Option<String>, StartError> {
-    if !run.wants_survey() {
-        return Ok(None);
-    }
+) -> Result<Vec<String>, StartError> {
+    let mut spec = spec.clone();
+    spec.options.push(Tuple2(
+        protocol::PHASE_OPTION.into(),
+        protocol::PHASE_SURVEY.into(),
+    ));
+    let mut run = processor.processor.start(spec).into_result()?;
     let refused = |m: String| StartError::Refused(m.into());
     let (mut reader, _) = CsvReader::open(input, read_options).map_err(|r| refused(r.message))?;
     let staging = Staging::default();
-    let view = ReadView::new(&staging, store);
+    let mut view = ReadView::new(&staging, store);
     while let Some(item) = reader.next_item() {
         let Item::Row(record) = item else { continue };
         let values: Vec<RStr<'_>> = record
@@ -332,7 +341,7 @@ fn survey(
             line: record.line,
             values: values.as_slice().into(),
         };
-        run.survey(row, view.as_abi());
+        run.prepare(row, view.as_abi());
     }
     // A partial count could let a file through a threshold it exceeds.
     if let Some(error) = reader.read_error() {
@@ -340,8 +349,9 @@ fn survey(
             "the input could not be read to the end while surveying it: {error}"
         )));
     }
-    let note = run.survey_verdict(view.as_abi()).into_result()?;
-    Ok(Some(note.into_string()).filter(|n| !n.is_empty()))
+    // The view refuses writes: nothing of the survey reaches the store.
+    let outcome = run.finish(TxnAbi_TO::from_ptr(&mut view, TD_Opaque));
+    protocol::verdict_from_finish(outcome)
 }
 
 /// The loop over rows, with everything it mutates.

@@ -103,8 +103,11 @@ mod tests {
         let mut txn = store.txn();
         let cat = Categories::create(&mut txn, 0, "C", true, 1).unwrap().id;
         let course = Courses::create(&mut txn, Course::new("A", "A", cat, 1)).unwrap();
-        for (module, kind) in [("forum", "posts"), ("forum", "subscriptions"), ("quiz", "attempts")]
-        {
+        for (module, kind) in [
+            ("forum", "posts"),
+            ("forum", "subscriptions"),
+            ("quiz", "attempts"),
+        ] {
             Activities::add(&mut txn, &course, module, kind, &json!({"n": 1})).unwrap();
         }
         // `forum` must not match `forum2`'s prefix.
@@ -118,7 +121,10 @@ mod tests {
             Activities::remove(&mut txn, course.id, "forum", Some("subscriptions")).unwrap(),
             1
         );
-        assert_eq!(Activities::remove(&mut txn, course.id, "forum", None).unwrap(), 1);
+        assert_eq!(
+            Activities::remove(&mut txn, course.id, "forum", None).unwrap(),
+            1
+        );
         assert_eq!(Activities::count(&txn, course.id, None, None).unwrap(), 2);
     }
 }

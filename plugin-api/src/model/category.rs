@@ -191,7 +191,9 @@ impl Categories {
             )));
         }
         if parent != 0 && Self::get(txn, parent)?.is_none() {
-            return Err(ModelError::Conflict(format!("no category with id {parent}")));
+            return Err(ModelError::Conflict(format!(
+                "no category with id {parent}"
+            )));
         }
         if Self::child(txn, parent, name)?.is_some() {
             return Err(ModelError::Conflict(format!(
@@ -377,7 +379,10 @@ mod tests {
 
         let mut moved = b.clone();
         moved.parent = 0;
-        assert!(Categories::save(&mut txn, &mut moved).is_err(), "B exists at top");
+        assert!(
+            Categories::save(&mut txn, &mut moved).is_err(),
+            "B exists at top"
+        );
         let mut a = Categories::get(&txn, b.parent).unwrap().unwrap();
         a.parent = b.id;
         assert!(Categories::save(&mut txn, &mut a).is_err(), "no loops");

@@ -9,9 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    activity::Activities, category::Categories, dangling, enrol::Enrolments, group::Groups,
-    id_key, ids, is_false, is_zero, key_id, model_version, remove_prefix, scan_records, Extra,
-    ModelError, ModelResult, MODEL_VERSION,
+    activity::Activities, category::Categories, dangling, enrol::Enrolments, group::Groups, id_key,
+    ids, is_false, is_zero, key_id, model_version, remove_prefix, scan_records, Extra, ModelError,
+    ModelResult, MODEL_VERSION,
 };
 use crate::txn::{StoreRead, Txn};
 
@@ -451,7 +451,9 @@ mod tests {
         assert!(Courses::create(&mut txn, b).is_err());
         assert!(Courses::create(&mut txn, Course::new("C", "no category", 99, 1)).is_err());
 
-        let other = Categories::create(&mut txn, 0, "Other", true, 1).unwrap().id;
+        let other = Categories::create(&mut txn, 0, "Other", true, 1)
+            .unwrap()
+            .id;
         a.shortname = "A2".into();
         a.idnumber = String::new();
         a.category = other;

@@ -161,11 +161,7 @@ impl Enrolments {
 
     /// Rewrites an instance (enable/disable). Disabling or enabling changes who is active in
     /// the course, so linked courses are brought in step.
-    pub fn save_instance(
-        txn: &mut Txn<'_>,
-        instance: &EnrolInstance,
-        now: i64,
-    ) -> ModelResult<()> {
+    pub fn save_instance(txn: &mut Txn<'_>, instance: &EnrolInstance, now: i64) -> ModelResult<()> {
         let before = Self::instance(txn, instance.course, instance.id)?;
         let mut record = instance.clone();
         record.v = MODEL_VERSION;
@@ -255,7 +251,11 @@ impl Enrolments {
         now: i64,
     ) -> ModelResult<bool> {
         let mut changed = Self::put_enrolment(txn, instance, user, now)?;
-        let source = if instance.owns_roles() { instance.id } else { 0 };
+        let source = if instance.owns_roles() {
+            instance.id
+        } else {
+            0
+        };
         for role in roles {
             changed |= Self::put_assignment(txn, instance.course, user, *role, source, now)?;
         }
@@ -322,7 +322,10 @@ impl Enrolments {
             if instance.as_ref().is_some_and(|i| i.owns_roles()) {
                 continue;
             }
-            txn.remove(ENROLMENT_SPACE, &enrolment_key(course, user, enrolment.instance))?;
+            txn.remove(
+                ENROLMENT_SPACE,
+                &enrolment_key(course, user, enrolment.instance),
+            )?;
             txn.remove(BY_USER, &ids(&[user, course, enrolment.instance]))?;
             enrolments += 1;
         }
@@ -603,7 +606,10 @@ impl Enrolments {
                 ENROLMENT_SPACE,
                 &enrolment_key(course.id, enrolment.user, enrolment.instance),
             )?;
-            txn.remove(BY_USER, &ids(&[enrolment.user, course.id, enrolment.instance]))?;
+            txn.remove(
+                BY_USER,
+                &ids(&[enrolment.user, course.id, enrolment.instance]),
+            )?;
         }
         super::remove_prefix(txn, ASSIGNMENT_SPACE, &id_key(course.id))?;
         Ok(())
@@ -624,15 +630,21 @@ impl Enrolments {
     }
 
     /// Brings every course `course` feeds in step with the user's participation in it.
-    fn mirror(txn: &mut Txn<'_>, course: u64, user: u64, now: i64, depth: usize) -> ModelResult<()> {
+    fn mirror(
+        txn: &mut Txn<'_>,
+        course: u64,
+        user: u64,
+        now: i64,
+        depth: usize,
+    ) -> ModelResult<()> {
         if depth > MAX_CHAIN {
             return Err(ModelError::Conflict(
                 "metacourse links nest too deep (a cycle?)".into(),
             ));
         }
         for (meta, instance) in Self::fed_by(txn, course)? {
-            let instance = Self::instance(txn, meta, instance)?
-                .ok_or_else(|| dangling(FEEDS, "a link"))?;
+            let instance =
+                Self::instance(txn, meta, instance)?.ok_or_else(|| dangling(FEEDS, "a link"))?;
             Self::sync(txn, &instance, user, now, depth)?;
         }
         Ok(())
@@ -783,11 +795,21 @@ mod tests {
         let manual_b = Enrolments::ensure_instance(&mut txn, &c[1], "manual", 1).unwrap();
         Enrolments::enrol(&mut txn, &manual_b, user, &[teacher], 1).unwrap();
         Enrolments::link(&mut txn, &c[0], &c[1], 1).unwrap();
-        assert_eq!(Enrolments::enrolments_of(&txn, c[1].id, user).unwrap().len(), 2);
+        assert_eq!(
+            Enrolments::enrolments_of(&txn, c[1].id, user)
+                .unwrap()
+                .len(),
+            2
+        );
         assert!(Enrolments::unlink(&mut txn, c[0].id, c[1].id, 2).unwrap());
         assert!(!Enrolments::unlink(&mut txn, c[0].id, c[1].id, 2).unwrap());
         assert_eq!(roles_in(&txn, c[1].id, user), vec![(teacher, false)]);
-        assert_eq!(Enrolments::enrolments_of(&txn, c[1].id, user).unwrap().len(), 1);
+        assert_eq!(
+            Enrolments::enrolments_of(&txn, c[1].id, user)
+                .unwrap()
+                .len(),
+            1
+        );
         assert!(Enrolments::instance_of(&txn, c[1].id, "meta")
             .unwrap()
             .is_none());

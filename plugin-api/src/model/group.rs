@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    id_at, id_key, ids, model_version, remove_prefix, scan_records, Extra, ModelError,
-    ModelResult, MODEL_VERSION,
+    id_at, id_key, ids, model_version, remove_prefix, scan_records, Extra, ModelError, ModelResult,
+    MODEL_VERSION,
 };
 use crate::model::Course;
 use crate::txn::{StoreRead, Txn};
@@ -187,10 +187,7 @@ impl Groups {
     pub fn delete_group(txn: &mut Txn<'_>, group: &Group) -> ModelResult<()> {
         Self::empty(txn, group)?;
         for grouping in Self::groupings(txn, group.course)? {
-            txn.remove(
-                BINDING_SPACE,
-                &ids(&[group.course, grouping.id, group.id]),
-            )?;
+            txn.remove(BINDING_SPACE, &ids(&[group.course, grouping.id, group.id]))?;
         }
         txn.remove(GROUP_SPACE, &ids(&[group.course, group.id]))?;
         Ok(())

@@ -32,6 +32,7 @@ impl Processor for CourseDelete {
         )
         .headerless()
         .whole_lines()
+        .surveyed()
         .column(
             ColumnSpec::new(
                 COLUMN,
@@ -79,10 +80,6 @@ pub struct DeleteRun {
 }
 
 impl RowHandler for DeleteRun {
-    fn wants_survey(&self) -> bool {
-        true
-    }
-
     fn survey(&mut self, row: &Row<'_>, store: &ReadTxn<'_>) {
         if self.survey_error.is_some() {
             return;

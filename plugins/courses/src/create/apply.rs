@@ -65,8 +65,8 @@ impl RowHandler for CreateRun {
             parse_int(key_value, 1, i64::MAX)
                 .map_err(|e| RowError::new(format!("`id`: {e}")).about(subject))?;
         }
-        let found = keys::lookup(txn, s.course_key, key_column, key_value)
-            .map_err(|e| e.about(subject))?;
+        let found =
+            keys::lookup(txn, s.course_key, key_column, key_value).map_err(|e| e.about(subject))?;
         match found {
             None if s.course_key == CourseKey::Id => Err(RowError::new(format!(
                 "no course with id = {key_value} (course_key = id never creates a course)"
@@ -190,7 +190,10 @@ fn create(txn: &mut Txn<'_>, s: &Settings, plan: Plan) -> Result<Outcome, RowErr
     };
     let (category, created) = match (&plan.category, base.as_ref().and_then(|b| b.category)) {
         (Some(cell), _) => category_of(txn, s, cell, true)?,
-        (None, Some(id)) => (Categories::get(txn, id)?.ok_or("the template's category is gone")?, Vec::new()),
+        (None, Some(id)) => (
+            Categories::get(txn, id)?.ok_or("the template's category is gone")?,
+            Vec::new(),
+        ),
         (None, None) => default_category(txn, s)?,
     };
     for path in created {
@@ -390,7 +393,8 @@ fn category_of(
             None => fail!("no category with idnumber = {cell}"),
         };
     }
-    let reference = CategoryRef::parse(cell).map_err(|e| RowError::new(format!("`category`: {e}")))?;
+    let reference =
+        CategoryRef::parse(cell).map_err(|e| RowError::new(format!("`category`: {e}")))?;
     resolve(txn, s, &reference, create)
 }
 

@@ -50,9 +50,7 @@ impl Kind {
                 if ok {
                     Ok(Value::Text(cell.into()))
                 } else {
-                    Err(format!(
-                        "`{cell}` is not a course format ([a-z][a-z0-9_]*)"
-                    ))
+                    Err(format!("`{cell}` is not a course format ([a-z][a-z0-9_]*)"))
                 }
             }
             Kind::Lang => {
@@ -121,45 +119,136 @@ macro_rules! field {
 }
 
 pub const FIELDS: &[Field] = &[
-    field!("fullname", Kind::Text(254), false, "full name; required",
-        |c, v| c.fullname = v.text()),
-    field!("idnumber", Kind::Text(100), true, "unique among courses when non-empty — empty",
-        |c, v| c.idnumber = v.text()),
-    field!("summary", Kind::LongText, true, "description — empty",
-        |c, v| c.summary = v.text()),
-    field!("format", Kind::Format, false, "course format — topics",
-        |c, v| c.format = v.text()),
-    field!("showgrades", Kind::Bool, false, "— 1", |c, v| c.showgrades = v.bool()),
-    field!("visible", Kind::Bool, false, "— 1", |c, v| c.visible = v.bool()),
-    field!("visibleold", Kind::Bool, false, "— same as visible", |c, v| c.visibleold = v.bool()),
-    field!("legacyfiles", Kind::Bool, false, "— 0", |c, v| c.legacyfiles = v.bool()),
-    field!("showreports", Kind::Bool, false, "— 0", |c, v| c.showreports = v.bool()),
-    field!("groupmodeforce", Kind::Bool, false, "— 0", |c, v| c.groupmodeforce = v.bool()),
-    field!("enablecompletion", Kind::Bool, false, "— 0",
-        |c, v| c.enablecompletion = v.bool()),
-    field!("newsitems", Kind::Int(0, 10), false, "— 5", |c, v| c.newsitems = v.int() as u8),
-    field!("startdate", Kind::Date, false, "— start of the run", |c, v| c.startdate = v.int()),
-    field!("timecreated", Kind::Date, false, "— start of the run",
-        |c, v| c.timecreated = v.int()),
-    field!("timemodified", Kind::Date, false,
+    field!(
+        "fullname",
+        Kind::Text(254),
+        false,
+        "full name; required",
+        |c, v| c.fullname = v.text()
+    ),
+    field!(
+        "idnumber",
+        Kind::Text(100),
+        true,
+        "unique among courses when non-empty — empty",
+        |c, v| c.idnumber = v.text()
+    ),
+    field!(
+        "summary",
+        Kind::LongText,
+        true,
+        "description — empty",
+        |c, v| c.summary = v.text()
+    ),
+    field!(
+        "format",
+        Kind::Format,
+        false,
+        "course format — topics",
+        |c, v| c.format = v.text()
+    ),
+    field!("showgrades", Kind::Bool, false, "— 1", |c, v| c
+        .showgrades =
+        v.bool()),
+    field!("visible", Kind::Bool, false, "— 1", |c, v| c.visible =
+        v.bool()),
+    field!(
+        "visibleold",
+        Kind::Bool,
+        false,
+        "— same as visible",
+        |c, v| c.visibleold = v.bool()
+    ),
+    field!("legacyfiles", Kind::Bool, false, "— 0", |c, v| c
+        .legacyfiles =
+        v.bool()),
+    field!("showreports", Kind::Bool, false, "— 0", |c, v| c
+        .showreports =
+        v.bool()),
+    field!("groupmodeforce", Kind::Bool, false, "— 0", |c, v| c
+        .groupmodeforce =
+        v.bool()),
+    field!("enablecompletion", Kind::Bool, false, "— 0", |c, v| c
+        .enablecompletion =
+        v.bool()),
+    field!("newsitems", Kind::Int(0, 10), false, "— 5", |c, v| c
+        .newsitems =
+        v.int() as u8),
+    field!(
+        "startdate",
+        Kind::Date,
+        false,
+        "— start of the run",
+        |c, v| c.startdate = v.int()
+    ),
+    field!(
+        "timecreated",
+        Kind::Date,
+        false,
+        "— start of the run",
+        |c, v| c.timecreated = v.int()
+    ),
+    field!(
+        "timemodified",
+        Kind::Date,
+        false,
         "— start of the run (an update sets it to that unless given)",
-        |c, v| c.timemodified = v.int()),
-    field!("marker", Kind::Int(0, i64::MAX), false, "highlighted section number — 0",
-        |c, v| c.marker = v.int() as u64),
-    field!("maxbytes", Kind::Int(0, i64::MAX), false,
-        "upload limit in bytes, 0 = platform limit — 0", |c, v| c.maxbytes = v.int() as u64),
-    field!("coursedisplay", Kind::Int(0, 1), false, "— 0",
-        |c, v| c.coursedisplay = v.int() as u8),
-    field!("defaultgroupingid", Kind::Int(0, i64::MAX), false,
+        |c, v| c.timemodified = v.int()
+    ),
+    field!(
+        "marker",
+        Kind::Int(0, i64::MAX),
+        false,
+        "highlighted section number — 0",
+        |c, v| c.marker = v.int() as u64
+    ),
+    field!(
+        "maxbytes",
+        Kind::Int(0, i64::MAX),
+        false,
+        "upload limit in bytes, 0 = platform limit — 0",
+        |c, v| c.maxbytes = v.int() as u64
+    ),
+    field!("coursedisplay", Kind::Int(0, 1), false, "— 0", |c, v| c
+        .coursedisplay =
+        v.int() as u8),
+    field!(
+        "defaultgroupingid",
+        Kind::Int(0, i64::MAX),
+        false,
         "id of a grouping of this course, 0 = none — 0",
-        |c, v| c.defaultgroupingid = v.int() as u64),
-    field!("groupmode", Kind::Int(0, 2), false, "0 none, 1 separate, 2 visible — 0",
-        |c, v| c.groupmode = v.int() as u8),
-    field!("lang", Kind::Lang, true, "forced language — empty", |c, v| c.lang = v.text()),
-    field!("theme", Kind::Text(50), true, "— empty", |c, v| c.theme = v.text()),
-    field!("sortorder", Kind::Int(0, 4_294_967_295), false, "listing position hint — 0",
-        |c, v| c.sortorder = v.int() as u32),
-    field!("cost", Kind::Text(10), true, "stored, no effect — empty", |c, v| c.cost = v.text()),
+        |c, v| c.defaultgroupingid = v.int() as u64
+    ),
+    field!(
+        "groupmode",
+        Kind::Int(0, 2),
+        false,
+        "0 none, 1 separate, 2 visible — 0",
+        |c, v| c.groupmode = v.int() as u8
+    ),
+    field!(
+        "lang",
+        Kind::Lang,
+        true,
+        "forced language — empty",
+        |c, v| c.lang = v.text()
+    ),
+    field!("theme", Kind::Text(50), true, "— empty", |c, v| c.theme =
+        v.text()),
+    field!(
+        "sortorder",
+        Kind::Int(0, 4_294_967_295),
+        false,
+        "listing position hint — 0",
+        |c, v| c.sortorder = v.int() as u32
+    ),
+    field!(
+        "cost",
+        Kind::Text(10),
+        true,
+        "stored, no effect — empty",
+        |c, v| c.cost = v.text()
+    ),
 ];
 
 /// The creation default of a clearable field (what `empty_clears` puts back).

@@ -168,19 +168,17 @@ impl Settings {
         let columns = ctx.columns();
         let course_key = keys::from_context(ctx)?;
         check_key_columns(course_key, columns)?;
-        let default_category = CategoryRef::parse(ctx.option("default_category")).map_err(|e| {
-            StartError::BadOption(format!("option `default_category`: {e}").into())
-        })?;
+        let default_category = CategoryRef::parse(ctx.option("default_category"))
+            .map_err(|e| StartError::BadOption(format!("option `default_category`: {e}").into()))?;
         // The host always passes `timezone`; a unit-test runner may not.
         let zone = Zone::parse(match ctx.option("timezone") {
             "" => "UTC",
             name => name,
         })
-            .map_err(|e| StartError::BadOption(format!("option `timezone`: {e}").into()))?;
-        let identity = UserKey::parse(&ctx.option_choice(
-            "users.identity",
-            &["username", "idnumber", "email", "id"],
-        )?)
+        .map_err(|e| StartError::BadOption(format!("option `timezone`: {e}").into()))?;
+        let identity = UserKey::parse(
+            &ctx.option_choice("users.identity", &["username", "idnumber", "email", "id"])?,
+        )
         .unwrap_or(UserKey::Username);
         Ok(Settings {
             course_key,

@@ -60,9 +60,7 @@ pub fn load(txn: &impl StoreRead, value: &str, settings: &Settings) -> Result<Ba
             super::fields::Value::Text(String::new())
         } else {
             field.kind.convert(text, &settings.zone).map_err(|e| {
-                RowError::new(format!(
-                    "template `{value}`: course.xml `{name}`: {e}"
-                ))
+                RowError::new(format!("template `{value}`: course.xml `{name}`: {e}"))
             })?
         };
         (field.set)(&mut course, &value);
