@@ -572,3 +572,24 @@ fn header_rules_refuse_the_file() {
         );
     }
 }
+
+#[test]
+fn bad_option_values_are_usage_errors_before_any_row() {
+    let world = World::courses();
+    let file = world.file("o.csv", "shortname;fullname\nA;A\n");
+    for set in [
+        "default_category=A//B",
+        "users.identity=shoe_size",
+        "timezone=Mars/Olympus",
+        "category_key=name",
+        "update_existing=maybe",
+    ] {
+        let run = world.run(&["run", "course-create", file.to_str().unwrap(), "--set", set]);
+        assert_eq!(run.code(), 2, "{set}: {}", run.stderr());
+        assert!(
+            !run.stderr().is_empty(),
+            "{set}: the error says what to fix"
+        );
+    }
+    assert!(world.show("course", "A").is_none());
+}

@@ -97,13 +97,9 @@ struct Settings {
 
 impl Settings {
     fn parse(args: &[String]) -> Result<Settings, String> {
-        let env_count = |name: &str, default: u64| match std::env::var(name) {
-            Ok(v) => parse_count(&v),
-            Err(_) => Ok(default),
-        };
         let mut settings = Settings {
-            courses: env_count("TOOLSYNC_BENCH_COURSES", 100_000)?,
-            departments: env_count("TOOLSYNC_BENCH_CATEGORIES", 1_000)?,
+            courses: measure::env_count("TOOLSYNC_BENCH_COURSES", 100_000)?,
+            departments: measure::env_count("TOOLSYNC_BENCH_CATEGORIES", 1_000)?,
             pairs: 2,
             work: std::env::var_os("TOOLSYNC_BENCH_DIR")
                 .map(PathBuf::from)

@@ -92,13 +92,9 @@ struct Settings {
 
 impl Settings {
     fn parse(args: &[String]) -> Result<Settings, String> {
-        let env_count = |name: &str, default: u64| match std::env::var(name) {
-            Ok(v) => parse_count(&v),
-            Err(_) => Ok(default),
-        };
         let mut settings = Settings {
-            rows: env_count("TOOLSYNC_BENCH_ROWS", 1_000_000)?,
-            small_rows: env_count("TOOLSYNC_BENCH_SMALL_ROWS", 100_000)?,
+            rows: measure::env_count("TOOLSYNC_BENCH_ROWS", 1_000_000)?,
+            small_rows: measure::env_count("TOOLSYNC_BENCH_SMALL_ROWS", 100_000)?,
             pairs: 2,
             work: std::env::var_os("TOOLSYNC_BENCH_DIR")
                 .map(PathBuf::from)

@@ -149,6 +149,14 @@ pub fn print_table<'a>(measures: impl IntoIterator<Item = &'a Measure>) {
     }
 }
 
+/// A count from the environment variable `name`, else `default`.
+pub fn env_count(name: &str, default: u64) -> Result<u64, String> {
+    match std::env::var(name) {
+        Ok(v) => parse_count(&v),
+        Err(_) => Ok(default),
+    }
+}
+
 pub fn parse_count(text: &str) -> Result<u64, String> {
     text.replace(['_', ','], "")
         .parse()

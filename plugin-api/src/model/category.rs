@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    dangling, decode, id_key, ids, key_id, model_version, scan_records, Extra, ModelError,
-    ModelResult, MODEL_VERSION,
+    columns_of, dangling, id_key, ids, key_id, model_version, scan_records, Extra, ModelError,
+    ModelResult, Omitted, MODEL_VERSION,
 };
 use crate::txn::{StoreRead, Txn};
 
@@ -313,13 +313,13 @@ impl Category {
         &self,
         txn: &impl StoreRead,
     ) -> ModelResult<serde_json::Map<String, serde_json::Value>> {
-        let mut map = match serde_json::to_value(self) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => serde_json::Map::new(),
-        };
-        map.remove("v");
-        map.entry("idnumber").or_insert_with(|| "".into());
-        map.entry("description").or_insert_with(|| "".into());
+        let mut map = columns_of(
+            self,
+            Omitted {
+                texts: &["idnumber", "description"],
+                ..Omitted::default()
+            },
+        );
         map.insert("path".into(), Categories::path(txn, self.id)?.into());
         Ok(map)
     }
@@ -329,11 +329,6 @@ fn child_key(parent: u64, name: &str) -> Vec<u8> {
     let mut key = ids(&[parent]);
     key.extend_from_slice(name.as_bytes());
     key
-}
-
-/// Reads a category record (for callers holding raw scan results).
-pub fn decode_category(bytes: &[u8]) -> ModelResult<Category> {
-    decode(SPACE, bytes)
 }
 
 #[cfg(test)]

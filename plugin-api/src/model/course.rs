@@ -9,9 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    activity::Activities, category::Categories, dangling, enrol::Enrolments, group::Groups, id_key,
-    ids, is_false, is_zero, key_id, model_version, remove_prefix, scan_records, Extra, ModelError,
-    ModelResult, MODEL_VERSION,
+    activity::Activities, category::Categories, columns_of, dangling, enrol::Enrolments,
+    group::Groups, id_key, ids, is_false, is_zero, key_id, model_version, remove_prefix,
+    scan_records, Extra, ModelError, ModelResult, Omitted, MODEL_VERSION,
 };
 use crate::txn::{StoreRead, Txn};
 
@@ -111,61 +111,26 @@ impl Course {
 
     /// The record as `show` and `export` print it: every stored column, empty ones included.
     pub fn to_columns(&self) -> serde_json::Map<String, serde_json::Value> {
-        let mut map = match serde_json::to_value(self) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => serde_json::Map::new(),
-        };
-        map.remove("v");
-        // Put back what the stored form leaves out when it has the default value.
-        let full = serde_json::to_value(Defaults::from(self)).unwrap_or_default();
-        if let serde_json::Value::Object(full) = full {
-            for (key, value) in full {
-                map.entry(key).or_insert(value);
-            }
-        }
-        map
-    }
-}
-
-/// Every field the stored form may omit, always serialized (for [`Course::to_columns`]).
-#[derive(Serialize)]
-struct Defaults {
-    idnumber: String,
-    summary: String,
-    legacyfiles: bool,
-    showreports: bool,
-    groupmodeforce: bool,
-    enablecompletion: bool,
-    marker: u64,
-    maxbytes: u64,
-    coursedisplay: u8,
-    defaultgroupingid: u64,
-    groupmode: u8,
-    lang: String,
-    theme: String,
-    sortorder: u32,
-    cost: String,
-}
-
-impl From<&Course> for Defaults {
-    fn from(c: &Course) -> Self {
-        Defaults {
-            idnumber: c.idnumber.clone(),
-            summary: c.summary.clone(),
-            legacyfiles: c.legacyfiles,
-            showreports: c.showreports,
-            groupmodeforce: c.groupmodeforce,
-            enablecompletion: c.enablecompletion,
-            marker: c.marker,
-            maxbytes: c.maxbytes,
-            coursedisplay: c.coursedisplay,
-            defaultgroupingid: c.defaultgroupingid,
-            groupmode: c.groupmode,
-            lang: c.lang.clone(),
-            theme: c.theme.clone(),
-            sortorder: c.sortorder,
-            cost: c.cost.clone(),
-        }
+        columns_of(
+            self,
+            Omitted {
+                texts: &["idnumber", "summary", "lang", "theme", "cost"],
+                flags: &[
+                    "legacyfiles",
+                    "showreports",
+                    "groupmodeforce",
+                    "enablecompletion",
+                ],
+                numbers: &[
+                    "marker",
+                    "maxbytes",
+                    "coursedisplay",
+                    "defaultgroupingid",
+                    "groupmode",
+                    "sortorder",
+                ],
+            },
+        )
     }
 }
 
@@ -485,6 +450,25 @@ mod tests {
             assert!(columns.contains_key(key), "{key}");
         }
         assert!(!columns.contains_key("v"));
+        // A course with every omittable field set lists the same columns.
+        let mut full = course.clone();
+        full.idnumber = "I".into();
+        full.summary = "S".into();
+        full.lang = "fr".into();
+        full.theme = "t".into();
+        full.cost = "1".into();
+        full.legacyfiles = true;
+        full.showreports = true;
+        full.groupmodeforce = true;
+        full.enablecompletion = true;
+        full.marker = 1;
+        full.maxbytes = 1;
+        full.coursedisplay = 1;
+        full.defaultgroupingid = 1;
+        full.groupmode = 1;
+        full.sortorder = 1;
+        let keys = |c: &Course| c.to_columns().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&course), keys(&full));
     }
 
     #[test]

@@ -25,8 +25,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    course::Courses, dangling, decode, id_at, id_key, ids, is_zero, key_id, model_version,
-    scan_records, Extra, ModelError, ModelResult, MODEL_VERSION,
+    course::Courses, dangling, id_at, id_key, ids, is_zero, key_id, model_version, scan_records,
+    Extra, ModelError, ModelResult, MODEL_VERSION,
 };
 use crate::model::Course;
 use crate::txn::{StoreRead, Txn};
@@ -698,11 +698,6 @@ fn enrolment_key(course: u64, user: u64, instance: u64) -> Vec<u8> {
 
 fn assignment_key(a: &RoleAssignment) -> Vec<u8> {
     ids(&[a.course, a.user, a.role, a.source])
-}
-
-/// Reads a user-enrolment record (for callers holding raw scan results).
-pub fn decode_enrolment(bytes: &[u8]) -> ModelResult<UserEnrolment> {
-    decode(ENROLMENT_SPACE, bytes)
 }
 
 #[cfg(test)]

@@ -127,6 +127,38 @@ pub(crate) fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
     *n == T::default()
 }
 
+/// The fields a record's stored form leaves out when they hold their empty value, by type:
+/// what [`columns_of`] puts back so that `show` and `export` always list every column.
+#[derive(Default)]
+pub(crate) struct Omitted<'a> {
+    pub texts: &'a [&'a str],
+    pub flags: &'a [&'a str],
+    pub numbers: &'a [&'a str],
+}
+
+/// A record as `show` and `export` print it: its JSON object without the version `v`, with the
+/// omitted empty fields put back (`""`, `false`, `0`).
+pub(crate) fn columns_of(
+    record: &impl serde::Serialize,
+    omitted: Omitted<'_>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut map = match serde_json::to_value(record) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    map.remove("v");
+    for key in omitted.texts {
+        map.entry(*key).or_insert_with(|| "".into());
+    }
+    for key in omitted.flags {
+        map.entry(*key).or_insert(false.into());
+    }
+    for key in omitted.numbers {
+        map.entry(*key).or_insert(0.into());
+    }
+    map
+}
+
 /// The unknown fields of a record, kept across rewrites.
 pub type Extra = serde_json::Map<String, serde_json::Value>;
 

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{id_key, key_id, model_version, Extra, ModelError, ModelResult, MODEL_VERSION};
+use super::{
+    columns_of, id_key, key_id, model_version, Extra, ModelError, ModelResult, Omitted,
+    MODEL_VERSION,
+};
 use crate::txn::{StoreRead, Txn};
 
 pub const SPACE: &str = "user";
@@ -140,21 +143,17 @@ impl User {
     /// The record as `show` and `export` print it: the format's column names (custom fields as
     /// `profile_field_{name}`), `id`, the timestamps, and the password only as `password_hash`.
     pub fn to_columns(&self) -> serde_json::Map<String, serde_json::Value> {
-        let mut map = match serde_json::to_value(self) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => serde_json::Map::new(),
-        };
-        map.remove("v");
+        let mut map = columns_of(
+            self,
+            Omitted {
+                texts: &OMITTED_WHEN_EMPTY,
+                flags: &["suspended", "deleted"],
+                ..Omitted::default()
+            },
+        );
         map.remove("profile_fields");
-        // Put back the keys the stored form leaves out when empty.
-        for key in OMITTED_WHEN_EMPTY {
-            map.entry(key).or_insert_with(|| "".into());
-        }
         map.entry("password_hash")
             .or_insert(serde_json::Value::Null);
-        for key in ["suspended", "deleted"] {
-            map.entry(key).or_insert(false.into());
-        }
         for (name, value) in &self.profile_fields {
             map.insert(format!("profile_field_{name}"), value.clone().into());
         }

@@ -319,18 +319,15 @@ fn update(
             course.defaultgroupingid
         );
     }
-    let mut changed = false;
+    // A changed setting stamps `timemodified` (unless the row gives it).
     let mut stamped = course.clone();
     stamped.timemodified = before.timemodified;
-    if stamped != before {
-        if !plan.given("timemodified") {
-            course.timemodified = s.now;
-        }
+    if stamped != before && !plan.given("timemodified") {
+        course.timemodified = s.now;
+    }
+    let mut changed = course != before;
+    if changed {
         Courses::save(txn, &mut course)?;
-        changed = true;
-    } else if course.timemodified != before.timemodified {
-        Courses::save(txn, &mut course)?;
-        changed = true;
     }
 
     // The sections given; missing ones up to the highest are created empty.

@@ -264,32 +264,13 @@ pub fn by_column(column: &str) -> Option<&'static Field> {
     FIELDS.iter().find(|f| f.column == column)
 }
 
-/// The settings a Moodle backup's `course.xml` may give (formats.md §3.1).
-pub const BACKUP_SETTINGS: [&str; 15] = [
-    "format",
-    "summary",
-    "startdate",
-    "showgrades",
-    "newsitems",
-    "maxbytes",
-    "legacyfiles",
-    "showreports",
-    "visible",
-    "groupmode",
-    "groupmodeforce",
-    "lang",
-    "theme",
-    "enablecompletion",
-    "marker",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_backup_setting_is_a_field_and_the_table_converts() {
-        for name in BACKUP_SETTINGS {
+        for name in crate::backup::SETTINGS {
             assert!(by_column(name).is_some(), "{name}");
         }
         let utc = Zone::parse("UTC").unwrap();

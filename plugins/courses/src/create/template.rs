@@ -8,7 +8,7 @@ use std::path::Path;
 use toolsync_plugin_api::model::{Course, Courses, Sections};
 use toolsync_plugin_api::{RowError, StoreRead};
 
-use super::fields::{by_column, BACKUP_SETTINGS};
+use super::fields::by_column;
 use super::Settings;
 use crate::backup::read_backup;
 
@@ -48,8 +48,8 @@ pub fn load(txn: &impl StoreRead, value: &str, settings: &Settings) -> Result<Ba
     let backup = read_backup(&path).map_err(RowError::new)?;
     let mut course = Course::new("", "", 0, settings.now);
     for (name, text) in &backup.settings {
-        let Some(field) = by_column(name).filter(|_| BACKUP_SETTINGS.contains(&name.as_str()))
-        else {
+        // The reader returns only the settings a template takes (`backup::SETTINGS`).
+        let Some(field) = by_column(name) else {
             continue;
         };
         // Backups write `$@NULL@$` (read as empty) for unset values: not taken.
