@@ -1,0 +1,111 @@
+//! `show` and `export` output pinned byte for byte: the README's sample sequence (two users files,
+//! the courses, the metacourse links) is run through the real binary, then every entity the
+//! samples fill is shown and exported and compared with `tests/golden/`. The stored timestamps
+//! (`timecreated`, `timemodified`) are the run's "now": they are set to 0 on both sides.
+//!
+//! To accept a deliberate change of output, regenerate the files with
+//! `TOOLSYNC_BLESS=1 cargo test -p toolsync --test golden` and review the diff.
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden")
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+/// `"timecreated": 1796189606` → `"timecreated": 0` (pretty or compact JSON).
+fn without_stamps(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = ["\"timecreated\":", "\"timemodified\":"]
+        .iter()
+        .filter_map(|key| rest.find(key).map(|i| (i, key.len())))
+        .min()
+    {
+        let (i, len) = at;
+        out.push_str(&rest[..i + len]);
+        rest = &rest[i + len..];
+        let spaces = rest.len() - rest.trim_start_matches(' ').len();
+        out.push_str(&rest[..spaces]);
+        rest = &rest[spaces..];
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits > 0 {
+            out.push('0');
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn check(name: &str, actual: &str) {
+    let path = golden_dir().join(name);
+    let actual = without_stamps(actual);
+    if std::env::var_os("TOOLSYNC_BLESS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        actual == expected,
+        "{name} differs from tests/golden/{name}:\n--- expected\n{expected}\n--- actual\n{actual}"
+    );
+}
+
+fn samples_world() -> World {
+    let world = World::courses();
+    for (processor, file) in [
+        ("users", "userimport.csv"),
+        ("users", "userimport-excel-cp1252.csv"),
+        ("course-create", "uploadcourses.csv"),
+        ("metacourse", "metacourses.csv"),
+    ] {
+        let path = examples().join(file);
+        let run = world.run(&["run", processor, path.to_str().unwrap()]);
+        assert_eq!(run.code(), 0, "{processor} {file}: {}", run.stdout());
+    }
+    world
+}
+
+#[test]
+fn show_and_export_of_the_samples_are_pinned() {
+    let world = samples_world();
+    let stdout = |args: &[&str]| {
+        let run = world.run(args);
+        assert_eq!(run.code(), 0, "{args:?}: {}", run.stderr());
+        run.stdout()
+    };
+    for entity in ["users", "courses", "categories", "roles"] {
+        for format in ["csv", "json"] {
+            check(
+                &format!("export-{entity}.{format}"),
+                &stdout(&["export", entity, "--format", format]),
+            );
+        }
+    }
+    check("show-user-asmith.json", &stdout(&["show", "user", "asmith"]));
+    check(
+        "show-course-HIST101.json",
+        &stdout(&["show", "course", "HIST101"]),
+    );
+    check(
+        "show-category-history.json",
+        &stdout(&["show", "category", "Humanities/History"]),
+    );
+    check("show-role-student.json", &stdout(&["show", "role", "student"]));
+}
+
+#[test]
+fn the_stamp_filter_only_zeroes_stamps() {
+    assert_eq!(
+        without_stamps("{\"timecreated\":12,\"startdate\":34,\n  \"timemodified\": 56}"),
+        "{\"timecreated\":0,\"startdate\":34,\n  \"timemodified\": 0}"
+    );
+}
