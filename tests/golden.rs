@@ -51,8 +51,8 @@ fn check(name: &str, actual: &str) {
         std::fs::write(&path, &actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let expected =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(
         actual == expected,
         "{name} differs from tests/golden/{name}:\n--- expected\n{expected}\n--- actual\n{actual}"
@@ -90,7 +90,10 @@ fn show_and_export_of_the_samples_are_pinned() {
             );
         }
     }
-    check("show-user-asmith.json", &stdout(&["show", "user", "asmith"]));
+    check(
+        "show-user-asmith.json",
+        &stdout(&["show", "user", "asmith"]),
+    );
     check(
         "show-course-HIST101.json",
         &stdout(&["show", "course", "HIST101"]),
@@ -99,7 +102,10 @@ fn show_and_export_of_the_samples_are_pinned() {
         "show-category-history.json",
         &stdout(&["show", "category", "Humanities/History"]),
     );
-    check("show-role-student.json", &stdout(&["show", "role", "student"]));
+    check(
+        "show-role-student.json",
+        &stdout(&["show", "role", "student"]),
+    );
 }
 
 #[test]

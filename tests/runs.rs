@@ -257,7 +257,7 @@ fn warnings_text(report: &serde_json::Value) -> String {
 fn a_survey_refuses_the_whole_file_before_any_row_is_applied() {
     let world = World::with(&[PANICKY]);
     let applied = |value: &str| {
-        let key = format!("surveyor\0{value}");
+        let key = format!("surveyor:value\0{value}");
         contains_bytes(&world.store_bytes(), key.as_bytes())
     };
     let three = world.file("three.csv", "value\nzebra\nyak\nxerus\n");

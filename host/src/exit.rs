@@ -60,3 +60,9 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 pub type CmdResult<T = ExitCode> = Result<T, Failure>;
+
+impl From<toolsync_plugin_api::engine::StoreFailure> for Failure {
+    fn from(e: toolsync_plugin_api::engine::StoreFailure) -> Self {
+        Failure::store(e.to_string())
+    }
+}

@@ -20,6 +20,9 @@ pub struct LoadedProcessor {
     pub manifest: Manifest,
     pub library: PathBuf,
     pub processor: ProcessorBox,
+    /// The names of every processor of its library: the namespaces its runs may write
+    /// (`<name>:<space>`, see `toolsync_plugin_api::engine::Guard`).
+    pub namespaces: Vec<String>,
 }
 
 /// A library that was not loaded, and why.
@@ -69,8 +72,11 @@ impl Registry {
         match load_processors(&canonical) {
             Ok(None) => tracing::debug!(library = %path.display(), "not a toolsync plugin"),
             Ok(Some(processors)) => {
-                for processor in processors {
-                    let manifest = processor.manifest();
+                let processors: Vec<(Manifest, ProcessorBox)> =
+                    processors.into_iter().map(|p| (p.manifest(), p)).collect();
+                let namespaces: Vec<String> =
+                    processors.iter().map(|(m, _)| m.name.to_string()).collect();
+                for (manifest, processor) in processors {
                     if let Some(kept) = self.find(&manifest.name) {
                         self.refused.push(Refused {
                             library: canonical.clone(),
@@ -87,6 +93,7 @@ impl Registry {
                         manifest,
                         library: canonical.clone(),
                         processor,
+                        namespaces: namespaces.clone(),
                     });
                 }
             }

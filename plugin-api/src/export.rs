@@ -83,18 +83,28 @@ impl<P: Processor> ProcessorAbi for ProcessorShim<P> {
             let ctx = StartContext::from_spec(&spec);
             let handler = self.0.start(&ctx)?;
             let columns = ctx.columns_handle();
+            // The processor's own keyspaces are named after it.
+            let namespace = self.0.manifest().name.to_string();
             Ok(
                 if ctx.option(protocol::PHASE_OPTION) == protocol::PHASE_SURVEY {
                     RunAbi_TO::from_value(
                         SurveyShim {
                             handler: Mutex::new(handler),
                             columns,
+                            namespace,
                             panic: OnceLock::new(),
                         },
                         TD_Opaque,
                     )
                 } else {
-                    RunAbi_TO::from_value(RunShim { handler, columns }, TD_Opaque)
+                    RunAbi_TO::from_value(
+                        RunShim {
+                            handler,
+                            columns,
+                            namespace,
+                        },
+                        TD_Opaque,
+                    )
                 },
             )
         }));
@@ -109,6 +119,7 @@ impl<P: Processor> ProcessorAbi for ProcessorShim<P> {
 struct RunShim {
     handler: Box<dyn RowHandler>,
     columns: Columns,
+    namespace: String,
 }
 
 impl RunAbi for RunShim {
@@ -116,8 +127,10 @@ impl RunAbi for RunShim {
         // A panic here leaves the row without derived values; `apply` then does the work itself
         // (or panics again, and the row fails with the message).
         catch_unwind(AssertUnwindSafe(|| {
-            self.handler
-                .prepare(&Row::new(row, &self.columns), &ReadTxn::new(store))
+            self.handler.prepare(
+                &Row::new(row, &self.columns),
+                &ReadTxn::new(store, &self.namespace),
+            )
         }))
         .unwrap_or_default()
     }
@@ -125,8 +138,9 @@ impl RunAbi for RunShim {
     fn apply(&mut self, row: RowRef<'_>, derived: Derived, txn: TxnMut<'_>) -> RowOutcome {
         let columns = &self.columns;
         let handler = &mut self.handler;
+        let namespace = &self.namespace;
         let result = catch_unwind(AssertUnwindSafe(move || {
-            let mut txn = Txn::new(txn);
+            let mut txn = Txn::new(txn, namespace);
             handler.apply(&Row::new(row, columns), derived, &mut txn)
         }));
         match result {
@@ -138,8 +152,9 @@ impl RunAbi for RunShim {
 
     fn finish(&mut self, txn: TxnMut<'_>) -> FinishOutcome {
         let handler = &mut self.handler;
+        let namespace = &self.namespace;
         let result = catch_unwind(AssertUnwindSafe(move || {
-            let mut txn = Txn::new(txn);
+            let mut txn = Txn::new(txn, namespace);
             handler.finish(&mut txn)
         }));
         match result {
@@ -157,6 +172,7 @@ struct SurveyShim {
     /// so the lock is never contended.
     handler: Mutex<Box<dyn RowHandler>>,
     columns: Columns,
+    namespace: String,
     /// The first panic of the survey: the rest of it is skipped and the verdict refuses the
     /// file, since a threshold that could not be checked must not let it through.
     panic: OnceLock<String>,
@@ -170,7 +186,10 @@ impl RunAbi for SurveyShim {
         // The panic is caught inside the lock, so the mutex is never poisoned.
         let mut handler = self.handler.lock().unwrap_or_else(PoisonError::into_inner);
         let result = catch_unwind(AssertUnwindSafe(|| {
-            handler.survey(&Row::new(row, &self.columns), &ReadTxn::new(store))
+            handler.survey(
+                &Row::new(row, &self.columns),
+                &ReadTxn::new(store, &self.namespace),
+            )
         }));
         if let Err(p) = result {
             let _ = self.panic.set(survey_panic_message(p));
@@ -191,7 +210,7 @@ impl RunAbi for SurveyShim {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
         let result = catch_unwind(AssertUnwindSafe(|| {
-            handler.survey_verdict(&ReadTxn::new(txn.sabi_reborrow()))
+            handler.survey_verdict(&ReadTxn::new(txn.sabi_reborrow(), &self.namespace))
         }));
         protocol::verdict_to_finish(match result {
             Ok(verdict) => verdict.map(|note| note.into_iter().collect()),

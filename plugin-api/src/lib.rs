@@ -11,6 +11,7 @@
 //! releases stay compatible (abi_stable treats every 0.x minor as a break).
 
 pub mod abi;
+pub mod engine;
 pub mod export;
 pub mod model;
 pub mod processor;
@@ -25,7 +26,7 @@ pub use export::log;
 pub use processor::{
     Columns, Finish, Outcome, Processor, Row, RowError, RowHandler, StartContext, StartError,
 };
-pub use txn::{ReadTxn, StoreError, StoreRead, Txn};
+pub use txn::{OwnData, OwnDataMut, ReadTxn, StoreError, StoreRead, Txn};
 
 /// Re-exported for [`export_plugin!`]'s expansion, so plugin crates need no abi_stable line.
 #[doc(hidden)]

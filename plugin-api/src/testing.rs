@@ -1,9 +1,10 @@
 //! Test helpers for processor authors: an in-memory store, and a runner that drives a processor
 //! the way the host does — header check, [`RunSpec`] with every option, the survey run when the
-//! manifest asks for it (see [`crate::abi::protocol`]), `start`, `prepare` on several threads
-//! for a chunk of rows, then `apply` row by row, all through the ABI objects
-//! ([`crate::abi::ProcessorAbi`], [`crate::abi::RunAbi`], [`TxnAbi`]). A processor's unit tests
-//! thereby exercise the code its cdylib runs, without a host binary or a store on disk.
+//! manifest asks for it (see [`crate::abi::protocol`]), `start`, then the host's own row loop
+//! ([`crate::engine::Engine`]: `prepare` on several threads for a chunk of rows, `apply` row by
+//! row, each row's writes kept or dropped, the keyspace guard) over a [`MemoryBackend`]. A
+//! processor's unit tests thereby exercise the code its cdylib runs, through the ABI objects,
+//! without a host binary or a store on disk.
 //!
 //! ```ignore
 //! let mut store = MemoryStore::new();
@@ -18,23 +19,29 @@ use std::collections::BTreeMap;
 
 use abi_stable::{
     sabi_trait::TD_Opaque,
-    std_types::{RResult, RSlice, RStr, RString, RVec, Tuple2},
+    std_types::{ROption, RResult, RSlice, RStr, RString, RVec, Tuple2},
 };
 
 use crate::abi::{
-    protocol, Entries, OutcomeKind, ProcessorBox, RowRef, RunBox, RunSpec, StartError, TxnAbi,
+    protocol, Entries, OutcomeKind, ProcessorBox, RowOutcome, RunSpec, StartError, TxnAbi,
     TxnAbi_TO, TxnMut, TxnRef,
+};
+use crate::engine::{
+    full_key, split_key, AsInput, Backend, BackendError, Engine, Guard, Input, MemoryBackend, Scan,
+    Sink, StoreFailure, Survey, Writes, SEQUENCES,
 };
 use crate::processor::Processor;
 use crate::txn::{ReadTxn, Txn};
-use crate::{schema, Derived, Manifest};
+use crate::{schema, Manifest};
 
-/// A store in memory: named keyspaces of ordered byte keys, and id sequences. Cloning it is a
-/// snapshot, which is how [`Runner`] discards a failed row's writes.
+/// A store in memory. Cloning it is a snapshot; two stores are equal when they hold the same
+/// entries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemoryStore {
-    entries: BTreeMap<(String, Vec<u8>), Vec<u8>>,
-    sequences: BTreeMap<String, u64>,
+    backend: MemoryBackend,
+    /// What [`MemoryStore::txn`] and [`MemoryStore::txn_as`] may write: the same rules as the
+    /// host's.
+    guard: Guard,
 }
 
 impl MemoryStore {
@@ -42,59 +49,106 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// The ABI object a row's `apply` receives, as the host builds it.
-    pub fn as_abi(&mut self) -> TxnMut<'_> {
+    /// A transaction over this store with the model's rights (shared entities, through the
+    /// model), for setting up a test or calling model code directly. Its writes apply at once.
+    pub fn txn(&mut self) -> Txn<'_> {
+        self.guard = Guard::model();
+        Txn::new(TxnAbi_TO::from_ptr(self, TD_Opaque), "")
+    }
+
+    /// Like [`MemoryStore::txn`], as the processor `processor` (its own data too, through
+    /// [`Txn::data`]).
+    pub fn txn_as(&mut self, processor: &str) -> Txn<'_> {
+        self.guard = Guard::plugin([processor]);
+        Txn::new(TxnAbi_TO::from_ptr(self, TD_Opaque), processor)
+    }
+
+    /// The ABI object a row's `apply` receives, as the processor `processor` would get it.
+    pub fn abi_as(&mut self, processor: &str) -> TxnMut<'_> {
+        self.guard = Guard::plugin([processor]);
         TxnAbi_TO::from_ptr(self, TD_Opaque)
     }
 
-    /// The read-only ABI object `prepare` receives (its writes cannot even be expressed).
+    /// The read-only ABI object `prepare` receives.
     pub fn as_read_abi(&self) -> TxnRef<'_> {
         TxnAbi_TO::from_ptr(self, TD_Opaque)
     }
 
-    /// A transaction over this store, for setting up a test or calling model code directly.
-    pub fn txn(&mut self) -> Txn<'_> {
-        Txn::new(self.as_abi())
+    pub fn read(&self) -> ReadTxn<'_> {
+        ReadTxn::new(self.as_read_abi(), "")
     }
 
-    pub fn read(&self) -> ReadTxn<'_> {
-        ReadTxn::new(self.as_read_abi())
+    /// Reads as the processor `processor` ([`ReadTxn::data`] reads its own data).
+    pub fn read_as(&self, processor: &str) -> ReadTxn<'_> {
+        ReadTxn::new(self.as_read_abi(), processor)
     }
 
     /// Whether any keyspace name, key or value contains `needle` (a secret that must never be
     /// stored, for instance).
     pub fn contains_bytes(&self, needle: &[u8]) -> bool {
         let has = |hay: &[u8]| !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle);
-        self.entries
+        self.backend
+            .entries()
             .iter()
-            .any(|((space, key), value)| has(space.as_bytes()) || has(key) || has(value))
+            .any(|(key, value)| has(key) || has(value))
     }
 
     /// Number of entries in a keyspace.
     pub fn count(&self, space: &str) -> usize {
-        self.entries.keys().filter(|(s, _)| s == space).count()
+        self.backend
+            .entries()
+            .keys()
+            .filter(|k| split_key(k).is_some_and(|(s, _)| s == space))
+            .count()
     }
 
-    /// Every `(keyspace, key)` outside the listed keyspaces: what a cascade must not leave.
+    /// Every `(keyspace, key)` outside the listed keyspaces (and the host's id sequences): what
+    /// a cascade must not leave.
     pub fn keys_outside(&self, spaces: &[&str]) -> Vec<(String, Vec<u8>)> {
-        self.entries
+        self.backend
+            .entries()
             .keys()
-            .filter(|(s, _)| !spaces.contains(&s.as_str()))
-            .cloned()
+            .filter_map(|k| split_key(k).map(|(s, key)| (s.to_string(), key.to_vec())))
+            .filter(|(s, _)| s != SEQUENCES && !spaces.contains(&s.as_str()))
             .collect()
+    }
+
+    fn write(&self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        let mut writes = Writes::new();
+        writes.insert(key, value);
+        // The memory backend never fails.
+        let _ = self.backend.apply(writes);
     }
 }
 
+/// The store itself, as the engine's backend (and, through it, read by the model directly).
+impl Backend for MemoryStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
+        self.backend.get(key)
+    }
+
+    fn scan(&self, prefix: &[u8]) -> Scan<'_> {
+        self.backend.scan(prefix)
+    }
+
+    fn apply(&self, writes: Writes) -> Result<(), BackendError> {
+        self.backend.apply(writes)
+    }
+
+    fn flush(&self) -> Result<(), BackendError> {
+        self.backend.flush()
+    }
+}
+
+/// Direct transactions ([`MemoryStore::txn`]): writes apply at once, under the same guard as a
+/// run's.
 impl TxnAbi for MemoryStore {
-    fn get(
-        &self,
-        space: RStr<'_>,
-        key: RSlice<'_, u8>,
-    ) -> RResult<abi_stable::std_types::ROption<RVec<u8>>, RString> {
+    fn get(&self, space: RStr<'_>, key: RSlice<'_, u8>) -> RResult<ROption<RVec<u8>>, RString> {
         let found = self
-            .entries
-            .get(&(space.to_string(), key.to_vec()))
-            .map(|v| RVec::from(v.clone()));
+            .backend
+            .get(&full_key(space.as_str(), &key))
+            .unwrap_or_default()
+            .map(RVec::from);
         RResult::ROk(found.into())
     }
 
@@ -104,13 +158,18 @@ impl TxnAbi for MemoryStore {
         key: RSlice<'_, u8>,
         value: RSlice<'_, u8>,
     ) -> RResult<(), RString> {
-        self.entries
-            .insert((space.to_string(), key.to_vec()), value.to_vec());
+        if let Err(e) = self.guard.check_space(space.as_str()) {
+            return RResult::RErr(e.into());
+        }
+        self.write(full_key(space.as_str(), &key), Some(value.to_vec()));
         RResult::ROk(())
     }
 
     fn remove(&mut self, space: RStr<'_>, key: RSlice<'_, u8>) -> RResult<(), RString> {
-        self.entries.remove(&(space.to_string(), key.to_vec()));
+        if let Err(e) = self.guard.check_space(space.as_str()) {
+            return RResult::RErr(e.into());
+        }
+        self.write(full_key(space.as_str(), &key), None);
         RResult::ROk(())
     }
 
@@ -120,22 +179,31 @@ impl TxnAbi for MemoryStore {
         prefix: RSlice<'_, u8>,
         limit: usize,
     ) -> RResult<Entries, RString> {
-        let space = space.to_string();
-        let prefix = prefix.to_vec();
+        let strip = space.len() + 1;
         let found = self
-            .entries
-            .range((space.clone(), prefix.clone())..)
-            .take_while(|((s, k), _)| *s == space && k.starts_with(&prefix))
+            .backend
+            .scan(&full_key(space.as_str(), &prefix))
             .take(limit)
-            .map(|((_, k), v)| Tuple2(RVec::from(k.clone()), RVec::from(v.clone())))
+            .filter_map(Result::ok)
+            .map(|(k, v)| Tuple2(RVec::from(k[strip..].to_vec()), RVec::from(v)))
             .collect();
         RResult::ROk(found)
     }
 
     fn next_id(&mut self, sequence: RStr<'_>) -> RResult<u64, RString> {
-        let next = self.sequences.entry(sequence.to_string()).or_insert(0);
-        *next += 1;
-        RResult::ROk(*next)
+        if let Err(e) = self.guard.check_sequence(sequence.as_str()) {
+            return RResult::RErr(e.into());
+        }
+        let key = full_key(SEQUENCES, sequence.as_str().as_bytes());
+        let current = self
+            .backend
+            .get(&key)
+            .ok()
+            .flatten()
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map_or(0, u64::from_be_bytes);
+        self.write(key, Some((current + 1).to_be_bytes().to_vec()));
+        RResult::ROk(current + 1)
     }
 }
 
@@ -222,6 +290,9 @@ pub struct Runner {
     force: bool,
 }
 
+/// Threads `prepare` runs on, when the manifest asks for it (the host: every core).
+const PREPARE_THREADS: usize = 4;
+
 impl Runner {
     pub fn new<P: Processor>(processor: P) -> Self {
         let processor = crate::export::boxed(processor);
@@ -298,9 +369,9 @@ impl Runner {
 
     /// Checks the header, surveys the rows in a run of their own when the manifest asks for it
     /// ([`Manifest::surveyed`]; refusing with [`Refusal::Survey`] before any row is applied),
-    /// starts the run, prepares and applies every
-    /// row (line 1 is the header, rows follow from line 2), then finishes. A failed row's writes
-    /// are discarded.
+    /// starts the run and streams every row through the host's row loop (line 1 is the header,
+    /// rows follow from line 2), then finishes and commits. A failed row's writes are
+    /// discarded; so are `finish`'s when it reports an error.
     ///
     /// # Panics
     /// When a row has not as many values as the header (the host fails such rows itself).
@@ -336,58 +407,46 @@ impl Runner {
             dry_run: false,
             force: self.force,
         };
+        let items = || {
+            (2..).zip(rows).map(|(line, values)| {
+                assert_eq!(
+                    values.len(),
+                    header.len(),
+                    "line {line}: not as many values as the header"
+                );
+                MemoryRow { line, values }
+            })
+        };
         let mut report = Report::default();
         if self.manifest.is_surveyed() {
-            report.warnings = self.survey(&spec, store, header, rows)?;
+            let mut survey =
+                Survey::start(&self.processor, &spec, store).map_err(Refusal::Start)?;
+            for item in items() {
+                survey.item(&item);
+            }
+            report.warnings = survey.verdict().map_err(Refusal::Survey)?;
         }
         let mut run = self
             .processor
             .start(spec)
             .into_result()
             .map_err(Refusal::Start)?;
-        let parallel = self.prepare && self.manifest.parallel_prepare;
-        let size = self.chunk.min(rows.len()).max(1);
-        let mut line = 2;
-        for chunk in rows.chunks(size) {
-            let derived = if parallel {
-                prepare_chunk(&run, store, chunk, line)
-            } else {
-                vec![Derived::default(); chunk.len()]
-            };
-            for (values, derived) in chunk.iter().zip(derived) {
-                assert_eq!(
-                    values.len(),
-                    header.len(),
-                    "line {line}: not as many values as the header"
-                );
-                let values: Vec<RStr<'_>> = values.iter().map(|v| RStr::from(*v)).collect();
-                let snapshot = store.clone();
-                let outcome = run.apply(
-                    RowRef {
-                        line,
-                        values: values.as_slice().into(),
-                    },
-                    derived,
-                    store.as_abi(),
-                );
-                if outcome.kind == OutcomeKind::Failed {
-                    *store = snapshot;
-                }
-                report.rows.push(RowResult {
-                    line,
-                    kind: outcome.kind,
-                    subject: outcome.subject.into(),
-                    message: outcome.message.into(),
-                    warnings: outcome.warnings.into_iter().map(String::from).collect(),
-                });
-                line += 1;
-            }
-        }
-        let snapshot = store.clone();
-        let finish = run.finish(store.as_abi());
-        if finish.error.is_some() {
-            *store = snapshot;
-        }
+        let threads = if self.prepare && self.manifest.parallel_prepare {
+            PREPARE_THREADS
+        } else {
+            1
+        };
+        let backend: &MemoryStore = store;
+        let mut engine = Engine::new(backend, Guard::plugin([self.manifest.name.as_str()]))
+            .prepare_on(threads)
+            .chunk(self.chunk.min(rows.len()));
+        let mut sink = Collect(&mut report.rows);
+        let memory = |e: StoreFailure| -> ! { panic!("the memory store failed: {e}") };
+        engine
+            .stream(&mut run, &mut items(), &mut sink)
+            .unwrap_or_else(|e| memory(e));
+        let finish = engine.finish(&mut run).unwrap_or_else(|e| memory(e));
+        engine.commit().unwrap_or_else(|e| memory(e));
         report.details_json = finish.details_json.into();
         report.report_lines = finish.report_lines.into_iter().map(String::from).collect();
         report
@@ -398,125 +457,37 @@ impl Runner {
     }
 }
 
-impl Runner {
-    /// The survey pass, as the host runs it (see [`crate::abi::protocol`]): a first run with
-    /// `_phase=survey`, `prepare` for every row, then `finish` with a transaction whose writes
-    /// are refused, all reading the store as it is before the run. Gives the survey's notes.
-    fn survey(
-        &self,
-        spec: &RunSpec,
-        store: &MemoryStore,
-        header: &[&str],
-        rows: &[&[&str]],
-    ) -> Result<Vec<String>, Refusal> {
-        let mut spec = spec.clone();
-        spec.options.push(Tuple2(
-            protocol::PHASE_OPTION.into(),
-            protocol::PHASE_SURVEY.into(),
-        ));
-        let mut run = self
-            .processor
-            .start(spec)
-            .into_result()
-            .map_err(Refusal::Start)?;
-        for (line, values) in (2..).zip(rows) {
-            assert_eq!(
-                values.len(),
-                header.len(),
-                "line {line}: not as many values as the header"
-            );
-            let values: Vec<RStr<'_>> = values.iter().map(|v| RStr::from(*v)).collect();
-            run.prepare(
-                RowRef {
-                    line,
-                    values: values.as_slice().into(),
-                },
-                store.as_read_abi(),
-            );
+/// A row held in memory.
+struct MemoryRow<'r> {
+    line: u64,
+    values: &'r [&'r str],
+}
+
+impl AsInput for MemoryRow<'_> {
+    fn input(&self) -> Input<'_> {
+        Input::Row {
+            line: self.line,
+            values: self.values.iter().map(|v| RStr::from(*v)).collect(),
         }
-        let mut view = ReadOnly(store);
-        let outcome = run.finish(TxnAbi_TO::from_ptr(&mut view, TD_Opaque));
-        protocol::verdict_from_finish(outcome).map_err(Refusal::Survey)
     }
 }
 
-/// The store lent to a survey's `finish`: reads go through, writes are refused (as the host's).
-struct ReadOnly<'a>(&'a MemoryStore);
+/// The runner's sink: every outcome, in order; nothing is committed before the end.
+struct Collect<'r>(&'r mut Vec<RowResult>);
 
-const READ_ONLY: &str = "the store is read-only during the survey";
+impl Sink<MemoryRow<'_>> for Collect<'_> {
+    type Error = StoreFailure;
 
-impl TxnAbi for ReadOnly<'_> {
-    fn get(
-        &self,
-        space: RStr<'_>,
-        key: RSlice<'_, u8>,
-    ) -> RResult<abi_stable::std_types::ROption<RVec<u8>>, RString> {
-        self.0.get(space, key)
+    fn record(&mut self, item: &MemoryRow<'_>, outcome: &RowOutcome) -> Result<(), StoreFailure> {
+        self.0.push(RowResult {
+            line: item.line,
+            kind: outcome.kind,
+            subject: outcome.subject.to_string(),
+            message: outcome.message.to_string(),
+            warnings: outcome.warnings.iter().map(|w| w.to_string()).collect(),
+        });
+        Ok(())
     }
-
-    fn put(&mut self, _: RStr<'_>, _: RSlice<'_, u8>, _: RSlice<'_, u8>) -> RResult<(), RString> {
-        RResult::RErr(READ_ONLY.into())
-    }
-
-    fn remove(&mut self, _: RStr<'_>, _: RSlice<'_, u8>) -> RResult<(), RString> {
-        RResult::RErr(READ_ONLY.into())
-    }
-
-    fn scan_prefix(
-        &self,
-        space: RStr<'_>,
-        prefix: RSlice<'_, u8>,
-        limit: usize,
-    ) -> RResult<Entries, RString> {
-        self.0.scan_prefix(space, prefix, limit)
-    }
-
-    fn next_id(&mut self, _: RStr<'_>) -> RResult<u64, RString> {
-        RResult::RErr(READ_ONLY.into())
-    }
-}
-
-/// `prepare` for a chunk, spread over a few threads like the host does, all reading the store
-/// as it stands before the chunk.
-fn prepare_chunk(
-    run: &RunBox,
-    store: &MemoryStore,
-    chunk: &[&[&str]],
-    first_line: u64,
-) -> Vec<Derived> {
-    const THREADS: usize = 4;
-    let per_thread = chunk.len().div_ceil(THREADS).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunk
-            .chunks(per_thread)
-            .enumerate()
-            .map(|(part, rows)| {
-                scope.spawn(move || {
-                    rows.iter()
-                        .enumerate()
-                        .map(|(i, values)| {
-                            let values: Vec<RStr<'_>> =
-                                values.iter().map(|v| RStr::from(*v)).collect();
-                            run.prepare(
-                                RowRef {
-                                    line: first_line + (part * per_thread + i) as u64,
-                                    values: values.as_slice().into(),
-                                },
-                                store.as_read_abi(),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .expect("prepare does not panic across the boundary")
-            })
-            .collect()
-    })
 }
 
 #[cfg(test)]
@@ -528,31 +499,51 @@ mod tests {
     fn the_memory_store_scans_within_a_space_and_counts_ids() {
         let mut store = MemoryStore::new();
         {
-            let mut txn = store.txn();
-            txn.put("a", b"k1", b"v1").unwrap();
-            txn.put("a", b"k2", b"v2").unwrap();
-            txn.put("a", b"l1", b"x").unwrap();
-            txn.put("b", b"k3", b"v3").unwrap();
-            assert_eq!(txn.next_id("s").unwrap(), 1);
-            assert_eq!(txn.next_id("s").unwrap(), 2);
-            txn.remove("a", b"k2").unwrap();
+            let mut txn = store.txn_as("p");
+            let mut data = txn.data();
+            data.put("a", b"k1", b"v1").unwrap();
+            data.put("a", b"k2", b"v2").unwrap();
+            data.put("a", b"l1", b"x").unwrap();
+            data.put("b", b"k3", b"v3").unwrap();
+            assert_eq!(data.next_id("s").unwrap(), 1);
+            assert_eq!(data.next_id("s").unwrap(), 2);
+            data.remove("a", b"k2").unwrap();
         }
-        let read = store.read();
-        let found = read.scan_prefix("a", b"k", usize::MAX).unwrap();
+        let read = store.read_as("p");
+        let found = read.data().scan_prefix("a", b"k", usize::MAX).unwrap();
         assert_eq!(found, vec![(b"k1".to_vec(), b"v1".to_vec())]);
-        assert_eq!(read.get("b", b"k3").unwrap(), Some(b"v3".to_vec()));
-        assert_eq!(read.scan_prefix("a", b"", 1).unwrap().len(), 1);
+        assert_eq!(read.data().get("b", b"k3").unwrap(), Some(b"v3".to_vec()));
+        assert_eq!(read.scan_prefix("p:a", b"", 1).unwrap().len(), 1);
         assert!(store.contains_bytes(b"v3"));
         assert!(!store.contains_bytes(b"v2"));
-        assert_eq!(store.count("a"), 2);
+        assert_eq!(store.count("p:a"), 2);
+    }
+
+    /// The test store applies the host's rules: no `_` space, no other plugin's namespace, no
+    /// keyspace outside the model.
+    #[test]
+    fn the_memory_store_refuses_what_the_host_refuses() {
+        let mut store = MemoryStore::new();
+        let mut txn = store.txn_as("p");
+        assert!(txn.data().put("a", b"k", b"v").is_ok());
+        for space in ["_journal", "_meta", "q:a", "free"] {
+            assert!(txn.put(space, b"k", b"v").is_err(), "{space}");
+        }
+        assert!(txn.next_id("_seq").is_err());
+        assert!(txn.next_id("user").is_ok());
+        drop(txn);
+        let mut model = store.txn();
+        assert!(model.data().put("a", b"k", b"v").is_err(), "no namespace");
+        assert!(model.put("user", b"k", b"v").is_ok());
     }
 }
 
 #[cfg(test)]
 mod survey_tests {
     use super::*;
+    use crate::abi::RowRef;
     use crate::processor::{Outcome, Row, RowError, RowHandler, StartContext};
-    use crate::{ColumnSpec, OptionSpec, StoreRead};
+    use crate::{ColumnSpec, Derived, OptionSpec};
 
     /// Refuses a file naming more than `limit` existing things (unless forced), the way a
     /// delete threshold would; `panic_at` makes the survey panic on that value.
@@ -604,7 +595,12 @@ mod survey_tests {
                 panic!("cannot survey {name}");
             }
             self.rows += 1;
-            if store.get("things", name.as_bytes()).unwrap().is_some() {
+            if store
+                .data()
+                .get("things", name.as_bytes())
+                .unwrap()
+                .is_some()
+            {
                 self.existing += 1;
             }
         }
@@ -613,7 +609,11 @@ mod survey_tests {
             if self.bad_verdict {
                 return Err(StartError::BadOption("option `verdict`: bad".into()));
             }
-            let total = store.scan_prefix("things", b"", usize::MAX).unwrap().len();
+            let total = store
+                .data()
+                .scan_prefix("things", b"", usize::MAX)
+                .unwrap()
+                .len();
             let over = self.existing > self.limit;
             if over && !self.force {
                 return Err(StartError::Refused(
@@ -638,16 +638,16 @@ mod survey_tests {
             txn: &mut Txn<'_>,
         ) -> Result<Outcome, RowError> {
             let name = row.get("name").unwrap_or_default();
-            txn.put("things", name.as_bytes(), b"1")?;
+            txn.data().put("things", name.as_bytes(), b"1")?;
             Ok(Outcome::created(name))
         }
     }
 
     fn seeded() -> MemoryStore {
         let mut store = MemoryStore::new();
-        let mut txn = store.txn();
+        let mut txn = store.txn_as("guarded");
         for name in ["a", "b", "c"] {
-            txn.put("things", name.as_bytes(), b"1").unwrap();
+            txn.data().put("things", name.as_bytes(), b"1").unwrap();
         }
         drop(txn);
         store
@@ -680,7 +680,7 @@ mod survey_tests {
             .unwrap();
         assert_eq!(report.warnings, vec!["surveyed 4 rows, 3 existing"]);
         assert_eq!(report.rows.len(), 4);
-        assert_eq!(store.count("things"), 4);
+        assert_eq!(store.count("guarded:things"), 4);
     }
 
     #[test]
@@ -694,7 +694,7 @@ mod survey_tests {
             report.warnings,
             vec!["surveyed 4 rows, 3 existing (--force)"]
         );
-        assert_eq!(store.count("things"), 4);
+        assert_eq!(store.count("guarded:things"), 4);
     }
 
     #[test]
@@ -771,10 +771,10 @@ mod survey_tests {
             line: 4,
             values: values.as_slice().into(),
         };
-        let outcome = survey.apply(row, Derived::default(), store.as_abi());
+        let outcome = survey.apply(row, Derived::default(), store.abi_as("guarded"));
         assert_eq!(outcome.kind, OutcomeKind::Failed);
         assert_eq!(outcome.message.as_str(), protocol::SURVEY_APPLY);
-        let verdict = survey.finish(store.as_abi());
+        let verdict = survey.finish(store.abi_as("guarded"));
         assert_eq!(
             verdict.error.as_ref().into_option().map(|e| e.as_str()),
             Some(
@@ -785,7 +785,7 @@ mod survey_tests {
 
         // The same processor without `_phase` is an ordinary run.
         let mut run = processor.start(spec(false)).unwrap();
-        let outcome = run.apply(row, Derived::default(), store.as_abi());
+        let outcome = run.apply(row, Derived::default(), store.abi_as("guarded"));
         assert_eq!(outcome.kind, OutcomeKind::Created);
     }
 

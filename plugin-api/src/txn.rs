@@ -1,12 +1,19 @@
 //! The store as plugin code uses it: typed wrappers over the host's ABI transaction.
+//!
+//! Reading is open: any keyspace, through [`StoreRead`] (the model's lookups take any
+//! `StoreRead`). Writing is not: a shared entity's keyspaces are written only by the model
+//! (its writes are crate-private here), and a plugin's own data goes through [`Txn::data`],
+//! a handle that prefixes every keyspace with the processor's name (`badges:award`), so two
+//! vendors never collide. The host refuses any other write (see [`crate::engine::Guard`]).
 
 use abi_stable::std_types::{RSlice, RStr};
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::abi::{TxnMut, TxnRef};
+use crate::engine::{full_key, Backend, NAMESPACE_SEPARATOR};
 
-/// A failure of the store itself (I/O, corruption, a refused write). The host stops the run on
-/// it; a row that sees one fails.
+/// A failure of the store itself (I/O, corruption) or a refused write. The host stops the run
+/// on a store failure; a row that meets a refused write fails.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(pub String);
 
@@ -20,8 +27,11 @@ impl std::error::Error for StoreError {}
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Reading the store: what both a row's [`Txn`] and `prepare`'s [`ReadTxn`] can do. The model's
-/// lookups take any `StoreRead`.
+/// A visitor of entries ([`StoreRead::for_each`]): `Ok(false)` stops the visit.
+pub type Visit<'v> = dyn FnMut(&[u8], &[u8]) -> StoreResult<bool> + 'v;
+
+/// Reading the store: what a row's [`Txn`], `prepare`'s [`ReadTxn`] and the host's commands on
+/// the store itself can do.
 pub trait StoreRead {
     fn get(&self, space: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
 
@@ -33,16 +43,75 @@ pub trait StoreRead {
         limit: usize,
     ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
 
+    /// Visits every entry under a prefix in key order, until `visit` returns `false`. A store
+    /// that can stream (the host's, for exports and `toolsync check`) does not hold the
+    /// keyspace in memory.
+    fn for_each(
+        &self,
+        space: &str,
+        prefix: &[u8],
+        visit: &mut Visit<'_>,
+    ) -> StoreResult<()> {
+        for (key, value) in self.scan_prefix(space, prefix, usize::MAX)? {
+            if !visit(&key, &value)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Reads a JSON record.
     fn get_json<T: DeserializeOwned>(&self, space: &str, key: &[u8]) -> StoreResult<Option<T>> {
         match self.get(space, key)? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                StoreError(format!(
-                    "corrupt record in `{space}` ({e}); `toolsync export` can dump the rest"
-                ))
-            }),
+            Some(bytes) => decode_json(space, &bytes).map(Some),
         }
+    }
+}
+
+/// Decodes a stored JSON record, naming its keyspace when it is damaged.
+pub fn decode_json<T: DeserializeOwned>(space: &str, bytes: &[u8]) -> StoreResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        StoreError(format!(
+            "corrupt record in `{space}` ({e}); `toolsync check` lists the damage and `toolsync export` dumps the rest"
+        ))
+    })
+}
+
+/// A backend read directly (the host's read-only commands, the test store).
+impl<B: Backend + ?Sized> StoreRead for B {
+    fn get(&self, space: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        Backend::get(self, &full_key(space, key)).map_err(|e| StoreError(e.0))
+    }
+
+    fn scan_prefix(
+        &self,
+        space: &str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut found = Vec::new();
+        self.for_each(space, prefix, &mut |k, v| {
+            found.push((k.to_vec(), v.to_vec()));
+            Ok(found.len() < limit)
+        })?;
+        Ok(found)
+    }
+
+    fn for_each(
+        &self,
+        space: &str,
+        prefix: &[u8],
+        visit: &mut Visit<'_>,
+    ) -> StoreResult<()> {
+        let strip = space.len() + 1;
+        for item in self.scan(&full_key(space, prefix)) {
+            let (key, value) = item.map_err(|e| StoreError(e.0))?;
+            if !visit(&key[strip..], &value)? {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -80,43 +149,65 @@ macro_rules! impl_store_read {
 /// The row's transaction. Reads see the row's own writes and those of earlier rows of the run.
 pub struct Txn<'a> {
     inner: TxnMut<'a>,
+    /// The processor's name: its own keyspaces are `<namespace>:<name>`.
+    namespace: String,
 }
 
-/// The store as `prepare` sees it: reads only, as of the start of the chunk of rows.
+/// The store as `prepare` and the survey see it: reads only.
 pub struct ReadTxn<'a> {
     inner: TxnRef<'a>,
+    namespace: String,
 }
 
 impl_store_read!(Txn);
 impl_store_read!(ReadTxn);
 
 impl<'a> ReadTxn<'a> {
-    pub fn new(inner: TxnRef<'a>) -> Self {
-        ReadTxn { inner }
+    pub fn new(inner: TxnRef<'a>, namespace: &str) -> Self {
+        ReadTxn {
+            inner,
+            namespace: namespace.to_string(),
+        }
+    }
+
+    /// Reads this plugin's own data.
+    pub fn data(&self) -> OwnData<'_, Self> {
+        OwnData {
+            store: self,
+            namespace: &self.namespace,
+        }
     }
 }
 
 impl<'a> Txn<'a> {
-    /// Wraps the host's transaction object.
-    pub fn new(inner: TxnMut<'a>) -> Self {
-        Txn { inner }
+    /// Wraps the host's transaction object for the processor named `namespace`.
+    pub fn new(inner: TxnMut<'a>, namespace: &str) -> Self {
+        Txn {
+            inner,
+            namespace: namespace.to_string(),
+        }
     }
 
-    pub fn put(&mut self, space: &str, key: &[u8], value: &[u8]) -> StoreResult<()> {
+    /// This plugin's own data, in keyspaces named after the processor.
+    pub fn data(&mut self) -> OwnDataMut<'_, 'a> {
+        OwnDataMut { txn: self }
+    }
+
+    pub(crate) fn put(&mut self, space: &str, key: &[u8], value: &[u8]) -> StoreResult<()> {
         self.inner
             .put(RStr::from(space), RSlice::from(key), RSlice::from(value))
             .into_result()
             .map_err(|e| StoreError(e.into()))
     }
 
-    pub fn remove(&mut self, space: &str, key: &[u8]) -> StoreResult<()> {
+    pub(crate) fn remove(&mut self, space: &str, key: &[u8]) -> StoreResult<()> {
         self.inner
             .remove(RStr::from(space), RSlice::from(key))
             .into_result()
             .map_err(|e| StoreError(e.into()))
     }
 
-    pub fn next_id(&mut self, sequence: &str) -> StoreResult<u64> {
+    pub(crate) fn next_id(&mut self, sequence: &str) -> StoreResult<u64> {
         self.inner
             .next_id(RStr::from(sequence))
             .into_result()
@@ -124,7 +215,7 @@ impl<'a> Txn<'a> {
     }
 
     /// Writes a JSON record.
-    pub fn put_json<T: Serialize>(
+    pub(crate) fn put_json<T: Serialize>(
         &mut self,
         space: &str,
         key: &[u8],
@@ -133,5 +224,98 @@ impl<'a> Txn<'a> {
         let bytes = serde_json::to_vec(value)
             .map_err(|e| StoreError(format!("cannot encode a record for `{space}`: {e}")))?;
         self.put(space, key, &bytes)
+    }
+}
+
+/// The keyspace `name` of a namespace: `<namespace>:<name>`.
+fn own_space(namespace: &str, name: &str) -> String {
+    format!("{namespace}{NAMESPACE_SEPARATOR}{name}")
+}
+
+/// Reading a plugin's own data (from a [`ReadTxn`], or a [`Txn`] through [`OwnDataMut`]).
+pub struct OwnData<'t, S: StoreRead> {
+    store: &'t S,
+    namespace: &'t str,
+}
+
+impl<S: StoreRead> OwnData<'_, S> {
+    /// The full keyspace name of `name` (`badges:award`).
+    pub fn space(&self, name: &str) -> String {
+        own_space(self.namespace, name)
+    }
+
+    pub fn get(&self, name: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        self.store.get(&self.space(name), key)
+    }
+
+    pub fn get_json<T: DeserializeOwned>(&self, name: &str, key: &[u8]) -> StoreResult<Option<T>> {
+        self.store.get_json(&self.space(name), key)
+    }
+
+    pub fn scan_prefix(
+        &self,
+        name: &str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.store.scan_prefix(&self.space(name), prefix, limit)
+    }
+}
+
+/// Reading and writing a plugin's own data within a row's transaction: every keyspace is
+/// `<processor>:<name>`.
+pub struct OwnDataMut<'t, 'a> {
+    txn: &'t mut Txn<'a>,
+}
+
+impl<'a> OwnDataMut<'_, 'a> {
+    fn read(&self) -> OwnData<'_, Txn<'a>> {
+        OwnData {
+            store: self.txn,
+            namespace: &self.txn.namespace,
+        }
+    }
+
+    /// The full keyspace name of `name` (`badges:award`).
+    pub fn space(&self, name: &str) -> String {
+        own_space(&self.txn.namespace, name)
+    }
+
+    pub fn get(&self, name: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        self.read().get(name, key)
+    }
+
+    pub fn get_json<T: DeserializeOwned>(&self, name: &str, key: &[u8]) -> StoreResult<Option<T>> {
+        self.read().get_json(name, key)
+    }
+
+    pub fn scan_prefix(
+        &self,
+        name: &str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.read().scan_prefix(name, prefix, limit)
+    }
+
+    pub fn put(&mut self, name: &str, key: &[u8], value: &[u8]) -> StoreResult<()> {
+        let space = self.space(name);
+        self.txn.put(&space, key, value)
+    }
+
+    pub fn put_json<T: Serialize>(&mut self, name: &str, key: &[u8], value: &T) -> StoreResult<()> {
+        let space = self.space(name);
+        self.txn.put_json(&space, key, value)
+    }
+
+    pub fn remove(&mut self, name: &str, key: &[u8]) -> StoreResult<()> {
+        let space = self.space(name);
+        self.txn.remove(&space, key)
+    }
+
+    /// The next value of one of this plugin's id sequences (1, 2, ...); rolled back with the row.
+    pub fn next_id(&mut self, sequence: &str) -> StoreResult<u64> {
+        let sequence = self.space(sequence);
+        self.txn.next_id(&sequence)
     }
 }

@@ -1,8 +1,9 @@
 //! `badges`: awards badges to accounts created by the `users` processor.
 //!
 //! What a vendor's plugin looks like: implement [`Processor`] and [`RowHandler`], export them
-//! with one macro, keep your own data in keyspaces named after your plugin (`acme-badges:...`),
-//! and find the shared entities (accounts) through the model, never through their keys.
+//! with one macro, keep your own data through `txn.data()` (keyspaces named after the processor:
+//! `badges:award`, which the host refuses to any other plugin), and find the shared entities
+//! (accounts) through the model, never through their keys.
 //!
 //! File (`badges.csv`): `username;badge;cmd` with `cmd` = `add` (default) or `del`.
 
@@ -10,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use toolsync_plugin_api::model::Users;
 use toolsync_plugin_api::{
     fail, ColumnSpec, Derived, Manifest, OptionSpec, Outcome, Processor, Row, RowError, RowHandler,
-    StartContext, StartError, StoreRead, Txn,
+    StartContext, StartError, Txn,
 };
 
-/// This plugin's own keyspace: `<user id BE><badge>` → award record.
-const AWARDS: &str = "acme-badges:award";
+/// This plugin's own keyspace (stored as `badges:award`): `<user id BE><badge>` → award record.
+const AWARDS: &str = "award";
 
 struct Badges;
 
@@ -79,17 +80,18 @@ impl RowHandler for BadgeRun {
         }
         let mut key = user.id.to_be_bytes().to_vec();
         key.extend_from_slice(badge.as_bytes());
-        let held = txn.get(AWARDS, &key)?.is_some();
+        let held = txn.data().get(AWARDS, &key)?.is_some();
         match row.non_empty("cmd").unwrap_or("add") {
             "add" if held => Ok(Outcome::unchanged(subject)),
             "add" => {
                 let count = txn
+                    .data()
                     .scan_prefix(AWARDS, &user.id.to_be_bytes(), self.max_badges)?
                     .len();
                 if count >= self.max_badges {
                     fail!("{username} already holds {count} badges (max_badges)");
                 }
-                txn.put_json(
+                txn.data().put_json(
                     AWARDS,
                     &key,
                     &Award {
@@ -100,7 +102,7 @@ impl RowHandler for BadgeRun {
                 Ok(Outcome::created(subject))
             }
             "del" if held => {
-                txn.remove(AWARDS, &key)?;
+                txn.data().remove(AWARDS, &key)?;
                 Ok(Outcome::deleted(subject))
             }
             "del" => Ok(Outcome::unchanged(subject)),

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use toolsync::run::BATCH_ROWS;
-use toolsync::store::full_key;
+use toolsync_plugin_api::engine::full_key;
 use toolsync_plugin_api::model::{Category, Course, Extra, Section, MODEL_VERSION};
 use toolsync_reader::{CsvReader, Item, ReadOptions};
 

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use toolsync::run::BATCH_ROWS;
-use toolsync::store::full_key;
+use toolsync_plugin_api::engine::full_key;
 use toolsync_plugin_api::model::User;
 use toolsync_reader::{CsvReader, Item, ReadOptions};
 

@@ -309,7 +309,7 @@ pub fn csv_header(topics: u32) -> String {
 
 /// Every course in id order, read lazily (a store may hold many).
 fn each_course(store: &Store) -> impl Iterator<Item = Result<Course, Failure>> + '_ {
-    store.scan(course::SPACE, b"").map(|item| {
+    store.scan_space(course::SPACE, b"").map(|item| {
         let (_, bytes) = item?;
         serde_json::from_slice::<Course>(&bytes)
             .map_err(|e| Failure::store(format!("corrupt record in `{}`: {e}", course::SPACE)))

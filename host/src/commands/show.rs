@@ -104,7 +104,7 @@ pub fn export(data: &DataDir, entity: Entity, format: Format) -> CmdResult {
         }),
     };
     let records = || {
-        store.scan(space, b"").map(move |item| {
+        store.scan_space(space, b"").map(move |item| {
             let (_, bytes) = item?;
             columns(&bytes).map_err(|e| Failure::store(format!("corrupt record in `{space}`: {e}")))
         })

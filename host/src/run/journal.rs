@@ -1,18 +1,21 @@
-//! The run journal: where a run stands, committed in the same sled batch as the rows it
+//! The run journal: where a run stands, committed in the same atomic batch as the rows it
 //! covers. A run killed at any instant leaves the journal of its last commit; re-running the
-//! same file (same fingerprint) resumes after the rows that commit covered, so every row is
-//! applied exactly once.
+//! same file (same fingerprint and size) resumes after the rows that commit covered, so every
+//! row is applied exactly once.
+//!
+//! A journal that cannot be read is never ignored: taking it for "no journal" would re-apply
+//! the rows it says were committed. The run is refused (exit 5) with how to recover instead.
 
 use serde::{Deserialize, Serialize};
+use toolsync_plugin_api::engine::{full_key, Backend, Staging, Writes};
 
 use super::spool::SpoolLengths;
 use super::tally::Tally;
 use crate::exit::Failure;
-use crate::store::{Staging, Store};
 
-const SPACE: &str = "_journal";
+pub const SPACE: &str = "_journal";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Journal {
     pub input: String,
     pub fingerprint: u64,
@@ -39,10 +42,47 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub fn load(store: &Store, processor: &str) -> Result<Option<Journal>, Failure> {
-        match store.get(SPACE, processor.as_bytes())? {
+    /// A new run's journal, before any commit.
+    pub fn fresh(
+        input: String,
+        fingerprint: u64,
+        size: u64,
+        started_at: i64,
+        stamp: String,
+    ) -> Self {
+        Journal {
+            input,
+            fingerprint,
+            size,
+            started_at,
+            stamp,
+            items_done: 0,
+            tally: Tally::default(),
+            spools: SpoolLengths::default(),
+            finished: false,
+            stopped: None,
+            details: serde_json::json!({}),
+            report_lines: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The journal a killed run of `processor` left, if any.
+    pub fn load(store: &dyn Backend, processor: &str) -> Result<Option<Journal>, Failure> {
+        let bytes = store
+            .get(&full_key(SPACE, processor.as_bytes()))
+            .map_err(|e| Failure::store(e.0))?;
+        match bytes {
             None => Ok(None),
-            Some(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                Failure::store(format!(
+                    "the journal of the interrupted {processor} run is unreadable ({e}): its \
+                     committed rows cannot be told from the others, so the run is not resumed. \
+                     Check the store with `toolsync check`; to start over from the whole file \
+                     (rows already applied come out `unchanged`), remove the journal with \
+                     `toolsync journal clear {processor}`"
+                ))
+            }),
         }
     }
 
@@ -52,11 +92,55 @@ impl Journal {
         staging.put_raw(SPACE, processor.as_bytes(), Some(&bytes));
     }
 
-    /// Removes the journal of a completed (or abandoned) run.
-    pub fn clear(store: &Store, processor: &str) -> Result<(), Failure> {
+    /// Removes the journal of a completed (or abandoned) run, durably.
+    pub fn clear(store: &dyn Backend, processor: &str) -> Result<(), Failure> {
+        let mut writes = Writes::new();
+        writes.insert(full_key(SPACE, processor.as_bytes()), None);
+        store.apply(writes).map_err(|e| Failure::store(e.0))?;
+        store.flush().map_err(|e| Failure::store(e.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::ExitCode;
+    use toolsync_plugin_api::engine::MemoryBackend;
+    use toolsync_plugin_api::OutcomeKind;
+
+    fn journal() -> Journal {
+        let mut j = Journal::fresh("in.csv".into(), 42, 1000, 1_700_000_000, "s".into());
+        j.items_done = 2000;
+        j.tally.add(OutcomeKind::Created);
+        j
+    }
+
+    #[test]
+    fn a_journal_commits_with_its_batch_and_clears() {
+        let store = MemoryBackend::new();
         let mut staging = Staging::default();
-        staging.put_raw(SPACE, processor.as_bytes(), None);
-        store.commit(&mut staging)?;
-        store.flush()
+        staging.put_raw("user", b"1", Some(b"row"));
+        journal().stage(&mut staging, "users");
+        assert_eq!(Journal::load(&store, "users").unwrap(), None, "staged only");
+        store.apply(staging.take_batch()).unwrap();
+        assert_eq!(Journal::load(&store, "users").unwrap(), Some(journal()));
+        assert_eq!(Journal::load(&store, "courses").unwrap(), None);
+        Journal::clear(&store, "users").unwrap();
+        assert_eq!(Journal::load(&store, "users").unwrap(), None);
+    }
+
+    #[test]
+    fn an_unreadable_journal_refuses_the_resume_and_says_how_to_recover() {
+        let store = MemoryBackend::new();
+        let mut writes = Writes::new();
+        writes.insert(full_key(SPACE, b"users"), Some(b"{not json".to_vec()));
+        store.apply(writes).unwrap();
+        let failure = Journal::load(&store, "users").unwrap_err();
+        assert_eq!(failure.code, ExitCode::Store);
+        assert!(
+            failure.message.contains("not resumed") && failure.message.contains("journal clear"),
+            "{}",
+            failure.message
+        );
     }
 }

@@ -10,7 +10,7 @@ use crate::model::Course;
 use crate::txn::{StoreRead, Txn};
 
 pub const SPACE: &str = "activity";
-const SEQUENCE: &str = "activity";
+pub(crate) const SEQUENCE: &str = "activity";
 
 pub struct Activities;
 

@@ -14,9 +14,9 @@ use crate::txn::{StoreRead, Txn};
 
 pub const SPACE: &str = "category";
 /// Key: parent id (0 = top level), then the name: the sibling-uniqueness index.
-const CHILDREN: &str = "category.child";
-const BY_IDNUMBER: &str = "category.idnumber";
-const SEQUENCE: &str = "category";
+pub(crate) const CHILDREN: &str = "category.child";
+pub(crate) const BY_IDNUMBER: &str = "category.idnumber";
+pub(crate) const SEQUENCE: &str = "category";
 /// Longest category name (formats.md §3.1).
 pub const NAME_MAX: usize = 255;
 

@@ -16,11 +16,11 @@ use super::{
 use crate::txn::{StoreRead, Txn};
 
 pub const SPACE: &str = "course";
-const BY_SHORTNAME: &str = "course.shortname";
-const BY_IDNUMBER: &str = "course.idnumber";
+pub(crate) const BY_SHORTNAME: &str = "course.shortname";
+pub(crate) const BY_IDNUMBER: &str = "course.idnumber";
 /// Key: category id, course id → nothing: the courses of a category.
-const BY_CATEGORY: &str = "course.category";
-const SEQUENCE: &str = "course";
+pub(crate) const BY_CATEGORY: &str = "course.category";
+pub(crate) const SEQUENCE: &str = "course";
 
 /// A course. Field names are course-create's column names; dates are Unix seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -32,11 +32,11 @@ use crate::model::Course;
 use crate::txn::{StoreRead, Txn};
 
 pub const INSTANCE_SPACE: &str = "enrol";
-const FEEDS: &str = "enrol.meta";
+pub(crate) const FEEDS: &str = "enrol.meta";
 pub const ENROLMENT_SPACE: &str = "enrol.user";
-const BY_USER: &str = "enrol.by_user";
+pub(crate) const BY_USER: &str = "enrol.by_user";
 pub const ASSIGNMENT_SPACE: &str = "role.assignment";
-const SEQUENCE: &str = "enrol";
+pub(crate) const SEQUENCE: &str = "enrol";
 /// Links deeper than this are refused: mirroring walks them.
 const MAX_CHAIN: usize = 64;
 

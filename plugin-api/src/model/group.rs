@@ -19,9 +19,9 @@ use crate::txn::{StoreRead, Txn};
 pub const GROUP_SPACE: &str = "group";
 pub const MEMBER_SPACE: &str = "group.member";
 pub const GROUPING_SPACE: &str = "grouping";
-const BINDING_SPACE: &str = "grouping.group";
-const GROUP_SEQUENCE: &str = "group";
-const GROUPING_SEQUENCE: &str = "grouping";
+pub(crate) const BINDING_SPACE: &str = "grouping.group";
+pub(crate) const GROUP_SEQUENCE: &str = "group";
+pub(crate) const GROUPING_SEQUENCE: &str = "grouping";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Group {

@@ -28,8 +28,46 @@ use crate::txn::{StoreError, StoreRead, Txn};
 /// The model version written into every record and into the store's meta data.
 pub const MODEL_VERSION: u32 = 1;
 
-/// Keyspaces reserved for the host (`_meta`, `_journal`, `_seq`...) start with `_`.
-pub const RESERVED_PREFIX: char = '_';
+/// Every keyspace the model writes: the only shared keyspaces a plugin may write (through the
+/// model; see [`crate::engine::Guard`]).
+pub const KEYSPACES: &[&str] = &[
+    user::SPACE,
+    user::BY_USERNAME,
+    user::BY_IDNUMBER,
+    user::BY_EMAIL,
+    role::SPACE,
+    role::BY_SHORTNAME,
+    category::SPACE,
+    category::CHILDREN,
+    category::BY_IDNUMBER,
+    course::SPACE,
+    course::BY_SHORTNAME,
+    course::BY_IDNUMBER,
+    course::BY_CATEGORY,
+    course::SECTION_SPACE,
+    enrol::INSTANCE_SPACE,
+    enrol::FEEDS,
+    enrol::ENROLMENT_SPACE,
+    enrol::BY_USER,
+    enrol::ASSIGNMENT_SPACE,
+    group::GROUP_SPACE,
+    group::MEMBER_SPACE,
+    group::GROUPING_SPACE,
+    group::BINDING_SPACE,
+    activity::SPACE,
+];
+
+/// Every id sequence the model draws from.
+pub const SEQUENCES: &[&str] = &[
+    user::SEQUENCE,
+    role::SEQUENCE,
+    category::SEQUENCE,
+    course::SEQUENCE,
+    enrol::SEQUENCE,
+    group::GROUP_SEQUENCE,
+    group::GROUPING_SEQUENCE,
+    activity::SEQUENCE,
+];
 
 /// Why the model refused an operation. Conflicts fail the row; store errors stop the run.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use super::{id_key, key_id, model_version, Extra, ModelError, ModelResult};
 use crate::txn::{StoreRead, Txn};
 
 pub const SPACE: &str = "role";
-const BY_SHORTNAME: &str = "role.shortname";
-const SEQUENCE: &str = "role";
+pub(crate) const BY_SHORTNAME: &str = "role.shortname";
+pub(crate) const SEQUENCE: &str = "role";
 
 /// The standard roles, in Moodle's order: (shortname, name, archetype).
 pub const STANDARD: [(&str, &str); 7] = [

@@ -16,11 +16,11 @@ use super::{
 use crate::txn::{StoreRead, Txn};
 
 pub const SPACE: &str = "user";
-const BY_USERNAME: &str = "user.username";
-const BY_IDNUMBER: &str = "user.idnumber";
+pub(crate) const BY_USERNAME: &str = "user.username";
+pub(crate) const BY_IDNUMBER: &str = "user.idnumber";
 /// Key: lowercased e-mail, NUL, id (big-endian): several accounts may share an address.
-const BY_EMAIL: &str = "user.email";
-const SEQUENCE: &str = "user";
+pub(crate) const BY_EMAIL: &str = "user.email";
+pub(crate) const SEQUENCE: &str = "user";
 
 /// Where a password stands. The clear text is never stored: only a bcrypt hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -1,0 +1,122 @@
+//! Step 1, resolve: the run's options (manifest defaults, `toolsync.toml`, `--set`, the
+//! reading flags), its input file and the outputs it asks for — everything decided before the
+//! store is opened or the file is read. A bad option is a usage error here.
+
+use std::path::{Path, PathBuf};
+
+use abi_stable::std_types::{RString, Tuple2};
+use toolsync_plugin_api::abi::RunSpec;
+use toolsync_reader::{DelimiterChoice, EncodingChoice, ReadOptions};
+
+use super::RunArgs;
+use crate::clock::Zone;
+use crate::config::{DataDir, Options};
+use crate::exit::Failure;
+use crate::loader::LoadedProcessor;
+
+/// Output switches (formats.md §4.4).
+#[derive(Debug, Clone, Copy)]
+pub struct Outputs {
+    pub store_report: bool,
+    pub tryback: bool,
+    pub archive: bool,
+    pub cleanup: bool,
+}
+
+/// What a run will do, resolved.
+pub struct Plan<'p> {
+    pub processor: &'p LoadedProcessor,
+    pub name: String,
+    pub options: Options,
+    pub read: ReadOptions,
+    pub zone: Zone,
+    pub outputs: Outputs,
+    pub allow_unknown: bool,
+    /// The input file, and how the report names it.
+    pub input: PathBuf,
+    pub shown: String,
+    pub args: &'p RunArgs,
+}
+
+impl<'p> Plan<'p> {
+    pub fn resolve(
+        data: &DataDir,
+        processor: &'p LoadedProcessor,
+        args: &'p RunArgs,
+    ) -> Result<Plan<'p>, Failure> {
+        let manifest = &processor.manifest;
+        let mut options = Options::resolve(manifest, data, &args.sets)?;
+        if let Some(d) = &args.delimiter {
+            options.set("delimiter", d);
+        }
+        if let Some(e) = &args.encoding {
+            options.set("encoding", e);
+        }
+        let encoding = EncodingChoice::parse(options.get("encoding"))
+            .map_err(|e| Failure::usage(format!("option `encoding`: {e}")))?;
+        let delimiter = DelimiterChoice::parse(options.get("delimiter"))
+            .map_err(|e| Failure::usage(format!("option `delimiter`: {e}")))?;
+        let zone = Zone::parse(options.get("timezone"))
+            .map_err(|e| Failure::usage(format!("option `timezone`: {e}")))?;
+        let outputs = Outputs {
+            store_report: options.flag("store_report")?,
+            tryback: options.flag("tryback")?,
+            archive: options.flag("archive")?,
+            cleanup: options.flag("cleanup")?,
+        };
+        let allow_unknown = options.flag("allow_unknown_columns")?;
+        let (input, shown) = resolve_input(data, args.file.as_deref(), options.get("input"));
+        Ok(Plan {
+            processor,
+            name: manifest.name.to_string(),
+            read: ReadOptions {
+                encoding,
+                delimiter,
+                has_header: manifest.has_header,
+                split_fields: manifest.split_fields,
+            },
+            options,
+            zone,
+            outputs,
+            allow_unknown,
+            input,
+            shown,
+            args,
+        })
+    }
+
+    /// Whether batches commit with a journal as the run goes (resumable after a kill); a dry
+    /// run commits nothing and an `--atomic` run commits once at the end.
+    pub fn journaled(&self) -> bool {
+        !self.args.dry_run && !self.args.atomic
+    }
+
+    /// What `start` is told: the file's columns, every option, the run's "now".
+    pub fn spec(&self, columns: &[String], started_at: i64) -> RunSpec {
+        RunSpec {
+            columns: columns.iter().map(|c| RString::from(c.as_str())).collect(),
+            options: self
+                .options
+                .iter()
+                .map(|(k, v)| Tuple2(RString::from(k), RString::from(v)))
+                .collect(),
+            input: self.input.display().to_string().into(),
+            started_at,
+            dry_run: self.args.dry_run,
+            force: self.args.force,
+        }
+    }
+}
+
+/// A path given on the command line is taken as is when it exists (or is absolute), else in
+/// the file area; the `input` option is relative to the file area unless absolute.
+fn resolve_input(data: &DataDir, file: Option<&Path>, option: &str) -> (PathBuf, String) {
+    let path = match file {
+        Some(p) if p.is_absolute() || p.exists() => p.to_path_buf(),
+        Some(p) => data.files().join(p),
+        None if Path::new(option).is_absolute() => PathBuf::from(option),
+        None => data.files().join(option),
+    };
+    let shown = path.display().to_string();
+    (path, shown)
+}

@@ -1,0 +1,179 @@
+//! Step 4, stream rows: the reader's items through the engine's row loop, every outcome to the
+//! report spool (failed records' raw bytes to the tryback spool), a batch committed with the
+//! journal every [`BATCH_ROWS`] rows, `--max-errors` honoured, progress drawn.
+
+use std::cell::Cell;
+use std::fs::File;
+use std::rc::Rc;
+
+use toolsync_plugin_api::abi::{RowOutcome, RunBox};
+use toolsync_plugin_api::engine::{Engine, Flow, Sink};
+use toolsync_plugin_api::OutcomeKind;
+use toolsync_reader::{CsvReader, Item};
+
+use super::input::ReadItem;
+use super::journal::Journal;
+use super::progress::Progress;
+use super::spool::Spool;
+use crate::exit::Failure;
+use crate::store::store_failure;
+
+/// Rows per committed batch: large enough to amortise the store's per-commit cost, small enough
+/// that a kill loses little work and memory stays flat.
+pub const BATCH_ROWS: u64 = 2_000;
+
+/// Where the rows go, and what the loop keeps of them.
+pub struct Rows<'a> {
+    pub spool: &'a mut Spool,
+    /// The input again, to copy failed records' raw bytes.
+    pub source: File,
+    pub state: &'a mut Journal,
+    pub name: &'a str,
+    pub journaled: bool,
+    pub max_errors: Option<u64>,
+    pub progress: &'a mut Progress,
+    since_commit: u64,
+    /// The reader's position after the last item read (for the progress line).
+    position: Rc<Cell<u64>>,
+}
+
+impl<'a> Rows<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        spool: &'a mut Spool,
+        source: File,
+        state: &'a mut Journal,
+        name: &'a str,
+        journaled: bool,
+        max_errors: Option<u64>,
+        progress: &'a mut Progress,
+    ) -> Self {
+        Rows {
+            spool,
+            source,
+            state,
+            name,
+            journaled,
+            max_errors,
+            progress,
+            since_commit: 0,
+            position: Rc::new(Cell::new(0)),
+        }
+    }
+
+    /// Skips what an interrupted run already committed, then streams the rest; `stopped` is
+    /// set when `--max-errors` ended the loop or the file could not be read to the end.
+    pub fn stream(
+        &mut self,
+        engine: &mut Engine<'_>,
+        run: &mut RunBox,
+        reader: &mut CsvReader,
+    ) -> Result<(), Failure> {
+        for _ in 0..self.state.items_done {
+            if reader.next_item().is_none() {
+                break;
+            }
+        }
+        self.progress.tick(self.state.items_done, reader.position());
+        let position = Rc::clone(&self.position);
+        let mut reader_items = {
+            let reader = &mut *reader;
+            std::iter::from_fn(move || {
+                let item = reader.next_item().map(ReadItem);
+                position.set(reader.position());
+                item
+            })
+        };
+        let stopped = engine.stream(run, &mut reader_items, self)?;
+        self.progress.finish();
+        self.state.stopped = stopped;
+        if let Some(error) = reader.read_error() {
+            self.state.stopped = Some(format!("the input could not be read to the end: {error}"));
+        }
+        Ok(())
+    }
+
+    /// Commits the batch with the journal record, atomically.
+    pub fn commit(&mut self, engine: &mut Engine<'_>, last: bool) -> Result<(), Failure> {
+        self.state.spools = self.spool.flush()?;
+        self.state.finished = last;
+        if self.journaled {
+            self.state.stage(engine.staging(), self.name);
+        }
+        engine.commit().map_err(store_failure)
+    }
+
+    /// The processor's last word (not after an early stop); its writes commit like a row's.
+    pub fn finish(&mut self, engine: &mut Engine<'_>, run: &mut RunBox) -> Result<(), Failure> {
+        if self.state.stopped.is_some() {
+            return Ok(());
+        }
+        let outcome = engine.finish(run)?;
+        if let Some(error) = outcome.error.into_option() {
+            self.state.warnings.push(format!(
+                "the processor's final step failed, its changes were dropped: {error}"
+            ));
+        }
+        if !outcome.details_json.is_empty() {
+            self.state.details = serde_json::from_str(&outcome.details_json).unwrap_or_else(|e| {
+                serde_json::json!({ "error": format!("the processor returned invalid details: {e}") })
+            });
+        }
+        self.state.report_lines = outcome.report_lines.iter().map(|l| l.to_string()).collect();
+        self.state
+            .warnings
+            .extend(outcome.warnings.iter().map(|w| w.to_string()));
+        Ok(())
+    }
+
+    fn fail(&mut self, item: &Item, subject: &str, reason: &str) -> Result<(), Failure> {
+        let (start, end) = item.raw_range();
+        self.spool.row(item.line(), "failed", subject, reason)?;
+        self.spool.error(item.line(), reason)?;
+        self.spool.tryback(&mut self.source, start, end)
+    }
+}
+
+impl Sink<ReadItem> for Rows<'_> {
+    type Error = Failure;
+
+    fn record(&mut self, item: &ReadItem, outcome: &RowOutcome) -> Result<(), Failure> {
+        self.state.tally.add(outcome.kind);
+        if outcome.kind == OutcomeKind::Failed {
+            return self.fail(&item.0, &outcome.subject, &outcome.message);
+        }
+        let line = item.0.line();
+        self.spool.row(
+            line,
+            outcome.kind.as_str(),
+            &outcome.subject,
+            &outcome.message,
+        )?;
+        for warning in outcome.warnings.iter() {
+            self.spool.warning(Some(line), warning)?;
+        }
+        Ok(())
+    }
+
+    fn after_item(&mut self, engine: &mut Engine<'_>) -> Result<Flow, Failure> {
+        self.state.items_done += 1;
+        self.since_commit += 1;
+        if let Some(max) = self.max_errors {
+            if self.state.tally.failed() >= max {
+                return Ok(Flow::Stop(format!(
+                    "stopped after {max} failed rows (--max-errors {max})"
+                )));
+            }
+        }
+        if self.journaled && self.since_commit >= BATCH_ROWS {
+            self.commit(engine, false)?;
+            self.since_commit = 0;
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn after_chunk(&mut self) {
+        self.progress
+            .tick(self.state.items_done, self.position.get());
+    }
+}

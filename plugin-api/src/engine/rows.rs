@@ -1,0 +1,317 @@
+//! The row loop (design.md §5, steps 3 and 4): rows in chunks, prepared on every core when the
+//! processor asks, applied in file order, each row's writes kept or dropped, batches committed
+//! when the caller's [`Sink`] says so.
+//!
+//! The host drives it over a file and sled; the testing runner over rows in memory and a
+//! [`MemoryBackend`](super::MemoryBackend): both run this very code.
+
+use abi_stable::std_types::{RStr, Tuple2};
+
+use super::backend::Backend;
+use super::guard::Guard;
+use super::staging::{ReadView, RowTxn, Staging};
+use crate::abi::{
+    protocol, Derived, FinishOutcome, OutcomeKind, ProcessorBox, RowOutcome, RowRef, RunBox,
+    RunSpec, StartError,
+};
+
+/// Rows read ahead and prepared together.
+pub const CHUNK_ROWS: usize = 256;
+
+/// One item of a file, as the loop sees it.
+pub enum Input<'i> {
+    /// A row to hand to the processor: its physical line and its values in header order.
+    Row { line: u64, values: Vec<RStr<'i>> },
+    /// A record that fails by itself (wrong field count, unreadable bytes...).
+    Malformed { line: u64, reason: &'i str },
+}
+
+/// What the loop needs to know of an item; the caller's item type keeps whatever else it needs
+/// (the host: the record's raw byte range, for the tryback file).
+pub trait AsInput {
+    fn input(&self) -> Input<'_>;
+}
+
+/// A failure of the store met while applying (I/O, a corrupt record): the run stops on it; it is
+/// never counted as a failed row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreFailure {
+    /// The row being applied, if any (`None`: at the end of the run).
+    pub line: Option<u64>,
+    pub message: String,
+}
+
+impl std::fmt::Display for StoreFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: store error: {}", self.message),
+            None => write!(f, "store error at the end of the run: {}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for StoreFailure {}
+
+/// Whether the loop goes on after an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Stop before the next item, with the reason (`--max-errors`).
+    Stop(String),
+}
+
+/// Where the loop's results go, and when it commits.
+pub trait Sink<I> {
+    type Error: From<StoreFailure>;
+
+    /// Every item's outcome, in file order (a malformed record as a failed outcome).
+    fn record(&mut self, item: &I, outcome: &RowOutcome) -> Result<(), Self::Error>;
+
+    /// After each item: commit through the engine when due, or stop.
+    fn after_item(&mut self, _engine: &mut Engine<'_>) -> Result<Flow, Self::Error> {
+        Ok(Flow::Continue)
+    }
+
+    /// After each chunk (a progress line).
+    fn after_chunk(&mut self) {}
+}
+
+/// A run's writes on their way to a backend.
+pub struct Engine<'b> {
+    backend: &'b dyn Backend,
+    staging: Staging,
+    guard: Guard,
+    threads: usize,
+    chunk: usize,
+}
+
+impl<'b> Engine<'b> {
+    /// An engine writing to `backend` under `guard`, preparing on one thread.
+    pub fn new(backend: &'b dyn Backend, guard: Guard) -> Self {
+        Engine {
+            backend,
+            staging: Staging::default(),
+            guard,
+            threads: 1,
+            chunk: CHUNK_ROWS,
+        }
+    }
+
+    /// `prepare` runs on this many threads (1: not at all; the processor did not ask).
+    pub fn prepare_on(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Rows read ahead and prepared together (default [`CHUNK_ROWS`]).
+    pub fn chunk(mut self, rows: usize) -> Self {
+        self.chunk = rows.max(1);
+        self
+    }
+
+    pub fn backend(&self) -> &'b dyn Backend {
+        self.backend
+    }
+
+    /// The staged writes (the host stages its journal record into the batch it commits with).
+    pub fn staging(&mut self) -> &mut Staging {
+        &mut self.staging
+    }
+
+    /// Streams items through the processor until they run out or the sink stops the loop;
+    /// returns the stop reason, if any.
+    pub fn stream<I: AsInput + Sync, S: Sink<I>>(
+        &mut self,
+        run: &mut RunBox,
+        items: &mut impl Iterator<Item = I>,
+        sink: &mut S,
+    ) -> Result<Option<String>, S::Error> {
+        let mut chunk: Vec<I> = Vec::with_capacity(self.chunk);
+        loop {
+            chunk.clear();
+            chunk.extend(items.by_ref().take(self.chunk));
+            if chunk.is_empty() {
+                return Ok(None);
+            }
+            let derived = self.prepare(run, &chunk);
+            for (item, derived) in chunk.iter().zip(derived) {
+                let outcome = match item.input() {
+                    Input::Row { line, values } => self.apply(run, line, &values, derived)?,
+                    Input::Malformed { reason, .. } => failed(reason),
+                };
+                sink.record(item, &outcome)?;
+                if let Flow::Stop(reason) = sink.after_item(self)? {
+                    return Ok(Some(reason));
+                }
+            }
+            sink.after_chunk();
+        }
+    }
+
+    /// `prepare` for a chunk, spread over the threads, all reading the store as it stands
+    /// before the chunk.
+    fn prepare<I: AsInput + Sync>(&self, run: &RunBox, chunk: &[I]) -> Vec<Derived> {
+        if self.threads <= 1 {
+            return vec![Derived::default(); chunk.len()];
+        }
+        let view = ReadView::new(&self.staging, self.backend);
+        let prepare_one = |item: &I| match item.input() {
+            Input::Row { line, values } => run.prepare(
+                RowRef {
+                    line,
+                    values: values.as_slice().into(),
+                },
+                view.as_abi(),
+            ),
+            Input::Malformed { .. } => Derived::default(),
+        };
+        let per_thread = chunk.len().div_ceil(self.threads).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .chunks(per_thread)
+                .map(|part| {
+                    let prepare_one = &prepare_one;
+                    (
+                        part.len(),
+                        scope.spawn(move || part.iter().map(prepare_one).collect::<Vec<_>>()),
+                    )
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|(len, h)| h.join().unwrap_or_else(|_| vec![Derived::default(); len]))
+                .collect()
+        })
+    }
+
+    /// Applies one row: its writes join the batch when it succeeds, and are dropped when it
+    /// fails.
+    pub fn apply(
+        &mut self,
+        run: &mut RunBox,
+        line: u64,
+        values: &[RStr<'_>],
+        derived: Derived,
+    ) -> Result<RowOutcome, StoreFailure> {
+        let row = RowRef {
+            line,
+            values: values.into(),
+        };
+        let outcome = {
+            let mut txn = RowTxn::new(&mut self.staging, self.backend, &self.guard);
+            run.apply(row, derived, txn.as_abi())
+        };
+        if let Some(message) = self.staging.take_fatal() {
+            self.staging.drop_row();
+            return Err(StoreFailure {
+                line: Some(line),
+                message,
+            });
+        }
+        if outcome.kind == OutcomeKind::Failed {
+            self.staging.drop_row();
+        } else {
+            self.staging.keep_row();
+        }
+        Ok(outcome)
+    }
+
+    /// The processor's last word (not after an early stop); its writes commit like a row's,
+    /// and are dropped when it reports an error.
+    pub fn finish(&mut self, run: &mut RunBox) -> Result<FinishOutcome, StoreFailure> {
+        let outcome = {
+            let mut txn = RowTxn::new(&mut self.staging, self.backend, &self.guard);
+            run.finish(txn.as_abi())
+        };
+        if let Some(message) = self.staging.take_fatal() {
+            self.staging.drop_row();
+            return Err(StoreFailure {
+                line: None,
+                message,
+            });
+        }
+        if outcome.error.is_some() {
+            self.staging.drop_row();
+        } else {
+            self.staging.keep_row();
+        }
+        Ok(outcome)
+    }
+
+    /// Applies the staged batch atomically.
+    pub fn commit(&mut self) -> Result<(), StoreFailure> {
+        self.backend
+            .apply(self.staging.take_batch())
+            .map_err(|e| StoreFailure {
+                line: None,
+                message: e.0,
+            })
+    }
+
+    /// Forgets every staged write (a dry run, a rolled-back `--atomic` run).
+    pub fn discard(&mut self) {
+        self.staging.discard();
+    }
+}
+
+/// A failed outcome for a record that never reached the processor.
+fn failed(reason: &str) -> RowOutcome {
+    RowOutcome {
+        kind: OutcomeKind::Failed,
+        subject: "".into(),
+        message: reason.into(),
+        warnings: Default::default(),
+    }
+}
+
+/// The survey pass (plugin API 1.1, see [`crate::abi::protocol`]): a first run of its own with
+/// `_phase=survey`, shown every well-formed row (`prepare`) with a read-only view of the store
+/// as it is before the run, then asked for its verdict (`finish`, whose writes are refused) —
+/// so that a file-level threshold refuses the whole file before any row is applied.
+pub struct Survey<'b> {
+    run: RunBox,
+    backend: &'b dyn Backend,
+    staging: Staging,
+}
+
+impl<'b> Survey<'b> {
+    /// Starts the survey run; a refusal of its `start` is the processor's usual refusal.
+    pub fn start(
+        processor: &ProcessorBox,
+        spec: &RunSpec,
+        backend: &'b dyn Backend,
+    ) -> Result<Self, StartError> {
+        let mut spec = spec.clone();
+        spec.options.push(Tuple2(
+            protocol::PHASE_OPTION.into(),
+            protocol::PHASE_SURVEY.into(),
+        ));
+        Ok(Survey {
+            run: processor.start(spec).into_result()?,
+            backend,
+            staging: Staging::default(),
+        })
+    }
+
+    /// Shows one item (malformed records are not surveyed: they fail later as usual).
+    pub fn item(&mut self, item: &impl AsInput) {
+        if let Input::Row { line, values } = item.input() {
+            let view = ReadView::new(&self.staging, self.backend);
+            self.run.prepare(
+                RowRef {
+                    line,
+                    values: values.as_slice().into(),
+                },
+                view.as_abi(),
+            );
+        }
+    }
+
+    /// The verdict: `Ok(notes)` goes on (the notes become file-level warnings), `Err` stops the
+    /// run before any row.
+    pub fn verdict(mut self) -> Result<Vec<String>, StartError> {
+        let mut view = ReadView::new(&self.staging, self.backend);
+        let outcome = self.run.finish(view.as_abi_mut());
+        protocol::verdict_from_finish(outcome)
+    }
+}
