@@ -308,3 +308,48 @@ fn reset_of_data_a_course_lacks_and_of_unmodelled_data_reports_nothing_to_reset(
     );
     assert_eq!(participants(&world, "A"), 1);
 }
+
+/// The scenario: the samples loaded (asmith teaches HIST101, mirrored into HIST102),
+/// then asmith soft-deleted by the users processor: she is no teacher, no participant anywhere
+/// any more, in the same row, and jdoe stays.
+#[test]
+fn a_soft_deleted_teacher_leaves_every_course_she_taught() {
+    let world = World::courses();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    for (processor, file) in [
+        ("users", "userimport.csv"),
+        ("course-create", "uploadcourses.csv"),
+        ("metacourse", "metacourses.csv"),
+    ] {
+        let path = examples.join(file);
+        let (code, report) = world.run_json(processor, &path, &[]);
+        assert_eq!(code, 0, "{processor}: {report}");
+    }
+    let teachers = |course: &str| -> Vec<String> {
+        world.show("course", course).unwrap()["enrolments"]["teachers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["username"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(teachers("HIST101"), ["jdoe", "asmith"]);
+    assert!(teachers("HIST102").contains(&"asmith".to_string()));
+    let participants = |course: &str| {
+        world.show("course", course).unwrap()["enrolments"]["participants"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = (participants("HIST101"), participants("HIST102"));
+
+    let delete = world.file("delete.csv", "username;deleted\nasmith;1\n");
+    let (code, report) = world.run_json("users", &delete, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["counts"]["deleted"], 1, "{report}");
+    assert_eq!(teachers("HIST101"), ["jdoe"]);
+    assert!(!teachers("HIST102").contains(&"asmith".to_string()));
+    assert_eq!(participants("HIST101"), before.0 - 1);
+    assert_eq!(participants("HIST102"), before.1 - 1);
+    let asmith = world.show_user("asmith").expect("the record stays");
+    assert_eq!(asmith["deleted"], true);
+}

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use toolsync_plugin_api::engine::{
     Backend, BackendError, Guard, RowTxn, Scan, Staging, StoreFailure, Writes,
 };
-use toolsync_plugin_api::model::{Roles, MODEL_VERSION};
+use toolsync_plugin_api::model::{self, Roles, MODEL_VERSION};
 use toolsync_plugin_api::Txn;
 
 use crate::exit::Failure;
@@ -57,43 +57,92 @@ impl Store {
     }
 
     fn check_or_seed(&self) -> Result<(), Failure> {
-        match toolsync_plugin_api::StoreRead::get(self, META, b"store_format")
-            .map_err(|e| Failure::store(e.0))?
-        {
-            Some(v) => {
-                let format: u32 = std::str::from_utf8(&v)
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(u32::MAX);
-                if format > STORE_FORMAT {
-                    return Err(Failure::store(format!(
-                        "the store at {} has format {format}; this toolsync reads format {STORE_FORMAT}: upgrade toolsync",
-                        self.path.display()
-                    )));
-                }
-                Ok(())
-            }
-            None => self.seed(),
+        let Some(format) = self.meta_number(b"store_format")? else {
+            return self.seed();
+        };
+        if format > STORE_FORMAT {
+            return Err(Failure::store(format!(
+                "the store at {} has format {format}; this toolsync reads format {STORE_FORMAT}: upgrade toolsync",
+                self.path.display()
+            )));
         }
+        let model = self.meta_number(b"model_version")?.unwrap_or(1);
+        if model > MODEL_VERSION {
+            return Err(Failure::store(format!(
+                "the store at {} was written by data model {model}; this toolsync knows model {MODEL_VERSION}: upgrade toolsync",
+                self.path.display()
+            )));
+        }
+        if model < MODEL_VERSION {
+            self.upgrade(model)?;
+        }
+        Ok(())
+    }
+
+    /// A number kept in the store's meta data; unreadable text counts as damage.
+    fn meta_number(&self, key: &[u8]) -> Result<Option<u32>, Failure> {
+        let Some(bytes) = toolsync_plugin_api::StoreRead::get(self, META, key)
+            .map_err(|e| Failure::store(e.0))?
+        else {
+            return Ok(None);
+        };
+        std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map(Some)
+            .ok_or_else(|| {
+                Failure::store(format!(
+                    "the store at {} is damaged: its meta data `{}` is unreadable",
+                    self.path.display(),
+                    String::from_utf8_lossy(key)
+                ))
+            })
     }
 
     /// A new store: the standard roles and the versions, in one batch.
     fn seed(&self) -> Result<(), Failure> {
+        self.model_batch(STORE_FORMAT, |txn| {
+            Roles::seed_standard(txn)
+                .map(|()| Vec::new())
+                .map_err(|e| format!("cannot seed the roles: {e}"))
+        })
+    }
+
+    /// A store written by an older data model, brought up to this one in one batch.
+    fn upgrade(&self, from: u32) -> Result<(), Failure> {
+        self.model_batch(STORE_FORMAT, |txn| {
+            model::upgrade(txn, from).map_err(|e| format!("cannot upgrade the store: {e}"))
+        })
+    }
+
+    /// Runs model code with the model's rights and commits its writes with the versions, in
+    /// one atomic batch, durably.
+    fn model_batch(
+        &self,
+        format: u32,
+        work: impl FnOnce(&mut Txn<'_>) -> Result<Vec<String>, String>,
+    ) -> Result<(), Failure> {
         let guard = Guard::model();
         let mut staging = Staging::default();
-        {
+        let notes = {
             let mut row = RowTxn::new(&mut staging, self, &guard);
             let mut txn = Txn::new(row.as_abi(), "");
-            Roles::seed_standard(&mut txn)
-                .map_err(|e| Failure::store(format!("cannot seed the roles: {e}")))?;
+            work(&mut txn).map_err(Failure::store)?
+        };
+        if let Some(fatal) = staging.take_fatal() {
+            return Err(Failure::store(fatal));
         }
         staging.keep_row();
-        let format = STORE_FORMAT.to_string();
+        let format = format.to_string();
         let model = MODEL_VERSION.to_string();
         staging.put_raw(META, b"store_format", Some(format.as_bytes()));
         staging.put_raw(META, b"model_version", Some(model.as_bytes()));
         self.commit(staging.take_batch())?;
-        self.flush_all()
+        self.flush_all()?;
+        for note in notes {
+            tracing::info!(store = %self.path.display(), "{note}");
+        }
+        Ok(())
     }
 
     /// Applies a batch of raw writes (the journal's own records).

@@ -46,12 +46,7 @@ pub trait StoreRead {
     /// Visits every entry under a prefix in key order, until `visit` returns `false`. A store
     /// that can stream (the host's, for exports and `toolsync check`) does not hold the
     /// keyspace in memory.
-    fn for_each(
-        &self,
-        space: &str,
-        prefix: &[u8],
-        visit: &mut Visit<'_>,
-    ) -> StoreResult<()> {
+    fn for_each(&self, space: &str, prefix: &[u8], visit: &mut Visit<'_>) -> StoreResult<()> {
         for (key, value) in self.scan_prefix(space, prefix, usize::MAX)? {
             if !visit(&key, &value)? {
                 break;
@@ -98,12 +93,7 @@ impl<B: Backend + ?Sized> StoreRead for B {
         Ok(found)
     }
 
-    fn for_each(
-        &self,
-        space: &str,
-        prefix: &[u8],
-        visit: &mut Visit<'_>,
-    ) -> StoreResult<()> {
+    fn for_each(&self, space: &str, prefix: &[u8], visit: &mut Visit<'_>) -> StoreResult<()> {
         let strip = space.len() + 1;
         for item in self.scan(&full_key(space, prefix)) {
             let (key, value) = item.map_err(|e| StoreError(e.0))?;

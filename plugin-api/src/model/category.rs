@@ -6,9 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::index::{self, Unique};
 use super::{
-    columns_of, dangling, id_key, ids, key_id, model_version, scan_records, Extra, ModelError,
-    ModelResult, Omitted, MODEL_VERSION,
+    columns_of, id_key, ids, key_id, model_version, scan_records, Extra, ModelError, ModelResult,
+    Omitted, MODEL_VERSION,
 };
 use crate::txn::{StoreRead, Txn};
 
@@ -83,29 +84,31 @@ impl CategoryRef {
 
 pub struct Categories;
 
+/// A name is unique among its siblings (so a path names at most one category).
+pub(crate) const SIBLINGS: Unique = Unique::new(CHILDREN, "name", "category of the same parent");
+/// A non-empty idnumber is unique.
+pub(crate) const IDNUMBERS: Unique = Unique::new(BY_IDNUMBER, "idnumber", "category");
+
 impl Categories {
     pub fn get(txn: &impl StoreRead, id: u64) -> ModelResult<Option<Category>> {
         Ok(txn.get_json(SPACE, &id_key(id))?)
     }
 
     pub fn by_idnumber(txn: &impl StoreRead, idnumber: &str) -> ModelResult<Option<Category>> {
-        if idnumber.is_empty() {
-            return Ok(None);
-        }
-        Self::follow(txn, BY_IDNUMBER, idnumber.as_bytes(), idnumber)
+        IDNUMBERS.follow(txn, idnumber.as_bytes(), Self::get)
     }
 
     /// The child of `parent` (0 = top level) with exactly this name.
     pub fn child(txn: &impl StoreRead, parent: u64, name: &str) -> ModelResult<Option<Category>> {
-        Self::follow(txn, CHILDREN, &child_key(parent, name), name)
+        SIBLINGS.follow(txn, &child_key(parent, name), Self::get)
     }
 
     /// The children of `parent`, in name order.
     pub fn children(txn: &impl StoreRead, parent: u64) -> ModelResult<Vec<Category>> {
         let mut found = Vec::new();
         for (_, id) in txn.scan_prefix(CHILDREN, &id_key(parent), usize::MAX)? {
-            let id = key_id(&id).ok_or_else(|| dangling(CHILDREN, "a child"))?;
-            found.push(Self::get(txn, id)?.ok_or_else(|| dangling(CHILDREN, "a child"))?);
+            let id = key_id(&id).ok_or_else(|| SIBLINGS.damaged("a child"))?;
+            found.push(Self::get(txn, id)?.ok_or_else(|| SIBLINGS.damaged("a child"))?);
         }
         Ok(found)
     }
@@ -113,23 +116,6 @@ impl Categories {
     /// Every category, in id order.
     pub fn all(txn: &impl StoreRead) -> ModelResult<Vec<Category>> {
         scan_records(txn, SPACE, b"")
-    }
-
-    fn follow(
-        txn: &impl StoreRead,
-        space: &str,
-        key: &[u8],
-        shown: &str,
-    ) -> ModelResult<Option<Category>> {
-        match txn.get(space, key)? {
-            None => Ok(None),
-            Some(id) => {
-                let id = key_id(&id).ok_or_else(|| dangling(space, shown))?;
-                Self::get(txn, id)?
-                    .map(Some)
-                    .ok_or_else(|| dangling(space, shown))
-            }
-        }
     }
 
     /// The category a reference designates, creating nothing.
@@ -195,11 +181,7 @@ impl Categories {
                 "no category with id {parent}"
             )));
         }
-        if Self::child(txn, parent, name)?.is_some() {
-            return Err(ModelError::Conflict(format!(
-                "a category named `{name}` exists there already"
-            )));
-        }
+        SIBLINGS.check_free(txn, &child_key(parent, name), name, 0)?;
         let category = Category {
             v: MODEL_VERSION,
             id: txn.next_id(SEQUENCE)?,
@@ -212,7 +194,7 @@ impl Categories {
             extra: Extra::new(),
         };
         txn.put_json(SPACE, &id_key(category.id), &category)?;
-        txn.put(CHILDREN, &child_key(parent, name), &id_key(category.id))?;
+        SIBLINGS.put(txn, &child_key(parent, name), category.id)?;
         Ok(category)
     }
 
@@ -222,15 +204,12 @@ impl Categories {
             ModelError::Conflict(format!("category {} no longer exists", category.id))
         })?;
         let id = id_key(category.id);
-        if stored.parent != category.parent || stored.name != category.name {
-            if let Some(other) = Self::child(txn, category.parent, &category.name)? {
-                if other.id != category.id {
-                    return Err(ModelError::Conflict(format!(
-                        "a category named `{}` exists there already",
-                        category.name
-                    )));
-                }
-            }
+        let (old_place, new_place) = (
+            child_key(stored.parent, &stored.name),
+            child_key(category.parent, &category.name),
+        );
+        if old_place != new_place {
+            SIBLINGS.check_free(txn, &new_place, &category.name, category.id)?;
             if category.parent != 0 {
                 if Self::get(txn, category.parent)?.is_none() {
                     return Err(ModelError::Conflict(format!(
@@ -244,25 +223,20 @@ impl Categories {
                     ));
                 }
             }
-            txn.remove(CHILDREN, &child_key(stored.parent, &stored.name))?;
-            txn.put(CHILDREN, &child_key(category.parent, &category.name), &id)?;
+            SIBLINGS.change(txn, &old_place, &new_place, category.id)?;
         }
-        if stored.idnumber != category.idnumber {
-            if let Some(other) = Self::by_idnumber(txn, &category.idnumber)? {
-                if other.id != category.id {
-                    return Err(ModelError::Conflict(format!(
-                        "idnumber `{}` belongs to another category",
-                        category.idnumber
-                    )));
-                }
-            }
-            if !stored.idnumber.is_empty() {
-                txn.remove(BY_IDNUMBER, stored.idnumber.as_bytes())?;
-            }
-            if !category.idnumber.is_empty() {
-                txn.put(BY_IDNUMBER, category.idnumber.as_bytes(), &id)?;
-            }
-        }
+        IDNUMBERS.check_free(
+            txn,
+            category.idnumber.as_bytes(),
+            &category.idnumber,
+            category.id,
+        )?;
+        IDNUMBERS.change(
+            txn,
+            stored.idnumber.as_bytes(),
+            category.idnumber.as_bytes(),
+            category.id,
+        )?;
         category.v = MODEL_VERSION;
         txn.put_json(SPACE, &id, category)?;
         Ok(())
@@ -274,11 +248,11 @@ impl Categories {
         let mut current = id;
         while current != 0 {
             if chain.contains(&current) || chain.len() > 1_000 {
-                return Err(dangling(SPACE, "a category loop"));
+                return Err(index::damaged(SPACE, "a category loop"));
             }
             chain.push(current);
             current = Self::get(txn, current)?
-                .ok_or_else(|| dangling(SPACE, &current.to_string()))?
+                .ok_or_else(|| index::damaged(SPACE, &current.to_string()))?
                 .parent;
         }
         Ok(chain)

@@ -8,10 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::index::{Multi, Unique};
 use super::{
-    activity::Activities, category::Categories, columns_of, dangling, enrol::Enrolments,
-    group::Groups, id_key, ids, is_false, is_zero, key_id, model_version, remove_prefix,
-    scan_records, Extra, ModelError, ModelResult, Omitted, MODEL_VERSION,
+    activity::Activities, category::Categories, columns_of, enrol::Enrolments, group::Groups,
+    id_key, ids, is_false, is_zero, model_version, remove_prefix, scan_records, Extra, ModelError,
+    ModelResult, Omitted, MODEL_VERSION,
 };
 use crate::txn::{StoreRead, Txn};
 
@@ -165,32 +166,23 @@ impl CourseKey {
 
 pub struct Courses;
 
+/// A shortname is unique among courses, a non-empty idnumber too (formats.md §3.1).
+pub(crate) const SHORTNAMES: Unique = Unique::new(BY_SHORTNAME, "shortname", "course");
+pub(crate) const IDNUMBERS: Unique = Unique::new(BY_IDNUMBER, "idnumber", "course");
+/// The courses of each category: category id ++ course id.
+pub(crate) const IN_CATEGORY: Multi = Multi::new(BY_CATEGORY);
+
 impl Courses {
     pub fn get(txn: &impl StoreRead, id: u64) -> ModelResult<Option<Course>> {
         Ok(txn.get_json(SPACE, &id_key(id))?)
     }
 
     pub fn by_shortname(txn: &impl StoreRead, shortname: &str) -> ModelResult<Option<Course>> {
-        Self::follow(txn, BY_SHORTNAME, shortname)
+        SHORTNAMES.follow(txn, shortname.as_bytes(), Self::get)
     }
 
     pub fn by_idnumber(txn: &impl StoreRead, idnumber: &str) -> ModelResult<Option<Course>> {
-        if idnumber.is_empty() {
-            return Ok(None);
-        }
-        Self::follow(txn, BY_IDNUMBER, idnumber)
-    }
-
-    fn follow(txn: &impl StoreRead, space: &str, key: &str) -> ModelResult<Option<Course>> {
-        match txn.get(space, key.as_bytes())? {
-            None => Ok(None),
-            Some(id) => {
-                let id = key_id(&id).ok_or_else(|| dangling(space, key))?;
-                Self::get(txn, id)?
-                    .map(Some)
-                    .ok_or_else(|| dangling(space, key))
-            }
-        }
+        IDNUMBERS.follow(txn, idnumber.as_bytes(), Self::get)
     }
 
     /// The course a key designates (exact match; an id that is not a positive integer matches
@@ -218,11 +210,7 @@ impl Courses {
 
     /// The ids of the courses of a category.
     pub fn in_category(txn: &impl StoreRead, category: u64) -> ModelResult<Vec<u64>> {
-        Ok(txn
-            .scan_prefix(BY_CATEGORY, &id_key(category), usize::MAX)?
-            .iter()
-            .filter_map(|(key, _)| super::id_at(key, 1))
-            .collect())
+        IN_CATEGORY.ids(txn, &id_key(category))
     }
 
     /// Stores a new course: checks its shortname, idnumber and category, assigns its id, writes
@@ -232,13 +220,10 @@ impl Courses {
         Self::check(txn, &course)?;
         course.id = txn.next_id(SEQUENCE)?;
         course.v = MODEL_VERSION;
-        let id = id_key(course.id);
-        txn.put_json(SPACE, &id, &course)?;
-        txn.put(BY_SHORTNAME, course.shortname.as_bytes(), &id)?;
-        if !course.idnumber.is_empty() {
-            txn.put(BY_IDNUMBER, course.idnumber.as_bytes(), &id)?;
-        }
-        txn.put(BY_CATEGORY, &ids(&[course.category, course.id]), &[])?;
+        txn.put_json(SPACE, &id_key(course.id), &course)?;
+        SHORTNAMES.put(txn, course.shortname.as_bytes(), course.id)?;
+        IDNUMBERS.put(txn, course.idnumber.as_bytes(), course.id)?;
+        IN_CATEGORY.add(txn, &id_key(course.category), course.id)?;
         Ok(course)
     }
 
@@ -248,25 +233,22 @@ impl Courses {
             ModelError::Conflict(format!("course {} no longer exists", course.id))
         })?;
         Self::check(txn, course)?;
-        let id = id_key(course.id);
-        if stored.shortname != course.shortname {
-            txn.remove(BY_SHORTNAME, stored.shortname.as_bytes())?;
-            txn.put(BY_SHORTNAME, course.shortname.as_bytes(), &id)?;
-        }
-        if stored.idnumber != course.idnumber {
-            if !stored.idnumber.is_empty() {
-                txn.remove(BY_IDNUMBER, stored.idnumber.as_bytes())?;
-            }
-            if !course.idnumber.is_empty() {
-                txn.put(BY_IDNUMBER, course.idnumber.as_bytes(), &id)?;
-            }
-        }
-        if stored.category != course.category {
-            txn.remove(BY_CATEGORY, &ids(&[stored.category, course.id]))?;
-            txn.put(BY_CATEGORY, &ids(&[course.category, course.id]), &[])?;
-        }
+        let id = course.id;
+        SHORTNAMES.change(
+            txn,
+            stored.shortname.as_bytes(),
+            course.shortname.as_bytes(),
+            id,
+        )?;
+        IDNUMBERS.change(
+            txn,
+            stored.idnumber.as_bytes(),
+            course.idnumber.as_bytes(),
+            id,
+        )?;
+        IN_CATEGORY.change(txn, &id_key(stored.category), &id_key(course.category), id)?;
         course.v = MODEL_VERSION;
-        txn.put_json(SPACE, &id, course)?;
+        txn.put_json(SPACE, &id_key(id), course)?;
         Ok(())
     }
 
@@ -274,22 +256,13 @@ impl Courses {
         if course.shortname.is_empty() {
             return Err(ModelError::Conflict("a course needs a shortname".into()));
         }
-        if let Some(other) = Self::by_shortname(txn, &course.shortname)? {
-            if other.id != course.id {
-                return Err(ModelError::Conflict(format!(
-                    "shortname `{}` belongs to another course (id {})",
-                    course.shortname, other.id
-                )));
-            }
-        }
-        if let Some(other) = Self::by_idnumber(txn, &course.idnumber)? {
-            if other.id != course.id {
-                return Err(ModelError::Conflict(format!(
-                    "idnumber `{}` belongs to another course ({})",
-                    course.idnumber, other.shortname
-                )));
-            }
-        }
+        SHORTNAMES.check_free(
+            txn,
+            course.shortname.as_bytes(),
+            &course.shortname,
+            course.id,
+        )?;
+        IDNUMBERS.check_free(txn, course.idnumber.as_bytes(), &course.idnumber, course.id)?;
         if Categories::get(txn, course.category)?.is_none() {
             return Err(ModelError::Conflict(format!(
                 "no category with id {}",
@@ -307,13 +280,10 @@ impl Courses {
         Groups::remove_course(txn, course.id)?;
         Activities::remove_course(txn, course.id)?;
         Sections::remove_course(txn, course.id)?;
-        let id = id_key(course.id);
-        txn.remove(BY_SHORTNAME, course.shortname.as_bytes())?;
-        if !course.idnumber.is_empty() {
-            txn.remove(BY_IDNUMBER, course.idnumber.as_bytes())?;
-        }
-        txn.remove(BY_CATEGORY, &ids(&[course.category, course.id]))?;
-        txn.remove(SPACE, &id)?;
+        SHORTNAMES.remove(txn, course.shortname.as_bytes())?;
+        IDNUMBERS.remove(txn, course.idnumber.as_bytes())?;
+        IN_CATEGORY.remove(txn, &id_key(course.category), course.id)?;
+        txn.remove(SPACE, &id_key(course.id))?;
         Ok(())
     }
 }

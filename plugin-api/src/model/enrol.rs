@@ -19,6 +19,11 @@
 //! - `enrol.user`: course, user, instance → [`UserEnrolment`]
 //! - `enrol.by_user`: user, course, instance → nothing (a user's courses)
 //! - `role.assignment`: course, user, role, source → [`RoleAssignment`]
+//! - `role.assignment.by_user`: user, course, role, source → nothing (a user's roles)
+//!
+//! Cascades live here, never in a processor: unenrolling a user's last enrolment in a course
+//! removes the roles no method owns and the group memberships there; soft-deleting an account
+//! ([`Enrolments::remove_user`]) removes all it holds in every course.
 
 use std::collections::BTreeSet;
 
@@ -28,7 +33,7 @@ use super::{
     course::Courses, dangling, id_at, id_key, ids, is_zero, key_id, model_version, scan_records,
     Extra, ModelError, ModelResult, MODEL_VERSION,
 };
-use crate::model::Course;
+use crate::model::{Course, Groups};
 use crate::txn::{StoreRead, Txn};
 
 pub const INSTANCE_SPACE: &str = "enrol";
@@ -36,6 +41,8 @@ pub(crate) const FEEDS: &str = "enrol.meta";
 pub const ENROLMENT_SPACE: &str = "enrol.user";
 pub(crate) const BY_USER: &str = "enrol.by_user";
 pub const ASSIGNMENT_SPACE: &str = "role.assignment";
+/// user, course, role, source → nothing: a user's role assignments everywhere.
+pub(crate) const ASSIGNMENT_BY_USER: &str = "role.assignment.by_user";
 pub(crate) const SEQUENCE: &str = "enrol";
 /// Links deeper than this are refused: mirroring walks them.
 const MAX_CHAIN: usize = 64;
@@ -103,6 +110,14 @@ pub struct RoleAssignment {
 }
 
 pub struct Enrolments;
+
+/// What [`Enrolments::unenrol_unowned`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unenrolled {
+    pub enrolments: usize,
+    pub assignments: usize,
+    pub memberships: usize,
+}
 
 impl Enrolments {
     // ----- instances -------------------------------------------------------------------
@@ -296,50 +311,103 @@ impl Enrolments {
         Ok(removed)
     }
 
-    fn after_unenrol(txn: &mut Txn<'_>, course: u64, user: u64) -> ModelResult<()> {
-        if Self::enrolments_of(txn, course, user)?.is_empty() {
-            for assignment in Self::assignments_of(txn, course, user)? {
-                if assignment.source == 0 {
-                    txn.remove(ASSIGNMENT_SPACE, &assignment_key(&assignment))?;
-                }
+    /// What goes with a user's last enrolment in a course: the roles no method owns, and the
+    /// group memberships there. Returns (roles, memberships) removed.
+    fn after_unenrol(txn: &mut Txn<'_>, course: u64, user: u64) -> ModelResult<(usize, usize)> {
+        if !Self::enrolments_of(txn, course, user)?.is_empty() {
+            return Ok((0, 0));
+        }
+        let mut roles = 0;
+        for assignment in Self::assignments_of(txn, course, user)? {
+            if assignment.source == 0 {
+                Self::remove_assignment(txn, &assignment)?;
+                roles += 1;
             }
+        }
+        let memberships = Groups::remove_user(txn, course, user)?;
+        Ok((roles, memberships))
+    }
+
+    /// Removes everything an account holds in every course — enrolments, role assignments,
+    /// group memberships — as soft-deleting it requires (formats.md §3.6); the courses it
+    /// was in feed their metacourses the change.
+    pub fn remove_user(txn: &mut Txn<'_>, user: u64, now: i64) -> ModelResult<()> {
+        let mut courses: BTreeSet<u64> = Self::courses_of(txn, user)?.into_iter().collect();
+        courses.extend(Self::courses_with_roles(txn, user)?);
+        courses.extend(Groups::courses_of_member(txn, user)?);
+        for course in courses {
+            for enrolment in Self::enrolments_of(txn, course, user)? {
+                Self::remove_enrolment_record(txn, &enrolment)?;
+            }
+            for assignment in Self::assignments_of(txn, course, user)? {
+                Self::remove_assignment(txn, &assignment)?;
+            }
+            Groups::remove_user(txn, course, user)?;
+            Self::mirror(txn, course, user, now, 0)?;
         }
         Ok(())
     }
 
+    /// The courses where a user holds a role.
+    pub fn courses_with_roles(txn: &impl StoreRead, user: u64) -> ModelResult<Vec<u64>> {
+        let mut courses: Vec<u64> = txn
+            .scan_prefix(ASSIGNMENT_BY_USER, &id_key(user), usize::MAX)?
+            .iter()
+            .filter_map(|(k, _)| id_at(k, 1))
+            .collect();
+        courses.dedup();
+        Ok(courses)
+    }
+
+    fn remove_enrolment_record(txn: &mut Txn<'_>, e: &UserEnrolment) -> ModelResult<()> {
+        txn.remove(
+            ENROLMENT_SPACE,
+            &enrolment_key(e.course, e.user, e.instance),
+        )?;
+        txn.remove(BY_USER, &ids(&[e.user, e.course, e.instance]))?;
+        Ok(())
+    }
+
+    fn remove_assignment(txn: &mut Txn<'_>, a: &RoleAssignment) -> ModelResult<()> {
+        txn.remove(ASSIGNMENT_SPACE, &assignment_key(a))?;
+        txn.remove(
+            ASSIGNMENT_BY_USER,
+            &ids(&[a.user, a.course, a.role, a.source]),
+        )?;
+        Ok(())
+    }
+
     /// Unenrols a user from a course, except what an owning method (a metacourse link, a
-    /// cohort binding) gave: those enrolments and roles stay. Returns the counts of
-    /// enrolments and role assignments removed.
+    /// cohort binding) gave: those enrolments and roles stay. When no enrolment is left, the
+    /// group memberships there go too.
     pub fn unenrol_unowned(
         txn: &mut Txn<'_>,
         course: u64,
         user: u64,
         now: i64,
-    ) -> ModelResult<(usize, usize)> {
-        let mut enrolments = 0;
+    ) -> ModelResult<Unenrolled> {
+        let mut done = Unenrolled::default();
         for enrolment in Self::enrolments_of(txn, course, user)? {
             let instance = Self::instance(txn, course, enrolment.instance)?;
             if instance.as_ref().is_some_and(|i| i.owns_roles()) {
                 continue;
             }
-            txn.remove(
-                ENROLMENT_SPACE,
-                &enrolment_key(course, user, enrolment.instance),
-            )?;
-            txn.remove(BY_USER, &ids(&[user, course, enrolment.instance]))?;
-            enrolments += 1;
+            Self::remove_enrolment_record(txn, &enrolment)?;
+            done.enrolments += 1;
         }
-        let mut assignments = 0;
         for assignment in Self::assignments_of(txn, course, user)? {
             if assignment.source == 0 {
-                txn.remove(ASSIGNMENT_SPACE, &assignment_key(&assignment))?;
-                assignments += 1;
+                Self::remove_assignment(txn, &assignment)?;
+                done.assignments += 1;
             }
         }
-        if enrolments + assignments > 0 {
+        let (roles, memberships) = Self::after_unenrol(txn, course, user)?;
+        done.assignments += roles;
+        done.memberships += memberships;
+        if done.enrolments + done.assignments > 0 {
             Self::mirror(txn, course, user, now, 0)?;
         }
-        Ok((enrolments, assignments))
+        Ok(done)
     }
 
     /// Removes the role assignments of users who hold no enrolment in the course. Returns how
@@ -353,7 +421,7 @@ impl Enrolments {
         let mut users = BTreeSet::new();
         for assignment in Self::assignments(txn, course)? {
             if Self::enrolments_of(txn, course, assignment.user)?.is_empty() {
-                txn.remove(ASSIGNMENT_SPACE, &assignment_key(&assignment))?;
+                Self::remove_assignment(txn, &assignment)?;
                 users.insert(assignment.user);
                 removed += 1;
             }
@@ -407,7 +475,7 @@ impl Enrolments {
         if instance.owns_roles() {
             for assignment in Self::assignments_of(txn, instance.course, user)? {
                 if assignment.source == instance.id {
-                    txn.remove(ASSIGNMENT_SPACE, &assignment_key(&assignment))?;
+                    Self::remove_assignment(txn, &assignment)?;
                 }
             }
         }
@@ -436,6 +504,7 @@ impl Enrolments {
             extra: Extra::new(),
         };
         txn.put_json(ASSIGNMENT_SPACE, &key, &assignment)?;
+        txn.put(ASSIGNMENT_BY_USER, &ids(&[user, course, role, source]), &[])?;
         Ok(true)
     }
 
@@ -611,7 +680,9 @@ impl Enrolments {
                 &ids(&[enrolment.user, course.id, enrolment.instance]),
             )?;
         }
-        super::remove_prefix(txn, ASSIGNMENT_SPACE, &id_key(course.id))?;
+        for assignment in Self::assignments(txn, course.id)? {
+            Self::remove_assignment(txn, &assignment)?;
+        }
         Ok(())
     }
 
@@ -675,15 +746,16 @@ impl Enrolments {
                 if wanted.contains(&assignment.role) {
                     held.insert(assignment.role);
                 } else {
-                    txn.remove(ASSIGNMENT_SPACE, &assignment_key(&assignment))?;
+                    Self::remove_assignment(txn, &assignment)?;
                     changed = true;
                 }
             }
             for role in wanted.difference(&held) {
                 changed |= Self::put_assignment(txn, meta, user, *role, instance.id, now)?;
             }
-        } else {
-            changed |= Self::drop_enrolment(txn, instance, user)?;
+        } else if Self::drop_enrolment(txn, instance, user)? {
+            Self::after_unenrol(txn, meta, user)?;
+            changed = true;
         }
         if changed {
             Self::mirror(txn, meta, user, now, depth + 1)?;
@@ -766,6 +838,37 @@ mod tests {
         assert!(roles_in(&txn, c[2].id, user).is_empty());
     }
 
+    /// The last enrolment of a user in a course gone, the group memberships there go (in the
+    /// model's unenrol, whoever unenrols), in the metacourse it fed too.
+    #[test]
+    fn the_last_enrolment_gone_takes_the_group_memberships() {
+        let (mut w, c, user, student, _) = world();
+        let mut txn = w.store.txn();
+        let manual = Enrolments::ensure_instance(&mut txn, &c[0], "manual", 1).unwrap();
+        let own = Enrolments::ensure_instance(&mut txn, &c[0], "self", 1).unwrap();
+        Enrolments::enrol(&mut txn, &manual, user, &[student], 1).unwrap();
+        Enrolments::enrol(&mut txn, &own, user, &[], 1).unwrap();
+        Enrolments::link(&mut txn, &c[0], &c[1], 1).unwrap();
+        let group = Groups::create_group(&mut txn, &c[0], "G", "", 1).unwrap();
+        let meta_group = Groups::create_group(&mut txn, &c[1], "M", "", 1).unwrap();
+        Groups::add_member(&mut txn, &group, user, 1).unwrap();
+        Groups::add_member(&mut txn, &meta_group, user, 1).unwrap();
+
+        Enrolments::unenrol(&mut txn, &manual, user, 2).unwrap();
+        assert_eq!(
+            Groups::members(&txn, &group).unwrap(),
+            vec![user],
+            "one left"
+        );
+        Enrolments::unenrol(&mut txn, &own, user, 2).unwrap();
+        assert!(Groups::members(&txn, &group).unwrap().is_empty());
+        assert!(
+            Groups::members(&txn, &meta_group).unwrap().is_empty(),
+            "the metacourse lost its mirrored enrolment, and the groups with it"
+        );
+        assert!(Groups::courses_of_member(&txn, user).unwrap().is_empty());
+    }
+
     #[test]
     fn cycles_and_self_links_are_refused_with_the_path() {
         let (mut w, c, ..) = world();
@@ -821,7 +924,11 @@ mod tests {
         Enrolments::enrol(&mut txn, &manual_b, user, &[teacher], 1).unwrap();
         assert_eq!(
             Enrolments::unenrol_unowned(&mut txn, c[1].id, user, 2).unwrap(),
-            (1, 1)
+            Unenrolled {
+                enrolments: 1,
+                assignments: 1,
+                memberships: 0
+            }
         );
         assert_eq!(roles_in(&txn, c[1].id, user), vec![(student, true)]);
         // A role with no enrolment behind it is "local".

@@ -4,6 +4,7 @@
 //! Key layout (course first, so a course's groups are one prefix scan):
 //! - `group`: course, group id → [`Group`]
 //! - `group.member`: course, group, user → [`Membership`]
+//! - `group.member.by_user`: user, course, group → nothing (a user's memberships)
 //! - `grouping`: course, grouping id → [`Grouping`]
 //! - `grouping.group`: course, grouping, group → nothing
 
@@ -18,6 +19,7 @@ use crate::txn::{StoreRead, Txn};
 
 pub const GROUP_SPACE: &str = "group";
 pub const MEMBER_SPACE: &str = "group.member";
+pub(crate) const MEMBER_BY_USER: &str = "group.member.by_user";
 pub const GROUPING_SPACE: &str = "grouping";
 pub(crate) const BINDING_SPACE: &str = "grouping.group";
 pub(crate) const GROUP_SEQUENCE: &str = "group";
@@ -146,7 +148,35 @@ impl Groups {
             extra: Extra::new(),
         };
         txn.put_json(MEMBER_SPACE, &key, &membership)?;
+        txn.put(MEMBER_BY_USER, &ids(&[user, group.course, group.id]), &[])?;
         Ok(true)
+    }
+
+    /// Removes one membership (both its entries).
+    fn remove_membership(txn: &mut Txn<'_>, course: u64, group: u64, user: u64) -> ModelResult<()> {
+        txn.remove(MEMBER_SPACE, &ids(&[course, group, user]))?;
+        txn.remove(MEMBER_BY_USER, &ids(&[user, course, group]))?;
+        Ok(())
+    }
+
+    /// The courses where a user is in a group.
+    pub fn courses_of_member(txn: &impl StoreRead, user: u64) -> ModelResult<Vec<u64>> {
+        let mut courses: Vec<u64> = txn
+            .scan_prefix(MEMBER_BY_USER, &id_key(user), usize::MAX)?
+            .iter()
+            .filter_map(|(k, _)| id_at(k, 1))
+            .collect();
+        courses.dedup();
+        Ok(courses)
+    }
+
+    /// The ids of the groups of a course a user is in.
+    pub fn groups_of_member(txn: &impl StoreRead, course: u64, user: u64) -> ModelResult<Vec<u64>> {
+        Ok(txn
+            .scan_prefix(MEMBER_BY_USER, &ids(&[user, course]), usize::MAX)?
+            .iter()
+            .filter_map(|(k, _)| id_at(k, 2))
+            .collect())
     }
 
     /// Binds a group to a grouping of the same course.
@@ -167,20 +197,20 @@ impl Groups {
 
     /// Removes a user from every group of a course; returns how many memberships went.
     pub fn remove_user(txn: &mut Txn<'_>, course: u64, user: u64) -> ModelResult<usize> {
-        let mut removed = 0;
-        for group in Self::groups(txn, course)? {
-            let key = ids(&[course, group.id, user]);
-            if txn.get(MEMBER_SPACE, &key)?.is_some() {
-                txn.remove(MEMBER_SPACE, &key)?;
-                removed += 1;
-            }
+        let groups = Self::groups_of_member(txn, course, user)?;
+        for group in &groups {
+            Self::remove_membership(txn, course, *group, user)?;
         }
-        Ok(removed)
+        Ok(groups.len())
     }
 
     /// Empties a group; returns how many memberships went.
     pub fn empty(txn: &mut Txn<'_>, group: &Group) -> ModelResult<usize> {
-        remove_prefix(txn, MEMBER_SPACE, &ids(&[group.course, group.id]))
+        let members = Self::members(txn, group)?;
+        for user in &members {
+            Self::remove_membership(txn, group.course, group.id, *user)?;
+        }
+        Ok(members.len())
     }
 
     /// Deletes a group with its memberships and grouping bindings.
@@ -207,8 +237,11 @@ impl Groups {
 
     /// Everything group-related of a course being deleted.
     pub(crate) fn remove_course(txn: &mut Txn<'_>, course: u64) -> ModelResult<()> {
+        for group in Self::groups(txn, course)? {
+            Self::empty(txn, &group)?;
+        }
         let prefix = id_key(course);
-        for space in [MEMBER_SPACE, BINDING_SPACE, GROUP_SPACE, GROUPING_SPACE] {
+        for space in [BINDING_SPACE, GROUP_SPACE, GROUPING_SPACE] {
             remove_prefix(txn, space, &prefix)?;
         }
         Ok(())

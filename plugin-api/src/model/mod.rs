@@ -12,13 +12,14 @@ pub mod category;
 pub mod course;
 pub mod enrol;
 pub mod group;
+mod index;
 pub mod role;
 pub mod user;
 
 pub use activity::Activities;
 pub use category::{Categories, Category, CategoryRef};
 pub use course::{Course, CourseKey, Courses, Section, Sections};
-pub use enrol::{EnrolInstance, Enrolments, RoleAssignment, UserEnrolment};
+pub use enrol::{EnrolInstance, Enrolments, RoleAssignment, Unenrolled, UserEnrolment};
 pub use group::{Group, Grouping, Groups};
 pub use role::{Role, Roles};
 pub use user::{PasswordState, User, UserKey, Users};
@@ -26,7 +27,48 @@ pub use user::{PasswordState, User, UserKey, Users};
 use crate::txn::{StoreError, StoreRead, Txn};
 
 /// The model version written into every record and into the store's meta data.
-pub const MODEL_VERSION: u32 = 1;
+///
+/// - 1: the first layout.
+/// - 2: role assignments and group memberships indexed by user too (`role.assignment.by_user`,
+///   `group.member.by_user`), for the cascades of a soft-deleted account. [`upgrade`] builds
+///   them in a store written by model 1.
+pub const MODEL_VERSION: u32 = 2;
+
+/// Brings a store written by model `from` up to [`MODEL_VERSION`], in the caller's
+/// transaction (the host runs it when it opens an older store). Returns what it did, for the
+/// log.
+pub fn upgrade(txn: &mut Txn<'_>, from: u32) -> ModelResult<Vec<String>> {
+    let mut done = Vec::new();
+    if from < 2 {
+        let mut assignments = 0;
+        for (key, _) in txn.scan_prefix(enrol::ASSIGNMENT_SPACE, b"", usize::MAX)? {
+            // course, user, role, source → user, course, role, source
+            let parts: Option<Vec<u64>> = (0..4).map(|i| id_at(&key, i)).collect();
+            let [course, user, role, source] = parts.as_deref().unwrap_or_default() else {
+                return Err(index::damaged(enrol::ASSIGNMENT_SPACE, "an entry"));
+            };
+            txn.put(
+                enrol::ASSIGNMENT_BY_USER,
+                &ids(&[*user, *course, *role, *source]),
+                &[],
+            )?;
+            assignments += 1;
+        }
+        let mut memberships = 0;
+        for (key, _) in txn.scan_prefix(group::MEMBER_SPACE, b"", usize::MAX)? {
+            let parts: Option<Vec<u64>> = (0..3).map(|i| id_at(&key, i)).collect();
+            let [course, group, user] = parts.as_deref().unwrap_or_default() else {
+                return Err(index::damaged(group::MEMBER_SPACE, "an entry"));
+            };
+            txn.put(group::MEMBER_BY_USER, &ids(&[*user, *course, *group]), &[])?;
+            memberships += 1;
+        }
+        done.push(format!(
+            "model 2: {assignments} role assignments and {memberships} group memberships indexed by user"
+        ));
+    }
+    Ok(done)
+}
 
 /// Every keyspace the model writes: the only shared keyspaces a plugin may write (through the
 /// model; see [`crate::engine::Guard`]).
@@ -50,8 +92,10 @@ pub const KEYSPACES: &[&str] = &[
     enrol::ENROLMENT_SPACE,
     enrol::BY_USER,
     enrol::ASSIGNMENT_SPACE,
+    enrol::ASSIGNMENT_BY_USER,
     group::GROUP_SPACE,
     group::MEMBER_SPACE,
+    group::MEMBER_BY_USER,
     group::GROUPING_SPACE,
     group::BINDING_SPACE,
     activity::SPACE,
@@ -202,4 +246,46 @@ pub type Extra = serde_json::Map<String, serde_json::Value>;
 
 fn model_version() -> u32 {
     MODEL_VERSION
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MemoryStore;
+
+    /// A store written by model 1 has no by-user entries: `upgrade` builds them from the
+    /// records, and the cascades of a soft delete then find everything.
+    #[test]
+    fn upgrading_from_model_1_indexes_roles_and_memberships_by_user() {
+        let mut store = MemoryStore::new();
+        let mut txn = store.txn();
+        Roles::seed_standard(&mut txn).unwrap();
+        let cat = Categories::create(&mut txn, 0, "C", true, 1).unwrap().id;
+        let course = Courses::create(&mut txn, Course::new("A", "A", cat, 1)).unwrap();
+        let user = Users::create(&mut txn, User::new("ann", "A", "A", 1)).unwrap();
+        let role = Roles::by_shortname(&txn, "student").unwrap().unwrap().id;
+        Enrolments::assign(&mut txn, course.id, user.id, role, 1).unwrap();
+        let group = Groups::create_group(&mut txn, &course, "G", "", 1).unwrap();
+        Groups::add_member(&mut txn, &group, user.id, 1).unwrap();
+        let by_user = |txn: &Txn<'_>| {
+            (
+                Enrolments::courses_with_roles(txn, user.id).unwrap(),
+                Groups::courses_of_member(txn, user.id).unwrap(),
+            )
+        };
+        let indexed = by_user(&txn);
+        assert_eq!(indexed, (vec![course.id], vec![course.id]));
+        // What a model-1 store holds: no by-user entries.
+        for space in [enrol::ASSIGNMENT_BY_USER, group::MEMBER_BY_USER] {
+            remove_prefix(&mut txn, space, b"").unwrap();
+        }
+        assert_eq!(by_user(&txn), (vec![], vec![]));
+        let done = upgrade(&mut txn, 1).unwrap();
+        assert_eq!(
+            done,
+            vec!["model 2: 1 role assignments and 1 group memberships indexed by user"]
+        );
+        assert_eq!(by_user(&txn), indexed);
+        assert!(upgrade(&mut txn, MODEL_VERSION).unwrap().is_empty());
+    }
 }

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{id_key, key_id, model_version, Extra, ModelError, ModelResult};
+use super::index::Unique;
+use super::{id_key, model_version, scan_records, Extra, ModelResult};
 use crate::txn::{StoreRead, Txn};
 
 pub const SPACE: &str = "role";
@@ -37,6 +38,9 @@ pub struct Role {
 
 pub struct Roles;
 
+/// Shortnames are unique, compared lowercased.
+pub(crate) const SHORTNAMES: Unique = Unique::new(BY_SHORTNAME, "shortname", "role");
+
 impl Roles {
     pub fn get(txn: &impl StoreRead, id: u64) -> ModelResult<Option<Role>> {
         Ok(txn.get_json(SPACE, &id_key(id))?)
@@ -44,15 +48,7 @@ impl Roles {
 
     /// Shortnames compare case-insensitively.
     pub fn by_shortname(txn: &impl StoreRead, shortname: &str) -> ModelResult<Option<Role>> {
-        match txn.get(BY_SHORTNAME, shortname.to_lowercase().as_bytes())? {
-            Some(id) => match key_id(&id) {
-                Some(id) => Self::get(txn, id),
-                None => Err(ModelError::Conflict(format!(
-                    "corrupt role index entry for `{shortname}`"
-                ))),
-            },
-            None => Ok(None),
-        }
+        SHORTNAMES.follow(txn, shortname.to_lowercase().as_bytes(), Self::get)
     }
 
     pub fn create(
@@ -61,9 +57,8 @@ impl Roles {
         name: &str,
         archetype: &str,
     ) -> ModelResult<Role> {
-        if Self::by_shortname(txn, shortname)?.is_some() {
-            return Err(ModelError::Conflict(format!("role `{shortname}` exists")));
-        }
+        let key = shortname.to_lowercase();
+        SHORTNAMES.check_free(txn, key.as_bytes(), shortname, 0)?;
         let id = txn.next_id(SEQUENCE)?;
         let role = Role {
             v: super::MODEL_VERSION,
@@ -75,11 +70,7 @@ impl Roles {
             extra: Extra::new(),
         };
         txn.put_json(SPACE, &id_key(id), &role)?;
-        txn.put(
-            BY_SHORTNAME,
-            shortname.to_lowercase().as_bytes(),
-            &id_key(id),
-        )?;
+        SHORTNAMES.put(txn, key.as_bytes(), id)?;
         Ok(role)
     }
 
@@ -94,12 +85,6 @@ impl Roles {
     }
 
     pub fn all(txn: &impl StoreRead) -> ModelResult<Vec<Role>> {
-        txn.scan_prefix(SPACE, b"", usize::MAX)?
-            .into_iter()
-            .map(|(_, v)| {
-                serde_json::from_slice(&v)
-                    .map_err(|e| ModelError::Conflict(format!("corrupt role record: {e}")))
-            })
-            .collect()
+        scan_records(txn, SPACE, b"")
     }
 }

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::index::{self, text_key, Multi, Unique};
 use super::{
-    columns_of, id_key, key_id, model_version, Extra, ModelError, ModelResult, Omitted,
+    columns_of, id_key, model_version, Enrolments, Extra, ModelError, ModelResult, Omitted,
     MODEL_VERSION,
 };
 use crate::txn::{StoreRead, Txn};
@@ -213,47 +214,45 @@ impl UserKey {
 
 pub struct Users;
 
+/// The account indexes (formats.md §2.6): usernames and non-empty idnumbers are unique; several
+/// accounts may share an e-mail address (`allow_duplicate_emails`), compared lowercased.
+pub(crate) const USERNAMES: Unique = Unique::new(BY_USERNAME, "username", "account");
+pub(crate) const IDNUMBERS: Unique = Unique::new(BY_IDNUMBER, "idnumber", "account");
+pub(crate) const EMAILS: Multi = Multi::new(BY_EMAIL);
+
+/// The e-mail index key of an address: lowercased, NUL-terminated (empty: not indexed).
+pub(crate) fn email_key(email: &str) -> Vec<u8> {
+    if email.is_empty() {
+        Vec::new()
+    } else {
+        text_key(&email.to_lowercase())
+    }
+}
+
 impl Users {
     pub fn get(txn: &impl StoreRead, id: u64) -> ModelResult<Option<User>> {
         Ok(txn.get_json(SPACE, &id_key(id))?)
     }
 
-    fn by_index(txn: &impl StoreRead, space: &str, key: &str) -> ModelResult<Option<User>> {
-        match txn.get(space, key.as_bytes())? {
-            None => Ok(None),
-            Some(id) => {
-                let id = key_id(&id).ok_or_else(|| corrupt(space, key))?;
-                Self::get(txn, id)?
-                    .map(Some)
-                    .ok_or_else(|| corrupt(space, key))
-            }
-        }
-    }
-
     pub fn by_username(txn: &impl StoreRead, username: &str) -> ModelResult<Option<User>> {
-        Self::by_index(txn, BY_USERNAME, &username.to_lowercase())
+        USERNAMES.follow(txn, username.to_lowercase().as_bytes(), Self::get)
     }
 
     pub fn by_idnumber(txn: &impl StoreRead, idnumber: &str) -> ModelResult<Option<User>> {
-        if idnumber.is_empty() {
-            return Ok(None);
-        }
-        Self::by_index(txn, BY_IDNUMBER, idnumber)
+        IDNUMBERS.follow(txn, idnumber.as_bytes(), Self::get)
     }
 
     /// Every account with this address (case-insensitive), deleted ones included.
     pub fn by_email(txn: &impl StoreRead, email: &str) -> ModelResult<Vec<User>> {
-        if email.is_empty() {
+        let key = email_key(email);
+        if key.is_empty() {
             return Ok(Vec::new());
         }
-        let mut prefix = email.to_lowercase().into_bytes();
-        prefix.push(0);
-        let mut users = Vec::new();
-        for (key, _) in txn.scan_prefix(BY_EMAIL, &prefix, usize::MAX)? {
-            let id = key_id(&key[prefix.len()..]).ok_or_else(|| corrupt(BY_EMAIL, email))?;
-            users.push(Self::get(txn, id)?.ok_or_else(|| corrupt(BY_EMAIL, email))?);
-        }
-        Ok(users)
+        EMAILS
+            .ids(txn, &key)?
+            .into_iter()
+            .map(|id| Self::get(txn, id)?.ok_or_else(|| index::damaged(BY_EMAIL, email)))
+            .collect()
     }
 
     /// The accounts a key designates (§2.6), deleted ones included. An id that is not a
@@ -278,13 +277,9 @@ impl Users {
         user.id = txn.next_id(SEQUENCE)?;
         user.v = MODEL_VERSION;
         txn.put_json(SPACE, &id_key(user.id), &user)?;
-        txn.put(BY_USERNAME, user.username.as_bytes(), &id_key(user.id))?;
-        if !user.idnumber.is_empty() {
-            txn.put(BY_IDNUMBER, user.idnumber.as_bytes(), &id_key(user.id))?;
-        }
-        if !user.email.is_empty() {
-            txn.put(BY_EMAIL, &email_key(&user.email, user.id), &[])?;
-        }
+        USERNAMES.put(txn, user.username.as_bytes(), user.id)?;
+        IDNUMBERS.put(txn, user.idnumber.as_bytes(), user.id)?;
+        EMAILS.change(txn, b"", &email_key(&user.email), user.id)?;
         Ok(user)
     }
 
@@ -294,73 +289,43 @@ impl Users {
         let stored = Self::get(txn, user.id)?
             .ok_or_else(|| ModelError::Conflict(format!("account {} no longer exists", user.id)))?;
         Self::check_unique(txn, user)?;
-        let id = id_key(user.id);
-        if stored.username != user.username {
-            txn.remove(BY_USERNAME, stored.username.as_bytes())?;
-            txn.put(BY_USERNAME, user.username.as_bytes(), &id)?;
-        }
-        if stored.idnumber != user.idnumber {
-            if !stored.idnumber.is_empty() {
-                txn.remove(BY_IDNUMBER, stored.idnumber.as_bytes())?;
-            }
-            if !user.idnumber.is_empty() {
-                txn.put(BY_IDNUMBER, user.idnumber.as_bytes(), &id)?;
-            }
-        }
-        if stored.email.to_lowercase() != user.email.to_lowercase() {
-            if !stored.email.is_empty() {
-                txn.remove(BY_EMAIL, &email_key(&stored.email, user.id))?;
-            }
-            if !user.email.is_empty() {
-                txn.put(BY_EMAIL, &email_key(&user.email, user.id), &[])?;
-            }
-        }
+        USERNAMES.change(
+            txn,
+            stored.username.as_bytes(),
+            user.username.as_bytes(),
+            user.id,
+        )?;
+        IDNUMBERS.change(
+            txn,
+            stored.idnumber.as_bytes(),
+            user.idnumber.as_bytes(),
+            user.id,
+        )?;
+        EMAILS.change(
+            txn,
+            &email_key(&stored.email),
+            &email_key(&user.email),
+            user.id,
+        )?;
         user.v = MODEL_VERSION;
-        txn.put_json(SPACE, &id, user)?;
+        txn.put_json(SPACE, &id_key(user.id), user)?;
         Ok(())
     }
 
-    /// Soft-deletes an account: the record, its identity fields and hash stay, flagged deleted.
-    /// What hangs on the account (enrolments, role assignments, group and cohort memberships)
-    /// goes with it once those entities exist in the model.
+    /// Soft-deletes an account (formats.md §3.6): the record, its identity fields and hash stay,
+    /// flagged deleted; its enrolments, role assignments and group memberships go with it, in
+    /// the caller's transaction (linked courses follow).
     pub fn soft_delete(txn: &mut Txn<'_>, user: &mut User, now: i64) -> ModelResult<()> {
+        Enrolments::remove_user(txn, user.id, now)?;
         user.deleted = true;
         user.timemodified = now;
         Self::save(txn, user)
     }
 
     fn check_unique(txn: &impl StoreRead, user: &User) -> ModelResult<()> {
-        if let Some(other) = Self::by_username(txn, &user.username)? {
-            if other.id != user.id {
-                return Err(ModelError::Conflict(format!(
-                    "username `{}` belongs to another account",
-                    user.username
-                )));
-            }
-        }
-        if let Some(other) = Self::by_idnumber(txn, &user.idnumber)? {
-            if other.id != user.id {
-                return Err(ModelError::Conflict(format!(
-                    "idnumber `{}` belongs to another account",
-                    user.idnumber
-                )));
-            }
-        }
-        Ok(())
+        USERNAMES.check_free(txn, user.username.as_bytes(), &user.username, user.id)?;
+        IDNUMBERS.check_free(txn, user.idnumber.as_bytes(), &user.idnumber, user.id)
     }
-}
-
-fn email_key(email: &str, id: u64) -> Vec<u8> {
-    let mut key = email.to_lowercase().into_bytes();
-    key.push(0);
-    key.extend_from_slice(&id_key(id));
-    key
-}
-
-fn corrupt(space: &str, key: &str) -> ModelError {
-    ModelError::Conflict(format!(
-        "index `{space}` points to a missing record for `{key}`: the store is damaged"
-    ))
 }
 
 #[cfg(test)]
@@ -414,6 +379,62 @@ mod tests {
         let keys = |u: &User| u.to_columns().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(&bare), keys(&full));
         assert!(keys(&bare).contains(&"icq".to_string()));
+    }
+
+    /// formats.md §3.6: a soft-deleted account keeps its record but loses its enrolments,
+    /// role assignments and group memberships everywhere — metacourses included — in the same
+    /// transaction.
+    #[test]
+    fn a_soft_delete_removes_everything_the_account_holds() {
+        use crate::model::{Categories, Course, Courses, Enrolments, Groups, Roles};
+        let mut store = MemoryStore::new();
+        let mut txn = store.txn();
+        Roles::seed_standard(&mut txn).unwrap();
+        let cat = Categories::create(&mut txn, 0, "C", true, 1).unwrap().id;
+        let course = |txn: &mut Txn<'_>, name: &str| {
+            Courses::create(txn, Course::new(name, name, cat, 1)).unwrap()
+        };
+        let (a, b, c) = (
+            course(&mut txn, "A"),
+            course(&mut txn, "B"),
+            course(&mut txn, "C"),
+        );
+        let teacher = Roles::by_shortname(&txn, "editingteacher")
+            .unwrap()
+            .unwrap()
+            .id;
+        let mut ann = Users::create(&mut txn, User::new("ann", "A", "A", 1)).unwrap();
+        let bob = Users::create(&mut txn, User::new("bob", "B", "B", 1)).unwrap();
+        let manual = Enrolments::ensure_instance(&mut txn, &a, "manual", 1).unwrap();
+        for user in [ann.id, bob.id] {
+            Enrolments::enrol(&mut txn, &manual, user, &[teacher], 1).unwrap();
+        }
+        Enrolments::link(&mut txn, &a, &b, 1).unwrap();
+        Enrolments::assign(&mut txn, c.id, ann.id, teacher, 1).unwrap();
+        let group = Groups::create_group(&mut txn, &a, "G", "", 1).unwrap();
+        Groups::add_member(&mut txn, &group, ann.id, 1).unwrap();
+        Groups::add_member(&mut txn, &group, bob.id, 1).unwrap();
+
+        Users::soft_delete(&mut txn, &mut ann, 2).unwrap();
+        let stored = Users::get(&txn, ann.id).unwrap().unwrap();
+        assert!(stored.deleted && stored.username == "ann");
+        for course in [a.id, b.id, c.id] {
+            assert!(Enrolments::enrolments_of(&txn, course, ann.id)
+                .unwrap()
+                .is_empty());
+            assert!(Enrolments::assignments_of(&txn, course, ann.id)
+                .unwrap()
+                .is_empty());
+        }
+        assert_eq!(Groups::members(&txn, &group).unwrap(), vec![bob.id]);
+        assert!(Enrolments::courses_of(&txn, ann.id).unwrap().is_empty());
+        assert!(Enrolments::courses_with_roles(&txn, ann.id)
+            .unwrap()
+            .is_empty());
+        assert!(Groups::courses_of_member(&txn, ann.id).unwrap().is_empty());
+        // Bob is untouched, in A and mirrored in B.
+        assert!(Enrolments::is_active(&txn, a.id, bob.id).unwrap());
+        assert!(Enrolments::is_active(&txn, b.id, bob.id).unwrap());
     }
 
     #[test]

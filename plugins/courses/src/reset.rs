@@ -491,13 +491,12 @@ fn carry_out(
                 .collect();
             let (mut enrolments, mut assignments, mut memberships) = (0, 0, 0);
             for user in holders {
-                let (e, a) = Enrolments::unenrol_unowned(txn, course.id, user, now)?;
-                enrolments += e;
-                assignments += a;
-                // Someone a link or a cohort keeps in the course keeps their groups too.
-                if Enrolments::enrolments_of(txn, course.id, user)?.is_empty() {
-                    memberships += Groups::remove_user(txn, course.id, user)?;
-                }
+                // The model's unenrol: what a link or a cohort owns stays, and so do the groups
+                // of someone it keeps in the course.
+                let done = Enrolments::unenrol_unowned(txn, course.id, user, now)?;
+                enrolments += done.enrolments;
+                assignments += done.assignments;
+                memberships += done.memberships;
             }
             tally.add(enrolments, "enrolment", "enrolments");
             tally.add(assignments, "role assignment", "role assignments");
