@@ -439,3 +439,37 @@ fn show_course_names_metacourse_links_both_ways() {
         json!([{ "method": "meta", "enabled": true, "master": "C1" }])
     );
 }
+
+/// `toolsync check` on a real store: clean after the processors wrote it; after an index entry
+/// is lost (written around the model, as damage would), it names the entry and exits 1.
+#[test]
+fn check_passes_a_clean_store_and_names_damage() {
+    use toolsync_plugin_api::engine::{full_key, Backend, Writes};
+    let world = world_with_courses();
+    let run = world.run(&["check"]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    assert!(
+        run.stdout().starts_with("the store is consistent"),
+        "{}",
+        run.stdout()
+    );
+    {
+        let store = toolsync::store::Store::open(&world.data.join("store")).unwrap();
+        let mut writes = Writes::new();
+        writes.insert(full_key("course.shortname", b"C1"), None);
+        store.apply(writes).unwrap();
+        store.flush_all().unwrap();
+    }
+    let run = world.run(&["check"]);
+    assert_eq!(run.code(), 1, "{}", run.stdout());
+    assert!(
+        run.stdout()
+            .contains("course.shortname \"C1\": missing: course 1 holds this shortname"),
+        "{}",
+        run.stdout()
+    );
+    let run = world.run(&["check", "--json"]);
+    let verdict: Value = serde_json::from_slice(&run.output.stdout).unwrap();
+    assert_eq!(verdict["clean"], false);
+    assert_eq!(verdict["problems"][0]["space"], "course.shortname");
+}

@@ -203,8 +203,11 @@ fn a_run_killed_mid_way_and_rerun_applies_every_row_once() {
         run_and_kill(&killed, &copy, 200_000),
         "the first run ended before the kill"
     );
+    killed.assert_consistent();
     let second = run_and_kill(&killed, &copy, 1_200_000);
+    killed.assert_consistent();
     let (code, report) = killed.run_json("users", &copy, &["-q"]);
+    killed.assert_consistent();
     assert_eq!(code, 1);
     let warnings = report["warnings"].to_string();
     if second {

@@ -83,6 +83,13 @@ pub enum Command {
         #[arg(long, value_enum, value_name = "FIELD")]
         by: Option<CourseField>,
     },
+    /// Check the whole store: every index entry matches its record, no reference dangles, every
+    /// owned enrolment has its owner. Prints what is wrong and exits 1; exits 0 when clean
+    Check {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Print every record of an entity, as CSV (default) or as a JSON array
     ///
     /// users, courses: the CSV is a file the matching processor (users, course-create)
@@ -236,5 +243,6 @@ fn dispatch(cli: Cli) -> CmdResult {
         }
         Command::Show { entity, key, by } => commands::show::show(&data, entity, &key, by),
         Command::Export { entity, format } => commands::show::export(&data, entity, format),
+        Command::Check { json } => commands::check::run(&data, json),
     }
 }

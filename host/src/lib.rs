@@ -11,5 +11,6 @@ pub mod config;
 pub mod exit;
 pub mod loader;
 pub mod logging;
+pub mod output;
 pub mod run;
 pub mod store;

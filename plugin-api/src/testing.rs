@@ -83,6 +83,11 @@ impl MemoryStore {
         ReadTxn::new(self.as_read_abi(), processor)
     }
 
+    /// Makes this store hold exactly what `other` holds.
+    pub fn restore_from(&self, other: &MemoryStore) {
+        self.backend.restore(other.backend.entries());
+    }
+
     /// Whether any keyspace name, key or value contains `needle` (a secret that must never be
     /// stored, for instance).
     pub fn contains_bytes(&self, needle: &[u8]) -> bool {

@@ -161,6 +161,18 @@ impl World {
         (run.code(), run.stdout())
     }
 
+    /// `toolsync check` passes: every index matches its record, nothing dangles.
+    pub fn assert_consistent(&self) {
+        let run = self.run(&["check"]);
+        assert_eq!(
+            run.code(),
+            0,
+            "toolsync check found problems:\n{}{}",
+            run.stdout(),
+            run.stderr()
+        );
+    }
+
     /// Every byte of every file under the store folder.
     pub fn store_bytes(&self) -> Vec<u8> {
         let mut all = Vec::new();

@@ -299,7 +299,7 @@ impl Category {
     }
 }
 
-fn child_key(parent: u64, name: &str) -> Vec<u8> {
+pub(crate) fn child_key(parent: u64, name: &str) -> Vec<u8> {
     let mut key = ids(&[parent]);
     key.extend_from_slice(name.as_bytes());
     key

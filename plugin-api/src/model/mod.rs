@@ -9,6 +9,7 @@
 
 pub mod activity;
 pub mod category;
+pub mod check;
 pub mod course;
 pub mod enrol;
 pub mod group;

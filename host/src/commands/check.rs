@@ -1,0 +1,63 @@
+//! `toolsync check`: the whole store against the shared model's invariants
+//! (`toolsync_plugin_api::model::check`). Prints what is wrong and exits 1, or says the store is
+//! consistent and exits 0; a store it cannot read at all is exit 5.
+
+use serde::Serialize;
+use toolsync_plugin_api::model::check::{check_store, Findings, Problem};
+
+use crate::config::DataDir;
+use crate::exit::{CmdResult, ExitCode, Failure};
+use crate::output::Out;
+use crate::store::Store;
+
+/// The JSON form of the verdict.
+#[derive(Serialize)]
+struct Verdict<'a> {
+    clean: bool,
+    entries: u64,
+    checked: std::collections::BTreeMap<&'a str, u64>,
+    problems: &'a [Problem],
+}
+
+pub fn run(data: &DataDir, json: bool) -> CmdResult {
+    let store = Store::open(&data.store())?;
+    let findings = check_store(&store).map_err(|e| Failure::store(e.to_string()))?;
+    let mut out = Out::stdout();
+    if json {
+        out.json(&verdict(&findings))?;
+    } else {
+        for p in &findings.problems {
+            out.line(&format!("{} {}: {}", p.space, p.entry, p.what))?;
+        }
+        out.line(&summary(&findings))?;
+    }
+    out.flush()?;
+    Ok(if findings.is_clean() {
+        ExitCode::Ok
+    } else {
+        ExitCode::RowsFailed
+    })
+}
+
+fn verdict(findings: &Findings) -> Verdict<'_> {
+    Verdict {
+        clean: findings.is_clean(),
+        entries: findings.checked.iter().map(|(_, n)| n).sum(),
+        checked: findings
+            .checked
+            .iter()
+            .map(|(space, n)| (space.as_str(), *n))
+            .collect(),
+        problems: &findings.problems,
+    }
+}
+
+fn summary(findings: &Findings) -> String {
+    let entries: u64 = findings.checked.iter().map(|(_, n)| n).sum();
+    let spaces = findings.checked.len();
+    match findings.problems.len() {
+        0 => format!("the store is consistent: {entries} entries in {spaces} keyspaces checked"),
+        1 => format!("1 problem ({entries} entries in {spaces} keyspaces checked)"),
+        n => format!("{n} problems ({entries} entries in {spaces} keyspaces checked)"),
+    }
+}
