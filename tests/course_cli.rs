@@ -141,14 +141,24 @@ fn show_of_nothing_exits_1_with_a_message() {
     );
     let (code, _, _) = show(&world, &["category", "999"]);
     assert_eq!(code, 1);
-    // Not a category reference at all, or `--by` where it means nothing: usage errors.
+    // Not a category reference at all, or `--by` a field the entity has no lookup for: usage
+    // errors. A field it has, with no match: nothing found.
     let (code, _, stderr) = show(&world, &["category", "A//B"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("empty element"), "{stderr}");
     let (code, _, stderr) = show(&world, &["user", "tina", "--by", "id"]);
+    assert_eq!(code, 1, "{stderr}");
+    let (code, _, stderr) = show(&world, &["user", "tina", "--by", "shoesize"]);
     assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("a user is found by username, idnumber, email, id"),
+        "{stderr}"
+    );
     let (code, _, _) = show(&world, &["course", "C1", "--by", "email"]);
     assert_eq!(code, 2);
+    let (code, _, stderr) = show(&world, &["cours", "C1"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("did you mean `course`?"), "{stderr}");
 }
 
 #[test]
@@ -223,8 +233,12 @@ fn export_categories_as_csv_for_reading() {
              {year};2024;;1;0\n"
         )
     );
-    let help = world.run(&["export", "--help"]).stdout();
-    assert!(help.contains("no category processor"), "{help}");
+    let list = world.run(&["export"]).stdout();
+    let line = list
+        .lines()
+        .find(|l| l.trim_start().starts_with("categories"))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(line.contains("for reading"), "{line}");
 }
 
 /// A course-create file: `header` then one line per row of (column, cell) pairs; cells are

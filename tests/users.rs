@@ -243,3 +243,29 @@ fn options_come_from_the_config_file_then_set() {
         run.stderr()
     );
 }
+
+/// An updated row says what changed, field by field, in a dry run as in the real run; a
+/// password only as "changed".
+#[test]
+fn an_update_lists_each_changed_field_in_dry_and_real_runs() {
+    let world = World::users();
+    let create = world.file(
+        "a.csv",
+        "username;firstname;lastname;city;password\nann;Ann;A;Lyon;Secret-1\n",
+    );
+    assert_eq!(outcome_of(&world, &create, &[]).0, 0);
+    let update = world.file(
+        "b.csv",
+        "username;firstname;lastname;city;password\nann;Anna;A;Paris;Secret-2\n",
+    );
+    // Fields in alphabetical order, the password last.
+    let expected =
+        "line 2: updated: ann: city: Lyon → Paris; firstname: Ann → Anna; password: changed";
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let (code, text) = world.run_text("users", &update, extra);
+        assert_eq!(code, 0, "{text}");
+        assert!(text.contains(expected), "{extra:?}: {text}");
+        assert!(!text.contains("Secret-2"));
+    }
+    assert_eq!(world.show_user("ann").unwrap()["city"], "Paris");
+}

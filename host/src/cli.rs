@@ -62,10 +62,17 @@ pub enum Command {
     Run(RunCmd),
     /// Print one record as JSON (e.g. `show user jdoe`, `show course PHYS101`)
     ///
-    /// Keys: user: username, idnumber, e-mail or id (tried in that order); role: shortname or
-    /// id; course: shortname, idnumber or id (tried in that order, or the one `--by` names);
-    /// category: a path from the top level (`Sciences/Physics`, `/2024` for a category named
-    /// 2024) or an id (digits only). Exit 1 with a message on stderr when nothing matches.
+    /// Entities and their keys (`toolsync export` lists every entity):
+    ///   user          username, idnumber, e-mail or id (tried in that order)
+    ///   role          shortname or id
+    ///   course        shortname, idnumber or id
+    ///   category      a path from the top level (`Sciences/Physics`, `/2024` for a category
+    ///                 named 2024) or an id
+    ///   enrolment     an account, then a course: its enrolments, roles and groups there
+    ///   group         a course, then the group (idnumber, name or id)
+    ///   grouping      a course, then the grouping (idnumber, name or id)
+    /// `--by FIELD` tries that field only. Exit 1 with a message on stderr when nothing
+    /// matches.
     ///
     /// A course shows its settings (course-create's columns), `category` (id) and
     /// `category_path`, `topic0`..`topicN` (`name|summary`), `self` and `guest` (true, false,
@@ -76,12 +83,14 @@ pub enum Command {
     /// shows its columns, `path`, `courses` (how many are directly in it) and `children`.
     #[command(verbatim_doc_comment)]
     Show {
-        entity: Entity,
-        /// The record's key (see above)
-        key: String,
-        /// Courses only: match this field alone [default: shortname, then idnumber, then id]
-        #[arg(long, value_enum, value_name = "FIELD")]
-        by: Option<CourseField>,
+        /// The entity: user, role, course, category, enrolment, group, grouping
+        entity: String,
+        /// The record's key (two for enrolment, group, grouping: see above)
+        #[arg(required = true, num_args = 1..=2)]
+        keys: Vec<String>,
+        /// Match this field alone (e.g. `--by idnumber`)
+        #[arg(long, value_name = "FIELD")]
+        by: Option<String>,
     },
     /// Check the whole store: every index entry matches its record, no reference dangles, every
     /// owned enrolment has its owner. Prints what is wrong and exits 1; exits 0 when clean
@@ -90,20 +99,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print every record of an entity, as CSV (default) or as a JSON array
+    /// Print every record of an entity, as CSV (default) or as a JSON array; alone, list the
+    /// entities
     ///
-    /// users, courses: the CSV is a file the matching processor (users, course-create)
-    /// accepts as input: `toolsync export courses > c.csv` then `toolsync run course-create
-    /// c.csv` on another store rebuilds the courses, their categories (by path), sections and
-    /// self/guest access. Ids, timestamps, defaultgroupingid, teachers and other enrolments
-    /// are not in it. The JSON array holds what `show` prints, without a course's
-    /// `enrolments` summary.
-    ///
-    /// categories: there is no category processor (course-create makes categories from
-    /// course paths), so the CSV is for reading: id;path;idnumber;visible;parent.
+    /// users, courses, meta-links: the CSV is a file the matching processor (users,
+    /// course-create, metacourse) accepts as input: `toolsync export courses > c.csv` then
+    /// `toolsync run course-create c.csv` on another store rebuilds the courses, their
+    /// categories (by path), sections and self/guest access. Ids, timestamps,
+    /// defaultgroupingid, teachers and other enrolments are not in it. The other entities'
+    /// CSV is for reading. The JSON array holds what `show` prints, without a course's
+    /// `enrolments` summary nor a category's `courses` and `children`.
     #[command(verbatim_doc_comment)]
     Export {
-        entity: Entity,
+        /// The entity (plural or singular); none lists them
+        entity: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
     },
@@ -139,38 +148,6 @@ pub struct RunCmd {
     /// Go past a safety threshold (e.g. course-delete's max_delete_ratio)
     #[arg(long)]
     pub force: bool,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Entity {
-    User,
-    Users,
-    Role,
-    Roles,
-    Course,
-    Courses,
-    Category,
-    Categories,
-}
-
-impl Entity {
-    /// The singular noun, for messages.
-    pub fn noun(self) -> &'static str {
-        match self {
-            Entity::User | Entity::Users => "user",
-            Entity::Role | Entity::Roles => "role",
-            Entity::Course | Entity::Courses => "course",
-            Entity::Category | Entity::Categories => "category",
-        }
-    }
-}
-
-/// The field `show course --by` matches.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CourseField {
-    Shortname,
-    Idnumber,
-    Id,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,8 +218,12 @@ fn dispatch(cli: Cli) -> CmdResult {
             }
             crate::run::run(&data, processor, &args)
         }
-        Command::Show { entity, key, by } => commands::show::show(&data, entity, &key, by),
-        Command::Export { entity, format } => commands::show::export(&data, entity, format),
+        Command::Show { entity, keys, by } => {
+            commands::show::show(&data, &entity, &keys, by.as_deref())
+        }
+        Command::Export { entity, format } => {
+            commands::show::export(&data, entity.as_deref(), format)
+        }
         Command::Check { json } => commands::check::run(&data, json),
     }
 }

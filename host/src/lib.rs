@@ -14,3 +14,4 @@ pub mod logging;
 pub mod output;
 pub mod run;
 pub mod store;
+pub mod suggest;

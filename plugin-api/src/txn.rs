@@ -56,7 +56,10 @@ pub trait StoreRead {
     }
 
     /// Reads a JSON record.
-    fn get_json<T: DeserializeOwned>(&self, space: &str, key: &[u8]) -> StoreResult<Option<T>> {
+    fn get_json<T: DeserializeOwned>(&self, space: &str, key: &[u8]) -> StoreResult<Option<T>>
+    where
+        Self: Sized,
+    {
         match self.get(space, key)? {
             None => Ok(None),
             Some(bytes) => decode_json(space, &bytes).map(Some),
@@ -71,6 +74,27 @@ pub fn decode_json<T: DeserializeOwned>(space: &str, bytes: &[u8]) -> StoreResul
             "corrupt record in `{space}` ({e}); `toolsync check` lists the damage and `toolsync export` dumps the rest"
         ))
     })
+}
+
+/// A store behind a reference to any reader (the registry's `show` and `export` read through
+/// `&dyn StoreRead`), so that the model's lookups take it like any other.
+impl StoreRead for &dyn StoreRead {
+    fn get(&self, space: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        (**self).get(space, key)
+    }
+
+    fn scan_prefix(
+        &self,
+        space: &str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        (**self).scan_prefix(space, prefix, limit)
+    }
+
+    fn for_each(&self, space: &str, prefix: &[u8], visit: &mut Visit<'_>) -> StoreResult<()> {
+        (**self).for_each(space, prefix, visit)
+    }
 }
 
 /// A backend read directly (the host's read-only commands, the test store).

@@ -1,7 +1,6 @@
 //! One module per command that is not `run` (which has its own module tree).
 
 pub mod check;
-pub mod courses;
 pub mod plugins;
 pub mod schema;
 pub mod show;

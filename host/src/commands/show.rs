@@ -1,191 +1,261 @@
-//! `toolsync show` and `toolsync export`: records as JSON objects keyed by the entity's input
-//! column names (design.md §6), or as CSV that the matching processor accepts. Users and roles
-//! are here; courses and categories in [`super::courses`].
+//! `toolsync show` and `toolsync export`, generic over the model's entity registry
+//! (`toolsync_plugin_api::model::registry`): this module knows no entity.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 
-use serde_json::{Map, Value};
-use toolsync_plugin_api::model::{role, user, ModelError, Role, Roles, User, UserKey, Users};
+use toolsync_plugin_api::model::registry::{self, Ctx, Entity, FindError, ENTITIES};
 
-use super::courses;
-use crate::cli::{CourseField, Entity, Format};
+use crate::cli::Format;
+use crate::clock;
 use crate::config::DataDir;
 use crate::exit::{CmdResult, ExitCode, Failure};
+use crate::output::Out;
 use crate::store::Store;
+use crate::suggest::did_you_mean;
 
-pub fn show(data: &DataDir, entity: Entity, key: &str, by: Option<CourseField>) -> CmdResult {
-    let is_course = matches!(entity, Entity::Course | Entity::Courses);
-    if by.is_some() && !is_course {
-        return Err(Failure::usage("--by applies to `show course` only"));
-    }
-    let store = Store::open(&data.store())?;
-    let found = match entity {
-        Entity::User | Entity::Users => find_user(&store, key)?.map(|u| u.to_columns()),
-        Entity::Role | Entity::Roles => find_role(&store, key)?.map(role_columns),
-        Entity::Course | Entity::Courses => courses::show_course(&store, key, by)?,
-        Entity::Category | Entity::Categories => courses::show_category(&store, key)?,
-    };
-    print_found(entity, key, found)
+/// The entity a word names (plural or singular), or a usage error listing them.
+fn entity(word: &str) -> Result<&'static dyn Entity, Failure> {
+    registry::entity(word).ok_or_else(|| {
+        let words: Vec<&str> = ENTITIES
+            .iter()
+            .flat_map(|e| [e.singular(), e.name()])
+            .collect();
+        let mut message = format!("unknown entity `{word}`");
+        if let Some(best) = did_you_mean(word, words.iter().copied()) {
+            message.push_str(&format!(": did you mean `{best}`?"));
+        }
+        message.push_str("; `toolsync export` lists the entities");
+        Failure::usage(message)
+    })
 }
 
-/// Prints the record, or says on stderr that nothing matched (exit 1).
-fn print_found(entity: Entity, key: &str, found: Option<Map<String, Value>>) -> CmdResult {
-    match found {
-        Some(record) => {
-            println!("{:#}", Value::Object(record));
+fn model_failure(e: impl std::fmt::Display) -> Failure {
+    Failure::store(e.to_string())
+}
+
+pub fn show(data: &DataDir, word: &str, keys: &[String], by: Option<&str>) -> CmdResult {
+    let entity = entity(word)?;
+    let Some(key_help) = entity.key_help() else {
+        return Err(Failure::usage(format!(
+            "`show {word}` is not available: `toolsync export {}` lists them",
+            entity.name()
+        )));
+    };
+    if keys.len() != entity.arity() {
+        return Err(Failure::usage(format!(
+            "`show {}` takes {}: {key_help}",
+            entity.singular(),
+            match entity.arity() {
+                1 => "one key".to_string(),
+                n => format!("{n} keys"),
+            }
+        )));
+    }
+    let store = Store::open(&data.store())?;
+    let ctx = Ctx {
+        store: &store,
+        now: clock::now(),
+    };
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    match entity.show(ctx, &keys, by) {
+        Ok(Some(fields)) => {
+            let mut out = Out::stdout();
+            out.json(&fields)?;
+            out.flush()?;
             Ok(ExitCode::Ok)
         }
-        None => {
-            eprintln!("toolsync: no {} matches `{key}`", entity.noun());
+        Ok(None) => {
+            eprintln!(
+                "toolsync: no {} matches `{}`",
+                entity.singular(),
+                keys.join(" ")
+            );
             Ok(ExitCode::RowsFailed)
         }
+        Err(FindError::BadKey(why)) => Err(Failure::usage(why)),
+        Err(FindError::Model(e)) => Err(model_failure(e)),
     }
 }
 
-/// By username, then idnumber, then e-mail, then id.
-fn find_user(store: &Store, key: &str) -> Result<Option<User>, Failure> {
-    let model = |e: ModelError| Failure::store(e.to_string());
-    if let Some(u) = Users::by_username(store, key).map_err(model)? {
-        return Ok(Some(u));
-    }
-    if let Some(u) = Users::by_idnumber(store, key).map_err(model)? {
-        return Ok(Some(u));
-    }
-    if let Some(u) = Users::by_email(store, key)
-        .map_err(model)?
-        .into_iter()
-        .next()
-    {
-        return Ok(Some(u));
-    }
-    Users::find(store, UserKey::Id, key)
-        .map(|found| found.into_iter().next())
-        .map_err(model)
-}
-
-fn find_role(store: &Store, key: &str) -> Result<Option<Role>, Failure> {
-    let model = |e: ModelError| Failure::store(e.to_string());
-    match Roles::by_shortname(store, key).map_err(model)? {
-        Some(role) => Ok(Some(role)),
-        None => match key.parse::<u64>() {
-            Ok(id) => Roles::get(store, id).map_err(model),
-            Err(_) => Ok(None),
-        },
-    }
-}
-
-fn role_columns(role: Role) -> Map<String, Value> {
-    let mut map = match serde_json::to_value(role) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
+pub fn export(data: &DataDir, word: Option<&str>, format: Format) -> CmdResult {
+    let Some(word) = word else {
+        return list();
     };
-    map.remove("v");
-    map
-}
-
-/// Decodes a stored record into its output columns.
-type Decoder = fn(&[u8]) -> Result<Map<String, Value>, String>;
-
-pub fn export(data: &DataDir, entity: Entity, format: Format) -> CmdResult {
+    let entity = entity(word)?;
     let store = Store::open(&data.store())?;
-    let (space, columns): (&str, Decoder) = match entity {
-        Entity::Course | Entity::Courses => return courses::export_courses(&store, format),
-        Entity::Category | Entity::Categories => return courses::export_categories(&store, format),
-        Entity::User | Entity::Users => (user::SPACE, |b| {
-            serde_json::from_slice::<User>(b)
-                .map(|u| u.to_columns())
-                .map_err(|e| e.to_string())
-        }),
-        Entity::Role | Entity::Roles => (role::SPACE, |b| {
-            serde_json::from_slice::<Role>(b)
-                .map(role_columns)
-                .map_err(|e| e.to_string())
-        }),
+    let ctx = Ctx {
+        store: &store,
+        now: clock::now(),
     };
-    let records = || {
-        store.scan_space(space, b"").map(move |item| {
-            let (_, bytes) = item?;
-            columns(&bytes).map_err(|e| Failure::store(format!("corrupt record in `{space}`: {e}")))
-        })
-    };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let io = |e: std::io::Error| Failure::io("cannot write the export", e);
+    let mut out = Out::stdout();
     match format {
         Format::Json => {
-            out.write_all(b"[").map_err(io)?;
-            for (i, record) in records().enumerate() {
-                if i > 0 {
-                    out.write_all(b",\n").map_err(io)?;
-                }
-                serde_json::to_writer(&mut out, &Value::Object(record?))
-                    .map_err(|e| io(e.into()))?;
-            }
-            out.write_all(b"]\n").map_err(io)?;
+            out.write_all(b"[")?;
+            let mut first = true;
+            let mut failure = None;
+            entity
+                .each_json(ctx, &mut |fields| {
+                    let mut write = || -> Result<(), Failure> {
+                        if !first {
+                            out.write_all(entity.json_separator().as_bytes())?;
+                        }
+                        first = false;
+                        let text = serde_json::to_string(&fields)
+                            .map_err(|e| Failure::io("cannot encode JSON", e.into()))?;
+                        out.write_all(text.as_bytes())
+                    };
+                    write().map_err(|e| stop(&mut failure, e))
+                })
+                .map_err(|e| failure.take().unwrap_or_else(|| model_failure(e)))?;
+            out.write_all(b"]\n")?;
         }
         Format::Csv => {
-            // Two passes: the header is the union of the records' input columns (custom
-            // profile fields vary per account), then one line per record.
-            let mut header: Vec<String> = Vec::new();
-            let mut seen = BTreeSet::new();
-            for record in records() {
-                for key in record?.keys() {
-                    if is_input_column(entity, key) && seen.insert(key.clone()) {
-                        header.push(key.clone());
-                    }
-                }
-            }
-            writeln!(
-                out,
-                "{}",
-                header
-                    .iter()
-                    .map(|h| csv_field(h))
-                    .collect::<Vec<_>>()
-                    .join(";")
-            )
-            .map_err(io)?;
-            for record in records() {
-                let record = record?;
-                let line: Vec<String> = header
-                    .iter()
-                    .map(|h| csv_field(&cell(record.get(h))))
-                    .collect();
-                writeln!(out, "{}", line.join(";")).map_err(io)?;
-            }
+            let header = entity.csv_header(ctx).map_err(model_failure)?;
+            let mut csv = CsvWriter::new(&mut out);
+            csv.record(&header).map_err(csv_failure)?;
+            let mut failure = None;
+            entity
+                .each_csv(ctx, &header, &mut |cells| {
+                    csv.record(&cells)
+                        .map_err(|e| stop(&mut failure, csv_failure(e)))
+                })
+                .map_err(|e| failure.take().unwrap_or_else(|| model_failure(e)))?;
+            csv.flush().map_err(csv_failure)?;
         }
     }
-    out.flush().map_err(io)?;
+    out.flush()?;
     Ok(ExitCode::Ok)
 }
 
-/// Columns the matching processor takes as input: not the id, timestamps or password state.
-fn is_input_column(entity: Entity, key: &str) -> bool {
-    match entity {
-        Entity::User | Entity::Users => !matches!(
-            key,
-            "id" | "timecreated" | "timemodified" | "password_hash" | "password_state"
-        ),
-        _ => true,
+/// Keeps a write failure while the model's scan is told to stop.
+fn stop(slot: &mut Option<Failure>, failure: Failure) -> toolsync_plugin_api::model::ModelError {
+    let text = failure.message.clone();
+    *slot = Some(failure);
+    toolsync_plugin_api::model::ModelError::Conflict(text)
+}
+
+fn csv_failure(e: std::io::Error) -> Failure {
+    Failure::io("cannot write the export", e)
+}
+
+/// `toolsync export` alone: the entities, what each holds, and which processor reads its CSV.
+fn list() -> CmdResult {
+    let mut out = Out::stdout();
+    out.line(
+        "entities (toolsync export <entity> [--format csv|json]; toolsync show <entity> <key>):",
+    )?;
+    for e in ENTITIES {
+        let mut line = format!("  {:<18} {}", e.name(), e.about());
+        if let Some(processor) = e.processor() {
+            line.push_str(&format!("; its CSV runs back through `run {processor}`"));
+        }
+        if let Some(keys) = e.key_help() {
+            line.push_str(&format!("; show {} <{keys}>", e.singular()));
+        }
+        out.line(&line)?;
+    }
+    out.flush()?;
+    Ok(ExitCode::Ok)
+}
+
+/// `;`-separated records as toolsync's processors read them back, written by csv-core.
+///
+/// A field is quoted as RFC 4180 requires (it holds a `;`, a `"` or a line break), and also
+/// when it starts with `#` (the line would read back as a comment) or holds a `,` (exports
+/// have always quoted those, and their bytes stay the same). csv-core decides quoting per
+/// writer, not per field: a second writer that always quotes takes the fields the first one
+/// would leave bare; each field ends with its own writer's delimiter or terminator, so neither
+/// writer's state leaks into the other's field.
+struct CsvWriter<W: Write> {
+    out: W,
+    plain: csv_core::Writer,
+    quoted: csv_core::Writer,
+    buffer: Vec<u8>,
+}
+
+impl<W: Write> CsvWriter<W> {
+    fn new(out: W) -> Self {
+        let builder = |style| {
+            csv_core::WriterBuilder::new()
+                .delimiter(b';')
+                .terminator(csv_core::Terminator::Any(b'\n'))
+                .quote_style(style)
+                .build()
+        };
+        CsvWriter {
+            out,
+            plain: builder(csv_core::QuoteStyle::Necessary),
+            quoted: builder(csv_core::QuoteStyle::Always),
+            buffer: vec![0; 64 * 1024],
+        }
+    }
+
+    fn record(&mut self, fields: &[String]) -> std::io::Result<()> {
+        for (i, field) in fields.iter().enumerate() {
+            let writer = if field.starts_with('#') || field.contains(',') {
+                &mut self.quoted
+            } else {
+                &mut self.plain
+            };
+            let mut input = field.as_bytes();
+            loop {
+                let (result, read, written) = writer.field(input, &mut self.buffer);
+                input = &input[read..];
+                self.out.write_all(&self.buffer[..written])?;
+                if result == csv_core::WriteResult::InputEmpty {
+                    break;
+                }
+            }
+            let last = i + 1 == fields.len();
+            loop {
+                let (result, written) = if last {
+                    writer.terminator(&mut self.buffer)
+                } else {
+                    writer.delimiter(&mut self.buffer)
+                };
+                self.out.write_all(&self.buffer[..written])?;
+                if result == csv_core::WriteResult::InputEmpty {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 
-/// A JSON value as a CSV cell: booleans as 1/0, null as empty.
-pub(super) fn cell(value: Option<&Value>) -> String {
-    match value {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Bool(b)) => if *b { "1" } else { "0" }.to_string(),
-        Some(other) => other.to_string(),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// RFC 4180 quoting when needed (also a `,`, which the delimiter detection would count, and a
-/// leading `#`, which would start a comment).
-pub(super) fn csv_field(text: &str) -> String {
-    if text.contains([';', '"', '\n', '\r', ',']) || text.starts_with('#') {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
+    fn written(records: &[&[&str]]) -> String {
+        let mut bytes = Vec::new();
+        let mut csv = CsvWriter::new(&mut bytes);
+        for record in records {
+            let fields: Vec<String> = record.iter().map(|f| f.to_string()).collect();
+            csv.record(&fields).unwrap();
+        }
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn fields_are_quoted_when_they_would_not_read_back() {
+        assert_eq!(written(&[&["a", "b"]]), "a;b\n");
+        assert_eq!(
+            written(&[&[
+                "x;y",
+                "say \"hi\"",
+                "two\nlines",
+                "a, b",
+                "#1",
+                "mid#dle",
+                ""
+            ]]),
+            "\"x;y\";\"say \"\"hi\"\"\";\"two\nlines\";\"a, b\";\"#1\";mid#dle;\n"
+        );
+        assert_eq!(written(&[&["1"], &["2"]]), "1\n2\n");
     }
 }

@@ -11,9 +11,11 @@ pub mod activity;
 pub mod category;
 pub mod check;
 pub mod course;
+pub mod diff;
 pub mod enrol;
 pub mod group;
 mod index;
+pub mod registry;
 pub mod role;
 pub mod user;
 

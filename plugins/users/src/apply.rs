@@ -2,6 +2,8 @@
 //! create it, or revive/rename/update it. Every row ends with one outcome about the account,
 //! named by its username (or by the identity value when there is no account).
 
+use toolsync_plugin_api::model::diff::{self, DiffRules};
+use toolsync_plugin_api::model::registry::user_fields;
 use toolsync_plugin_api::model::{PasswordState, User, UserKey, Users};
 use toolsync_plugin_api::values::parse_bool;
 use toolsync_plugin_api::{fail, Derived, Outcome, ReadTxn, Row, RowError, RowHandler, Txn};
@@ -188,39 +190,20 @@ impl UsersRun {
     }
 }
 
-/// What an update changed, for the message: "suspended" / "reactivated", then the other
-/// columns by name (a password only as "password", never its value or hash).
+/// What an update changed, for the message: each field as `field: old → new` (the model's
+/// change list, over the account as `show user` prints it); a password only as
+/// `password: changed`, never its value or hash. The username and the deleted flag have notes
+/// of their own (renamed, revived).
 fn describe_changes(before: &User, after: &User) -> Vec<String> {
-    let mut notes = Vec::new();
-    if before.suspended != after.suspended {
-        notes.push(
-            if after.suspended {
-                "suspended"
-            } else {
-                "reactivated"
-            }
-            .to_string(),
-        );
-    }
-    let (old, new) = (before.to_columns(), after.to_columns());
-    let mut changed: Vec<&str> = Vec::new();
-    let keys = new
-        .keys()
-        .chain(old.keys().filter(|k| !new.contains_key(*k)));
-    for key in keys {
-        let name = match key.as_str() {
-            "username" | "deleted" | "suspended" | "timemodified" => continue,
-            "password_hash" | "password_state" => "password",
-            other => other,
-        };
-        if old.get(key) != new.get(key) && !changed.contains(&name) {
-            changed.push(name);
-        }
-    }
-    if !changed.is_empty() {
-        notes.push(format!("changed: {}", changed.join(", ")));
-    }
-    notes
+    diff::changes(
+        &user_fields(before),
+        &user_fields(after),
+        &DiffRules {
+            ignore: &["username", "deleted", "timemodified"],
+            secret: &["password_hash", "password_state"],
+            secret_name: "password",
+        },
+    )
 }
 
 impl RowHandler for UsersRun {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use toolsync_plugin_api::model::diff::{self, DiffRules};
 use toolsync_plugin_api::model::{
     Categories, Category, CategoryRef, Course, CourseKey, Courses, Enrolments, Groups, Roles,
     Section, Sections, User, UserKey, Users,
@@ -327,6 +328,16 @@ fn update(
     }
     let mut changed = course != before;
     if changed {
+        // Each setting as `field: old → new`; a move and a rename have notes of their own.
+        notes.extend(diff::changes(
+            &before.to_columns(),
+            &course.to_columns(),
+            &DiffRules {
+                ignore: &["shortname", "category", "timemodified"],
+                secret: &[],
+                secret_name: "",
+            },
+        ));
         Courses::save(txn, &mut course)?;
     }
 

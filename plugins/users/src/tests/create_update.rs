@@ -123,7 +123,7 @@ fn an_update_changes_only_present_columns_and_empty_cells_keep() {
     w.now = T0 + 100;
     let row = w.row(&[], "username;firstname;lastname;email", "jdoe;Johnny;;");
     assert_kind(&row, Updated);
-    assert_eq!(row.message, "changed: firstname");
+    assert_eq!(row.message, "firstname: John → Johnny");
     let u = w.user("jdoe").unwrap();
     assert_eq!(u.firstname, "Johnny");
     assert_eq!(u.lastname, "Doe", "empty cell: unchanged");
@@ -208,7 +208,7 @@ fn custom_profile_fields_are_set_and_kept() {
     );
     let row = w.row(&[], "username;profile_field_a;profile_field_c", "jdoe;10;");
     assert_kind(&row, Updated);
-    assert_eq!(row.message, "changed: profile_field_a");
+    assert_eq!(row.message, "profile_field_a: 1 → 10");
     let fields = w.user("jdoe").unwrap().profile_fields;
     assert_eq!(fields.get("a").map(String::as_str), Some("10"));
     assert_eq!(fields.get("b").map(String::as_str), Some("2"));

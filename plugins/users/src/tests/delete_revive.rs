@@ -88,8 +88,8 @@ fn suspended_suspends_and_reactivates() {
         report.kinds(),
         vec![Updated, Unchanged, Updated, Unchanged, Failed]
     );
-    assert_eq!(report.rows[0].message, "suspended");
-    assert_eq!(report.rows[2].message, "reactivated");
+    assert_eq!(report.rows[0].message, "suspended: 0 → 1");
+    assert_eq!(report.rows[2].message, "suspended: 1 → 0");
     assert_failed(&report.rows[4], "`suspended`: `2` is not a boolean");
     assert!(!w.user("ann").unwrap().suspended);
 }

@@ -97,7 +97,7 @@ fn updates_change_mark_or_keep_the_password() {
     // Another password: a new hash, named only as "password".
     let report = w.run(&[], header, &["sec;An0ther-secret"]);
     assert_kind(&report.rows[0], Updated);
-    assert_eq!(report.rows[0].message, "changed: password");
+    assert_eq!(report.rows[0].message, "password: changed");
     let second = hash_of(&w, "sec");
     assert!(bcrypt::verify("An0ther-secret", &second).unwrap());
     assert!(!bcrypt::verify(SECRET, &second).unwrap());
