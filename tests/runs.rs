@@ -328,3 +328,66 @@ fn a_panic_while_surveying_refuses_the_file() {
     );
     assert!(!contains_bytes(&world.store_bytes(), b"surveyor\0zebra"));
 }
+
+/// A store failure inside a row (here a damaged account record the row reads) stops the run
+/// with exit 5 and says so; the row is not counted as failed, and the rows before it stay.
+#[test]
+fn a_damaged_record_met_by_a_row_stops_the_run_with_exit_5() {
+    use toolsync_plugin_api::engine::{full_key, Backend, Writes};
+    let world = World::users();
+    let create = world.file(
+        "a.csv",
+        "username;firstname;lastname\nann;Ann;A\nbob;Bob;B\n",
+    );
+    assert_eq!(world.run_json("users", &create, &[]).0, 0);
+    let bob = world.show_user("bob").unwrap()["id"].as_u64().unwrap();
+    {
+        let store = toolsync::store::Store::open(&world.data.join("store")).unwrap();
+        let mut writes = Writes::new();
+        writes.insert(
+            full_key("user", &bob.to_be_bytes()),
+            Some(b"{damaged".to_vec()),
+        );
+        store.apply(writes).unwrap();
+        store.flush_all().unwrap();
+    }
+    let update = world.file(
+        "b.csv",
+        "username;firstname;lastname;city\nann;Ann;A;Lyon\nbob;Bob;B;Paris\n",
+    );
+    let run = world.run(&["run", "users", update.to_str().unwrap()]);
+    assert_eq!(run.code(), 5, "{}{}", run.stdout(), run.stderr());
+    assert!(
+        run.stderr()
+            .contains("line 3: store error: corrupt record in `user`"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!run.stdout().contains("failed: 1"), "{}", run.stdout());
+    let run = world.run(&["check"]);
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stdout().contains("the record does not decode"),
+        "{}",
+        run.stdout()
+    );
+}
+
+/// A refused file says why on stderr too, in one line, besides its report on stdout.
+#[test]
+fn a_refused_file_says_why_on_stderr() {
+    let world = World::users();
+    let file = world.file("bad.csv", "usernme;firstname\nann;Ann\n");
+    let run = world.run(&["run", "users", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 3);
+    let stderr = run.stderr();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("refused: unknown column `usernme`: did you mean `username`?"),
+        "{stderr}"
+    );
+    assert!(
+        run.stdout().contains("refused: "),
+        "the report is on stdout too"
+    );
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{plugin_search_path, DataDir};
-use crate::exit::{CmdResult, ExitCode, Failure};
+use crate::error::{CmdResult, Error, ExitCode};
 use crate::loader::Registry;
 use crate::run::RunArgs;
 use crate::{commands, logging};
@@ -43,18 +43,24 @@ const EXIT_CODES: &str = "Exit codes: 0 every row succeeded; 1 the run finished 
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// List the processors found, and the libraries refused with the reason
+    /// List the processors found (with their library and its plugin-api version), those
+    /// shadowed by a library earlier in the search path, and the libraries refused with the
+    /// reason
     Plugins {
         /// Print JSON
         #[arg(long)]
         json: bool,
     },
-    /// Show a processor's columns (type, required, description) and options with defaults
+    /// Show a processor's columns (type, required, description) and options with defaults;
+    /// every processor's when none is named
     Schema {
-        processor: String,
+        processor: Option<String>,
         /// Print JSON
-        #[arg(long)]
+        #[arg(long, conflicts_with = "markdown")]
         json: bool,
+        /// Print the Markdown tables of docs/formats.md
+        #[arg(long)]
+        markdown: bool,
     },
     /// Print an empty CSV file with the processor's header, for spreadsheet users
     Template { processor: String },
@@ -116,6 +122,21 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
     },
+    /// The journals of interrupted runs (a run resumes from its journal when it is started
+    /// again on the same file)
+    Journal {
+        #[command(subcommand)]
+        action: Option<JournalAction>,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum JournalAction {
+    /// List the interrupted runs (the default)
+    List,
+    /// Forget a processor's interrupted run: its committed rows stay, the next run starts
+    /// from the top of its file (rows already applied come out `unchanged`)
+    Clear { processor: String },
 }
 
 #[derive(Args, Debug)]
@@ -145,9 +166,23 @@ pub struct RunCmd {
     /// Print the JSON report on stdout instead of the text one
     #[arg(long)]
     pub json: bool,
+    /// What stdout gets: the summary, warnings and failed rows, or every row (the stored
+    /// reports always hold every row)
+    #[arg(long, value_enum, default_value_t = ReportLevel::Summary)]
+    pub report: ReportLevel,
     /// Go past a safety threshold (e.g. course-delete's max_delete_ratio)
     #[arg(long)]
     pub force: bool,
+}
+
+/// How much of a run's report stdout gets.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReportLevel {
+    /// The summary, the warnings and the failed rows
+    #[default]
+    Summary,
+    /// Every row
+    Full,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,9 +208,9 @@ pub fn main() -> i32 {
     logging::init(cli.verbose, cli.quiet);
     match dispatch(cli) {
         Ok(code) => code as i32,
-        Err(failure) => {
-            eprintln!("toolsync: {}", failure.message);
-            failure.code as i32
+        Err(error) => {
+            eprintln!("toolsync: {error}");
+            error.exit_code() as i32
         }
     }
 }
@@ -189,8 +224,25 @@ fn dispatch(cli: Cli) -> CmdResult {
     };
     match cli.command {
         Command::Plugins { json } => commands::plugins::run(&registry(), json),
-        Command::Schema { processor, json } => {
-            commands::schema::run(registry().require(&processor)?, json)
+        Command::Schema {
+            processor,
+            json,
+            markdown,
+        } => {
+            let registry = registry();
+            let processors = match &processor {
+                Some(name) => vec![registry.require(name)?],
+                None if registry.processors.is_empty() => {
+                    return Err(Error::usage(registry.none_found()))
+                }
+                None => registry.processors.iter().collect(),
+            };
+            let style = match (json, markdown) {
+                (true, _) => commands::schema::Style::Json,
+                (_, true) => commands::schema::Style::Markdown,
+                _ => commands::schema::Style::Text,
+            };
+            commands::schema::run(&processors, style)
         }
         Command::Template { processor } => {
             commands::schema::template(registry().require(&processor)?)
@@ -208,15 +260,16 @@ fn dispatch(cli: Cli) -> CmdResult {
                 encoding: cmd.encoding,
                 sets: cmd.sets,
                 json: cmd.json,
+                full_report: cmd.report == ReportLevel::Full,
                 force: cmd.force,
                 quiet: cli.quiet,
             };
             if args.dry_run && args.atomic {
-                return Err(Failure::usage(
+                return Err(Error::usage(
                     "--dry-run and --atomic do not go together: a dry run commits nothing anyway",
                 ));
             }
-            crate::run::run(&data, processor, &args)
+            crate::run::run(&data, processor, &registry.names(), &args)
         }
         Command::Show { entity, keys, by } => {
             commands::show::show(&data, &entity, &keys, by.as_deref())
@@ -225,5 +278,6 @@ fn dispatch(cli: Cli) -> CmdResult {
             commands::show::export(&data, entity.as_deref(), format)
         }
         Command::Check { json } => commands::check::run(&data, json),
+        Command::Journal { action } => commands::journal::run(&data, action),
     }
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use toolsync_plugin_api::abi::protocol;
 use toolsync_plugin_api::{Manifest, OptionSpec};
 
-use crate::exit::Failure;
+use crate::error::ConfigError;
+use crate::suggest::did_you_mean;
 
 /// The data directory and what lives in it.
 #[derive(Debug, Clone)]
@@ -126,78 +127,74 @@ pub fn all_options(manifest: &Manifest) -> Vec<OptionSpec> {
     options
 }
 
-/// The effective options of a run, with where each value came from.
+/// The effective options of a run.
 #[derive(Debug, Clone)]
 pub struct Options {
     values: BTreeMap<String, String>,
 }
 
 impl Options {
-    /// Merges defaults, the config file's table for `processor`, and `--set` pairs.
+    /// Merges defaults, the config file's table for the processor, and `--set` pairs. Every
+    /// table of the config file must name a processor of `known` (a misspelt `[user]` would
+    /// otherwise be ignored in silence), every key an option of its processor.
     pub fn resolve(
         manifest: &Manifest,
         data: &DataDir,
         sets: &[String],
-    ) -> Result<Options, Failure> {
+        known: &[&str],
+    ) -> Result<Options, ConfigError> {
         let specs = all_options(manifest);
         let mut values: BTreeMap<String, String> = specs
             .iter()
             .map(|o| (o.key.to_string(), o.default.to_string()))
             .collect();
-        let valid = || {
-            specs
-                .iter()
-                .map(|o| o.key.as_str())
-                .filter(|k| !protocol::is_flag(k))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let keys: Vec<&str> = specs
+            .iter()
+            .map(|o| o.key.as_str())
+            .filter(|k| !protocol::is_flag(k))
+            .collect();
         let processor = manifest.name.as_str();
+        let file = ConfigFile::read(data)?;
+        file.check_tables(known)?;
         // `<other>.<key>` options follow another processor's setting (course-create reads
         // `users.identity`), so the operator states it once, in that processor's table.
         for spec in &specs {
             if let Some((other, key)) = spec.key.split_once('.') {
-                if let Some((_, value)) = config_file_table(data, other)?
-                    .into_iter()
-                    .find(|(k, _)| k == key)
-                {
+                if let Some((_, value)) = file.table(other)?.into_iter().find(|(k, _)| k == key) {
                     values.insert(spec.key.to_string(), value);
                 }
             }
         }
-        for (key, value) in config_file_table(data, processor)? {
-            if protocol::is_flag(&key) {
-                return Err(Failure::usage(format!(
-                    "{}: [{processor}] `{key}` is internal (a protocol flag between toolsync and the processor) and cannot be set",
-                    data.config_file().display()
-                )));
-            }
-            if !values.contains_key(&key) {
-                return Err(Failure::usage(format!(
-                    "{}: unknown option `{key}` in [{processor}]; valid keys: {}",
-                    data.config_file().display(),
-                    valid()
-                )));
-            }
-            values.insert(key, value);
-        }
-        for set in sets {
-            let Some((key, value)) = set.split_once('=') else {
-                return Err(Failure::usage(format!("--set `{set}`: expected KEY=VALUE")));
-            };
-            let key = key.trim();
+        let mut set = |origin: String, key: &str, value: String| {
             if protocol::is_flag(key) {
-                return Err(Failure::usage(format!(
-                    "--set: `{key}` is internal (a protocol flag between toolsync and the processor) and cannot be set"
-                )));
+                return Err(ConfigError::Internal {
+                    origin,
+                    key: key.to_string(),
+                });
             }
             if !values.contains_key(key) {
-                return Err(Failure::usage(format!(
-                    "--set: unknown option `{key}` for {processor}; valid keys: {}",
-                    valid()
-                )));
+                return Err(ConfigError::UnknownOption {
+                    origin,
+                    processor: processor.to_string(),
+                    key: key.to_string(),
+                    hint: did_you_mean(key, keys.iter().copied())
+                        .map(|k| format!(" (did you mean `{k}`?)"))
+                        .unwrap_or_default(),
+                    valid: keys.join(", "),
+                });
             }
-            values.insert(key.to_string(), value.trim().to_string());
+            values.insert(key.to_string(), value);
+            Ok(())
+        };
+        for (key, value) in file.table(processor)? {
+            let origin = format!("{}: [{processor}]", file.path.display());
+            set(origin, &key, value)?;
+        }
+        for pair in sets {
+            let Some((key, value)) = pair.split_once('=') else {
+                return Err(ConfigError::BadSet(pair.clone()));
+            };
+            set("--set".to_string(), key.trim(), value.trim().to_string())?;
         }
         for spec in &specs {
             if spec.choices.is_empty() {
@@ -205,15 +202,17 @@ impl Options {
             }
             let value = values[spec.key.as_str()].to_ascii_lowercase();
             if !spec.choices.iter().any(|c| c.as_str() == value) {
-                return Err(Failure::usage(format!(
-                    "option `{}`: `{value}` is not one of {}",
-                    spec.key,
-                    spec.choices
-                        .iter()
-                        .map(|c| c.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
+                return Err(ConfigError::BadValue {
+                    key: spec.key.to_string(),
+                    why: format!(
+                        "`{value}` is not one of {}",
+                        spec.choices
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
             }
         }
         Ok(Options { values })
@@ -227,9 +226,13 @@ impl Options {
         self.values.insert(key.to_string(), value.to_string());
     }
 
-    pub fn flag(&self, key: &str) -> Result<bool, Failure> {
-        toolsync_plugin_api::values::parse_bool(self.get(key))
-            .map_err(|e| Failure::usage(format!("option `{key}`: {e}")))
+    pub fn flag(&self, key: &str) -> Result<bool, ConfigError> {
+        toolsync_plugin_api::values::parse_bool(self.get(key)).map_err(|why| {
+            ConfigError::BadValue {
+                key: key.to_string(),
+                why,
+            }
+        })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -237,56 +240,88 @@ impl Options {
     }
 }
 
-/// The `[processor]` table of `<data dir>/toolsync.toml`, values as text.
-fn config_file_table(data: &DataDir, processor: &str) -> Result<Vec<(String, String)>, Failure> {
-    let path = data.config_file();
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(Failure::usage(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )))
+/// `<data dir>/toolsync.toml`, parsed (empty when there is none).
+struct ConfigFile {
+    path: PathBuf,
+    table: toml::Table,
+}
+
+impl ConfigFile {
+    fn read(data: &DataDir) -> Result<ConfigFile, ConfigError> {
+        let path = data.config_file();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => return Err(ConfigError::Unreadable { path, source }),
+        };
+        let table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(ConfigFile { path, table })
+    }
+
+    /// Every table names a known processor.
+    fn check_tables(&self, known: &[&str]) -> Result<(), ConfigError> {
+        for name in self.table.keys() {
+            if known.contains(&name.as_str()) {
+                continue;
+            }
+            return Err(ConfigError::UnknownTable {
+                path: self.path.clone(),
+                table: name.clone(),
+                hint: did_you_mean(name, known.iter().copied())
+                    .map(|k| format!(": did you mean [{k}]?"))
+                    .unwrap_or_default(),
+                known: if known.is_empty() {
+                    "no processor is loaded".to_string()
+                } else {
+                    known.join(", ")
+                },
+            });
         }
-    };
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
-    let Some(section) = table.get(processor) else {
-        return Ok(Vec::new());
-    };
-    let Some(section) = section.as_table() else {
-        return Err(Failure::usage(format!(
-            "{}: `{processor}` must be a table ([{processor}])",
-            path.display()
-        )));
-    };
-    section
-        .iter()
-        .map(|(key, value)| {
-            let text = match value {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Float(f) => f.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                other => {
-                    return Err(Failure::usage(format!(
-                        "{}: [{processor}] {key}: expected a string, number or boolean, found a {}",
-                        path.display(),
-                        other.type_str()
-                    )))
-                }
-            };
-            Ok((key.clone(), text))
-        })
-        .collect()
+        Ok(())
+    }
+
+    /// The `[processor]` table, values as text.
+    fn table(&self, processor: &str) -> Result<Vec<(String, String)>, ConfigError> {
+        let Some(section) = self.table.get(processor) else {
+            return Ok(Vec::new());
+        };
+        let Some(section) = section.as_table() else {
+            return Err(ConfigError::NotATable {
+                path: self.path.clone(),
+                table: processor.to_string(),
+            });
+        };
+        section
+            .iter()
+            .map(|(key, value)| {
+                let text = match value {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    other => {
+                        return Err(ConfigError::NotAValue {
+                            path: self.path.clone(),
+                            table: processor.to_string(),
+                            key: key.clone(),
+                            found: other.type_str().to_string(),
+                        })
+                    }
+                };
+                Ok((key.clone(), text))
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exit::ExitCode;
 
     /// A data dir of its own under the system's temp folder, with `toml` as its config file.
     fn data_dir(name: &str, toml: Option<&str>) -> DataDir {
@@ -304,22 +339,50 @@ mod tests {
     fn protocol_flags_reach_the_processor_but_cannot_be_set() {
         let manifest = Manifest::new("p", "0.1.0", "", "p.csv").surveyed();
         let data = data_dir("flags", None);
-        let options = Options::resolve(&manifest, &data, &[]).unwrap();
+        let options = Options::resolve(&manifest, &data, &[], &["p"]).unwrap();
         assert_eq!(options.get(protocol::SURVEY_OPTION), "true");
 
         for set in ["_survey=false", "_phase=survey"] {
-            let e = Options::resolve(&manifest, &data, &[set.to_string()]).unwrap_err();
-            assert_eq!(e.code, ExitCode::Usage);
-            assert!(e.message.contains("is internal"), "{}", e.message);
+            let e = Options::resolve(&manifest, &data, &[set.to_string()], &["p"]).unwrap_err();
+            assert!(matches!(e, ConfigError::Internal { .. }), "{e}");
+            assert!(e.to_string().contains("is internal"), "{e}");
         }
-        let e = Options::resolve(&manifest, &data, &["nope=1".to_string()]).unwrap_err();
-        assert!(!e.message.contains("_survey"), "{}", e.message);
+        let e = Options::resolve(&manifest, &data, &["nope=1".to_string()], &["p"]).unwrap_err();
+        assert!(!e.to_string().contains("_survey"), "{e}");
         let _ = std::fs::remove_dir_all(&data.root);
 
         let data = data_dir("flags-toml", Some("[p]\n_survey = false\n"));
-        let e = Options::resolve(&manifest, &data, &[]).unwrap_err();
-        assert_eq!(e.code, ExitCode::Usage);
-        assert!(e.message.contains("`_survey` is internal"), "{}", e.message);
+        let e = Options::resolve(&manifest, &data, &[], &["p"]).unwrap_err();
+        assert!(e.to_string().contains("`_survey` is internal"), "{e}");
+        let _ = std::fs::remove_dir_all(&data.root);
+    }
+
+    #[test]
+    fn a_misspelt_table_or_key_is_refused_with_a_suggestion() {
+        let manifest = Manifest::new("users", "0.1.0", "", "u.csv")
+            .option(OptionSpec::new("identity", "username", ""));
+        let known = ["users", "course-create"];
+        let data = data_dir("misspelt", Some("[user]\nidentity = \"idnumber\"\n"));
+        let e = Options::resolve(&manifest, &data, &[], &known).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("unknown table [user]: did you mean [users]?"),
+            "{text}"
+        );
+        let _ = std::fs::remove_dir_all(&data.root);
+
+        let data = data_dir("misspelt-key", Some("[users]\nidentiy = \"idnumber\"\n"));
+        let e = Options::resolve(&manifest, &data, &[], &known).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("unknown option `identiy` for users (did you mean `identity`?)"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&data.root);
+
+        let data = data_dir("good", Some("[users]\nidentity = \"idnumber\"\n"));
+        let options = Options::resolve(&manifest, &data, &[], &known).unwrap();
+        assert_eq!(options.get("identity"), "idnumber");
         let _ = std::fs::remove_dir_all(&data.root);
     }
 }

@@ -8,7 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
-pub mod exit;
+pub mod error;
 pub mod loader;
 pub mod logging;
 pub mod output;

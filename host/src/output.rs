@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
-use crate::exit::Failure;
+use crate::error::Error;
 
 /// Set once stdout has been found closed: nothing more is written to it.
 static CLOSED: AtomicBool = AtomicBool::new(false);
@@ -33,18 +33,18 @@ impl Out {
         CLOSED.load(Ordering::Relaxed)
     }
 
-    fn outcome(result: std::io::Result<()>) -> Result<(), Failure> {
+    fn outcome(result: std::io::Result<()>) -> Result<(), Error> {
         match result {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::BrokenPipe => {
                 CLOSED.store(true, Ordering::Relaxed);
                 Ok(())
             }
-            Err(e) => Err(Failure::io("cannot write to stdout", e)),
+            Err(e) => Err(Error::output("cannot write to stdout", e)),
         }
     }
 
-    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), Error> {
         if Self::is_closed() {
             return Ok(());
         }
@@ -52,27 +52,27 @@ impl Out {
     }
 
     /// `text` and a line feed.
-    pub fn line(&mut self, text: &str) -> Result<(), Failure> {
+    pub fn line(&mut self, text: &str) -> Result<(), Error> {
         self.write_all(text.as_bytes())?;
         self.write_all(b"\n")
     }
 
     /// A value as pretty JSON, and a line feed.
-    pub fn json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failure> {
+    pub fn json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         let text = serde_json::to_string_pretty(value)
-            .map_err(|e| Failure::io("cannot encode JSON", e.into()))?;
+            .map_err(|e| Error::output("cannot encode JSON", e.into()))?;
         self.line(&text)
     }
 
     /// Copies a whole reader (a report file) to stdout.
-    pub fn copy_from(&mut self, reader: &mut impl std::io::Read) -> Result<(), Failure> {
+    pub fn copy_from(&mut self, reader: &mut impl std::io::Read) -> Result<(), Error> {
         if Self::is_closed() {
             return Ok(());
         }
         Self::outcome(std::io::copy(reader, &mut self.inner).map(|_| ()))
     }
 
-    pub fn flush(&mut self) -> Result<(), Failure> {
+    pub fn flush(&mut self) -> Result<(), Error> {
         if Self::is_closed() {
             return Ok(());
         }

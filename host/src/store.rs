@@ -9,13 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
-use toolsync_plugin_api::engine::{
-    Backend, BackendError, Guard, RowTxn, Scan, Staging, StoreFailure, Writes,
-};
+use toolsync_plugin_api::engine::{Backend, BackendError, Guard, RowTxn, Scan, Staging, Writes};
 use toolsync_plugin_api::model::{self, Roles, MODEL_VERSION};
 use toolsync_plugin_api::Txn;
 
-use crate::exit::Failure;
+use crate::error::StoreError;
 
 /// Bumped when the on-disk layout changes; a store written by a newer layout is refused.
 pub const STORE_FORMAT: u32 = 1;
@@ -32,12 +30,10 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating and seeding on first use) the store in `dir`.
-    pub fn open(dir: &Path) -> Result<Store, Failure> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Failure::store(format!(
-                "cannot create the store folder {}: {e}",
-                dir.display()
-            ))
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: dir.to_path_buf(),
+            message: format!("cannot create the folder: {e}"),
         })?;
         let db = sled::Config::new()
             .path(dir)
@@ -56,22 +52,24 @@ impl Store {
         &self.path
     }
 
-    fn check_or_seed(&self) -> Result<(), Failure> {
+    fn check_or_seed(&self) -> Result<(), StoreError> {
         let Some(format) = self.meta_number(b"store_format")? else {
             return self.seed();
         };
         if format > STORE_FORMAT {
-            return Err(Failure::store(format!(
-                "the store at {} has format {format}; this toolsync reads format {STORE_FORMAT}: upgrade toolsync",
-                self.path.display()
-            )));
+            return Err(StoreError::Newer {
+                path: self.path.clone(),
+                what: format!("has format {format}; this toolsync reads format {STORE_FORMAT}"),
+            });
         }
         let model = self.meta_number(b"model_version")?.unwrap_or(1);
         if model > MODEL_VERSION {
-            return Err(Failure::store(format!(
-                "the store at {} was written by data model {model}; this toolsync knows model {MODEL_VERSION}: upgrade toolsync",
-                self.path.display()
-            )));
+            return Err(StoreError::Newer {
+                path: self.path.clone(),
+                what: format!(
+                    "was written by data model {model}; this toolsync knows model {MODEL_VERSION}"
+                ),
+            });
         }
         if model < MODEL_VERSION {
             self.upgrade(model)?;
@@ -80,9 +78,9 @@ impl Store {
     }
 
     /// A number kept in the store's meta data; unreadable text counts as damage.
-    fn meta_number(&self, key: &[u8]) -> Result<Option<u32>, Failure> {
+    fn meta_number(&self, key: &[u8]) -> Result<Option<u32>, StoreError> {
         let Some(bytes) = toolsync_plugin_api::StoreRead::get(self, META, key)
-            .map_err(|e| Failure::store(e.0))?
+            .map_err(|e| StoreError::Failure(e.to_string()))?
         else {
             return Ok(None);
         };
@@ -91,7 +89,7 @@ impl Store {
             .and_then(|s| s.parse().ok())
             .map(Some)
             .ok_or_else(|| {
-                Failure::store(format!(
+                StoreError::Failure(format!(
                     "the store at {} is damaged: its meta data `{}` is unreadable",
                     self.path.display(),
                     String::from_utf8_lossy(key)
@@ -100,7 +98,7 @@ impl Store {
     }
 
     /// A new store: the standard roles and the versions, in one batch.
-    fn seed(&self) -> Result<(), Failure> {
+    fn seed(&self) -> Result<(), StoreError> {
         self.model_batch(STORE_FORMAT, |txn| {
             Roles::seed_standard(txn)
                 .map(|()| Vec::new())
@@ -109,7 +107,7 @@ impl Store {
     }
 
     /// A store written by an older data model, brought up to this one in one batch.
-    fn upgrade(&self, from: u32) -> Result<(), Failure> {
+    fn upgrade(&self, from: u32) -> Result<(), StoreError> {
         self.model_batch(STORE_FORMAT, |txn| {
             model::upgrade(txn, from).map_err(|e| format!("cannot upgrade the store: {e}"))
         })
@@ -121,16 +119,16 @@ impl Store {
         &self,
         format: u32,
         work: impl FnOnce(&mut Txn<'_>) -> Result<Vec<String>, String>,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), StoreError> {
         let guard = Guard::model();
         let mut staging = Staging::default();
         let notes = {
             let mut row = RowTxn::new(&mut staging, self, &guard);
             let mut txn = Txn::new(row.as_abi(), "");
-            work(&mut txn).map_err(Failure::store)?
+            work(&mut txn).map_err(StoreError::Failure)?
         };
         if let Some(fatal) = staging.take_fatal() {
-            return Err(Failure::store(fatal));
+            return Err(StoreError::Failure(fatal));
         }
         staging.keep_row();
         let format = format.to_string();
@@ -146,13 +144,13 @@ impl Store {
     }
 
     /// Applies a batch of raw writes (the journal's own records).
-    pub fn commit(&self, writes: Writes) -> Result<(), Failure> {
-        self.apply(writes).map_err(|e| Failure::store(e.0))
+    pub fn commit(&self, writes: Writes) -> Result<(), StoreError> {
+        self.apply(writes).map_err(|e| StoreError::Failure(e.0))
     }
 
     /// Makes every commit so far durable (sled flushes by itself every 500 ms otherwise).
-    pub fn flush_all(&self) -> Result<(), Failure> {
-        self.flush().map_err(|e| Failure::store(e.0))
+    pub fn flush_all(&self) -> Result<(), StoreError> {
+        self.flush().map_err(|e| StoreError::Failure(e.0))
     }
 
     /// Bytes on disk (for benchmarks and `-v` logs).
@@ -192,23 +190,17 @@ impl Backend for Store {
     }
 }
 
-/// A store failure met by the engine, as the command's failure.
-pub fn store_failure(e: StoreFailure) -> Failure {
-    Failure::store(e.to_string())
-}
-
-fn open_error(dir: &Path, e: sled::Error) -> Failure {
+fn open_error(dir: &Path, e: sled::Error) -> StoreError {
     let text = e.to_string();
     if text.contains("could not acquire lock") || text.contains("WouldBlock") {
-        Failure::store(format!(
-            "the store at {} is in use by another toolsync process (a scheduled run?): wait for it to finish, then run again",
-            dir.display()
-        ))
+        StoreError::Locked {
+            path: dir.to_path_buf(),
+        }
     } else {
-        Failure::store(format!(
-            "cannot open the store at {}: {text}",
-            dir.display()
-        ))
+        StoreError::Open {
+            path: dir.to_path_buf(),
+            message: text,
+        }
     }
 }
 
@@ -222,12 +214,12 @@ impl Store {
         &'s self,
         space: &str,
         prefix: &[u8],
-    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), Failure>> + 's {
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 's {
         let strip = space.len() + 1;
         self.scan(&toolsync_plugin_api::engine::full_key(space, prefix))
             .map(move |item| {
                 item.map(|(k, v)| (k[strip..].to_vec(), v))
-                    .map_err(|e| Failure::store(e.0))
+                    .map_err(|e| StoreError::Failure(e.0))
             })
     }
 }

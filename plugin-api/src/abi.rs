@@ -362,6 +362,10 @@ pub mod protocol {
     pub const REFUSED: &str = "refused: ";
     /// Prefix of a survey's `FinishOutcome::error`: an option has a bad value (exit 2).
     pub const BAD_OPTION: &str = "bad option: ";
+    /// The start of a failed row's reason (or of `finish`'s error) when the store itself failed
+    /// (I/O, a damaged record): the host stops the run on it (exit 5) instead of counting a
+    /// failed row. Plugins built against 1.1 and older word their store errors the same way.
+    pub const STORE_FAILURE: &str = "store error: ";
     /// What a survey run's `apply` answers (the host never calls it).
     pub const SURVEY_APPLY: &str = "survey phase: rows are not applied";
 

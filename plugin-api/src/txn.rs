@@ -12,14 +12,42 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::abi::{TxnMut, TxnRef};
 use crate::engine::{full_key, Backend, NAMESPACE_SEPARATOR};
 
-/// A failure of the store itself (I/O, corruption) or a refused write. The host stops the run
-/// on a store failure; a row that meets a refused write fails.
+/// What went wrong with the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// The store itself failed (I/O, a damaged record). A row that meets one fails with a
+    /// reason starting with [`crate::abi::protocol::STORE_FAILURE`], and the host stops the
+    /// run on it (exit 5): the row was not at fault, and the next ones would fail too.
+    Failure(String),
+    /// A write the host refuses (a keyspace that is neither the model's nor this plugin's):
+    /// the row fails, the run goes on.
+    Refused(String),
+}
+
+impl StoreError {
+    /// What the host said, without the kind.
+    pub fn message(&self) -> &str {
+        match self {
+            StoreError::Failure(m) | StoreError::Refused(m) => m,
+        }
+    }
+
+    /// An error text the host returned for a write: a refusal of the guard, or a failure.
+    fn of_write(text: String) -> StoreError {
+        if text.starts_with(crate::engine::WRITE_REFUSED) {
+            StoreError::Refused(text)
+        } else {
+            StoreError::Failure(text)
+        }
+    }
+}
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "store error: {}", self.0)
+        match self {
+            StoreError::Failure(m) => write!(f, "{}{m}", crate::abi::protocol::STORE_FAILURE),
+            StoreError::Refused(m) => f.write_str(m),
+        }
     }
 }
 
@@ -70,7 +98,7 @@ pub trait StoreRead {
 /// Decodes a stored JSON record, naming its keyspace when it is damaged.
 pub fn decode_json<T: DeserializeOwned>(space: &str, bytes: &[u8]) -> StoreResult<T> {
     serde_json::from_slice(bytes).map_err(|e| {
-        StoreError(format!(
+        StoreError::Failure(format!(
             "corrupt record in `{space}` ({e}); `toolsync check` lists the damage and `toolsync export` dumps the rest"
         ))
     })
@@ -100,7 +128,7 @@ impl StoreRead for &dyn StoreRead {
 /// A backend read directly (the host's read-only commands, the test store).
 impl<B: Backend + ?Sized> StoreRead for B {
     fn get(&self, space: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        Backend::get(self, &full_key(space, key)).map_err(|e| StoreError(e.0))
+        Backend::get(self, &full_key(space, key)).map_err(|e| StoreError::Failure(e.0))
     }
 
     fn scan_prefix(
@@ -120,7 +148,7 @@ impl<B: Backend + ?Sized> StoreRead for B {
     fn for_each(&self, space: &str, prefix: &[u8], visit: &mut Visit<'_>) -> StoreResult<()> {
         let strip = space.len() + 1;
         for item in self.scan(&full_key(space, prefix)) {
-            let (key, value) = item.map_err(|e| StoreError(e.0))?;
+            let (key, value) = item.map_err(|e| StoreError::Failure(e.0))?;
             if !visit(&key[strip..], &value)? {
                 break;
             }
@@ -137,7 +165,7 @@ macro_rules! impl_store_read {
                     .get(RStr::from(space), RSlice::from(key))
                     .into_result()
                     .map(|v| v.into_option().map(|v| v.into_vec()))
-                    .map_err(|e| StoreError(e.into()))
+                    .map_err(|e| StoreError::Failure(e.into()))
             }
 
             fn scan_prefix(
@@ -154,7 +182,7 @@ macro_rules! impl_store_read {
                             .map(|t| (t.0.into_vec(), t.1.into_vec()))
                             .collect()
                     })
-                    .map_err(|e| StoreError(e.into()))
+                    .map_err(|e| StoreError::Failure(e.into()))
             }
         }
     };
@@ -211,21 +239,21 @@ impl<'a> Txn<'a> {
         self.inner
             .put(RStr::from(space), RSlice::from(key), RSlice::from(value))
             .into_result()
-            .map_err(|e| StoreError(e.into()))
+            .map_err(|e| StoreError::of_write(e.into()))
     }
 
     pub(crate) fn remove(&mut self, space: &str, key: &[u8]) -> StoreResult<()> {
         self.inner
             .remove(RStr::from(space), RSlice::from(key))
             .into_result()
-            .map_err(|e| StoreError(e.into()))
+            .map_err(|e| StoreError::of_write(e.into()))
     }
 
     pub(crate) fn next_id(&mut self, sequence: &str) -> StoreResult<u64> {
         self.inner
             .next_id(RStr::from(sequence))
             .into_result()
-            .map_err(|e| StoreError(e.into()))
+            .map_err(|e| StoreError::of_write(e.into()))
     }
 
     /// Writes a JSON record.
@@ -235,8 +263,9 @@ impl<'a> Txn<'a> {
         key: &[u8],
         value: &T,
     ) -> StoreResult<()> {
-        let bytes = serde_json::to_vec(value)
-            .map_err(|e| StoreError(format!("cannot encode a record for `{space}`: {e}")))?;
+        let bytes = serde_json::to_vec(value).map_err(|e| {
+            StoreError::Failure(format!("cannot encode a record for `{space}`: {e}"))
+        })?;
         self.put(space, key, &bytes)
     }
 }

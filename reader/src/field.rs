@@ -1,65 +1,51 @@
-//! From a field's raw bytes to its value (formats.md §2.5): CSV unquoting → trimming of spaces
-//! and tabs (quoted fields too) → decoding → `&#44;` then `&#44` replaced by `,`.
+//! From a field's unquoted bytes to its value (formats.md §2.5): trimming of spaces and tabs
+//! (quoted fields too) → decoding → `&#44;` then `&#44` replaced by `,`. Unquoting itself is
+//! csv-core's (`records`), except in line mode, whose rule is not CSV's (below).
 //!
 //! Trimming happens on bytes, before decoding: space and TAB are single ASCII bytes in both
 //! encodings and are never part of a multi-byte UTF-8 character, so the result is the same and
 //! the decoder sees less.
 
+use std::borrow::Cow;
+
+use memchr::memmem;
+
 use crate::encoding::decode;
 use crate::options::Encoding;
-use crate::parse::Span;
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
 
 /// Strips spaces and tabs at both ends (and nothing else: a non-breaking space is content).
 pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
-    let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
     let start = bytes
         .iter()
-        .position(|b| !is_blank(b))
+        .position(|&b| !is_blank(b))
         .unwrap_or(bytes.len());
     let end = bytes
         .iter()
-        .rposition(|b| !is_blank(b))
+        .rposition(|&b| !is_blank(b))
         .map_or(start, |p| p + 1);
     &bytes[start..end]
 }
 
-/// The unquoted bytes of a field, not yet trimmed. Unquoted fields are borrowed from the record
-/// as they are; quoted ones are rebuilt in `scratch`.
-///
-/// A quoted span runs from its opening `"`. Inside, `""` is one `"` and a lone `"` closes the
-/// quotes; anything after the closing quote (`"ab"c`) is kept literally, `"` included, which is
-/// what the state machine did when it read it as unquoted content (lenient reading: such fields
-/// come from hand-edited files, and keeping the characters loses nothing).
-pub(crate) fn content<'a>(raw: &'a [u8], span: Span, scratch: &'a mut Vec<u8>) -> &'a [u8] {
-    let bytes = &raw[span.start..span.end];
-    if !span.quoted {
-        return bytes;
+/// [`trim`] on text. Spaces and tabs are ASCII, so the byte positions are character
+/// boundaries.
+pub(crate) fn trim_str(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(&a), Some(&z)) if !is_blank(a) && !is_blank(z) => text,
+        _ => text.trim_matches([' ', '\t']),
     }
-    scratch.clear();
-    let inner = &bytes[1..];
-    let mut in_quotes = true;
-    let mut i = 0;
-    while i < inner.len() {
-        let b = inner[i];
-        if in_quotes && b == b'"' {
-            if inner.get(i + 1) == Some(&b'"') {
-                scratch.push(b'"');
-                i += 2;
-            } else {
-                in_quotes = false;
-                i += 1;
-            }
-            continue;
-        }
-        scratch.push(b);
-        i += 1;
-    }
-    scratch
 }
 
 /// Line mode (§3.2): the whole trimmed line, unquoted if it is entirely enclosed in `"` (`""`
 /// inside gives `"`), then trimmed again like any quoted field. A line that only starts or only
 /// ends with `"` is taken literally.
+///
+/// Hand-written: csv-core would split the line, and would take `"a"b` as `ab` where line mode
+/// keeps it whole and literal.
 pub(crate) fn line_content<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
     let t = trim(line);
     if t.len() >= 2 && t[0] == b'"' && t[t.len() - 1] == b'"' {
@@ -84,25 +70,37 @@ pub(crate) fn line_content<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> &'a 
 /// files use for a comma in a comma-separated file).
 pub(crate) fn finish(trimmed: &[u8], encoding: Encoding) -> String {
     let text = decode(trimmed, encoding);
-    if trimmed.contains(&b'&') && text.contains("&#44") {
+    let may_escape = trimmed.contains(&b'&');
+    match text {
+        Cow::Owned(s) if !may_escape => s,
+        text => finish_str(&text, may_escape),
+    }
+}
+
+/// [`finish`] for text already decoded (a UTF-8 record validated at once). `may_escape` false
+/// says the record holds no `&`, which spares looking for `&#44` field by field.
+pub(crate) fn finish_str(text: &str, may_escape: bool) -> String {
+    if may_escape && memmem::find(text.as_bytes(), b"&#44").is_some() {
         text.replace("&#44;", ",").replace("&#44", ",")
     } else {
-        text
+        text.to_owned()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::{RawRecord, Records, Scan, Split};
+    use std::io::Cursor;
 
+    /// One field's raw bytes as csv-core unquotes them (`;` delimiter, none in `raw`).
     fn unquote(raw: &[u8]) -> Vec<u8> {
-        let mut scratch = Vec::new();
-        let span = Span {
-            start: 0,
-            end: raw.len(),
-            quoted: raw.first() == Some(&b'"'),
-        };
-        content(raw, span, &mut scratch).to_vec()
+        let mut s = Records::new(Cursor::new(raw.to_vec()), 64, 0, Split::Delimiter(b';'));
+        let mut rec = RawRecord::default();
+        assert_eq!(s.next(&mut rec).unwrap(), Scan::Record);
+        assert_eq!(rec.len(), 1, "{raw:?}");
+        assert_eq!(s.next(&mut rec).unwrap(), Scan::Eof, "{raw:?}");
+        rec.field(0).to_vec()
     }
 
     #[test]
@@ -112,6 +110,9 @@ mod tests {
         assert_eq!(trim(b""), b"");
         assert_eq!(trim(b"\xA0x\xA0"), b"\xA0x\xA0");
         assert_eq!(trim(b"\nx\n"), b"\nx\n");
+        assert_eq!(trim_str(" \t a b \t"), "a b");
+        assert_eq!(trim_str("\u{A0}x\u{A0}"), "\u{A0}x\u{A0}");
+        assert_eq!(trim_str("\nx\n"), "\nx\n");
     }
 
     #[test]
@@ -143,5 +144,7 @@ mod tests {
         assert_eq!(finish(b"&#44;&#44;;", Encoding::Utf8), ",,;");
         assert_eq!(finish(b"&#4 &amp;", Encoding::Utf8), "&#4 &amp;");
         assert_eq!(finish(b"\xE9&#44", Encoding::Windows1252), "é,");
+        assert_eq!(finish_str("x&#44;y&#44", true), "x,y,");
+        assert_eq!(finish(b"\xE9t\xE9", Encoding::Windows1252), "été");
     }
 }

@@ -9,19 +9,27 @@
 //! What this crate does *not* do: interpret header names (unknown, duplicate or missing columns
 //! are the host's business, per processor), convert values (§2.5 types) or write reports.
 //!
+//! RFC 4180 splitting and unquoting are `csv-core`'s (rust-csv's core), Windows-1252 decoding is
+//! `encoding_rs`'s. What is hand-written is what they do not cover, each module saying why: the
+//! physical line numbers and absolute offsets (`input`), where records start, comment lines,
+//! raw ranges, unterminated quoted values and line mode (`records`), trimming and `&#44` (`field`),
+//! the delimiter vote (`header`), and the pre-pass (`prepass`, `fingerprint`, `encoding`).
+//!
 //! Modules, one idea each: `prepass` (the first read), `fingerprint` (FNV-1a 64), `encoding`
-//! (BOMs, UTF-8 validity, Windows-1252), `parse` (the RFC 4180 state machine over raw bytes),
-//! `field` (unquote, trim, `&#44`), `header` (delimiter choice, trailing empty names), `reader`
-//! (the public reader tying them together), `tryback` (copying raw ranges).
+//! (BOMs, UTF-8 validity, decoding), `input` (buffered reading with offsets and physical lines),
+//! `records` (records out of csv-core, or lines in line mode), `field` (trim, line-mode
+//! unquoting, `&#44`), `header` (delimiter choice, trailing empty names), `reader` (the public
+//! reader tying them together), `tryback` (copying raw ranges).
 
 mod encoding;
 mod field;
 mod fingerprint;
 mod header;
+mod input;
 mod options;
-mod parse;
 mod prepass;
 mod reader;
+mod records;
 mod tryback;
 
 #[cfg(test)]

@@ -43,19 +43,17 @@ impl DelimiterChoice {
     /// `auto`, `tab` (case-insensitive), or one ASCII punctuation character other than `"`.
     ///
     /// A literal TAB character is accepted too: it is what `--delimiter $'\t'` passes, and it can
-    /// only mean `tab`.
+    /// only mean `tab`. Nothing is trimmed: `', '` is refused rather than taken as `,`, since a
+    /// value with blanks around it is more likely a mistake (a space meant as the delimiter, or a
+    /// stray character) than a comma.
     pub fn parse(s: &str) -> Result<Self, String> {
-        if s == "\t" {
+        if s == "\t" || s.eq_ignore_ascii_case("tab") {
             return Ok(DelimiterChoice::Byte(b'\t'));
         }
-        let t = s.trim();
-        if t.eq_ignore_ascii_case("auto") {
+        if s.eq_ignore_ascii_case("auto") {
             return Ok(DelimiterChoice::Auto);
         }
-        if t.eq_ignore_ascii_case("tab") {
-            return Ok(DelimiterChoice::Byte(b'\t'));
-        }
-        match t.as_bytes() {
+        match s.as_bytes() {
             [b] if b.is_ascii_punctuation() && *b != b'"' => Ok(DelimiterChoice::Byte(*b)),
             _ => Err(format!(
                 "invalid delimiter `{s}`: use auto, tab, or one ASCII punctuation character \
@@ -196,6 +194,23 @@ mod tests {
         }
         for bad in ["\"", "a", "1", " ", "", ";;", "é", "space"] {
             assert!(DelimiterChoice::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn delimiter_with_blanks_around_is_refused() {
+        for bad in [
+            ", ", " ,", " ; ", "\t;", ";\t", " auto", "tab ", "\t\t", " \t",
+        ] {
+            let err = DelimiterChoice::parse(bad).unwrap_err();
+            assert!(
+                err.starts_with(&format!("invalid delimiter `{bad}`")),
+                "{err}"
+            );
+            assert!(
+                err.contains("use auto, tab, or one ASCII punctuation"),
+                "{err}"
+            );
         }
         assert!(DelimiterChoice::parse("\"")
             .unwrap_err()

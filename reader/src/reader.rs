@@ -2,21 +2,22 @@
 //! rows.
 
 use std::fs::File;
-use std::io::{self, BufReader, Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 use std::path::Path;
 
-use crate::encoding::{byte_problem, sniff_bom, Bom, ByteProblem, UTF8_BOM};
-use crate::field::{content, finish, line_content, trim};
-use crate::header::{drop_trailing_empty, pick_delimiter};
+use crate::encoding::{
+    byte_problem, decode_1252_into, sniff_bom, utf8_len_1252, Bom, ByteProblem, UTF8_BOM,
+};
+use crate::field::{finish, finish_str, line_content, trim, trim_str};
+use crate::header::{drop_trailing_empty, vote, Vote};
 use crate::options::{DelimiterChoice, Encoding, EncodingChoice, ReadOptions, Source};
-use crate::parse::{Classes, RawRecord, Scan, Scanner};
 use crate::prepass::{self, CHUNK};
+use crate::records::{RawRecord, Records, Scan, Split};
 use crate::{BadRecord, FileInfo, Header, Item, Record, Refusal};
 
 /// Streaming reader of one CSV file.
 pub struct CsvReader {
-    scanner: Scanner<File>,
-    classes: Classes,
+    records: Records<File>,
     encoding: Encoding,
     /// Whether rows need the NUL / UTF-8 byte check: only when the pre-pass saw a NUL, or invalid
     /// UTF-8 in UTF-8 mode. A clean file pays nothing per row.
@@ -27,6 +28,8 @@ pub struct CsvReader {
     comments: u64,
     rec: RawRecord,
     scratch: Vec<u8>,
+    /// A Windows-1252 record decoded at once.
+    decoded: String,
     finished: bool,
     read_error: Option<String>,
 }
@@ -70,34 +73,33 @@ impl CsvReader {
         };
 
         file.seek(SeekFrom::Start(bom_len)).map_err(io_refusal)?;
+        let split = match (opts.split_fields, opts.delimiter) {
+            (false, _) => Split::Lines,
+            (true, DelimiterChoice::Byte(d)) => Split::Delimiter(d),
+            (true, DelimiterChoice::Auto) => Split::Detection,
+        };
+        let check_bytes = pre.has_nul || (encoding == Encoding::Utf8 && !pre.utf8_valid);
         let mut reader = CsvReader {
-            scanner: Scanner::new(BufReader::with_capacity(CHUNK, file), bom_len),
-            classes: Classes::lines(),
+            records: Records::new(file, CHUNK, bom_len, split),
             encoding,
-            check_bytes: pre.has_nul || (encoding == Encoding::Utf8 && !pre.utf8_valid),
+            check_bytes,
             line_mode: !opts.split_fields,
             columns: None,
             comments: 0,
             rec: RawRecord::default(),
             scratch: Vec::new(),
+            decoded: String::new(),
             finished: false,
             read_error: None,
         };
+        // Detection and the header check need the raw bytes; rows only for the byte check.
+        reader.records.keep_raw(true);
 
         let (delimiter, delimiter_source) = match (opts.delimiter, opts.split_fields) {
-            (DelimiterChoice::Byte(d), split) => {
-                if split {
-                    reader.classes = Classes::single(d);
-                }
-                (d, Source::Configured)
-            }
+            (DelimiterChoice::Byte(d), _) => (d, Source::Configured),
             // Line mode never splits, so there is nothing to detect.
             (DelimiterChoice::Auto, false) => (b';', Source::Defaulted),
-            (DelimiterChoice::Auto, true) => {
-                let (d, source) = reader.detect_delimiter().map_err(io_refusal)?;
-                reader.classes = Classes::single(d);
-                (d, source)
-            }
+            (DelimiterChoice::Auto, true) => reader.detect_delimiter().map_err(io_refusal)?,
         };
 
         let header = if opts.has_header {
@@ -111,6 +113,7 @@ impl CsvReader {
         if let Some(h) = &header {
             reader.columns = Some((h.names.len(), h.names.len() + h.trailing_ignored));
         }
+        reader.records.keep_raw(check_bytes);
 
         let info = FileInfo {
             encoding,
@@ -133,7 +136,7 @@ impl CsvReader {
     /// host can tell a short read from a real end of file.
     pub fn next_item(&mut self) -> Option<Item> {
         while !self.finished {
-            match self.scanner.next(&self.classes, &mut self.rec) {
+            match self.records.next(&mut self.rec) {
                 Ok(Scan::Eof) => self.finished = true,
                 Ok(Scan::Comment) => self.comments += 1,
                 Ok(Scan::Record) => {
@@ -149,7 +152,7 @@ impl CsvReader {
                         line: self.rec.line,
                         reason,
                         raw_start: self.rec.start,
-                        raw_end: self.rec.end(),
+                        raw_end: self.rec.end,
                     }));
                 }
             }
@@ -165,7 +168,7 @@ impl CsvReader {
     /// Bytes consumed so far, as an absolute file offset (for a progress bar against
     /// [`FileInfo::size`]).
     pub fn position(&self) -> u64 {
-        self.scanner.position()
+        self.records.position()
     }
 
     /// The I/O error that ended reading early, if any.
@@ -181,30 +184,30 @@ impl CsvReader {
     /// delimiters and blanks count as blank here, whatever the delimiter chosen: they are
     /// spreadsheet artefacts, and the chosen delimiter cannot be known before the header.
     fn detect_delimiter(&mut self) -> io::Result<(u8, Source)> {
-        let classes = Classes::detection();
-        loop {
-            match self.scanner.next(&classes, &mut self.rec)? {
-                Scan::Eof => return Ok((b';', Source::Defaulted)),
+        let found = loop {
+            match self.records.next(&mut self.rec)? {
+                Scan::Eof => break None,
                 Scan::Comment => self.comments += 1,
-                Scan::Record => {
-                    if !self.rec.unterminated && is_blank(&self.rec, false, &mut self.scratch) {
-                        continue;
-                    }
-                    let found = pick_delimiter(&self.rec);
-                    self.scanner.rewind_to(self.rec.start, self.rec.line)?;
-                    return Ok(match found {
-                        Some(d) => (d, Source::Detected),
-                        None => (b';', Source::Defaulted),
-                    });
-                }
+                Scan::Record => match vote(&self.rec.raw, self.rec.unterminated) {
+                    Vote::Blank => {}
+                    Vote::Delimiter(d) => break d,
+                },
             }
-        }
+        };
+        let (d, source) = match found {
+            Some(d) => (d, Source::Detected),
+            None => (b';', Source::Defaulted),
+        };
+        // `rec` starts where reading goes on: the record just read (again), or the end of file.
+        let (start, line) = (self.rec.start, self.rec.line);
+        self.records.rewind_to(start, line, Split::Delimiter(d))?;
+        Ok((d, source))
     }
 
     /// The header: the first record neither blank nor a comment (§2.4).
     fn read_header(&mut self) -> Result<Header, HeaderError> {
         loop {
-            match self.scanner.next(&self.classes, &mut self.rec)? {
+            match self.records.next(&mut self.rec)? {
                 Scan::Eof => {
                     return Err(refused("the file is empty: it needs a header line"));
                 }
@@ -222,7 +225,7 @@ impl CsvReader {
                     if is_blank(rec, self.line_mode, &mut self.scratch) {
                         continue;
                     }
-                    match byte_problem(&rec.bytes, self.encoding) {
+                    match byte_problem(&rec.raw, self.encoding) {
                         Some(ByteProblem::Nul(at)) => {
                             return Err(refused(format!(
                                 "the header (line {}) contains a NUL byte at byte offset {at}: \
@@ -240,7 +243,7 @@ impl CsvReader {
                         }
                         None => {}
                     }
-                    let (line, raw_start, raw_end) = (rec.line, rec.start, rec.end());
+                    let (line, raw_start, raw_end) = (rec.line, rec.start, rec.end);
                     let mut names = self.decode_fields(usize::MAX);
                     let trailing_ignored = drop_trailing_empty(&mut names);
                     return Ok(Header {
@@ -264,7 +267,7 @@ impl CsvReader {
                 line: rec.line,
                 reason,
                 raw_start: rec.start,
-                raw_end: rec.end(),
+                raw_end: rec.end,
             }))
         };
         if rec.unterminated {
@@ -277,7 +280,7 @@ impl CsvReader {
             return None;
         }
         if self.check_bytes {
-            match byte_problem(&rec.bytes, self.encoding) {
+            match byte_problem(&rec.raw, self.encoding) {
                 Some(ByteProblem::Nul(at)) => {
                     return bad(format!(
                         "NUL byte at byte offset {at} in the line: the file is not plain text \
@@ -295,15 +298,15 @@ impl CsvReader {
         }
         let mut keep = usize::MAX;
         if let Some((named, total)) = self.columns {
-            let n = rec.spans.len();
+            let n = rec.len();
             if n < named {
                 return bad(format!("{}, the header has {named}", fields(n)));
             }
             if n > total {
                 return bad(format!("{}, the header has {total}", fields(n)));
             }
-            for (k, &span) in rec.spans.iter().enumerate().skip(named) {
-                if !trim(content(&rec.bytes, span, &mut self.scratch)).is_empty() {
+            for k in named..n {
+                if !trim(rec.field(k)).is_empty() {
                     return bad(format!(
                         "a value under an unnamed column {} (the header names {named} \
                          column{}): name the column or clear the cell",
@@ -320,25 +323,62 @@ impl CsvReader {
             line: rec.line,
             fields,
             raw_start: rec.start,
-            raw_end: rec.end(),
+            raw_end: rec.end,
         }))
     }
 
     /// The first `keep` fields of the current record as values (§2.5 up to conversion).
+    ///
+    /// The fields are decoded together, not one by one: a UTF-8 record is validated once, a
+    /// Windows-1252 record of ASCII only is taken as it is, any other Windows-1252 record is
+    /// decoded in one reused buffer; each field is then a slice of that text, trimmed and
+    /// copied out. Only a UTF-8 record that is not valid (the file changed since the pre-pass)
+    /// is decoded field by field, lossily.
     fn decode_fields(&mut self, keep: usize) -> Vec<String> {
         let rec = &self.rec;
         let encoding = self.encoding;
         if self.line_mode {
-            let span = rec.spans[0];
-            let text = line_content(&rec.bytes[span.start..span.end], &mut self.scratch);
+            let text = line_content(rec.field(0), &mut self.scratch);
             return vec![finish(text, encoding)];
         }
-        let mut out = Vec::with_capacity(rec.spans.len().min(keep));
-        for &span in rec.spans.iter().take(keep) {
-            out.push(finish(
-                trim(content(&rec.bytes, span, &mut self.scratch)),
-                encoding,
-            ));
+        let n = rec.len().min(keep);
+        let bytes = rec.text(n);
+        let mut out = Vec::with_capacity(n);
+        // The record's text, and whether its fields' ends must be shifted: Windows-1252 bytes
+        // above 0x7F take two or three bytes once decoded.
+        let whole = match encoding {
+            Encoding::Utf8 => std::str::from_utf8(bytes).ok().map(|t| (t, false)),
+            Encoding::Windows1252 if bytes.is_ascii() => {
+                std::str::from_utf8(bytes).ok().map(|t| (t, false))
+            }
+            Encoding::Windows1252 => {
+                decode_1252_into(bytes, &mut self.decoded);
+                Some((self.decoded.as_str(), true))
+            }
+        };
+        if let Some((text, shifted)) = whole {
+            let may_escape = memchr::memchr(b'&', text.as_bytes()).is_some();
+            let (mut start, mut text_start) = (0, 0);
+            for &end in rec.ends(n) {
+                let text_end = if shifted {
+                    text_start + utf8_len_1252(&bytes[start..end])
+                } else {
+                    end
+                };
+                // Field ends are character boundaries unless the file changed under us.
+                let Some(field) = text.get(text_start..text_end) else {
+                    break;
+                };
+                out.push(finish_str(trim_str(field), may_escape));
+                (start, text_start) = (end, text_end);
+            }
+            if out.len() == n {
+                return out;
+            }
+            out.clear();
+        }
+        for i in 0..n {
+            out.push(finish(trim(rec.field(i)), encoding));
         }
         out
     }
@@ -349,12 +389,9 @@ impl CsvReader {
 /// unquoting, so a line `""` is blank too.
 fn is_blank(rec: &RawRecord, line_mode: bool, scratch: &mut Vec<u8>) -> bool {
     if line_mode {
-        let span = rec.spans[0];
-        return line_content(&rec.bytes[span.start..span.end], scratch).is_empty();
+        return line_content(rec.field(0), scratch).is_empty();
     }
-    rec.spans
-        .iter()
-        .all(|&span| trim(content(&rec.bytes, span, scratch)).is_empty())
+    rec.fields().all(|f| trim(f).is_empty())
 }
 
 enum HeaderError {

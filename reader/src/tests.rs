@@ -234,6 +234,22 @@ fn detection_skips_comments_and_blank_lines_before_the_header() {
 }
 
 #[test]
+fn detection_judges_blank_records_by_their_values() {
+    // A quoted TAB trims away like a bare one, so line 1 is blank and votes for nothing; a
+    // quoted `;` is a value, so line 3 of the second file is the first data record.
+    let o = read(b"\t\"\t\"\r\nname,x\n1,2\n");
+    assert_eq!(
+        (o.info.delimiter, o.info.delimiter_source),
+        (b',', Source::Detected)
+    );
+    assert_eq!(o.info.header.as_ref().unwrap().line, 2);
+    assert_eq!(o.rows(), [(3, vec!["1", "2"])]);
+    let o = read_with(b",\n \t\n\";\"\n", headerless());
+    assert_eq!(o.info.delimiter_source, Source::Defaulted);
+    assert_eq!(o.rows(), [(3, vec![";"])]);
+}
+
+#[test]
 fn headerless_detection_uses_the_first_data_record() {
     let o = read_with(b"#c\n\nC1,first course\nC2\n", headerless());
     assert_eq!(

@@ -6,7 +6,7 @@ use serde::Serialize;
 use toolsync_plugin_api::model::check::{check_store, Findings, Problem};
 
 use crate::config::DataDir;
-use crate::exit::{CmdResult, ExitCode, Failure};
+use crate::error::{CmdResult, Error, ExitCode};
 use crate::output::Out;
 use crate::store::Store;
 
@@ -21,7 +21,7 @@ struct Verdict<'a> {
 
 pub fn run(data: &DataDir, json: bool) -> CmdResult {
     let store = Store::open(&data.store())?;
-    let findings = check_store(&store).map_err(|e| Failure::store(e.to_string()))?;
+    let findings = check_store(&store).map_err(Error::from)?;
     let mut out = Out::stdout();
     if json {
         out.json(&verdict(&findings))?;

@@ -1,6 +1,7 @@
 //! One module per command that is not `run` (which has its own module tree).
 
 pub mod check;
+pub mod journal;
 pub mod plugins;
 pub mod schema;
 pub mod show;

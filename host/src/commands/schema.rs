@@ -1,127 +1,288 @@
-//! `toolsync schema` and `toolsync template`.
+//! `toolsync schema` and `toolsync template`: what a processor's manifest declares — its
+//! columns (type, required, description) and its options with their defaults — as text, as
+//! JSON, or as the Markdown sections of `docs/formats.md` (which a test keeps in step with the
+//! manifests).
 
-use serde_json::json;
+use serde::Serialize;
 use toolsync_plugin_api::abi::protocol;
+use toolsync_plugin_api::{ColumnSpec, Manifest, OptionSpec};
 
 use crate::config::all_options;
-use crate::exit::{CmdResult, ExitCode};
+use crate::error::{CmdResult, ExitCode};
 use crate::loader::LoadedProcessor;
+use crate::output::Out;
 
-pub fn run(processor: &LoadedProcessor, as_json: bool) -> CmdResult {
-    let m = &processor.manifest;
-    // Protocol flags (`_survey`) are between toolsync and the processor, not settings.
-    let options: Vec<_> = all_options(m)
+/// How `schema` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Serialize)]
+struct SchemaJson<'a> {
+    processor: &'a str,
+    version: &'a str,
+    description: &'a str,
+    default_input: &'a str,
+    has_header: bool,
+    columns: Vec<ColumnJson<'a>>,
+    options: Vec<OptionJson>,
+}
+
+#[derive(Serialize)]
+struct ColumnJson<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    required: bool,
+    description: &'a str,
+    index_range: Option<[u32; 2]>,
+    needs: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct OptionJson {
+    key: String,
+    default: String,
+    description: String,
+    choices: Vec<String>,
+}
+
+/// The options an operator sets: common ones and the processor's own, protocol flags
+/// (`_survey`) left out (they are between toolsync and the processor, not settings).
+fn operator_options(m: &Manifest) -> Vec<OptionSpec> {
+    all_options(m)
         .into_iter()
         .filter(|o| !protocol::is_flag(&o.key))
-        .collect();
-    if as_json {
-        let value = json!({
-            "processor": m.name.as_str(),
-            "version": m.version.as_str(),
-            "description": m.description.as_str(),
-            "default_input": m.default_input.as_str(),
-            "has_header": m.has_header,
-            "columns": m.columns.iter().map(|c| json!({
-                "name": c.name.as_str(),
-                "type": c.kind.as_str(),
-                "required": c.required,
-                "description": c.description.as_str(),
-                "index_range": if c.is_pattern() { json!([c.index_min, c.index_max]) } else { json!(null) },
-                "needs": c.anchor.as_ref().into_option().map(|a| a.as_str()),
-            })).collect::<Vec<_>>(),
-            "options": options.iter().map(|o| json!({
-                "key": o.key.as_str(),
-                "default": o.default.as_str(),
-                "description": o.description.as_str(),
-                "choices": o.choices.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-        });
-        println!("{value:#}");
-        return Ok(ExitCode::Ok);
+        .collect()
+}
+
+pub fn run(processors: &[&LoadedProcessor], style: Style) -> CmdResult {
+    let mut out = Out::stdout();
+    match style {
+        Style::Json if processors.len() == 1 => out.json(&schema_json(&processors[0].manifest))?,
+        Style::Json => {
+            let all: Vec<SchemaJson<'_>> = processors
+                .iter()
+                .map(|p| schema_json(&p.manifest))
+                .collect();
+            out.json(&all)?
+        }
+        Style::Markdown => {
+            for (i, p) in processors.iter().enumerate() {
+                if i > 0 {
+                    out.line("")?;
+                }
+                for line in markdown(&p.manifest) {
+                    out.line(&line)?;
+                }
+            }
+        }
+        Style::Text => {
+            for (i, p) in processors.iter().enumerate() {
+                if i > 0 {
+                    out.line("")?;
+                }
+                for line in text(&p.manifest) {
+                    out.line(&line)?;
+                }
+            }
+        }
     }
-    println!("{} {} — {}", m.name, m.version, m.description);
-    println!(
-        "default input: {}; header: {}",
-        m.default_input,
-        if m.has_header { "yes" } else { "no" }
-    );
-    println!("\ncolumns:");
+    out.flush()?;
+    Ok(ExitCode::Ok)
+}
+
+fn schema_json(m: &Manifest) -> SchemaJson<'_> {
+    SchemaJson {
+        processor: &m.name,
+        version: &m.version,
+        description: &m.description,
+        default_input: &m.default_input,
+        has_header: m.has_header,
+        columns: m
+            .columns
+            .iter()
+            .map(|c| ColumnJson {
+                name: &c.name,
+                kind: &c.kind,
+                required: c.required,
+                description: &c.description,
+                index_range: c.is_pattern().then_some([c.index_min, c.index_max]),
+                needs: c.anchor.as_ref().into_option().map(|a| a.as_str()),
+            })
+            .collect(),
+        options: operator_options(m)
+            .into_iter()
+            .map(|o| OptionJson {
+                key: o.key.into(),
+                default: o.default.into(),
+                description: o.description.into(),
+                choices: o.choices.into_iter().map(String::from).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// A column's notes: required, the range of `n`, the column it needs.
+fn column_notes(c: &ColumnSpec) -> Vec<String> {
+    let mut notes = Vec::new();
+    if c.required {
+        notes.push("required".to_string());
+    }
+    if c.is_pattern() {
+        notes.push(if c.index_max == u32::MAX {
+            format!("n ≥ {}", c.index_min)
+        } else {
+            format!("n in {}..{}", c.index_min, c.index_max)
+        });
+    }
+    if let Some(anchor) = c.anchor.as_ref().into_option() {
+        notes.push(format!("needs {anchor}"));
+    }
+    notes
+}
+
+fn choices(o: &OptionSpec) -> String {
+    o.choices
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn text(m: &Manifest) -> Vec<String> {
+    let mut lines = vec![
+        format!("{} {} — {}", m.name, m.version, m.description),
+        format!(
+            "default input: {}; header: {}",
+            m.default_input,
+            if m.has_header { "yes" } else { "no" }
+        ),
+        String::new(),
+        "columns:".to_string(),
+    ];
     for c in m.columns.iter() {
-        let mut notes = Vec::new();
-        if c.required {
-            notes.push("required".to_string());
-        }
-        if c.is_pattern() {
-            notes.push(if c.index_max == u32::MAX {
-                format!("n >= {}", c.index_min)
-            } else {
-                format!("n in {}..{}", c.index_min, c.index_max)
-            });
-        }
-        if let Some(anchor) = c.anchor.as_ref().into_option() {
-            notes.push(format!("needs {anchor}"));
-        }
+        let notes = column_notes(c);
         let notes = if notes.is_empty() {
             String::new()
         } else {
             format!(" [{}]", notes.join(", "))
         };
-        println!(
+        lines.push(format!(
             "  {:<22} {:<14} {}{}",
             c.name.as_str(),
             c.kind.as_str(),
             c.description.as_str(),
             notes
-        );
+        ));
     }
-    println!(
-        "\noptions (toolsync.toml [{}], or --set key=value):",
+    lines.push(String::new());
+    lines.push(format!(
+        "options (toolsync.toml [{}], or --set key=value):",
         m.name
-    );
-    for o in &options {
-        let choices = if o.choices.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " ({})",
-                o.choices
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join("/")
-            )
+    ));
+    for o in &operator_options(m) {
+        let choices = match choices(o) {
+            c if c.is_empty() => c,
+            c => format!(" ({c})"),
         };
-        println!(
+        lines.push(format!(
             "  {:<24} = {:<14} {}{}",
             o.key.as_str(),
             format!("{:?}", o.default.as_str()),
             o.description.as_str(),
             choices
-        );
+        ));
     }
-    Ok(ExitCode::Ok)
+    lines
+}
+
+/// A table cell: pipes escaped, line breaks folded.
+fn md(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The generated part of a processor's section in `docs/formats.md`, between markers that the
+/// docs test finds.
+fn markdown(m: &Manifest) -> Vec<String> {
+    let mut lines = vec![
+        format!(
+            "<!-- generated from the {} manifest: `toolsync schema --markdown` -->",
+            m.name
+        ),
+        format!("**{}** {} — {}", m.name, m.version, md(&m.description)),
+        String::new(),
+        format!(
+            "Default input file: `{}`; {}.",
+            m.default_input,
+            if m.has_header {
+                "the first record is the header"
+            } else {
+                "no header line"
+            }
+        ),
+        String::new(),
+        "| column | type | notes | description |".to_string(),
+        "|---|---|---|---|".to_string(),
+    ];
+    for c in m.columns.iter() {
+        lines.push(format!(
+            "| `{}` | {} | {} | {} |",
+            c.name,
+            md(&c.kind),
+            column_notes(c).join(", "),
+            md(&c.description)
+        ));
+    }
+    lines.push(String::new());
+    lines.push("| option | default | description |".to_string());
+    lines.push("|---|---|---|".to_string());
+    for o in &operator_options(m) {
+        let mut description = md(&o.description);
+        let choices = choices(o);
+        if !choices.is_empty() {
+            description.push_str(&format!(" ({})", md(&choices)));
+        }
+        lines.push(format!(
+            "| `{}` | `{}` | {} |",
+            o.key,
+            if o.default.is_empty() {
+                " "
+            } else {
+                &o.default
+            },
+            description
+        ));
+    }
+    lines.push(format!("<!-- end of the generated {} part -->", m.name));
+    lines
 }
 
 /// The header line: the columns the processor marks for templates.
 pub fn template(processor: &LoadedProcessor) -> CmdResult {
     let m = &processor.manifest;
+    let mut out = Out::stdout();
     if !m.has_header {
-        println!(
+        out.line(&format!(
             "# {}: no header; one {} per line",
             m.name,
             m.columns
                 .first()
                 .map(|c| c.name.as_str())
                 .unwrap_or("value")
-        );
-        return Ok(ExitCode::Ok);
+        ))?;
+    } else {
+        let names: Vec<String> = m
+            .columns
+            .iter()
+            .filter(|c| c.in_template && !c.is_pattern())
+            .map(|c| c.name.to_string())
+            .collect();
+        out.line(&names.join(";"))?;
     }
-    let names: Vec<String> = m
-        .columns
-        .iter()
-        .filter(|c| c.in_template && !c.is_pattern())
-        .map(|c| c.name.to_string())
-        .collect();
-    println!("{}", names.join(";"));
+    out.flush()?;
     Ok(ExitCode::Ok)
 }

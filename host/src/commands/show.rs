@@ -4,17 +4,18 @@
 use std::io::Write;
 
 use toolsync_plugin_api::model::registry::{self, Ctx, Entity, FindError, ENTITIES};
+use toolsync_plugin_api::model::ModelError;
 
 use crate::cli::Format;
 use crate::clock;
 use crate::config::DataDir;
-use crate::exit::{CmdResult, ExitCode, Failure};
+use crate::error::{CmdResult, Error, ExitCode};
 use crate::output::Out;
 use crate::store::Store;
 use crate::suggest::did_you_mean;
 
 /// The entity a word names (plural or singular), or a usage error listing them.
-fn entity(word: &str) -> Result<&'static dyn Entity, Failure> {
+fn entity(word: &str) -> Result<&'static dyn Entity, Error> {
     registry::entity(word).ok_or_else(|| {
         let words: Vec<&str> = ENTITIES
             .iter()
@@ -25,24 +26,24 @@ fn entity(word: &str) -> Result<&'static dyn Entity, Failure> {
             message.push_str(&format!(": did you mean `{best}`?"));
         }
         message.push_str("; `toolsync export` lists the entities");
-        Failure::usage(message)
+        Error::usage(message)
     })
 }
 
-fn model_failure(e: impl std::fmt::Display) -> Failure {
-    Failure::store(e.to_string())
+fn model_failure(e: ModelError) -> Error {
+    Error::from(e)
 }
 
 pub fn show(data: &DataDir, word: &str, keys: &[String], by: Option<&str>) -> CmdResult {
     let entity = entity(word)?;
     let Some(key_help) = entity.key_help() else {
-        return Err(Failure::usage(format!(
+        return Err(Error::usage(format!(
             "`show {word}` is not available: `toolsync export {}` lists them",
             entity.name()
         )));
     };
     if keys.len() != entity.arity() {
-        return Err(Failure::usage(format!(
+        return Err(Error::usage(format!(
             "`show {}` takes {}: {key_help}",
             entity.singular(),
             match entity.arity() {
@@ -72,7 +73,7 @@ pub fn show(data: &DataDir, word: &str, keys: &[String], by: Option<&str>) -> Cm
             );
             Ok(ExitCode::RowsFailed)
         }
-        Err(FindError::BadKey(why)) => Err(Failure::usage(why)),
+        Err(FindError::BadKey(why)) => Err(Error::usage(why)),
         Err(FindError::Model(e)) => Err(model_failure(e)),
     }
 }
@@ -95,13 +96,13 @@ pub fn export(data: &DataDir, word: Option<&str>, format: Format) -> CmdResult {
             let mut failure = None;
             entity
                 .each_json(ctx, &mut |fields| {
-                    let mut write = || -> Result<(), Failure> {
+                    let mut write = || -> Result<(), Error> {
                         if !first {
                             out.write_all(entity.json_separator().as_bytes())?;
                         }
                         first = false;
                         let text = serde_json::to_string(&fields)
-                            .map_err(|e| Failure::io("cannot encode JSON", e.into()))?;
+                            .map_err(|e| Error::output("cannot encode JSON", e.into()))?;
                         out.write_all(text.as_bytes())
                     };
                     write().map_err(|e| stop(&mut failure, e))
@@ -128,14 +129,14 @@ pub fn export(data: &DataDir, word: Option<&str>, format: Format) -> CmdResult {
 }
 
 /// Keeps a write failure while the model's scan is told to stop.
-fn stop(slot: &mut Option<Failure>, failure: Failure) -> toolsync_plugin_api::model::ModelError {
-    let text = failure.message.clone();
+fn stop(slot: &mut Option<Error>, failure: Error) -> ModelError {
+    let text = failure.to_string();
     *slot = Some(failure);
-    toolsync_plugin_api::model::ModelError::Conflict(text)
+    ModelError::Conflict(text)
 }
 
-fn csv_failure(e: std::io::Error) -> Failure {
-    Failure::io("cannot write the export", e)
+fn csv_failure(e: std::io::Error) -> Error {
+    Error::output("cannot write the export", e)
 }
 
 /// `toolsync export` alone: the entities, what each holds, and which processor reads its CSV.

@@ -12,10 +12,17 @@ use super::report::{self, Summary};
 use super::spool;
 use crate::clock;
 use crate::config::DataDir;
-use crate::exit::{CmdResult, ExitCode, Failure};
+use crate::error::{CmdResult, Error, ExitCode};
 
-/// A refused file: its reports are stored and printed, nothing else is written.
+/// A refused file: its reports are stored and printed, nothing else is written; the reason
+/// also goes to stderr, where a script or an operator watching a terminal sees it.
 pub fn refused(data: &DataDir, plan: &Plan<'_>, mut summary: Summary) -> CmdResult {
+    if let Some(reason) = &summary.refused {
+        eprintln!(
+            "toolsync: {}: {} refused: {reason}",
+            summary.processor, summary.file
+        );
+    }
     summary.finished_at = clock::now();
     let stamp = plan.zone.stamp(summary.started_at);
     publish(data, plan, &summary, None, &stamp)?;
@@ -29,13 +36,13 @@ pub fn publish(
     summary: &Summary,
     spool_dir: Option<&Path>,
     stamp: &str,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     let work = data.runs().join(format!("{}.report", summary.processor));
     let (txt, json) = report::render(summary, spool_dir, &work)?;
     if plan.outputs.store_report {
         let dir = data.reports();
         std::fs::create_dir_all(&dir)
-            .map_err(|e| Failure::io(&format!("cannot create {}", dir.display()), e))?;
+            .map_err(|e| Error::output(format!("cannot create {}", dir.display()), e))?;
         let name = file_name(&plan.input);
         let stamp = free_stamp(stamp, |s| {
             vec![
@@ -48,10 +55,10 @@ pub fn publish(
     }
     let shown = if plan.args.json { &json } else { &txt };
     let mut stdout = std::io::stdout().lock();
-    let mut file = File::open(shown).map_err(|e| Failure::io("cannot read the report", e))?;
+    let mut file = File::open(shown).map_err(|e| Error::output("cannot read the report", e))?;
     std::io::copy(&mut file, &mut stdout)
         .and_then(|_| stdout.flush())
-        .map_err(|e| Failure::io("cannot print the report", e))?;
+        .map_err(|e| Error::output("cannot print the report", e))?;
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }
@@ -73,10 +80,10 @@ pub fn free_stamp(stamp: &str, names: impl Fn(&str) -> Vec<PathBuf>) -> String {
     candidate
 }
 
-fn copy(from: &Path, to: &Path) -> Result<(), Failure> {
+fn copy(from: &Path, to: &Path) -> Result<(), Error> {
     std::fs::copy(from, to)
         .map(|_| ())
-        .map_err(|e| Failure::io(&format!("cannot write {}", to.display()), e))
+        .map_err(|e| Error::output(format!("cannot write {}", to.display()), e))
 }
 
 /// `<base>_tryback_<stamp>.<ext>` beside the input, owner-only: users files hold passwords.
@@ -85,7 +92,7 @@ pub fn write_tryback(
     info: &FileInfo,
     stamp: &str,
     spool_dir: &Path,
-) -> Result<PathBuf, Failure> {
+) -> Result<PathBuf, Error> {
     let dir = input.parent().unwrap_or(Path::new("."));
     let base = input
         .file_stem()
@@ -120,8 +127,8 @@ pub fn write_tryback(
         out.flush()
     };
     write().map_err(|e| {
-        Failure::io(
-            &format!("cannot write the tryback file {}", path.display()),
+        Error::output(
+            format!("cannot write the tryback file {}", path.display()),
             e,
         )
     })?;
@@ -129,10 +136,10 @@ pub fn write_tryback(
 }
 
 /// `archives/<stamp>_<name>`: a byte copy of the input.
-pub fn archive(data: &DataDir, input: &Path, stamp: &str) -> Result<(), Failure> {
+pub fn archive(data: &DataDir, input: &Path, stamp: &str) -> Result<(), Error> {
     let dir = data.archives();
     std::fs::create_dir_all(&dir)
-        .map_err(|e| Failure::io(&format!("cannot create {}", dir.display()), e))?;
+        .map_err(|e| Error::output(format!("cannot create {}", dir.display()), e))?;
     let name = file_name(input);
     let stamp = free_stamp(stamp, |s| vec![dir.join(format!("{s}_{name}"))]);
     copy(input, &dir.join(format!("{stamp}_{name}")))

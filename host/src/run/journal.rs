@@ -11,7 +11,7 @@ use toolsync_plugin_api::engine::{full_key, Backend, Staging, Writes};
 
 use super::spool::SpoolLengths;
 use super::tally::Tally;
-use crate::exit::Failure;
+use crate::error::StoreError;
 
 pub const SPACE: &str = "_journal";
 
@@ -68,14 +68,14 @@ impl Journal {
     }
 
     /// The journal a killed run of `processor` left, if any.
-    pub fn load(store: &dyn Backend, processor: &str) -> Result<Option<Journal>, Failure> {
+    pub fn load(store: &dyn Backend, processor: &str) -> Result<Option<Journal>, StoreError> {
         let bytes = store
             .get(&full_key(SPACE, processor.as_bytes()))
-            .map_err(|e| Failure::store(e.0))?;
+            .map_err(|e| StoreError::Failure(e.0))?;
         match bytes {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Failure::store(format!(
+                StoreError::Journal(format!(
                     "the journal of the interrupted {processor} run is unreadable ({e}): its \
                      committed rows cannot be told from the others, so the run is not resumed. \
                      Check the store with `toolsync check`; to start over from the whole file \
@@ -93,18 +93,17 @@ impl Journal {
     }
 
     /// Removes the journal of a completed (or abandoned) run, durably.
-    pub fn clear(store: &dyn Backend, processor: &str) -> Result<(), Failure> {
+    pub fn clear(store: &dyn Backend, processor: &str) -> Result<(), StoreError> {
         let mut writes = Writes::new();
         writes.insert(full_key(SPACE, processor.as_bytes()), None);
-        store.apply(writes).map_err(|e| Failure::store(e.0))?;
-        store.flush().map_err(|e| Failure::store(e.0))
+        store.apply(writes).map_err(|e| StoreError::Failure(e.0))?;
+        store.flush().map_err(|e| StoreError::Failure(e.0))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exit::ExitCode;
     use toolsync_plugin_api::engine::MemoryBackend;
     use toolsync_plugin_api::OutcomeKind;
 
@@ -136,11 +135,11 @@ mod tests {
         writes.insert(full_key(SPACE, b"users"), Some(b"{not json".to_vec()));
         store.apply(writes).unwrap();
         let failure = Journal::load(&store, "users").unwrap_err();
-        assert_eq!(failure.code, ExitCode::Store);
+        assert!(matches!(failure, StoreError::Journal(_)));
+        let text = failure.to_string();
         assert!(
-            failure.message.contains("not resumed") && failure.message.contains("journal clear"),
-            "{}",
-            failure.message
+            text.contains("not resumed") && text.contains("journal clear"),
+            "{text}"
         );
     }
 }

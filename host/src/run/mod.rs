@@ -28,10 +28,10 @@ use toolsync_plugin_api::engine::{Engine, Guard};
 
 use crate::clock;
 use crate::config::DataDir;
-use crate::exit::{CmdResult, ExitCode, Failure};
+use crate::error::{CmdResult, Error, ExitCode, ReadError, RunError};
 use crate::loader::LoadedProcessor;
 use crate::store::Store;
-pub use journal::Journal;
+pub use journal::{Journal, SPACE as JOURNAL_SPACE};
 use plan::Plan;
 use progress::Progress;
 use report::Summary;
@@ -50,13 +50,22 @@ pub struct RunArgs {
     pub encoding: Option<String>,
     pub sets: Vec<String>,
     pub json: bool,
+    /// stdout gets every row (`--report full`), not only the failed ones.
+    pub full_report: bool,
     pub force: bool,
     pub quiet: bool,
 }
 
-pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdResult {
+/// Runs `processor` on the input `args` name; `known` are the processors loaded (the tables
+/// `toolsync.toml` may hold).
+pub fn run(
+    data: &DataDir,
+    processor: &LoadedProcessor,
+    known: &[&str],
+    args: &RunArgs,
+) -> CmdResult {
     // 1. Resolve.
-    let plan = Plan::resolve(data, processor, args)?;
+    let plan = Plan::resolve(data, processor, known, args)?;
     let name = plan.name.as_str();
     let store = Store::open(&data.store())?;
     let mut summary = Summary::new(name, &plan.shown, clock::now(), args.dry_run);
@@ -94,7 +103,7 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
     let started = surveyed.and_then(|()| processor.processor.start(spec).into_result());
     let mut run = match started {
         Ok(run) => run,
-        Err(StartError::BadOption(m)) => return Err(Failure::usage(m.to_string())),
+        Err(StartError::BadOption(m)) => return Err(RunError::BadOption(m.into()).into()),
         Err(StartError::Refused(m)) => {
             summary.refused = Some(m.to_string());
             return finish::refused(data, &plan, summary);
@@ -127,8 +136,10 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
     let mut engine = Engine::new(&store, Guard::plugin(processor.namespaces.iter().cloned()))
         .prepare_on(threads);
     let mut progress = Progress::new(opened.info.size, args.quiet);
-    let source = File::open(&plan.input)
-        .map_err(|e| Failure::refused(format!("cannot read {}: {e}", plan.input.display())))?;
+    let source = File::open(&plan.input).map_err(|source| ReadError::Unreadable {
+        path: plan.input.clone(),
+        source,
+    })?;
     let mut rows = stream::Rows::new(
         &mut spool,
         source,
@@ -192,8 +203,8 @@ pub fn run(data: &DataDir, processor: &LoadedProcessor, args: &RunArgs) -> CmdRe
         }
         if plan.outputs.cleanup && state.stopped.is_none() {
             std::fs::remove_file(&plan.input).map_err(|e| {
-                Failure::io(
-                    &format!("cannot remove {} (cleanup)", plan.input.display()),
+                Error::output(
+                    format!("cannot remove {} (cleanup)", plan.input.display()),
                     e,
                 )
             })?;
@@ -214,7 +225,7 @@ fn resume(
     plan: &Plan<'_>,
     opened: &input::Opened,
     summary: &mut Summary,
-) -> Result<Option<Journal>, Failure> {
+) -> Result<Option<Journal>, Error> {
     let Some(journal) = Journal::load(store, &plan.name)? else {
         return Ok(None);
     };

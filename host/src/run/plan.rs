@@ -11,7 +11,7 @@ use toolsync_reader::{DelimiterChoice, EncodingChoice, ReadOptions};
 use super::RunArgs;
 use crate::clock::Zone;
 use crate::config::{DataDir, Options};
-use crate::exit::Failure;
+use crate::error::{ConfigError, Error};
 use crate::loader::LoadedProcessor;
 
 /// Output switches (formats.md §4.4).
@@ -42,10 +42,11 @@ impl<'p> Plan<'p> {
     pub fn resolve(
         data: &DataDir,
         processor: &'p LoadedProcessor,
+        known: &[&str],
         args: &'p RunArgs,
-    ) -> Result<Plan<'p>, Failure> {
+    ) -> Result<Plan<'p>, Error> {
         let manifest = &processor.manifest;
-        let mut options = Options::resolve(manifest, data, &args.sets)?;
+        let mut options = Options::resolve(manifest, data, &args.sets, known)?;
         if let Some(d) = &args.delimiter {
             options.set("delimiter", d);
         }
@@ -53,11 +54,11 @@ impl<'p> Plan<'p> {
             options.set("encoding", e);
         }
         let encoding = EncodingChoice::parse(options.get("encoding"))
-            .map_err(|e| Failure::usage(format!("option `encoding`: {e}")))?;
+            .map_err(|why| bad_value("encoding", why))?;
         let delimiter = DelimiterChoice::parse(options.get("delimiter"))
-            .map_err(|e| Failure::usage(format!("option `delimiter`: {e}")))?;
-        let zone = Zone::parse(options.get("timezone"))
-            .map_err(|e| Failure::usage(format!("option `timezone`: {e}")))?;
+            .map_err(|why| bad_value("delimiter", why))?;
+        let zone =
+            Zone::parse(options.get("timezone")).map_err(|why| bad_value("timezone", why))?;
         let outputs = Outputs {
             store_report: options.flag("store_report")?,
             tryback: options.flag("tryback")?,
@@ -105,6 +106,13 @@ impl<'p> Plan<'p> {
             dry_run: self.args.dry_run,
             force: self.args.force,
         }
+    }
+}
+
+fn bad_value(key: &str, why: String) -> ConfigError {
+    ConfigError::BadValue {
+        key: key.to_string(),
+        why,
     }
 }
 

@@ -11,7 +11,7 @@ use toolsync_plugin_api::OutcomeKind;
 use super::spool;
 use super::tally::Tally;
 use crate::clock;
-use crate::exit::Failure;
+use crate::error::Error;
 
 /// Everything the reports say that is not per row.
 #[derive(Debug, Clone)]
@@ -272,9 +272,9 @@ pub fn render(
     summary: &Summary,
     spool_dir: Option<&Path>,
     dir: &Path,
-) -> Result<(PathBuf, PathBuf), Failure> {
+) -> Result<(PathBuf, PathBuf), Error> {
     std::fs::create_dir_all(dir)
-        .map_err(|e| Failure::io(&format!("cannot create {}", dir.display()), e))?;
+        .map_err(|e| Error::output(format!("cannot create {}", dir.display()), e))?;
     let txt = dir.join("report.txt");
     let jsn = dir.join("report.json");
     let write = |path: &Path, json: bool| -> std::io::Result<()> {
@@ -286,7 +286,7 @@ pub fn render(
         }
         out.flush()
     };
-    write(&txt, false).map_err(|e| Failure::io("cannot write the text report", e))?;
-    write(&jsn, true).map_err(|e| Failure::io("cannot write the JSON report", e))?;
+    write(&txt, false).map_err(|e| Error::output("cannot write the text report", e))?;
+    write(&jsn, true).map_err(|e| Error::output("cannot write the JSON report", e))?;
     Ok((txt, jsn))
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exit::Failure;
+use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SpoolLengths {
@@ -62,12 +62,12 @@ pub const TRYBACK: &str = "tryback.raw";
 
 impl Spool {
     /// Opens the spool in `dir`, keeping the first `keep` bytes of each part (zero: fresh).
-    pub fn open(dir: &Path, keep: SpoolLengths) -> Result<Spool, Failure> {
+    pub fn open(dir: &Path, keep: SpoolLengths) -> Result<Spool, Error> {
         std::fs::create_dir_all(dir)
-            .map_err(|e| Failure::io(&format!("cannot create {}", dir.display()), e))?;
+            .map_err(|e| Error::output(format!("cannot create {}", dir.display()), e))?;
         let part = |name: &str, keep: u64| {
             Part::open(&dir.join(name), keep)
-                .map_err(|e| Failure::io(&format!("cannot open {}", dir.join(name).display()), e))
+                .map_err(|e| Error::output(format!("cannot open {}", dir.join(name).display()), e))
         };
         Ok(Spool {
             rows: part(ROWS, keep.rows)?,
@@ -84,7 +84,7 @@ impl Spool {
         outcome: &str,
         subject: &str,
         message: &str,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), Error> {
         let mut text = format!("line {line}: {outcome}");
         for part in [subject, message] {
             if !part.is_empty() {
@@ -96,20 +96,20 @@ impl Spool {
         self.rows.write(text.as_bytes()).map_err(spool_error)
     }
 
-    pub fn error(&mut self, line: u64, reason: &str) -> Result<(), Failure> {
+    pub fn error(&mut self, line: u64, reason: &str) -> Result<(), Error> {
         let mut text = serde_json::json!({ "line": line, "reason": reason }).to_string();
         text.push('\n');
         self.errors.write(text.as_bytes()).map_err(spool_error)
     }
 
-    pub fn warning(&mut self, line: Option<u64>, message: &str) -> Result<(), Failure> {
+    pub fn warning(&mut self, line: Option<u64>, message: &str) -> Result<(), Error> {
         let mut text = serde_json::json!({ "line": line, "message": message }).to_string();
         text.push('\n');
         self.warnings.write(text.as_bytes()).map_err(spool_error)
     }
 
     /// Appends a failed record's original bytes.
-    pub fn tryback(&mut self, source: &mut File, start: u64, end: u64) -> Result<(), Failure> {
+    pub fn tryback(&mut self, source: &mut File, start: u64, end: u64) -> Result<(), Error> {
         toolsync_reader::copy_raw(source, start, end, &mut self.tryback.out)
             .map_err(spool_error)?;
         self.tryback.len += end - start;
@@ -118,7 +118,7 @@ impl Spool {
 
     /// Hands everything written so far to the OS (a killed process loses nothing written
     /// before a commit) and returns the lengths to record in the journal.
-    pub fn flush(&mut self) -> Result<SpoolLengths, Failure> {
+    pub fn flush(&mut self) -> Result<SpoolLengths, Error> {
         for part in [
             &mut self.rows,
             &mut self.errors,
@@ -149,6 +149,6 @@ fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn spool_error(e: std::io::Error) -> Failure {
-    Failure::io("cannot write the run's report spool", e)
+fn spool_error(e: std::io::Error) -> Error {
+    Error::output("cannot write the run's report spool", e)
 }

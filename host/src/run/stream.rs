@@ -15,8 +15,7 @@ use super::input::ReadItem;
 use super::journal::Journal;
 use super::progress::Progress;
 use super::spool::Spool;
-use crate::exit::Failure;
-use crate::store::store_failure;
+use crate::error::Error;
 
 /// Rows per committed batch: large enough to amortise the store's per-commit cost, small enough
 /// that a kill loses little work and memory stays flat.
@@ -68,7 +67,7 @@ impl<'a> Rows<'a> {
         engine: &mut Engine<'_>,
         run: &mut RunBox,
         reader: &mut CsvReader,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), Error> {
         for _ in 0..self.state.items_done {
             if reader.next_item().is_none() {
                 break;
@@ -94,17 +93,17 @@ impl<'a> Rows<'a> {
     }
 
     /// Commits the batch with the journal record, atomically.
-    pub fn commit(&mut self, engine: &mut Engine<'_>, last: bool) -> Result<(), Failure> {
+    pub fn commit(&mut self, engine: &mut Engine<'_>, last: bool) -> Result<(), Error> {
         self.state.spools = self.spool.flush()?;
         self.state.finished = last;
         if self.journaled {
             self.state.stage(engine.staging(), self.name);
         }
-        engine.commit().map_err(store_failure)
+        Ok(engine.commit()?)
     }
 
     /// The processor's last word (not after an early stop); its writes commit like a row's.
-    pub fn finish(&mut self, engine: &mut Engine<'_>, run: &mut RunBox) -> Result<(), Failure> {
+    pub fn finish(&mut self, engine: &mut Engine<'_>, run: &mut RunBox) -> Result<(), Error> {
         if self.state.stopped.is_some() {
             return Ok(());
         }
@@ -126,7 +125,7 @@ impl<'a> Rows<'a> {
         Ok(())
     }
 
-    fn fail(&mut self, item: &Item, subject: &str, reason: &str) -> Result<(), Failure> {
+    fn fail(&mut self, item: &Item, subject: &str, reason: &str) -> Result<(), Error> {
         let (start, end) = item.raw_range();
         self.spool.row(item.line(), "failed", subject, reason)?;
         self.spool.error(item.line(), reason)?;
@@ -135,9 +134,9 @@ impl<'a> Rows<'a> {
 }
 
 impl Sink<ReadItem> for Rows<'_> {
-    type Error = Failure;
+    type Error = Error;
 
-    fn record(&mut self, item: &ReadItem, outcome: &RowOutcome) -> Result<(), Failure> {
+    fn record(&mut self, item: &ReadItem, outcome: &RowOutcome) -> Result<(), Error> {
         self.state.tally.add(outcome.kind);
         if outcome.kind == OutcomeKind::Failed {
             return self.fail(&item.0, &outcome.subject, &outcome.message);
@@ -155,7 +154,7 @@ impl Sink<ReadItem> for Rows<'_> {
         Ok(())
     }
 
-    fn after_item(&mut self, engine: &mut Engine<'_>) -> Result<Flow, Failure> {
+    fn after_item(&mut self, engine: &mut Engine<'_>) -> Result<Flow, Error> {
         self.state.items_done += 1;
         self.since_commit += 1;
         if let Some(max) = self.max_errors {

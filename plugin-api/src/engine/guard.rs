@@ -19,6 +19,10 @@ pub const NAMESPACE_SEPARATOR: char = ':';
 /// Keyspaces and sequences starting with this are the host's (`_meta`, `_journal`, `_seq`).
 pub const RESERVED_PREFIX: char = '_';
 
+/// How every refusal of the guard starts: the plugin side tells a refused write (the row fails)
+/// from a store failure (the run stops) by it.
+pub const WRITE_REFUSED: &str = "write refused: ";
+
 /// What a run may write.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Guard {
@@ -63,7 +67,7 @@ impl Guard {
 
     fn refusal(&self, what: &str, name: &str) -> String {
         if name.starts_with(RESERVED_PREFIX) {
-            return format!("{what} `{name}` is reserved for the host");
+            return format!("{WRITE_REFUSED}{what} `{name}` is reserved for the host");
         }
         let own = match self.namespaces.as_slice() {
             [] => "none".to_string(),
@@ -74,7 +78,7 @@ impl Guard {
                 .join(", "),
         };
         format!(
-            "write refused: {what} `{name}` is neither one of the shared model's nor this \
+            "{WRITE_REFUSED}{what} `{name}` is neither one of the shared model's nor this \
              plugin's own ({own}); shared entities are written through the model, a plugin's own \
              data through `txn.data()`"
         )

@@ -201,7 +201,14 @@ impl<'b> Engine<'b> {
             let mut txn = RowTxn::new(&mut self.staging, self.backend, &self.guard);
             run.apply(row, derived, txn.as_abi())
         };
-        if let Some(message) = self.staging.take_fatal() {
+        let fatal = self.staging.take_fatal().or_else(|| {
+            // A store failure the plugin met while reading, as its reason words it.
+            (outcome.kind == OutcomeKind::Failed)
+                .then(|| outcome.message.strip_prefix(protocol::STORE_FAILURE))
+                .flatten()
+                .map(str::to_string)
+        });
+        if let Some(message) = fatal {
             self.staging.drop_row();
             return Err(StoreFailure {
                 line: Some(line),
@@ -223,7 +230,15 @@ impl<'b> Engine<'b> {
             let mut txn = RowTxn::new(&mut self.staging, self.backend, &self.guard);
             run.finish(txn.as_abi())
         };
-        if let Some(message) = self.staging.take_fatal() {
+        let fatal = self.staging.take_fatal().or_else(|| {
+            outcome
+                .error
+                .as_ref()
+                .into_option()
+                .and_then(|e| e.strip_prefix(protocol::STORE_FAILURE))
+                .map(str::to_string)
+        });
+        if let Some(message) = fatal {
             self.staging.drop_row();
             return Err(StoreFailure {
                 line: None,

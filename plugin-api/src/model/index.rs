@@ -166,7 +166,7 @@ impl Multi {
 /// An index entry that points nowhere: the store is damaged (a store error, never a row's
 /// fault).
 pub(crate) fn damaged(space: &str, shown: &str) -> ModelError {
-    ModelError::Store(StoreError(format!(
+    ModelError::Store(StoreError::Failure(format!(
         "index `{space}` points to a missing record for `{shown}`: the store is damaged (`toolsync check` lists what is wrong)"
     )))
 }

@@ -170,7 +170,7 @@ pub fn id_at(key: &[u8], index: usize) -> Option<u64> {
 /// Decodes a stored record, naming its keyspace when it is damaged.
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(space: &str, bytes: &[u8]) -> ModelResult<T> {
     serde_json::from_slice(bytes).map_err(|e| {
-        ModelError::Store(StoreError(format!(
+        ModelError::Store(StoreError::Failure(format!(
             "corrupt record in `{space}` ({e}); `toolsync export` can dump the rest"
         )))
     })
@@ -199,7 +199,7 @@ pub(crate) fn remove_prefix(txn: &mut Txn<'_>, space: &str, prefix: &[u8]) -> Mo
 
 /// An index entry that points nowhere: the store is damaged.
 pub(crate) fn dangling(space: &str, key: &str) -> ModelError {
-    ModelError::Store(StoreError(format!(
+    ModelError::Store(StoreError::Failure(format!(
         "index `{space}` points to a missing record for `{key}`: the store is damaged"
     )))
 }

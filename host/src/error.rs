@@ -1,0 +1,250 @@
+//! Errors, one enum per domain, and the one place they become exit codes (design.md §6).
+//!
+//! A command returns `Result<ExitCode, Error>`: `Ok` when it did its job, whatever the rows
+//! said (`1` for failed rows is an outcome, not an error); `Err` when it could not do it.
+//! [`Error::exit_code`] is the only mapping from an error to a code, so scripts can rely on
+//! `2` usage, `3` input refused, `4` processor, `5` store.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Exit codes scripts rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Every row succeeded.
+    Ok = 0,
+    /// The run finished with failed rows (or a lookup found nothing, or a check found damage).
+    RowsFailed = 1,
+    Usage = 2,
+    /// Input refused: header, encoding, threshold, unreadable.
+    InputRefused = 3,
+    /// Processor unknown or plugin refused.
+    Processor = 4,
+    /// Store error: locked by another process, corrupt, I/O.
+    Store = 5,
+}
+
+/// Anything that stops a command.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Loader(#[from] LoaderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+impl Error {
+    /// The one mapping from errors to exit codes.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Usage(_) | Error::Config(_) => ExitCode::Usage,
+            Error::Loader(_) => ExitCode::Processor,
+            Error::Store(_) => ExitCode::Store,
+            Error::Read(_) => ExitCode::InputRefused,
+            Error::Run(e) => match e {
+                RunError::BadOption(_) => ExitCode::Usage,
+                RunError::Refused(_) => ExitCode::InputRefused,
+                RunError::Output { .. } => ExitCode::Store,
+            },
+        }
+    }
+
+    /// A usage error with its message.
+    pub fn usage(message: impl Into<String>) -> Self {
+        UsageError(message.into()).into()
+    }
+
+    /// An I/O error on an output (a report, the archive, stdout).
+    pub fn output(what: impl Into<String>, source: std::io::Error) -> Self {
+        RunError::Output {
+            what: what.into(),
+            source,
+        }
+        .into()
+    }
+}
+
+/// A command line that cannot be run as written.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// `toolsync.toml` and option values.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    #[error("{}: unknown table [{table}]{hint}: a table is named after a processor ({known})", path.display())]
+    UnknownTable {
+        path: PathBuf,
+        table: String,
+        /// `: did you mean [users]?`, or empty.
+        hint: String,
+        known: String,
+    },
+    #[error("{}: `{table}` must be a table ([{table}])", path.display())]
+    NotATable { path: PathBuf, table: String },
+    #[error("{}: [{table}] {key}: expected a string, number or boolean, found a {found}", path.display())]
+    NotAValue {
+        path: PathBuf,
+        table: String,
+        key: String,
+        found: String,
+    },
+    #[error("{origin}: unknown option `{key}` for {processor}{hint}; valid keys: {valid}")]
+    UnknownOption {
+        /// Where it was written: the config file's table, or `--set`.
+        origin: String,
+        processor: String,
+        key: String,
+        hint: String,
+        valid: String,
+    },
+    #[error("{origin}: `{key}` is internal (a protocol flag between toolsync and the processor) and cannot be set")]
+    Internal { origin: String, key: String },
+    #[error("--set `{0}`: expected KEY=VALUE")]
+    BadSet(String),
+    #[error("option `{key}`: {why}")]
+    BadValue { key: String, why: String },
+}
+
+/// Finding and loading processors.
+#[derive(Debug, Error)]
+pub enum LoaderError {
+    #[error("unknown processor `{name}`{hint}{refused}")]
+    UnknownProcessor {
+        name: String,
+        /// `: did you mean `users`?; available: …`, or how to build plugins when there are
+        /// none.
+        hint: String,
+        /// One line per refused library.
+        refused: String,
+    },
+}
+
+/// The store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("the store at {} is in use by another toolsync process (a scheduled run?): wait for it to finish, then run again", path.display())]
+    Locked { path: PathBuf },
+    #[error("cannot open the store at {}: {message}", path.display())]
+    Open { path: PathBuf, message: String },
+    #[error("the store at {} {what}: upgrade toolsync", path.display())]
+    Newer { path: PathBuf, what: String },
+    /// An I/O failure or a damaged record met while working.
+    #[error("{0}")]
+    Failure(String),
+    /// The journal of an interrupted run cannot be read: resuming could re-apply rows.
+    #[error("{0}")]
+    Journal(String),
+}
+
+/// The input file as a whole.
+#[derive(Debug, Error)]
+pub enum ReadError {
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A run that cannot go on.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// An option value the processor refuses (usage error).
+    #[error("{0}")]
+    BadOption(String),
+    /// The processor refuses the file with these options (input refused).
+    #[error("{0}")]
+    Refused(String),
+    /// A report, the tryback, the archive or stdout could not be written.
+    #[error("{what}: {source}")]
+    Output {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+impl From<toolsync_plugin_api::engine::StoreFailure> for Error {
+    fn from(e: toolsync_plugin_api::engine::StoreFailure) -> Self {
+        StoreError::Failure(e.to_string()).into()
+    }
+}
+
+impl From<toolsync_plugin_api::engine::BackendError> for Error {
+    fn from(e: toolsync_plugin_api::engine::BackendError) -> Self {
+        StoreError::Failure(e.0).into()
+    }
+}
+
+impl From<toolsync_plugin_api::StoreError> for Error {
+    fn from(e: toolsync_plugin_api::StoreError) -> Self {
+        StoreError::Failure(e.to_string()).into()
+    }
+}
+
+impl From<toolsync_plugin_api::model::ModelError> for Error {
+    fn from(e: toolsync_plugin_api::model::ModelError) -> Self {
+        StoreError::Failure(e.to_string()).into()
+    }
+}
+
+/// What a command returns.
+pub type CmdResult<T = ExitCode> = Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_domain_maps_to_its_exit_code() {
+        let io = || std::io::Error::other("disk full");
+        let cases: Vec<(Error, ExitCode)> = vec![
+            (Error::usage("x"), ExitCode::Usage),
+            (ConfigError::BadSet("k".into()).into(), ExitCode::Usage),
+            (RunError::BadOption("x".into()).into(), ExitCode::Usage),
+            (RunError::Refused("x".into()).into(), ExitCode::InputRefused),
+            (
+                ReadError::Unreadable {
+                    path: "f".into(),
+                    source: io(),
+                }
+                .into(),
+                ExitCode::InputRefused,
+            ),
+            (
+                LoaderError::UnknownProcessor {
+                    name: "x".into(),
+                    hint: String::new(),
+                    refused: String::new(),
+                }
+                .into(),
+                ExitCode::Processor,
+            ),
+            (
+                StoreError::Locked { path: "s".into() }.into(),
+                ExitCode::Store,
+            ),
+            (Error::output("report", io()), ExitCode::Store),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.exit_code(), code, "{error}");
+        }
+    }
+}
