@@ -246,7 +246,7 @@ fn reset_failures_fail_their_row_only() {
             "`roles`: unknown role `nobody`",
             "course not found: no course with shortname = Z",
             "`groups`: `sometimes` is not one of all, groups, members, none",
-            "`chat`: `maybe` is not a boolean (1/0, yes/no, true/false), all or none",
+            "`chat`: `maybe` is not one of 1, 0, yes, no, true, false, all, none",
         ]
     );
     assert_eq!(participants(&world, "A"), 0, "the last row ran");

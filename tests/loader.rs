@@ -129,16 +129,39 @@ fn a_vendor_plugin_uses_the_shared_model_and_its_own_keyspace() {
     let world = World::with(&[USERS, BADGES]);
     let users = world.file("u.csv", "username;firstname;lastname\nann;Ann;A\n");
     assert_eq!(world.run_json("users", &users, &[]).0, 0);
+    let long = "x".repeat(60);
     let badges = world.file(
         "b.csv",
-        "username;badge;cmd\nann;gold;\nann;gold;add\nbob;gold;\nann;gold;del\n",
+        format!(
+            "username;badge;cmd\nann;gold;\nann;gold;ADD\nbob;gold;\nann;gold;del\nann;{long};\nann;silver;remove\nann;bronze;\n"
+        ),
     );
     let (code, report) = world.run_json("badges", &badges, &[]);
     assert_eq!(code, 1, "bob does not exist: {report}");
-    assert_eq!(report["counts"]["created"], 1);
+    assert_eq!(report["counts"]["created"], 2);
     assert_eq!(report["counts"]["unchanged"], 1);
     assert_eq!(report["counts"]["deleted"], 1);
-    assert_eq!(report["errors"][0]["reason"], "no user with username = bob");
+    let reasons: Vec<&str> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    // The schema the plugin declares is enforced by plugin-api before its code runs: a
+    // 60-character value in its text(50) column, a word outside its enum.
+    assert_eq!(
+        reasons,
+        [
+            "no user with username = bob".to_string(),
+            format!(
+                "`badge`: `{}…` has 60 characters, at most 50 allowed",
+                "x".repeat(40)
+            ),
+            "`cmd`: `remove` is not one of add, del".to_string(),
+        ]
+    );
+    // Its own data is under its processor's namespace.
+    assert!(contains_bytes(&world.store_bytes(), b"badges:award"));
 }
 
 #[test]
@@ -198,4 +221,38 @@ fn plugins_are_found_in_the_data_dir_and_the_plugin_path() {
         library_of(&value, "badges").unwrap().contains("elsewhere"),
         "{value}"
     );
+}
+
+/// A plugin writing through the raw ABI (as one built against an older plugin-api could) is
+/// held to the same rule as the model-bound API: its own namespace and the model's keyspaces,
+/// nothing else; a refused write fails its row with the reason and the run goes on.
+#[test]
+fn the_host_refuses_writes_outside_the_model_and_the_plugins_namespace() {
+    let world = World::with(&[ROGUE, BADGES]);
+    let file = world.file(
+        "rogue.csv",
+        "space\nrogue:things\nbadges:award\nwidgets\n_journal\n",
+    );
+    let (code, report) = world.run_json("rogue", &file, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["counts"]["created"], 1, "{report}");
+    let reasons: Vec<&str> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 3, "{report}");
+    assert!(
+        reasons[0].starts_with("write refused: keyspace `badges:award` is neither")
+            && reasons[0].contains("`rogue:…`"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].contains("keyspace `widgets`"), "{reasons:?}");
+    assert_eq!(
+        reasons[2],
+        "write refused: keyspace `_journal` is reserved for the host"
+    );
+    assert!(contains_bytes(&world.store_bytes(), b"rogue:things"));
+    assert!(!contains_bytes(&world.store_bytes(), b"widgets"));
 }

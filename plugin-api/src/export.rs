@@ -17,6 +17,8 @@ use crate::abi::{
     RunSpec, StartError, TxnMut, TxnRef,
 };
 use crate::processor::{finish_to_abi, Columns, Processor, Row, RowHandler, StartContext};
+use crate::schema::{self, Cell, ColumnType};
+use crate::time::Zone;
 use crate::txn::{ReadTxn, Txn};
 
 static HOST: OnceLock<HostServices> = OnceLock::new();
@@ -83,14 +85,17 @@ impl<P: Processor> ProcessorAbi for ProcessorShim<P> {
             let ctx = StartContext::from_spec(&spec);
             let handler = self.0.start(&ctx)?;
             let columns = ctx.columns_handle();
+            let manifest = self.0.manifest();
+            let typing = Typing::new(&manifest, &columns, ctx.option("timezone"));
             // The processor's own keyspaces are named after it.
-            let namespace = self.0.manifest().name.to_string();
+            let namespace = manifest.name.to_string();
             Ok(
                 if ctx.option(protocol::PHASE_OPTION) == protocol::PHASE_SURVEY {
                     RunAbi_TO::from_value(
                         SurveyShim {
                             handler: Mutex::new(handler),
                             columns,
+                            typing,
                             namespace,
                             panic: OnceLock::new(),
                         },
@@ -101,6 +106,7 @@ impl<P: Processor> ProcessorAbi for ProcessorShim<P> {
                         RunShim {
                             handler,
                             columns,
+                            typing,
                             namespace,
                         },
                         TD_Opaque,
@@ -116,19 +122,67 @@ impl<P: Processor> ProcessorAbi for ProcessorShim<P> {
     }
 }
 
+/// The conversions of a run's columns, by position in the file: every non-empty cell of a
+/// typed column is converted before the row handler sees the row (see [`crate::schema::types`]).
+struct Typing {
+    /// `(column name, type)` per position; `None` for a column ignored or of no known type.
+    types: Vec<Option<(String, ColumnType)>>,
+    zone: Zone,
+}
+
+impl Typing {
+    fn new(manifest: &Manifest, columns: &Columns, timezone: &str) -> Typing {
+        let types = columns
+            .names()
+            .iter()
+            .map(|name| {
+                let (spec, _) = schema::match_column(&manifest.columns, name)?;
+                ColumnType::parse(&spec.kind).map(|t| (name.clone(), t))
+            })
+            .collect();
+        Typing {
+            types,
+            // The host always passes a valid zone; a unit-test runner may pass none.
+            zone: Zone::parse(timezone).unwrap_or_default(),
+        }
+    }
+
+    /// The converted cells of a row, or the reason it fails: the first cell that does not
+    /// convert, named by its column.
+    fn convert(&self, row: &RowRef<'_>) -> Result<Vec<Option<Cell>>, String> {
+        let mut cells = Vec::with_capacity(row.values.len());
+        for (i, value) in row.values.iter().enumerate() {
+            let cell = match self.types.get(i).and_then(Option::as_ref) {
+                Some((name, kind)) if !value.is_empty() => Some(
+                    kind.convert(value.as_str(), &self.zone)
+                        .map_err(|why| format!("`{name}`: {why}"))?,
+                ),
+                _ => None,
+            };
+            cells.push(cell);
+        }
+        Ok(cells)
+    }
+}
+
 struct RunShim {
     handler: Box<dyn RowHandler>,
     columns: Columns,
+    typing: Typing,
     namespace: String,
 }
 
 impl RunAbi for RunShim {
     fn prepare(&self, row: RowRef<'_>, store: TxnRef<'_>) -> Derived {
         // A panic here leaves the row without derived values; `apply` then does the work itself
-        // (or panics again, and the row fails with the message).
+        // (or panics again, and the row fails with the message). A row whose cells do not
+        // convert is not prepared: it fails in `apply`.
         catch_unwind(AssertUnwindSafe(|| {
+            let Ok(cells) = self.typing.convert(&row) else {
+                return Derived::default();
+            };
             self.handler.prepare(
-                &Row::new(row, &self.columns),
+                &Row::new(row, &cells, &self.columns),
                 &ReadTxn::new(store, &self.namespace),
             )
         }))
@@ -139,9 +193,15 @@ impl RunAbi for RunShim {
         let columns = &self.columns;
         let handler = &mut self.handler;
         let namespace = &self.namespace;
+        let typing = &self.typing;
         let result = catch_unwind(AssertUnwindSafe(move || {
+            let cells = typing.convert(&row).map_err(|reason| {
+                let unconverted = vec![None; row.values.len()];
+                let subject = handler.subject(&Row::new(row, &unconverted, columns));
+                crate::RowError::new(reason).about(&subject)
+            })?;
             let mut txn = Txn::new(txn, namespace);
-            handler.apply(&Row::new(row, columns), derived, &mut txn)
+            handler.apply(&Row::new(row, &cells, columns), derived, &mut txn)
         }));
         match result {
             Ok(Ok(outcome)) => outcome.into(),
@@ -172,6 +232,7 @@ struct SurveyShim {
     /// so the lock is never contended.
     handler: Mutex<Box<dyn RowHandler>>,
     columns: Columns,
+    typing: Typing,
     namespace: String,
     /// The first panic of the survey: the rest of it is skipped and the verdict refuses the
     /// file, since a threshold that could not be checked must not let it through.
@@ -183,11 +244,15 @@ impl RunAbi for SurveyShim {
         if self.panic.get().is_some() {
             return Derived::default();
         }
+        // A row whose cells do not convert is not surveyed: it fails later as usual.
+        let Ok(cells) = self.typing.convert(&row) else {
+            return Derived::default();
+        };
         // The panic is caught inside the lock, so the mutex is never poisoned.
         let mut handler = self.handler.lock().unwrap_or_else(PoisonError::into_inner);
         let result = catch_unwind(AssertUnwindSafe(|| {
             handler.survey(
-                &Row::new(row, &self.columns),
+                &Row::new(row, &cells, &self.columns),
                 &ReadTxn::new(store, &self.namespace),
             )
         }));

@@ -13,6 +13,7 @@
 pub mod abi;
 pub mod engine;
 pub mod export;
+pub mod keys;
 pub mod model;
 pub mod processor;
 pub mod schema;

@@ -23,7 +23,7 @@ use crate::abi::{
 };
 pub use crate::abi::{RowRef, StartError};
 use crate::model::ModelError;
-use crate::schema;
+use crate::schema::{self, Cell, ColumnType};
 use crate::txn::{ReadTxn, StoreError, Txn};
 
 /// A file kind.
@@ -42,6 +42,13 @@ pub trait RowHandler: Send + Sync + 'static {
     /// changed. Its result is handed to [`RowHandler::apply`].
     fn prepare(&self, _row: &Row<'_>, _store: &ReadTxn<'_>) -> Derived {
         Derived::default()
+    }
+
+    /// The row's subject (`jdoe`), for the report line of a row that fails before `apply`
+    /// sees it (a cell its column's type refuses). The row holds the cells as read, none
+    /// converted.
+    fn subject(&self, _row: &Row<'_>) -> String {
+        String::new()
     }
 
     /// Applies one row; its writes commit together if it returns `Ok` with a non-failed outcome.
@@ -322,19 +329,60 @@ impl Columns {
     }
 }
 
-/// A data row, as processor code sees it.
+/// A data row, as processor code sees it: the cells as read (unquoted, trimmed, `&#44`
+/// decoded) and, for the columns whose type the manifest declares, their converted values —
+/// a cell that does not convert never gets here (its row failed, naming the column and the
+/// value).
 pub struct Row<'a> {
     pub line: u64,
     values: &'a [abi_stable::std_types::RStr<'a>],
+    /// The converted value of each non-empty typed cell, in file order.
+    cells: &'a [Option<Cell>],
     columns: &'a Columns,
 }
 
 impl<'a> Row<'a> {
-    pub fn new(raw: RowRef<'a>, columns: &'a Columns) -> Self {
+    pub fn new(raw: RowRef<'a>, cells: &'a [Option<Cell>], columns: &'a Columns) -> Self {
         Row {
             line: raw.line,
             values: raw.values.as_slice(),
+            cells,
             columns,
+        }
+    }
+
+    /// The converted value of a present, non-empty cell of a typed column.
+    pub fn cell(&self, column: &str) -> Option<&'a Cell> {
+        self.columns
+            .index(column)
+            .and_then(|i| self.cells.get(i))
+            .and_then(Option::as_ref)
+    }
+
+    /// A text value as its type normalised it (`lang` lowercased, `enum` words lowercased...),
+    /// else the cell as read; `None` for an absent column or an empty cell.
+    pub fn text(&self, column: &str) -> Option<&'a str> {
+        match self.cell(column) {
+            Some(Cell::Text(text)) => Some(text),
+            _ => self.non_empty(column),
+        }
+    }
+
+    /// An `int`, `date` or `bool` cell as a number.
+    pub fn int(&self, column: &str) -> Option<i64> {
+        self.cell(column).and_then(Cell::int)
+    }
+
+    /// A `bool` cell.
+    pub fn bool(&self, column: &str) -> Option<bool> {
+        self.cell(column).and_then(Cell::bool)
+    }
+
+    /// A `date` cell, in Unix seconds (0: no date).
+    pub fn date(&self, column: &str) -> Option<i64> {
+        match self.cell(column) {
+            Some(Cell::Date(secs)) => Some(*secs),
+            _ => None,
         }
     }
 
@@ -445,6 +493,23 @@ impl Manifest {
     pub fn column(mut self, column: ColumnSpec) -> Self {
         self.columns.push(column);
         self
+    }
+
+    /// The columns whose type is outside the grammar of [`ColumnType`] (a processor's unit
+    /// tests fail on them: the testing runner checks every manifest).
+    pub fn type_problems(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .filter(|c| ColumnType::parse(&c.kind).is_none())
+            .map(|c| {
+                format!(
+                    "column `{}`: `{}` is not a column type (text(n), longtext, int[a..b], bool, \
+                     date, email, enum ..., key(entity), word(n), ident(n), lang, country, \
+                     timezone, secret)",
+                    c.name, c.kind
+                )
+            })
+            .collect()
     }
 
     pub fn option(mut self, option: OptionSpec) -> Self {

@@ -302,6 +302,12 @@ impl Runner {
     pub fn new<P: Processor>(processor: P) -> Self {
         let processor = crate::export::boxed(processor);
         let manifest = processor.manifest();
+        let problems = manifest.type_problems();
+        assert!(
+            problems.is_empty(),
+            "{}: the manifest declares types outside the grammar: {problems:#?}",
+            manifest.name
+        );
         let options = manifest
             .options
             .iter()

@@ -12,6 +12,7 @@ pub const PANICKY: &str = "toolsync_fixture_panicky";
 pub const API_V2: &str = "toolsync_fixture_api_v2";
 pub const API_LAYOUT: &str = "toolsync_fixture_api_layout";
 pub const BADGES: &str = "acme_badges";
+pub const ROGUE: &str = "toolsync_fixture_rogue";
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_toolsync"))

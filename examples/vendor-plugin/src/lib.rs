@@ -8,9 +8,10 @@
 //! File (`badges.csv`): `username;badge;cmd` with `cmd` = `add` (default) or `del`.
 
 use serde::{Deserialize, Serialize};
-use toolsync_plugin_api::model::Users;
+use toolsync_plugin_api::keys::{find_user, user_key_option};
+use toolsync_plugin_api::model::UserKey;
 use toolsync_plugin_api::{
-    fail, ColumnSpec, Derived, Manifest, OptionSpec, Outcome, Processor, Row, RowError, RowHandler,
+    ColumnSpec, Derived, Manifest, OptionSpec, Outcome, Processor, Row, RowError, RowHandler,
     StartContext, StartError, Txn,
 };
 
@@ -27,13 +28,15 @@ impl Processor for Badges {
             "Awards ACME badges to accounts",
             "badges.csv",
         )
-        .column(ColumnSpec::new("username", "key(user)", "the account").required())
+        // The types are enforced: a 60-character badge fails its row before `apply` sees it.
+        .column(ColumnSpec::new("username", "key(user)", "the account, by user_key").required())
         .column(ColumnSpec::new("badge", "text(50)", "badge name").required())
         .column(ColumnSpec::new(
             "cmd",
             "enum add del",
             "add (default) or del",
         ))
+        .option(user_key_option("username"))
         .option(OptionSpec::new(
             "max_badges",
             "10",
@@ -45,6 +48,7 @@ impl Processor for Badges {
         let max_badges = ctx.option_int("max_badges", 1, 1000)? as usize;
         Ok(Box::new(BadgeRun {
             max_badges,
+            user_key: ctx.user_key()?,
             now: ctx.started_at,
         }))
     }
@@ -58,6 +62,8 @@ struct Award {
 
 struct BadgeRun {
     max_badges: usize,
+    /// How the `username` column designates an account (option `user_key`).
+    user_key: UserKey,
     /// The run's start: when the badges of this file were awarded.
     now: i64,
 }
@@ -65,23 +71,20 @@ struct BadgeRun {
 impl RowHandler for BadgeRun {
     fn apply(&mut self, row: &Row<'_>, _: Derived, txn: &mut Txn<'_>) -> Result<Outcome, RowError> {
         let username = row.get("username").unwrap_or_default();
-        let badge = row.get("badge").unwrap_or_default();
+        let badge = row.text("badge").unwrap_or_default();
         let subject = format!("{username}/{badge}");
-        if username.is_empty() || badge.is_empty() {
-            fail!("missing `username` or `badge`");
-        }
-        let Some(user) = Users::by_username(txn, username)? else {
-            return Err(
-                RowError::new(format!("no user with username = {username}")).about(&subject)
-            );
-        };
-        if user.deleted {
-            return Err(RowError::new("account deleted").about(&subject));
+        // The shared model's lookup: empty, unknown, ambiguous and deleted accounts fail alike
+        // in every processor.
+        let user =
+            find_user(txn, self.user_key, "username", username).map_err(|e| e.about(&subject))?;
+        if badge.is_empty() {
+            return Err(RowError::new("missing `badge`").about(&subject));
         }
         let mut key = user.id.to_be_bytes().to_vec();
         key.extend_from_slice(badge.as_bytes());
         let held = txn.data().get(AWARDS, &key)?.is_some();
-        match row.non_empty("cmd").unwrap_or("add") {
+        // `cmd` is an `enum`: its value arrives checked and lowercased.
+        match row.text("cmd").unwrap_or("add") {
             "add" if held => Ok(Outcome::unchanged(subject)),
             "add" => {
                 let count = txn
@@ -89,7 +92,10 @@ impl RowHandler for BadgeRun {
                     .scan_prefix(AWARDS, &user.id.to_be_bytes(), self.max_badges)?
                     .len();
                 if count >= self.max_badges {
-                    fail!("{username} already holds {count} badges (max_badges)");
+                    return Err(RowError::new(format!(
+                        "{username} already holds {count} badges (max_badges)"
+                    ))
+                    .about(&subject));
                 }
                 txn.data().put_json(
                     AWARDS,
@@ -105,10 +111,7 @@ impl RowHandler for BadgeRun {
                 txn.data().remove(AWARDS, &key)?;
                 Ok(Outcome::deleted(subject))
             }
-            "del" => Ok(Outcome::unchanged(subject)),
-            other => {
-                Err(RowError::new(format!("unknown cmd `{other}`: add or del")).about(&subject))
-            }
+            _ => Ok(Outcome::unchanged(subject)),
         }
     }
 }

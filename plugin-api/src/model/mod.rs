@@ -24,7 +24,7 @@ pub use category::{Categories, Category, CategoryRef};
 pub use course::{Course, CourseKey, Courses, Section, Sections};
 pub use enrol::{EnrolInstance, Enrolments, RoleAssignment, Unenrolled, UserEnrolment};
 pub use group::{Group, Grouping, Groups};
-pub use role::{Role, Roles};
+pub use role::{Role, RoleKey, Roles};
 pub use user::{PasswordState, User, UserKey, Users};
 
 use crate::txn::{StoreError, StoreRead, Txn};

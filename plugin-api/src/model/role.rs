@@ -36,6 +36,32 @@ pub struct Role {
     pub extra: Extra,
 }
 
+/// The fields a role can be designated by (formats.md §2.6, option `role_key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleKey {
+    Shortname,
+    Id,
+}
+
+impl RoleKey {
+    pub const WORDS: [&'static str; 2] = ["shortname", "id"];
+
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "shortname" => Some(RoleKey::Shortname),
+            "id" => Some(RoleKey::Id),
+            _ => None,
+        }
+    }
+
+    pub fn column(self) -> &'static str {
+        match self {
+            RoleKey::Shortname => "shortname",
+            RoleKey::Id => "id",
+        }
+    }
+}
+
 pub struct Roles;
 
 /// Shortnames are unique, compared lowercased.
@@ -47,6 +73,17 @@ impl Roles {
     }
 
     /// Shortnames compare case-insensitively.
+    /// The role a key designates: a shortname (any case), or a positive id.
+    pub fn find(txn: &impl StoreRead, key: RoleKey, value: &str) -> ModelResult<Option<Role>> {
+        match key {
+            RoleKey::Shortname => Self::by_shortname(txn, value),
+            RoleKey::Id => match value.parse::<u64>() {
+                Ok(id) if id > 0 => Self::get(txn, id),
+                _ => Ok(None),
+            },
+        }
+    }
+
     pub fn by_shortname(txn: &impl StoreRead, shortname: &str) -> ModelResult<Option<Role>> {
         SHORTNAMES.follow(txn, shortname.to_lowercase().as_bytes(), Self::get)
     }

@@ -192,6 +192,8 @@ pub enum UserKey {
 }
 
 impl UserKey {
+    pub const WORDS: [&'static str; 4] = ["id", "idnumber", "username", "email"];
+
     pub fn parse(word: &str) -> Option<Self> {
         match word {
             "id" => Some(UserKey::Id),

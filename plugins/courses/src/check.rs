@@ -17,7 +17,7 @@ use toolsync_plugin_api::{
     StartContext, StartError, Txn,
 };
 
-use crate::keys;
+use toolsync_plugin_api::keys;
 
 pub const KEY: &str = "key";
 pub const DESCRIPTION: &str = "description";
@@ -41,12 +41,12 @@ impl Processor for CourseCheck {
             "longtext",
             "free text echoed in the report (optional second field)",
         ))
-        .option(keys::option())
+        .option(keys::course_key_option())
     }
 
     fn start(&self, ctx: &StartContext) -> Result<Box<dyn RowHandler>, StartError> {
         Ok(Box::new(CheckRun {
-            key: keys::from_context(ctx)?,
+            key: ctx.course_key()?,
             found: Vec::new(),
             missing: Vec::new(),
         }))
@@ -82,7 +82,7 @@ impl RowHandler for CheckRun {
             check_longtext(text)
                 .map_err(|e| RowError::new(format!("`{DESCRIPTION}`: {e}")).about(key))?;
         }
-        match keys::lookup(txn, self.key, KEY, key).map_err(|e| e.about(key))? {
+        match keys::lookup_course(txn, self.key, KEY, key).map_err(|e| e.about(key))? {
             Some(course) => {
                 self.found.push(json!({
                     "line": row.line,
@@ -108,7 +108,7 @@ impl RowHandler for CheckRun {
                     "key": key,
                     "description": description,
                 }));
-                Err(keys::not_found(self.key, key).about(key))
+                Err(keys::course_not_found(self.key, key).about(key))
             }
         }
     }

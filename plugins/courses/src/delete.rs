@@ -14,7 +14,7 @@ use toolsync_plugin_api::{
     RowHandler, StartContext, StartError, Txn,
 };
 
-use crate::keys;
+use toolsync_plugin_api::keys;
 
 /// The one column of a headerless, whole-line file.
 pub const COLUMN: &str = "course";
@@ -41,7 +41,7 @@ impl Processor for CourseDelete {
             )
             .required(),
         )
-        .option(keys::option())
+        .option(keys::course_key_option())
         .option(OptionSpec::new(
             RATIO_OPTION,
             "0.5",
@@ -50,7 +50,7 @@ impl Processor for CourseDelete {
     }
 
     fn start(&self, ctx: &StartContext) -> Result<Box<dyn RowHandler>, StartError> {
-        let key = keys::from_context(ctx)?;
+        let key = ctx.course_key()?;
         let ratio = Ratio::parse(ctx.option(RATIO_OPTION))
             .map_err(|e| StartError::BadOption(format!("option `{RATIO_OPTION}`: {e}").into()))?;
         Ok(Box::new(DeleteRun {
@@ -138,9 +138,10 @@ impl RowHandler for DeleteRun {
         txn: &mut Txn<'_>,
     ) -> Result<Outcome, RowError> {
         let value = row.get(COLUMN).unwrap_or("");
-        let found = keys::lookup(txn, self.key, COLUMN, value).map_err(|e| e.about(value))?;
+        let found =
+            keys::lookup_course(txn, self.key, COLUMN, value).map_err(|e| e.about(value))?;
         let Some(course) = found else {
-            let mut error = keys::not_found(self.key, value);
+            let mut error = keys::course_not_found(self.key, value);
             if let Some(line) = self.deleted.get(value) {
                 error.reason.push_str(&format!(" (deleted by line {line})"));
             }

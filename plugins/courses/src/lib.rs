@@ -5,8 +5,10 @@
 //! - [`check`]: course-check — which courses exist, writing nothing;
 //! - [`reset`]: course-reset — participants, groups, groupings, activity data removed;
 //! - [`metacourse`]: metacourse — links whose meta course mirrors the master's participants;
-//! - [`backup`]: reading a Moodle `.mbz` backup used as a course template;
-//! - [`keys`]: the `course_key` option and course lookups every processor shares.
+//! - [`backup`]: reading a Moodle `.mbz` backup used as a course template.
+//!
+//! The `course_key` option and the course lookups are plugin-api's (`toolsync_plugin_api::keys`),
+//! shared with every processor that designates courses.
 //!
 //! Every invariant of the shared data (unique shortnames, category paths, links) is the
 //! model's (`toolsync_plugin_api::model`): these processors ask, and fail the row when the
@@ -16,7 +18,6 @@ pub mod backup;
 pub mod check;
 pub mod create;
 pub mod delete;
-pub mod keys;
 pub mod metacourse;
 pub mod reset;
 

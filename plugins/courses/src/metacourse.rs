@@ -11,7 +11,7 @@ use toolsync_plugin_api::{
     StartError, StoreRead, Txn,
 };
 
-use crate::keys;
+use toolsync_plugin_api::keys;
 
 pub struct Metacourse;
 
@@ -44,12 +44,12 @@ impl Processor for Metacourse {
             "enum add del",
             "add: link (participants mirrored at once); del: unlink, with what the link gave — add",
         ))
-        .option(keys::option())
+        .option(keys::course_key_option())
     }
 
     fn start(&self, ctx: &StartContext) -> Result<Box<dyn RowHandler>, StartError> {
         Ok(Box::new(MetacourseRun {
-            key: keys::from_context(ctx)?,
+            key: ctx.course_key()?,
             now: ctx.started_at,
         }))
     }
@@ -78,10 +78,10 @@ fn read_cmd(cell: &str) -> Result<Cmd, RowError> {
 
 impl MetacourseRun {
     fn course(&self, txn: &impl StoreRead, column: &str, value: &str) -> Result<Course, RowError> {
-        keys::lookup(txn, self.key, column, value)?.ok_or_else(|| {
+        keys::lookup_course(txn, self.key, column, value)?.ok_or_else(|| {
             RowError::new(format!(
                 "`{column}`: {}",
-                keys::not_found(self.key, value).reason
+                keys::course_not_found(self.key, value).reason
             ))
         })
     }

@@ -14,7 +14,7 @@ use toolsync_plugin_api::{
     StartContext, StartError, StoreRead, Txn,
 };
 
-use crate::keys;
+use toolsync_plugin_api::keys;
 
 pub struct CourseReset;
 
@@ -155,17 +155,20 @@ pub const COLUMNS: &[ResetColumn] = &[
 ];
 
 impl ResetColumn {
-    /// The type shown by `toolsync schema`.
+    /// The column's type: the words it takes (a role or module list is free text this
+    /// processor reads itself).
     fn kind(&self) -> String {
         match self.values {
-            Values::Roles => "all/none/shortnames".into(),
-            Values::Modules => "all/none/names/-names".into(),
+            Values::Roles | Values::Modules => "text".into(),
             Values::Words(words) => {
                 let words: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
                 format!("enum {}", words.join(" "))
             }
-            Values::Flag { also: [], .. } => "bool, all, none".into(),
-            Values::Flag { also, .. } => format!("bool, all, none, {}", also.join(", ")),
+            Values::Flag { also, .. } => {
+                let mut words = vec!["1", "0", "yes", "no", "true", "false", "all", "none"];
+                words.extend(also.iter());
+                format!("enum {}", words.join(" "))
+            }
         }
     }
 
@@ -362,11 +365,11 @@ impl Processor for CourseReset {
             }
             manifest = manifest.column(spec);
         }
-        manifest.option(keys::option())
+        manifest.option(keys::course_key_option())
     }
 
     fn start(&self, ctx: &StartContext) -> Result<Box<dyn RowHandler>, StartError> {
-        let key = keys::from_context(ctx)?;
+        let key = ctx.course_key()?;
         let columns = check_columns(key, ctx.columns())?;
         Ok(Box::new(ResetRun {
             key,
@@ -434,8 +437,8 @@ impl RowHandler for ResetRun {
     ) -> Result<Outcome, RowError> {
         let key_column = self.key.column();
         let key_value = row.get(key_column).unwrap_or("");
-        let course =
-            keys::find(txn, self.key, key_column, key_value).map_err(|e| e.about(key_value))?;
+        let course = keys::find_course(txn, self.key, key_column, key_value)
+            .map_err(|e| e.about(key_value))?;
         let subject = course.shortname.clone();
         // Every cell is read before anything is written.
         let mut requests = Vec::new();
@@ -1111,9 +1114,7 @@ mod tests {
             let reason = f.failing(&format!("shortname;{column}"), "B;maybe");
             assert_eq!(
                 reason,
-                format!(
-                    "`{column}`: `maybe` is not a boolean (1/0, yes/no, true/false), all or none"
-                )
+                format!("`{column}`: `maybe` is not one of 1, 0, yes, no, true, false, all, none")
             );
         }
     }
@@ -1146,7 +1147,7 @@ mod tests {
                 "nothing to reset (every reset cell is empty or none)"
             );
             let reason = f.failing(&format!("shortname;{name}"), "A;items-x");
-            assert!(reason.contains("is not a boolean"), "{reason}");
+            assert!(reason.contains("`items-x` is not one of 1, 0"), "{reason}");
         }
         for word in ["items", "GRADES"] {
             let result = f.row("shortname;grades", &format!("A;{word}"));
@@ -1155,10 +1156,10 @@ mod tests {
         let reason = f.failing("shortname;events", "A;items");
         assert_eq!(
             reason,
-            "`events`: `items` is not a boolean (1/0, yes/no, true/false), all or none"
+            "`events`: `items` is not one of 1, 0, yes, no, true, false, all, none"
         );
         let reason = f.failing("shortname;grades", "A;marks");
-        assert!(reason.ends_with("all or none, items, grades"), "{reason}");
+        assert!(reason.ends_with("all, none, items, grades"), "{reason}");
         assert_eq!(f.store, before, "nothing was written");
     }
 

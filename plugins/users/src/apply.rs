@@ -5,7 +5,6 @@
 use toolsync_plugin_api::model::diff::{self, DiffRules};
 use toolsync_plugin_api::model::registry::user_fields;
 use toolsync_plugin_api::model::{PasswordState, User, UserKey, Users};
-use toolsync_plugin_api::values::parse_bool;
 use toolsync_plugin_api::{fail, Derived, Outcome, ReadTxn, Row, RowError, RowHandler, Txn};
 
 use crate::fields::{Empty, Target};
@@ -25,14 +24,9 @@ impl UsersRun {
         UsersRun { settings, targets }
     }
 
-    /// `deleted` acts only on a true value (§2.7).
-    fn deleting(row: &Row<'_>) -> Result<bool, RowError> {
-        match row.non_empty("deleted") {
-            None => Ok(false),
-            Some(cell) => {
-                parse_bool(cell).map_err(|why| RowError::new(format!("`deleted`: {why}")))
-            }
-        }
+    /// `deleted` acts only on a true value (§2.7); its type (`bool`) checked the cell.
+    fn deleting(row: &Row<'_>) -> bool {
+        row.bool("deleted").unwrap_or(false)
     }
 
     fn delete(
@@ -207,13 +201,20 @@ fn describe_changes(before: &User, after: &User) -> Vec<String> {
 }
 
 impl RowHandler for UsersRun {
+    /// The account as the row names it: its identity value.
+    fn subject(&self, row: &Row<'_>) -> String {
+        row.get(self.settings.identity.column())
+            .unwrap_or_default()
+            .to_lowercase()
+    }
+
     /// Password hashing and checking, on several threads: only for rows that set a password.
     fn prepare(&self, row: &Row<'_>, store: &ReadTxn<'_>) -> Derived {
         let mut derived = Derived::default();
         let Ok(Request::Set(secret)) = password::request(row.get("password")) else {
             return derived;
         };
-        if Self::deleting(row).unwrap_or(true) {
+        if Self::deleting(row) {
             return derived;
         }
         let Ok(key) = self.settings.identity_value(row) else {
@@ -243,10 +244,9 @@ impl RowHandler for UsersRun {
             .as_ref()
             .map_or(key.clone(), |a| a.username.clone());
         let outcome = match (Self::deleting(row), found.account) {
-            (Err(e), _) => Err(e),
-            (Ok(true), account) => self.delete(txn, account, &key),
-            (Ok(false), None) => self.create(row, &derived, txn, &key),
-            (Ok(false), Some(user)) => self.update(row, &derived, txn, user, found.rename_to),
+            (true, account) => self.delete(txn, account, &key),
+            (false, None) => self.create(row, &derived, txn, &key),
+            (false, Some(user)) => self.update(row, &derived, txn, user, found.rename_to),
         };
         outcome.map_err(|e| e.about(&subject))
     }

@@ -3,10 +3,9 @@
 //! `prepare` (read-only, several threads) and `apply` share it.
 
 use toolsync_plugin_api::model::{User, UserKey, Users};
-use toolsync_plugin_api::values::{check_text, parse_int};
+use toolsync_plugin_api::values::check_text;
 use toolsync_plugin_api::{fail, Row, RowError, StoreRead};
 
-use crate::fields::Kind;
 use crate::options::Settings;
 
 /// Lowercases a username, then accepts only `a-z 0-9 _ - . @` (nothing is stripped: a name
@@ -33,27 +32,17 @@ pub struct Located {
 }
 
 impl Settings {
-    /// The row's identity value, checked and normalised. An empty value fails the row
-    /// (tool_sync fell back to the username; §3.6 differences).
+    /// The row's identity value, normalised (its column's type checked it before the row got
+    /// here). An empty value fails the row (tool_sync fell back to the username; §3.6
+    /// differences).
     pub fn identity_value(&self, row: &Row<'_>) -> Result<String, RowError> {
         let column = self.identity.column();
-        let raw = row.get(column).unwrap_or_default();
-        let named = |why: String| RowError::new(format!("`{column}`: {why}")).about(raw);
-        if raw.is_empty() {
+        let Some(value) = row.text(column) else {
             fail!("missing `{column}` (identity = {column})");
-        }
+        };
         match self.identity {
-            UserKey::Username => normalise_username(raw).map_err(|e| e.about(raw)),
-            UserKey::Id => parse_int(raw, 1, i64::MAX)
-                .map(|id| id.to_string())
-                .map_err(named),
-            UserKey::Idnumber => check_text(raw, 255)
-                .map(|()| raw.to_string())
-                .map_err(named),
-            UserKey::Email => Kind::Email
-                .convert(raw)
-                .map(|_| raw.to_string())
-                .map_err(named),
+            UserKey::Username => normalise_username(value).map_err(|e| e.about(value)),
+            UserKey::Id | UserKey::Idnumber | UserKey::Email => Ok(value.to_string()),
         }
     }
 

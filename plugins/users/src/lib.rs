@@ -45,17 +45,14 @@ impl Processor for UsersProcessor {
             "login name, lowercased; only a-z 0-9 _ - . @; needed to create; required with identity = username",
         ));
         for field in FIELDS {
-            manifest = manifest.column(ColumnSpec::new(
-                field.column,
-                &field.kind.describe(),
-                field.description,
-            ));
+            manifest =
+                manifest.column(ColumnSpec::new(field.column, field.kind, field.description));
         }
         manifest = manifest
             .column(ColumnSpec::new(
                 "password",
-                "text",
-                "stored only as a bcrypt hash; *NOPASS* forbids password log-in; at most 72 bytes",
+                "secret",
+                "stored only as a bcrypt hash; *NOPASS* forbids password log-in; at most 72 bytes; emptied in the archived copy",
             ))
             .column(ColumnSpec::new(
                 "deleted",
@@ -74,7 +71,7 @@ impl Processor for UsersProcessor {
             .column(
                 ColumnSpec::new(
                     "profile_field_{name}",
-                    "longtext",
+                    fields::CUSTOM_TYPE,
                     "custom profile field `name` ([a-z0-9_]+)",
                 )
                 .not_in_template(),
@@ -115,13 +112,14 @@ impl Processor for UsersProcessor {
     }
 }
 
-/// The type `toolsync schema` shows for a cohort or enrolment column.
+/// The type of a cohort or enrolment column.
 fn unsupported_kind(column: &str) -> &'static str {
     match column {
         "cohort" | "group{n}" => "text(254)",
         "cohortid" => "text(100)",
         "course{n}" => "key(course)",
-        "role{n}" => "role shortname",
+        "role{n}" => "key(role)",
+        "enrol{n}" => "enum manual self",
         "start{n}" | "end{n}" => "date",
         _ => "text",
     }

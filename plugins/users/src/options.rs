@@ -1,12 +1,12 @@
 //! The processor's options (formats.md §3.6), and the checks `start` makes before any row runs:
 //! option values, and the columns whose presence depends on them.
 
+use toolsync_plugin_api::keys;
 use toolsync_plugin_api::model::UserKey;
 use toolsync_plugin_api::schema::pattern_index;
 use toolsync_plugin_api::{Columns, OptionSpec, StartContext, StartError};
 
 const IDENTITIES: [&str; 4] = ["username", "idnumber", "email", "id"];
-const COURSE_KEYS: [&str; 3] = ["shortname", "idnumber", "id"];
 
 /// bcrypt's own bounds for the cost (2^cost rounds).
 const COST_MIN: i64 = 4;
@@ -33,12 +33,7 @@ pub fn specs() -> Vec<OptionSpec> {
             "column that finds the row's account; that column is required; id never creates",
         )
         .choices(&IDENTITIES),
-        OptionSpec::new(
-            "course_key",
-            "shortname",
-            "key for course{n} (enrolment columns)",
-        )
-        .choices(&COURSE_KEYS),
+        keys::course_key_option(),
         OptionSpec::new(
             "allow_rename",
             "false",
@@ -86,7 +81,7 @@ impl Settings {
     pub fn from_context(ctx: &StartContext) -> Result<Settings, StartError> {
         let identity = ctx.option_choice("identity", &IDENTITIES)?;
         // Checked although only the enrolment columns use it: a typo should not wait for them.
-        ctx.option_choice("course_key", &COURSE_KEYS)?;
+        ctx.course_key()?;
         Ok(Settings {
             identity: UserKey::parse(&identity).unwrap_or(UserKey::Username),
             allow_rename: ctx.option_bool("allow_rename")?,

@@ -8,13 +8,13 @@ use toolsync_plugin_api::model::{
     Categories, Category, CategoryRef, Course, CourseKey, Courses, Enrolments, Groups, Roles,
     Section, Sections, User, UserKey, Users,
 };
-use toolsync_plugin_api::values::{check_longtext, check_text, parse_bool, parse_int};
 use toolsync_plugin_api::{fail, Derived, Outcome, Row, RowError, RowHandler, StoreRead, Txn};
 
-use super::fields::{cleared, Field, Value, FIELDS};
+use super::fields::{cleared, Field, FIELDS};
 use super::template;
 use super::Settings;
-use crate::keys;
+use toolsync_plugin_api::keys;
+use toolsync_plugin_api::schema::Cell;
 
 pub struct CreateRun {
     settings: Settings,
@@ -30,7 +30,7 @@ impl CreateRun {
 struct Plan {
     shortname: String,
     /// Settings to write, in table order: given values, and cleared ones (`empty_clears`).
-    settings: Vec<(&'static Field, Value)>,
+    settings: Vec<(&'static Field, Cell)>,
     category: Option<String>,
     self_access: Option<bool>,
     guest_access: Option<bool>,
@@ -48,6 +48,14 @@ impl Plan {
 }
 
 impl RowHandler for CreateRun {
+    /// The course as the row names it: its shortname, else its key.
+    fn subject(&self, row: &Row<'_>) -> String {
+        row.non_empty("shortname")
+            .or_else(|| row.get(self.settings.course_key.column()))
+            .unwrap_or_default()
+            .to_string()
+    }
+
     fn apply(
         &mut self,
         row: &Row<'_>,
@@ -57,17 +65,11 @@ impl RowHandler for CreateRun {
         let s = &self.settings;
         let key_column = s.course_key.column();
         let key_value = row.get(key_column).unwrap_or("");
-        let subject = match row.non_empty("shortname") {
-            Some(shortname) => shortname,
-            None => key_value,
-        };
+        let subject = self.subject(row);
+        let subject = subject.as_str();
         let plan = read(row, s).map_err(|e| e.about(subject))?;
-        if s.course_key == CourseKey::Id {
-            parse_int(key_value, 1, i64::MAX)
-                .map_err(|e| RowError::new(format!("`id`: {e}")).about(subject))?;
-        }
-        let found =
-            keys::lookup(txn, s.course_key, key_column, key_value).map_err(|e| e.about(subject))?;
+        let found = keys::lookup_course(txn, s.course_key, key_column, key_value)
+            .map_err(|e| e.about(subject))?;
         match found {
             None if s.course_key == CourseKey::Id => Err(RowError::new(format!(
                 "no course with id = {key_value} (course_key = id never creates a course)"
@@ -85,46 +87,26 @@ impl RowHandler for CreateRun {
     }
 }
 
-/// Converts every cell of the row; nothing touches the store.
+/// Reads the row into a plan (its cells were converted by their columns' types before it got
+/// here); nothing touches the store.
 fn read(row: &Row<'_>, s: &Settings) -> Result<Plan, RowError> {
     let shortname = required(row, "shortname")?;
-    check_text(&shortname, 255).map_err(|e| RowError::new(format!("`shortname`: {e}")))?;
     required(row, "fullname")?;
     let mut settings = Vec::new();
     for field in FIELDS {
-        match row.get(field.column) {
-            None => {}
-            Some("") if s.empty_clears && field.clearable => {
+        match (row.get(field.column), row.cell(field.column)) {
+            (Some(""), _) if s.empty_clears && field.clearable => {
                 settings.push((field, cleared(field)));
             }
-            Some("") => {}
-            Some(cell) => {
-                let value = field
-                    .kind
-                    .convert(cell, &s.zone)
-                    .map_err(|e| RowError::new(format!("`{}`: {e}", field.column)))?;
-                settings.push((field, value));
-            }
+            (_, Some(value)) => settings.push((field, value.clone())),
+            _ => {}
         }
     }
-    let flag = |column: &str| -> Result<Option<bool>, RowError> {
-        row.non_empty(column)
-            .map(|v| parse_bool(v).map_err(|e| RowError::new(format!("`{column}`: {e}"))))
-            .transpose()
-    };
-    let template = row
-        .non_empty("template")
-        .map(|t| {
-            check_text(t, 1024)
-                .map(|()| t.to_string())
-                .map_err(|e| RowError::new(format!("`template`: {e}")))
-        })
-        .transpose()?;
+    let template = row.text("template").map(str::to_string);
     let mut topics = BTreeMap::new();
     for &n in &s.topics {
         let column = format!("topic{n}");
         let cell = row.get(&column).unwrap_or("");
-        check_longtext(cell).map_err(|e| RowError::new(format!("`{column}`: {e}")))?;
         let (name, summary) = match cell.split_once('|') {
             Some((name, summary)) => (name.trim(), summary.trim()),
             None => (cell, ""),
@@ -160,17 +142,14 @@ fn read(row: &Row<'_>, s: &Settings) -> Result<Plan, RowError> {
             }
             continue;
         }
-        check_text(&account, 255)
-            .map_err(|e| RowError::new(format!("`teacher{n}_account`: {e}")))?;
-        check_text(&role, 100).map_err(|e| RowError::new(format!("`teacher{n}_role`: {e}")))?;
         teachers.push((n, account, role));
     }
     Ok(Plan {
         shortname,
         settings,
         category: row.non_empty("category").map(str::to_string),
-        self_access: flag("self")?,
-        guest_access: flag("guest")?,
+        self_access: row.bool("self"),
+        guest_access: row.bool("guest"),
         template,
         topics,
         teachers,

@@ -17,9 +17,9 @@ use toolsync_plugin_api::{
     ColumnSpec, Columns, Manifest, OptionSpec, Processor, RowHandler, StartContext, StartError,
 };
 
-use crate::keys;
 use apply::CreateRun;
 use fields::FIELDS;
+use toolsync_plugin_api::keys;
 
 pub struct CourseCreate;
 
@@ -55,7 +55,7 @@ impl Processor for CourseCreate {
         )
         .column(ColumnSpec::new("shortname", "text(255)", "unique among courses").required());
         for field in FIELDS {
-            let mut spec = ColumnSpec::new(field.column, &field.kind.describe(), field.description);
+            let mut spec = ColumnSpec::new(field.column, field.kind, field.description);
             if field.column == "fullname" {
                 spec = spec.required();
             }
@@ -68,7 +68,7 @@ impl Processor for CourseCreate {
             )
             .column(ColumnSpec::new(
                 "category",
-                "category",
+                "key(category)",
                 "digits: an existing category id; else a /-separated path, created as needed (idnumber with category_key = idnumber) — template's category, else default_category",
             ))
             .column(ColumnSpec::new(
@@ -103,7 +103,7 @@ impl Processor for CourseCreate {
                     .indexed(1, u32::MAX)
                     .anchor("teacher{n}_account"),
             )
-            .option(keys::option())
+            .option(keys::course_key_option())
             .option(
                 OptionSpec::new(
                     "category_key",
@@ -166,7 +166,7 @@ const BOOL_WORDS: [&str; 6] = ["true", "false", "1", "0", "yes", "no"];
 impl Settings {
     pub fn from_context(ctx: &StartContext) -> Result<Settings, StartError> {
         let columns = ctx.columns();
-        let course_key = keys::from_context(ctx)?;
+        let course_key = ctx.course_key()?;
         check_key_columns(course_key, columns)?;
         let default_category = CategoryRef::parse(ctx.option("default_category"))
             .map_err(|e| StartError::BadOption(format!("option `default_category`: {e}").into()))?;

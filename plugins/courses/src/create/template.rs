@@ -57,11 +57,15 @@ pub fn load(txn: &impl StoreRead, value: &str, settings: &Settings) -> Result<Ba
             continue;
         }
         let value = if text.is_empty() {
-            super::fields::Value::Text(String::new())
+            toolsync_plugin_api::schema::Cell::Text(String::new())
         } else {
-            field.kind.convert(text, &settings.zone).map_err(|e| {
-                RowError::new(format!("template `{value}`: course.xml `{name}`: {e}"))
-            })?
+            // A backup's values are checked by the same column types as a file's cells.
+            field
+                .column_type()
+                .convert(text, &settings.zone)
+                .map_err(|e| {
+                    RowError::new(format!("template `{value}`: course.xml `{name}`: {e}"))
+                })?
         };
         (field.set)(&mut course, &value);
     }

@@ -42,10 +42,15 @@ fn deleted_soft_deletes_and_keeps_the_record() {
 #[test]
 fn deleted_acts_only_when_true_and_applies_nothing_else() {
     let mut w = with_ann();
-    // A delete row applies nothing else, not even a bad value.
+    // A delete row applies nothing else; its cells are still checked by their types, so a bad
+    // value fails it like any row (the tryback gives it back to fix).
     let row = w.row(&[], "username;deleted;city;country", "ann;1;Paris;France");
+    assert_failed(&row, "`country`: `France` is not a two-letter country code");
+    assert_eq!(row.subject, "ann");
+    assert!(!w.user("ann").unwrap().deleted);
+    let row = w.row(&[], "username;deleted;city;country", "ann;1;Paris;FR");
     assert_kind(&row, Deleted);
-    assert_eq!(w.user("ann").unwrap().city, "");
+    assert_eq!(w.user("ann").unwrap().city, "", "nothing else applied");
     // Revive, then 0 / empty are not deletions.
     let report = w.run(&[], "username;deleted;city", &["ann;0;Lyon", "ann;;Nice"]);
     assert_eq!(report.kinds(), vec![Updated, Updated]);

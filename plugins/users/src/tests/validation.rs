@@ -9,7 +9,7 @@ const BAD: &[(&str, &str, &str)] = &[
     ("idnumber", LONG_256, "256 characters, at most 255"),
     ("email", "nobody", "not an e-mail address"),
     ("email", "a b@x.org", "not an e-mail address"),
-    ("auth", "Manual", "not an authentication method"),
+    ("auth", "Manual", "is not a word of a-z, 0-9 and _"),
     ("auth", "averyveryverylongauthx", "at most 20"),
     ("suspended", "2", "not a boolean"),
     ("icq", "1234567890123456", "at most 15"),
@@ -33,7 +33,7 @@ const BAD: &[(&str, &str, &str)] = &[
     ("htmleditor", "maybe", "not a boolean"),
     ("autosubscribe", "2", "not a boolean"),
     ("trackforums", "oui", "not a boolean"),
-    ("mnethostid", "2", "remote hosts are not supported"),
+    ("mnethostid", "2", "`2` is out of range 1..1"),
     ("profile_field_shoe", "x\u{2}", "control character"),
 ];
 

@@ -3,7 +3,10 @@
 //! Shared by the host, which refuses bad headers before any row runs, and by plugin code, which
 //! looks indexed columns up.
 
+pub mod types;
+
 use crate::abi::ColumnSpec;
+pub use types::{Cell, ColumnType};
 
 /// `n` when `name` is an instance of `pattern` (`course{n}` / `course12` → 12). `n` is decimal,
 /// without sign or leading zero. Range checks are the caller's.
