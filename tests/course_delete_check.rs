@@ -338,8 +338,20 @@ fn check_lists_found_and_missing_courses() {
     assert!(three.starts_with("3 fields"), "{three}");
     assert_eq!(tryback(&report), b"nope\nC9;gone;\n");
     assert_eq!(snapshot(&world), before, "course-check writes nothing");
+    assert_eq!(report["committed"], false, "nothing to commit: {report}");
 
-    let text = world.run(&["run", "course-check", file.to_str().unwrap()]);
+    let text = world.run(&[
+        "run",
+        "course-check",
+        file.to_str().unwrap(),
+        "--report",
+        "full",
+    ]);
+    assert!(
+        text.stdout().contains("\ncommitted: no\n"),
+        "{}",
+        text.stdout()
+    );
     assert!(
         text.stdout()
             .contains("line 1: checked: C1: idnumber I1, shortname C1, fullname Course 1"),

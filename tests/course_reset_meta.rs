@@ -25,7 +25,7 @@ fn world() -> World {
 /// `run <processor> <file>` with the text report: (exit code, the row lines `line n: ...`).
 fn run_text(world: &World, processor: &str, name: &str, content: &str) -> (i32, Vec<String>) {
     let file = world.file(name, content);
-    let run = world.run(&["run", processor, file.to_str().unwrap()]);
+    let run = world.run(&["run", processor, file.to_str().unwrap(), "--report", "full"]);
     let rows = run
         .stdout()
         .lines()

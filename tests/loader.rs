@@ -256,3 +256,258 @@ fn the_host_refuses_writes_outside_the_model_and_the_plugins_namespace() {
     assert!(contains_bytes(&world.store_bytes(), b"rogue:things"));
     assert!(!contains_bytes(&world.store_bytes(), b"widgets"));
 }
+
+/// A plugin built with `panic = "abort"` would take the host down with its first panic:
+/// `export_plugin!` refuses to compile it, saying why.
+#[test]
+fn a_plugin_built_with_panic_abort_does_not_compile() {
+    let deps = bin().parent().unwrap().join("deps");
+    let rlib = std::fs::read_dir(&deps)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("libtoolsync_plugin_api-") && name.ends_with(".rlib")
+        })
+        .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .expect("plugin-api was built for the tests");
+    let world = World::with(&[]);
+    let source = world.file("aborting.rs", "toolsync_plugin_api::export_plugin!(0u8);\n");
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = std::process::Command::new(rustc)
+        .args([
+            "--edition",
+            "2021",
+            "--crate-type",
+            "lib",
+            "--emit",
+            "metadata",
+        ])
+        .args(["-C", "panic=abort", "--out-dir"])
+        .arg(&world.root)
+        .arg("--extern")
+        .arg(format!("toolsync_plugin_api={}", rlib.display()))
+        .arg("-L")
+        .arg(format!("dependency={}", deps.display()))
+        .arg(&source)
+        .output()
+        .expect("rustc runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("toolsync plugins must be built with panic = \"unwind\""),
+        "{stderr}"
+    );
+}
+
+/// Logs on a pipe carry no colour codes, and a plugin's lines carry its own name.
+#[test]
+fn logs_are_plain_on_a_pipe_and_name_their_plugin() {
+    let world = World::with(&[PANICKY]);
+    let file = world.file("p.csv", "value\nfine\npanic\n");
+    let run = world
+        .command(&["run", "panicky", file.to_str().unwrap()])
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("processor panicked"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(line.contains("toolsync-fixture-panicky"), "{line}");
+}
+
+/// Mistakes an operator makes get a did-you-mean or a refusal, never silence: a misspelt
+/// table in toolsync.toml, a misspelt processor, a delimiter with a space.
+#[test]
+fn misspellings_are_refused_with_a_suggestion() {
+    let world = World::users();
+    let file = world.file("u.csv", "username;firstname;lastname\nann;A;A\n");
+    std::fs::create_dir_all(&world.data).unwrap();
+    std::fs::write(
+        world.data.join("toolsync.toml"),
+        "[user]\nidentity = \"idnumber\"\n",
+    )
+    .unwrap();
+    let run = world.run(&["run", "users", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 2, "{}", run.stdout());
+    assert!(
+        run.stderr()
+            .contains("unknown table [user]: did you mean [users]?"),
+        "{}",
+        run.stderr()
+    );
+    std::fs::remove_file(world.data.join("toolsync.toml")).unwrap();
+
+    let run = world.run(&["run", "user", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 4);
+    assert!(
+        run.stderr().contains("did you mean `users`?"),
+        "{}",
+        run.stderr()
+    );
+
+    let run = world.run(&["run", "users", file.to_str().unwrap(), "--delimiter", ", "]);
+    assert_eq!(run.code(), 2, "{}", run.stdout());
+    assert!(
+        run.stderr().contains("invalid delimiter `, `"),
+        "{}",
+        run.stderr()
+    );
+}
+
+/// With no plugin anywhere (a binary whose folder holds none, as after `cargo test` alone),
+/// `plugins` and `run` say where toolsync looked and how to build the plugins.
+#[test]
+fn no_plugin_found_says_how_to_get_some() {
+    let world = World::with(&[]);
+    let binary = world.lone_binary();
+    let run = std::process::Command::new(&binary)
+        .args(["--data-dir"])
+        .arg(&world.data)
+        .arg("plugins")
+        .env("TOOLSYNC_PLUGIN_PATH", world.root.join("nowhere"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(out.contains("no processor was found"), "{out}");
+    assert!(out.contains("`cargo build`"), "{out}");
+    assert!(
+        out.contains("nowhere"),
+        "the searched folders are listed: {out}"
+    );
+    let run = std::process::Command::new(&binary)
+        .args(["--data-dir"])
+        .arg(&world.data)
+        .args(["run", "users"])
+        .env("TOOLSYNC_PLUGIN_PATH", world.root.join("nowhere"))
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("`cargo build`"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
+/// Two libraries providing one processor: the search path decides as PATH does (the first
+/// folder wins, the other is listed as shadowed, naming both); two in the same folder cannot be
+/// ordered, and both are refused, each naming the other.
+#[test]
+fn the_search_path_decides_between_two_libraries_of_one_processor() {
+    let world = World::with(&[]);
+    let users = library(USERS);
+    let (first, second) = (world.root.join("first"), world.root.join("second"));
+    for dir in [&first, &second] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::copy(&users, dir.join("libtoolsync_users.so")).unwrap();
+    }
+    let binary = world.lone_binary();
+    let listing = |dirs: &[&std::path::Path]| {
+        let mut cmd = std::process::Command::new(&binary);
+        cmd.arg("--data-dir").arg(&world.data);
+        for dir in dirs {
+            cmd.arg("--plugin-dir").arg(dir);
+        }
+        let out = cmd.args(["plugins", "--json"]).output().unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), value)
+    };
+    let (code, value) = listing(&[&first, &second]);
+    assert_eq!(code, Some(0), "{value}");
+    let used = value["processors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "users")
+        .unwrap()["library"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(used.contains("/first/"), "{used}");
+    let shadowed = value["shadowed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["processor"] == "users")
+        .unwrap_or_else(|| panic!("{value}"));
+    assert!(shadowed["library"].as_str().unwrap().contains("/second/"));
+    assert_eq!(shadowed["by"], used.as_str());
+    let (_, value) = listing(&[&second, &first]);
+    let used = value["processors"].to_string();
+    assert!(
+        used.contains("/second/libtoolsync_users.so"),
+        "the order decides: {used}"
+    );
+
+    std::fs::copy(&users, first.join("libtoolsync_users_old.so")).unwrap();
+    let (code, value) = listing(&[&first]);
+    assert_eq!(code, Some(4), "{value}");
+    let refused = value["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 2, "{value}");
+    for r in refused {
+        let reason = r["reason"].as_str().unwrap();
+        let other = if r["library"].as_str().unwrap().ends_with("old.so") {
+            "libtoolsync_users.so"
+        } else {
+            "libtoolsync_users_old.so"
+        };
+        assert!(
+            reason.contains("also provided by") && reason.contains(other),
+            "{reason}"
+        );
+    }
+}
+
+/// A vendor builds plugin-api as a dependency outside this workspace: its manifest inherits
+/// nothing from the workspace (cargo would fail to find a workspace root), and neither does the
+/// vendor example's.
+#[test]
+fn plugin_api_and_the_vendor_example_stand_outside_the_workspace() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Out of the repository's tree: cargo looks for a workspace root in every parent folder.
+    let outside = std::env::temp_dir().join(format!("toolsync-outside-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&outside);
+    for part in ["plugin-api", "examples/vendor-plugin"] {
+        copy_tree(&repo.join(part), &outside.join(part));
+    }
+    for manifest in ["plugin-api/Cargo.toml", "examples/vendor-plugin/Cargo.toml"] {
+        let out = std::process::Command::new(env!("CARGO"))
+            .args([
+                "metadata",
+                "--no-deps",
+                "--offline",
+                "--format-version",
+                "1",
+            ])
+            .arg("--manifest-path")
+            .arg(outside.join(manifest))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{manifest}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let vendor =
+        std::fs::read_to_string(outside.join("examples/vendor-plugin/Cargo.toml")).unwrap();
+    assert!(!vendor.contains("workspace = true") && !vendor.contains(".workspace"));
+    let _ = std::fs::remove_dir_all(&outside);
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}

@@ -91,7 +91,7 @@ fn quoted_separators_and_line_breaks_and_comments() {
     assert_eq!(a["description"], "two\nlines");
     assert_eq!(world.show_user("b").unwrap()["lastname"], "Y \"Z\"");
     // Line numbers are physical: b starts on line 7.
-    let run = world.run(&["run", "users", file.to_str().unwrap()]);
+    let run = world.run(&["run", "users", file.to_str().unwrap(), "--report", "full"]);
     assert!(
         run.stdout().contains("line 7: unchanged: b"),
         "{}",
@@ -199,7 +199,7 @@ fn utf16_and_invalid_utf8_in_utf8_mode() {
 fn the_text_report_has_the_stable_layout() {
     let world = World::users();
     let file = world.file("r.csv", "username;firstname;lastname\nx;a;b\n");
-    let run = world.run(&["run", "users", file.to_str().unwrap()]);
+    let run = world.run(&["run", "users", file.to_str().unwrap(), "--report", "full"]);
     let out = run.stdout();
     let keys: Vec<&str> = out
         .lines()
@@ -257,4 +257,28 @@ fn the_text_report_has_the_stable_layout() {
     ] {
         assert!(report.get(key).is_some(), "missing {key}");
     }
+}
+
+/// A file with a header and nothing else is not refused, but its report says so; so does an
+/// empty headerless file.
+#[test]
+fn a_header_only_file_gets_a_no_data_rows_warning() {
+    let world = World::courses();
+    let file = world.file("empty.csv", "username;firstname;lastname\n# nothing yet\n");
+    let (code, report) = world.run_json("users", &file, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["rows_total"], 0);
+    assert_eq!(
+        report["warnings"][0]["message"],
+        "no data rows: the file holds a header only"
+    );
+    let none = world.file("none.csv", "# no course to delete\n");
+    let (code, report) = world.run_json("course-delete", &none, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("no data rows: the file holds no record"),
+        "{report}"
+    );
 }

@@ -170,7 +170,7 @@ fn run_and_kill(world: &World, file: &std::path::Path, spooled_bytes: u64) -> bo
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let spool = world.data.join("runs/users/rows.txt");
+    let spool = world.data.join("runs/users/rows.jsonl");
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if child.try_wait().unwrap().is_some() {
@@ -200,11 +200,11 @@ fn a_run_killed_mid_way_and_rerun_applies_every_row_once() {
     let copy = killed.file("big.csv", std::fs::read(&file).unwrap());
     // Killed early, then killed again later, then left to finish.
     assert!(
-        run_and_kill(&killed, &copy, 200_000),
+        run_and_kill(&killed, &copy, 400_000),
         "the first run ended before the kill"
     );
     killed.assert_consistent();
-    let second = run_and_kill(&killed, &copy, 1_200_000);
+    let second = run_and_kill(&killed, &copy, 2_400_000);
     killed.assert_consistent();
     let (code, report) = killed.run_json("users", &copy, &["-q"]);
     killed.assert_consistent();

@@ -29,6 +29,27 @@ impl DataDir {
     pub fn store(&self) -> PathBuf {
         self.root.join("store")
     }
+
+    /// Opens the store, creating the data dir first when it does not exist — readable by its
+    /// owner only (0700 on Unix): it holds accounts, reports and archives.
+    pub fn open_store(&self) -> Result<crate::store::Store, crate::error::StoreError> {
+        if !self.root.exists() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            builder
+                .create(&self.root)
+                .map_err(|e| crate::error::StoreError::Open {
+                    path: self.root.clone(),
+                    message: format!("cannot create the data dir: {e}"),
+                })?;
+        }
+        crate::store::Store::open(&self.store())
+    }
     /// The file area: inputs, `archives/`, `reports/`.
     pub fn files(&self) -> PathBuf {
         self.root.join("files")

@@ -1,4 +1,7 @@
-//! Logs go to stderr through `tracing`; `RUST_LOG` overrides `-v`/`-q`.
+//! Logs go to stderr through `tracing`; `RUST_LOG` overrides `-v`/`-q`. Colours only when
+//! stderr is a terminal: a log file or a pipe gets plain text.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -14,6 +17,7 @@ pub fn init(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

@@ -354,6 +354,9 @@ pub mod protocol {
     pub const FLAG_PREFIX: &str = "_";
     /// Manifest option: the processor wants the survey pass (its default is `true`).
     pub const SURVEY_OPTION: &str = "_survey";
+    /// Manifest option (API 1.2): the processor writes nothing (course-check). The host
+    /// refuses its writes and its reports say `committed: no`.
+    pub const READ_ONLY_OPTION: &str = "_read_only";
     /// Run option set by the host on the survey run only.
     pub const PHASE_OPTION: &str = "_phase";
     /// The value of [`PHASE_OPTION`] on the survey run.

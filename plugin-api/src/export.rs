@@ -23,10 +23,15 @@ use crate::txn::{ReadTxn, Txn};
 
 static HOST: OnceLock<HostServices> = OnceLock::new();
 
-/// Sends a log line to the host's subscriber (a no-op before the host's `init`).
+/// The plugin crate's name (`toolsync-users`), which its log lines carry.
+static NAME: OnceLock<&'static str> = OnceLock::new();
+
+/// Sends a log line to the host's subscriber, under this plugin's name (a no-op before the
+/// host's `init`).
 pub fn log(level: LogLevel, message: &str) {
     if let Some(host) = HOST.get() {
-        (host.log)(level, RStr::from("plugin"), RStr::from(message));
+        let name = NAME.get().copied().unwrap_or("plugin");
+        (host.log)(level, RStr::from(name), RStr::from(message));
     }
 }
 
@@ -35,13 +40,19 @@ extern "C" fn init(host: HostServices) {
     // The host's panic hook lives in another copy of std: without our own, a caught panic would
     // still print a raw backtrace banner on the operator's terminal.
     std::panic::set_hook(Box::new(|info| {
-        log(LogLevel::Debug, &format!("processor panicked: {info}"));
+        let text = format!("processor panicked: {info}").replace('\n', " ");
+        log(LogLevel::Debug, &text);
     }));
 }
 
-/// Builds the root module from the processors list; used by [`crate::export_plugin!`].
+/// Builds the root module from the processors list; used by [`crate::export_plugin!`], which
+/// passes the plugin crate's name for its log lines.
 #[doc(hidden)]
-pub fn root_module(processors: extern "C" fn() -> RVec<ProcessorBox>) -> PluginModRef {
+pub fn root_module(
+    name: &'static str,
+    processors: extern "C" fn() -> RVec<ProcessorBox>,
+) -> PluginModRef {
+    let _ = NAME.set(name);
     PluginMod { init, processors }.leak_into_prefix()
 }
 
@@ -303,9 +314,21 @@ const _: () = {
 
 /// Exports a plugin library's processors:
 /// `toolsync_plugin_api::export_plugin!(Users);` at the root of a `cdylib` crate.
+///
+/// A plugin must be built with `panic = "unwind"` (the default): a panic in processor code is
+/// caught here and fails its row, but under `panic = "abort"` nothing can catch it, and the
+/// host process would die with it — so such a build does not compile.
 #[macro_export]
 macro_rules! export_plugin {
     ($($processor:expr),+ $(,)?) => {
+        #[cfg(panic = "abort")]
+        ::std::compile_error!(
+            "toolsync plugins must be built with panic = \"unwind\" (the default): under \
+             panic = \"abort\" a panic in a processor would kill the toolsync process instead \
+             of failing its row. Remove `panic = \"abort\"` from the profile in Cargo.toml \
+             (and `-C panic=abort` from RUSTFLAGS)."
+        );
+
         #[doc(hidden)]
         extern "C" fn __toolsync_processors(
         ) -> $crate::abi_stable::std_types::RVec<$crate::abi::ProcessorBox> {
@@ -320,7 +343,7 @@ macro_rules! export_plugin {
 
         #[doc(hidden)]
         fn __toolsync_root_module() -> $crate::abi::PluginModRef {
-            $crate::export::root_module(__toolsync_processors)
+            $crate::export::root_module(::std::env!("CARGO_PKG_NAME"), __toolsync_processors)
         }
 
         #[doc(hidden)]

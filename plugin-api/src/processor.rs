@@ -484,10 +484,28 @@ impl Manifest {
 
     /// Whether the manifest asks for the survey pass (it declares `_survey`, default `true`).
     pub fn is_surveyed(&self) -> bool {
-        self.options.iter().any(|o| {
-            o.key.as_str() == protocol::SURVEY_OPTION
-                && crate::values::parse_bool(&o.default) == Ok(true)
-        })
+        self.flag(protocol::SURVEY_OPTION)
+    }
+
+    /// Declares that the processor writes nothing (API 1.2): the host refuses its writes, and
+    /// its reports say that nothing was committed. The protocol flag `_read_only` carries it.
+    pub fn read_only(self) -> Self {
+        self.option(OptionSpec::new(
+            protocol::READ_ONLY_OPTION,
+            "true",
+            "(protocol) the processor writes nothing",
+        ))
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.flag(protocol::READ_ONLY_OPTION)
+    }
+
+    /// Whether a protocol flag is declared with a true default.
+    fn flag(&self, key: &str) -> bool {
+        self.options
+            .iter()
+            .any(|o| o.key.as_str() == key && crate::values::parse_bool(&o.default) == Ok(true))
     }
 
     pub fn column(mut self, column: ColumnSpec) -> Self {

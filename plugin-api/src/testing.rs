@@ -448,7 +448,12 @@ impl Runner {
             1
         };
         let backend: &MemoryStore = store;
-        let mut engine = Engine::new(backend, Guard::plugin([self.manifest.name.as_str()]))
+        let guard = if self.manifest.is_read_only() {
+            Guard::read_only()
+        } else {
+            Guard::plugin([self.manifest.name.as_str()])
+        };
+        let mut engine = Engine::new(backend, guard)
             .prepare_on(threads)
             .chunk(self.chunk.min(rows.len()));
         let mut sink = Collect(&mut report.rows);

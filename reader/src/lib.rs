@@ -40,7 +40,7 @@ use std::fmt;
 pub use fingerprint::fnv1a64;
 pub use options::{delimiter_name, DelimiterChoice, Encoding, EncodingChoice, ReadOptions, Source};
 pub use reader::CsvReader;
-pub use tryback::copy_raw;
+pub use tryback::{copy_raw, field_spans};
 
 /// What the reader decided about a file, for the report (§2.1, §2.2) and the journal.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -78,6 +78,19 @@ impl World {
         World::with(&[USERS, COURSES])
     }
 
+    /// The toolsync binary, linked into a folder of this world's that holds nothing else: its
+    /// own folder is on the plugin search path, and the build's target folder may hold test
+    /// fixtures (`cargo build --workspace` puts them there).
+    pub fn lone_binary(&self) -> PathBuf {
+        let dir = self.root.join("bin");
+        std::fs::create_dir_all(&dir).unwrap();
+        let binary = dir.join("toolsync");
+        if !binary.exists() && std::fs::hard_link(bin(), &binary).is_err() {
+            std::fs::copy(bin(), &binary).unwrap();
+        }
+        binary
+    }
+
     /// `toolsync --data-dir D --plugin-dir P <args>`, stdin closed.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin());
@@ -154,9 +167,10 @@ impl World {
         }
     }
 
-    /// `run <processor> <file> <extra>` → (exit code, text report).
+    /// `run <processor> <file> --report full <extra>` → (exit code, text report with every
+    /// row).
     pub fn run_text(&self, processor: &str, file: &Path, extra: &[&str]) -> (i32, String) {
-        let mut args = vec!["run", processor, file.to_str().unwrap()];
+        let mut args = vec!["run", processor, file.to_str().unwrap(), "--report", "full"];
         args.extend_from_slice(extra);
         let run = self.run(&args);
         (run.code(), run.stdout())

@@ -8,7 +8,6 @@ use toolsync_plugin_api::model::check::{check_store, Findings, Problem};
 use crate::config::DataDir;
 use crate::error::{CmdResult, Error, ExitCode};
 use crate::output::Out;
-use crate::store::Store;
 
 /// The JSON form of the verdict.
 #[derive(Serialize)]
@@ -20,7 +19,7 @@ struct Verdict<'a> {
 }
 
 pub fn run(data: &DataDir, json: bool) -> CmdResult {
-    let store = Store::open(&data.store())?;
+    let store = data.open_store()?;
     let findings = check_store(&store).map_err(Error::from)?;
     let mut out = Out::stdout();
     if json {

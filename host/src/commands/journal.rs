@@ -10,7 +10,7 @@ use crate::run::{Journal, JOURNAL_SPACE};
 use crate::store::Store;
 
 pub fn run(data: &DataDir, action: Option<JournalAction>) -> CmdResult {
-    let store = Store::open(&data.store())?;
+    let store = data.open_store()?;
     match action.unwrap_or(JournalAction::List) {
         JournalAction::List => list(&store),
         JournalAction::Clear { processor } => {

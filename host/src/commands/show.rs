@@ -11,7 +11,6 @@ use crate::clock;
 use crate::config::DataDir;
 use crate::error::{CmdResult, Error, ExitCode};
 use crate::output::Out;
-use crate::store::Store;
 use crate::suggest::did_you_mean;
 
 /// The entity a word names (plural or singular), or a usage error listing them.
@@ -52,7 +51,7 @@ pub fn show(data: &DataDir, word: &str, keys: &[String], by: Option<&str>) -> Cm
             }
         )));
     }
-    let store = Store::open(&data.store())?;
+    let store = data.open_store()?;
     let ctx = Ctx {
         store: &store,
         now: clock::now(),
@@ -83,7 +82,7 @@ pub fn export(data: &DataDir, word: Option<&str>, format: Format) -> CmdResult {
         return list();
     };
     let entity = entity(word)?;
-    let store = Store::open(&data.store())?;
+    let store = data.open_store()?;
     let ctx = Ctx {
         store: &store,
         now: clock::now(),

@@ -5,14 +5,15 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use toolsync_reader::FileInfo;
+use toolsync_reader::{CsvReader, DelimiterChoice, FileInfo, ReadOptions};
 
 use super::plan::Plan;
-use super::report::{self, Summary};
+use super::report::{self, Level, Summary};
 use super::spool;
 use crate::clock;
 use crate::config::DataDir;
 use crate::error::{CmdResult, Error, ExitCode};
+use crate::output::Out;
 
 /// A refused file: its reports are stored and printed, nothing else is written; the reason
 /// also goes to stderr, where a script or an operator watching a terminal sees it.
@@ -29,7 +30,8 @@ pub fn refused(data: &DataDir, plan: &Plan<'_>, mut summary: Summary) -> CmdResu
     Ok(ExitCode::InputRefused)
 }
 
-/// Renders the reports, stores them (`store_report`), prints one on stdout.
+/// Renders the full reports and stores them (`store_report`), then prints one on stdout: the
+/// text or the JSON one (`--json`), every row (`--report full`) or only the failed ones.
 pub fn publish(
     data: &DataDir,
     plan: &Plan<'_>,
@@ -39,10 +41,10 @@ pub fn publish(
 ) -> Result<(), Error> {
     let work = data.runs().join(format!("{}.report", summary.processor));
     let (txt, json) = report::render(summary, spool_dir, &work)?;
+    let mut summary = summary.clone();
     if plan.outputs.store_report {
         let dir = data.reports();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::output(format!("cannot create {}", dir.display()), e))?;
+        create_private_dir(&dir)?;
         let name = file_name(&plan.input);
         let stamp = free_stamp(stamp, |s| {
             vec![
@@ -50,17 +52,41 @@ pub fn publish(
                 dir.join(format!("{s}_{name}.report.json")),
             ]
         });
-        copy(&txt, &dir.join(format!("{stamp}_{name}.report.txt")))?;
+        let stored = dir.join(format!("{stamp}_{name}.report.txt"));
+        copy(&txt, &stored)?;
         copy(&json, &dir.join(format!("{stamp}_{name}.report.json")))?;
+        summary.stored = Some(stored);
     }
-    let shown = if plan.args.json { &json } else { &txt };
-    let mut stdout = std::io::stdout().lock();
-    let mut file = File::open(shown).map_err(|e| Error::output("cannot read the report", e))?;
-    std::io::copy(&mut file, &mut stdout)
-        .and_then(|_| stdout.flush())
-        .map_err(|e| Error::output("cannot print the report", e))?;
+    let level = if plan.args.full_report {
+        Level::Full
+    } else {
+        Level::Failures
+    };
+    let mut out = Out::stdout();
+    let printed = if plan.args.json {
+        report::write_json(&summary, spool_dir, level, &mut out)
+    } else {
+        report::write_text(&summary, spool_dir, level, &mut out)
+    };
+    printed.map_err(|e| Error::output("cannot print the report", e))?;
+    out.flush()?;
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
+}
+
+/// A folder for outputs, created readable by its owner only (reports name accounts; archives
+/// keep what files carried).
+pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| Error::output(format!("cannot create {}", dir.display()), e))
 }
 
 pub fn file_name(path: &Path) -> String {
@@ -135,12 +161,54 @@ pub fn write_tryback(
     Ok(path)
 }
 
-/// `archives/<stamp>_<name>`: a byte copy of the input.
-pub fn archive(data: &DataDir, input: &Path, stamp: &str) -> Result<(), Error> {
+/// `archives/<stamp>_<name>`: a copy of the input readable by its owner only, byte for byte
+/// except the cells of secret columns (users' `password`), emptied — so that no secret is kept
+/// and re-running an archive never changes one (formats.md §4.4). The file is read again by the
+/// same rules (and the delimiter the run used) to find those cells; everything else, comments,
+/// line ends and the encoding included, is copied as it was.
+pub fn archive(
+    data: &DataDir,
+    plan: &Plan<'_>,
+    info: &FileInfo,
+    secret: &[usize],
+    stamp: &str,
+) -> Result<(), Error> {
     let dir = data.archives();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::output(format!("cannot create {}", dir.display()), e))?;
-    let name = file_name(input);
+    create_private_dir(&dir)?;
+    let name = file_name(&plan.input);
     let stamp = free_stamp(stamp, |s| vec![dir.join(format!("{s}_{name}"))]);
-    copy(input, &dir.join(format!("{stamp}_{name}")))
+    let path = dir.join(format!("{stamp}_{name}"));
+    let failed = |e: std::io::Error| Error::output(format!("cannot write {}", path.display()), e);
+    let mut out = std::io::BufWriter::new(report::private_file(&path).map_err(failed)?);
+    let mut source = File::open(&plan.input).map_err(failed)?;
+    if secret.is_empty() {
+        std::io::copy(&mut source, &mut out).map_err(failed)?;
+        return out.flush().map_err(failed);
+    }
+    let options = ReadOptions {
+        delimiter: DelimiterChoice::Byte(info.delimiter),
+        ..plan.read
+    };
+    let (mut reader, _) = CsvReader::open(&plan.input, &options)
+        .map_err(|r| failed(std::io::Error::other(r.message)))?;
+    let mut at = 0u64;
+    let mut raw = Vec::new();
+    while let Some(item) = reader.next_item() {
+        let (start, end) = item.raw_range();
+        toolsync_reader::copy_raw(&mut source, at, start, &mut out).map_err(failed)?;
+        raw.clear();
+        toolsync_reader::copy_raw(&mut source, start, end, &mut raw).map_err(failed)?;
+        let spans = toolsync_reader::field_spans(&raw, info.delimiter);
+        let mut kept = 0;
+        for (i, span) in spans.iter().enumerate() {
+            if secret.contains(&i) {
+                out.write_all(&raw[kept..span.start]).map_err(failed)?;
+                kept = span.end;
+            }
+        }
+        out.write_all(&raw[kept..]).map_err(failed)?;
+        at = end;
+    }
+    std::io::copy(&mut source, &mut out).map_err(failed)?;
+    out.flush().map_err(failed)
 }

@@ -25,6 +25,8 @@ use std::path::PathBuf;
 
 use toolsync_plugin_api::abi::StartError;
 use toolsync_plugin_api::engine::{Engine, Guard};
+use toolsync_plugin_api::schema::{self, ColumnType};
+use toolsync_plugin_api::Manifest;
 
 use crate::clock;
 use crate::config::DataDir;
@@ -67,7 +69,7 @@ pub fn run(
     // 1. Resolve.
     let plan = Plan::resolve(data, processor, known, args)?;
     let name = plan.name.as_str();
-    let store = Store::open(&data.store())?;
+    let store = data.open_store()?;
     let mut summary = Summary::new(name, &plan.shown, clock::now(), args.dry_run);
 
     // 2. Read: the header against the schema, before any row runs.
@@ -133,8 +135,12 @@ pub fn run(
     } else {
         1
     };
-    let mut engine = Engine::new(&store, Guard::plugin(processor.namespaces.iter().cloned()))
-        .prepare_on(threads);
+    let guard = if processor.manifest.is_read_only() {
+        Guard::read_only()
+    } else {
+        Guard::plugin(processor.namespaces.iter().cloned())
+    };
+    let mut engine = Engine::new(&store, guard).prepare_on(threads);
     let mut progress = Progress::new(opened.info.size, args.quiet);
     let source = File::open(&plan.input).map_err(|source| ReadError::Unreadable {
         path: plan.input.clone(),
@@ -158,7 +164,9 @@ pub fn run(
     let failed_rows = rows.state.tally.failed();
     let stopped = rows.state.stopped.is_some();
     let rolled_back = args.atomic && (failed_rows > 0 || stopped);
-    let committed = if args.dry_run || rolled_back {
+    // Done: the run's outcome stands (tryback, archive, clean-up follow); committed: and it
+    // wrote to the store (a read-only processor never does).
+    let done = if args.dry_run || rolled_back {
         engine.discard();
         false
     } else {
@@ -168,7 +176,7 @@ pub fn run(
     };
     drop(rows);
     summary.comments = opened.reader.comments();
-    summary.committed = committed;
+    summary.committed = done && !processor.manifest.is_read_only();
     summary.tally = state.tally.clone();
     summary.stopped = state.stopped.clone();
     summary.details = state.details.clone();
@@ -179,10 +187,17 @@ pub fn run(
             .warnings
             .push("--atomic: rows failed, nothing was committed".to_string());
     }
+    if state.tally.total() == 0 {
+        summary.warnings.push(if opened.info.header.is_some() {
+            "no data rows: the file holds a header only".to_string()
+        } else {
+            "no data rows: the file holds no record".to_string()
+        });
+    }
     spool.flush()?;
 
     // 6. Finish: tryback, reports, archive, clean-up.
-    if committed && failed_rows > 0 && plan.outputs.tryback {
+    if done && failed_rows > 0 && plan.outputs.tryback {
         summary.tryback = Some(finish::write_tryback(
             &plan.input,
             &opened.info,
@@ -197,9 +212,10 @@ pub fn run(
         ExitCode::Ok
     };
     finish::publish(data, &plan, &summary, Some(&spool_dir), &stamp)?;
-    if committed {
+    if done {
         if plan.outputs.archive {
-            finish::archive(data, &plan.input, &stamp)?;
+            let secret = secret_positions(&processor.manifest, &opened.columns);
+            finish::archive(data, &plan, &opened.info, &secret, &stamp)?;
         }
         if plan.outputs.cleanup && state.stopped.is_none() {
             std::fs::remove_file(&plan.input).map_err(|e| {
@@ -215,6 +231,21 @@ pub fn run(
     }
     let _ = std::fs::remove_dir_all(&spool_dir);
     Ok(exit)
+}
+
+/// The positions of the file's columns whose type is `secret` (their cells are emptied in the
+/// archive copy).
+fn secret_positions(manifest: &Manifest, columns: &[String]) -> Vec<usize> {
+    columns
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| {
+            schema::match_column(&manifest.columns, name)
+                .and_then(|(spec, _)| ColumnType::parse(&spec.kind))
+                .is_some_and(|kind| kind.is_secret())
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// The journal of an interrupted run of this processor, if it ran on this same file; a journal

@@ -1,10 +1,14 @@
 //! The text and JSON reports of formats.md §4.1–4.2, assembled from the run's summary and its
 //! spool files (streamed: a million-row report never sits in memory).
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Value};
 use toolsync_plugin_api::OutcomeKind;
 
@@ -37,6 +41,8 @@ pub struct Summary {
     pub tryback: Option<PathBuf>,
     pub details: Value,
     pub report_lines: Vec<String>,
+    /// Where the full text report is stored (`store_report`), for the short form to point at.
+    pub stored: Option<PathBuf>,
 }
 
 impl Summary {
@@ -60,6 +66,7 @@ impl Summary {
             tryback: None,
             details: json!({}),
             report_lines: Vec::new(),
+            stored: None,
         }
     }
 }
@@ -80,10 +87,85 @@ fn with_note(value: &Option<String>, note: &str) -> String {
     }
 }
 
-/// Writes the text report. `spool_dir` is None for a file refused before any row.
+/// Which rows a report lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Every row: the stored reports, and stdout with `--report full`.
+    Full,
+    /// The failed rows only: stdout by default (a 200,000-row run does not print 200,000
+    /// lines; the stored report has them).
+    Failures,
+}
+
+/// One row of the report, as the spool keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RowLine {
+    pub line: u64,
+    pub outcome: String,
+    pub subject: String,
+    pub message: String,
+}
+
+impl RowLine {
+    /// `line <n>: <outcome>[: <subject>][: <message>]`, on one line.
+    fn text(&self) -> String {
+        let mut text = format!("line {}: {}", self.line, self.outcome);
+        for part in [&self.subject, &self.message] {
+            if !part.is_empty() {
+                text.push_str(": ");
+                text.push_str(&one_line(part));
+            }
+        }
+        text
+    }
+}
+
+/// A failed row in the report's `errors`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorLine {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// A warning: of a row, or of the file (`line` null).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WarningLine {
+    pub line: Option<u64>,
+    pub message: String,
+}
+
+/// Report lines are one line each: a multi-line message is folded.
+fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains(['\n', '\r']) {
+        text.replace("\r\n", " ").replace(['\n', '\r'], " ").into()
+    } else {
+        text.into()
+    }
+}
+
+/// The records of a spool file (JSON lines), read lazily; a missing file holds none.
+fn spooled<T: DeserializeOwned>(
+    path: Option<PathBuf>,
+) -> std::io::Result<impl Iterator<Item = std::io::Result<T>>> {
+    let lines = match path.map(File::open) {
+        None => None,
+        Some(Ok(file)) => Some(BufReader::new(file).lines()),
+        Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Some(Err(e)) => return Err(e),
+    };
+    Ok(lines.into_iter().flatten().filter_map(|line| match line {
+        Ok(l) if l.is_empty() => None,
+        Ok(l) => Some(serde_json::from_str(&l).map_err(std::io::Error::other)),
+        Err(e) => Some(Err(e)),
+    }))
+}
+
+/// Writes the text report (formats.md §4.1). `spool_dir` is None for a file refused before
+/// any row.
 pub fn write_text(
     summary: &Summary,
     spool_dir: Option<&Path>,
+    level: Level,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
     let s = summary;
@@ -130,144 +212,167 @@ pub fn write_text(
     for warning in &s.warnings {
         writeln!(out, "warning: {warning}")?;
     }
-    if let Some(dir) = spool_dir {
-        for item in read_jsonl(&dir.join(spool::WARNINGS))? {
-            let item = item?;
-            match item["line"].as_u64() {
-                Some(line) => writeln!(out, "warning: line {line}: {}", text(&item["message"]))?,
-                None => writeln!(out, "warning: {}", text(&item["message"]))?,
-            }
+    let part = |name: &str| spool_dir.map(|dir| dir.join(name));
+    for warning in spooled::<WarningLine>(part(spool::WARNINGS))? {
+        let warning = warning?;
+        match warning.line {
+            Some(line) => writeln!(out, "warning: line {line}: {}", warning.message)?,
+            None => writeln!(out, "warning: {}", warning.message)?,
         }
-        let rows = BufReader::new(File::open(dir.join(spool::ROWS))?);
-        for line in rows.lines() {
-            writeln!(out, "{}", line?)?;
+    }
+    let mut hidden = 0u64;
+    for row in spooled::<RowLine>(part(spool::ROWS))? {
+        let row = row?;
+        if level == Level::Full || row.outcome == OutcomeKind::Failed.as_str() {
+            writeln!(out, "{}", row.text())?;
+        } else {
+            hidden += 1;
         }
     }
     for line in &s.report_lines {
         writeln!(out, "{line}")?;
     }
+    if hidden > 0 {
+        let stored = match &s.stored {
+            Some(path) => format!("the stored report {} lists them", path.display()),
+            None => "`--report full` prints them".to_string(),
+        };
+        writeln!(
+            out,
+            "({hidden} rows that did not fail are not shown: {stored})"
+        )?;
+    }
     writeln!(out, "end of report")
 }
 
-/// Writes the JSON report: one object, every key always present, keys in the order of §4.2.
+/// The JSON report (formats.md §4.2), as serde writes it: every key always present, in the
+/// order of the table; the arrays that grow with the file are streamed from the spool.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    processor: &'a str,
+    file: &'a str,
+    started_at: String,
+    finished_at: String,
+    dry_run: bool,
+    committed: bool,
+    encoding: Option<&'a str>,
+    delimiter: Option<&'a str>,
+    rows_total: u64,
+    rows_ok: u64,
+    rows_failed: u64,
+    rows_skipped: u64,
+    comments: u64,
+    counts: BTreeMap<&'static str, u64>,
+    errors: Streamed<ErrorLine>,
+    warnings: Warnings<'a>,
+    /// Every row (or the failed ones), with its outcome, subject and message.
+    rows: Streamed<RowLine>,
+    refused: Option<&'a str>,
+    stopped: Option<&'a str>,
+    tryback: Option<String>,
+    details: &'a Value,
+}
+
+/// A JSON array read from a spool file as it is written out.
+struct Streamed<T> {
+    path: Option<PathBuf>,
+    keep: fn(&T) -> bool,
+}
+
+impl<T: Serialize + DeserializeOwned> Serialize for Streamed<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(None)?;
+        let items = spooled::<T>(self.path.clone()).map_err(serde::ser::Error::custom)?;
+        for item in items {
+            let item = item.map_err(serde::ser::Error::custom)?;
+            if (self.keep)(&item) {
+                seq.serialize_element(&item)?;
+            }
+        }
+        seq.end()
+    }
+}
+
+/// The file-level warnings, then the rows' (from the spool).
+struct Warnings<'a> {
+    file: &'a [String],
+    rows: Streamed<WarningLine>,
+}
+
+impl Serialize for Warnings<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(None)?;
+        for message in self.file {
+            seq.serialize_element(&WarningLine {
+                line: None,
+                message: message.clone(),
+            })?;
+        }
+        let items =
+            spooled::<WarningLine>(self.rows.path.clone()).map_err(serde::ser::Error::custom)?;
+        for item in items {
+            seq.serialize_element(&item.map_err(serde::ser::Error::custom)?)?;
+        }
+        seq.end()
+    }
+}
+
+/// Writes the JSON report.
 pub fn write_json(
     summary: &Summary,
     spool_dir: Option<&Path>,
+    level: Level,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
     let s = summary;
     let t = &s.tally;
-    let counts: serde_json::Map<String, Value> = OutcomeKind::ALL
-        .iter()
-        .map(|k| (k.as_str().to_string(), json!(t.get(*k))))
-        .collect();
-    let head = [
-        ("processor", json!(s.processor)),
-        ("file", json!(s.file)),
-        ("started_at", json!(clock::rfc3339(s.started_at))),
-        ("finished_at", json!(clock::rfc3339(s.finished_at))),
-        ("dry_run", json!(s.dry_run)),
-        ("committed", json!(s.committed)),
-        ("encoding", json!(s.encoding)),
-        ("delimiter", json!(s.delimiter)),
-        ("rows_total", json!(t.total())),
-        ("rows_ok", json!(t.ok())),
-        ("rows_failed", json!(t.failed())),
-        ("rows_skipped", json!(t.skipped())),
-        ("comments", json!(s.comments)),
-        ("counts", Value::Object(counts)),
-    ];
-    out.write_all(b"{")?;
-    for (key, value) in head {
-        write!(out, "{}:{},", json!(key), value)?;
-    }
-    // Streamed arrays.
-    out.write_all(b"\"errors\":[")?;
-    if let Some(dir) = spool_dir {
-        copy_jsonl_array(&dir.join(spool::ERRORS), out)?;
-    }
-    out.write_all(b"],\"warnings\":[")?;
-    let mut first = true;
-    for warning in &s.warnings {
-        if !first {
-            out.write_all(b",")?;
-        }
-        first = false;
-        write!(out, "{}", json!({ "line": null, "message": warning }))?;
-    }
-    if let Some(dir) = spool_dir {
-        if !first && has_content(&dir.join(spool::WARNINGS)) {
-            out.write_all(b",")?;
-        }
-        copy_jsonl_array(&dir.join(spool::WARNINGS), out)?;
-    }
-    out.write_all(b"],")?;
-    let tail = [
-        ("refused", json!(s.refused)),
-        ("stopped", json!(s.stopped)),
-        (
-            "tryback",
-            json!(s.tryback.as_ref().map(|p| p.display().to_string())),
-        ),
-        ("details", s.details.clone()),
-    ];
-    let mut first = true;
-    for (key, value) in tail {
-        if !first {
-            out.write_all(b",")?;
-        }
-        first = false;
-        write!(out, "{}:{}", json!(key), value)?;
-    }
-    out.write_all(b"}\n")
-}
-
-fn has_content(path: &Path) -> bool {
-    std::fs::metadata(path)
-        .map(|m| m.len() > 0)
-        .unwrap_or(false)
-}
-
-/// Copies a JSON-lines file as the inside of a JSON array.
-fn copy_jsonl_array(path: &Path, out: &mut impl Write) -> std::io::Result<()> {
-    let Ok(file) = File::open(path) else {
-        return Ok(());
+    let part = |name: &str| spool_dir.map(|dir| dir.join(name));
+    let report = JsonReport {
+        processor: &s.processor,
+        file: &s.file,
+        started_at: clock::rfc3339(s.started_at),
+        finished_at: clock::rfc3339(s.finished_at),
+        dry_run: s.dry_run,
+        committed: s.committed,
+        encoding: s.encoding.as_deref(),
+        delimiter: s.delimiter.as_deref(),
+        rows_total: t.total(),
+        rows_ok: t.ok(),
+        rows_failed: t.failed(),
+        rows_skipped: t.skipped(),
+        comments: s.comments,
+        counts: OutcomeKind::ALL
+            .iter()
+            .map(|k| (k.as_str(), t.get(*k)))
+            .collect(),
+        errors: Streamed {
+            path: part(spool::ERRORS),
+            keep: |_| true,
+        },
+        warnings: Warnings {
+            file: &s.warnings,
+            rows: Streamed {
+                path: part(spool::WARNINGS),
+                keep: |_| true,
+            },
+        },
+        rows: Streamed {
+            path: part(spool::ROWS),
+            keep: match level {
+                Level::Full => |_| true,
+                Level::Failures => |row: &RowLine| row.outcome == OutcomeKind::Failed.as_str(),
+            },
+        },
+        refused: s.refused.as_deref(),
+        stopped: s.stopped.as_deref(),
+        tryback: s.tryback.as_ref().map(|p| p.display().to_string()),
+        details: &s.details,
     };
-    let mut first = true;
-    for line in BufReader::new(file).lines() {
-        let line = line?;
-        if line.is_empty() {
-            continue;
-        }
-        if !first {
-            out.write_all(b",")?;
-        }
-        first = false;
-        out.write_all(line.as_bytes())?;
-    }
-    Ok(())
+    serde_json::to_writer(&mut *out, &report).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
 }
 
-fn read_jsonl(path: &Path) -> std::io::Result<impl Iterator<Item = std::io::Result<Value>>> {
-    let lines = match File::open(path) {
-        Ok(file) => Some(BufReader::new(file).lines()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e),
-    };
-    Ok(lines.into_iter().flatten().filter_map(|line| match line {
-        Ok(l) if l.is_empty() => None,
-        Ok(l) => Some(serde_json::from_str(&l).map_err(std::io::Error::other)),
-        Err(e) => Some(Err(e)),
-    }))
-}
-
-fn text(v: &Value) -> String {
-    v.as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| v.to_string())
-}
-
-/// Renders both reports into `dir` (`report.txt`, `report.json`) and returns their paths.
+/// Renders both full reports into `dir` (`report.txt`, `report.json`) and returns their paths.
 pub fn render(
     summary: &Summary,
     spool_dir: Option<&Path>,
@@ -278,15 +383,28 @@ pub fn render(
     let txt = dir.join("report.txt");
     let jsn = dir.join("report.json");
     let write = |path: &Path, json: bool| -> std::io::Result<()> {
-        let mut out = BufWriter::new(File::create(path)?);
+        let mut out = BufWriter::new(private_file(path)?);
         if json {
-            write_json(summary, spool_dir, &mut out)?;
+            write_json(summary, spool_dir, Level::Full, &mut out)?;
         } else {
-            write_text(summary, spool_dir, &mut out)?;
+            write_text(summary, spool_dir, Level::Full, &mut out)?;
         }
         out.flush()
     };
     write(&txt, false).map_err(|e| Error::output("cannot write the text report", e))?;
     write(&jsn, true).map_err(|e| Error::output("cannot write the JSON report", e))?;
     Ok((txt, jsn))
+}
+
+/// A new file readable by its owner only (0600 on Unix): reports name accounts, and trybacks
+/// and archives may hold what a file carried.
+pub fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::report::{ErrorLine, RowLine, WarningLine};
 use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -53,9 +54,16 @@ impl Part {
         self.len += bytes.len() as u64;
         Ok(())
     }
+
+    /// One JSON line.
+    fn record(&mut self, value: &impl serde::Serialize) -> Result<(), Error> {
+        let mut line = serde_json::to_vec(value).map_err(|e| spool_error(e.into()))?;
+        line.push(b'\n');
+        self.write(&line).map_err(spool_error)
+    }
 }
 
-pub const ROWS: &str = "rows.txt";
+pub const ROWS: &str = "rows.jsonl";
 pub const ERRORS: &str = "errors.jsonl";
 pub const WARNINGS: &str = "warnings.jsonl";
 pub const TRYBACK: &str = "tryback.raw";
@@ -77,7 +85,7 @@ impl Spool {
         })
     }
 
-    /// `line <n>: <outcome>[: <subject>][: <message>]`
+    /// A row's outcome.
     pub fn row(
         &mut self,
         line: u64,
@@ -85,27 +93,26 @@ impl Spool {
         subject: &str,
         message: &str,
     ) -> Result<(), Error> {
-        let mut text = format!("line {line}: {outcome}");
-        for part in [subject, message] {
-            if !part.is_empty() {
-                text.push_str(": ");
-                text.push_str(&one_line(part));
-            }
-        }
-        text.push('\n');
-        self.rows.write(text.as_bytes()).map_err(spool_error)
+        self.rows.record(&RowLine {
+            line,
+            outcome: outcome.to_string(),
+            subject: subject.to_string(),
+            message: message.to_string(),
+        })
     }
 
     pub fn error(&mut self, line: u64, reason: &str) -> Result<(), Error> {
-        let mut text = serde_json::json!({ "line": line, "reason": reason }).to_string();
-        text.push('\n');
-        self.errors.write(text.as_bytes()).map_err(spool_error)
+        self.errors.record(&ErrorLine {
+            line,
+            reason: reason.to_string(),
+        })
     }
 
     pub fn warning(&mut self, line: Option<u64>, message: &str) -> Result<(), Error> {
-        let mut text = serde_json::json!({ "line": line, "message": message }).to_string();
-        text.push('\n');
-        self.warnings.write(text.as_bytes()).map_err(spool_error)
+        self.warnings.record(&WarningLine {
+            line,
+            message: message.to_string(),
+        })
     }
 
     /// Appends a failed record's original bytes.
@@ -137,15 +144,6 @@ impl Spool {
             warnings: self.warnings.len,
             tryback: self.tryback.len,
         }
-    }
-}
-
-/// Report lines are one line each: a multi-line message is folded.
-fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains(['\n', '\r']) {
-        text.replace("\r\n", " ").replace(['\n', '\r'], " ").into()
-    } else {
-        text.into()
     }
 }
 

@@ -28,6 +28,8 @@ pub const WRITE_REFUSED: &str = "write refused: ";
 pub struct Guard {
     /// The namespaces of the processors of the writing plugin's library.
     namespaces: Vec<String>,
+    /// A processor that declared it writes nothing: every write is refused.
+    read_only: bool,
 }
 
 impl Guard {
@@ -41,11 +43,25 @@ impl Guard {
     pub fn plugin<S: Into<String>>(processors: impl IntoIterator<Item = S>) -> Guard {
         Guard {
             namespaces: processors.into_iter().map(Into::into).collect(),
+            read_only: false,
+        }
+    }
+
+    /// No write at all (a processor whose manifest says it writes nothing).
+    pub fn read_only() -> Guard {
+        Guard {
+            namespaces: Vec::new(),
+            read_only: true,
         }
     }
 
     /// Whether a write to `space` is allowed; the error is the row's reason.
     pub fn check_space(&self, space: &str) -> Result<(), String> {
+        if self.read_only {
+            return Err(format!(
+                "{WRITE_REFUSED}the processor declared that it writes nothing (keyspace `{space}`)"
+            ));
+        }
         if model::KEYSPACES.contains(&space) || self.in_own_namespace(space) {
             return Ok(());
         }
@@ -54,6 +70,11 @@ impl Guard {
 
     /// Whether `next_id` on `sequence` is allowed (the model's sequences, and the namespace).
     pub fn check_sequence(&self, sequence: &str) -> Result<(), String> {
+        if self.read_only {
+            return Err(format!(
+                "{WRITE_REFUSED}the processor declared that it writes nothing (sequence `{sequence}`)"
+            ));
+        }
         if model::SEQUENCES.contains(&sequence) || self.in_own_namespace(sequence) {
             return Ok(());
         }
@@ -120,5 +141,7 @@ mod tests {
         assert!(guard.check_sequence("badges:n").is_ok());
         assert!(guard.check_sequence("rooms:n").is_err());
         assert!(Guard::model().check_space("badges:award").is_err());
+        assert!(Guard::read_only().check_space("user").is_err());
+        assert!(Guard::read_only().check_sequence("user").is_err());
     }
 }

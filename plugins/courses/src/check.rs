@@ -33,6 +33,7 @@ impl Processor for CourseCheck {
             "courses.csv",
         )
         .headerless()
+        .read_only()
         .column(
             ColumnSpec::new(KEY, "key(course)", "a course key per course_key").required(),
         )
