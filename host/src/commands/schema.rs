@@ -238,9 +238,22 @@ fn markdown(m: &Manifest) -> Vec<String> {
         ));
     }
     lines.push(String::new());
+    let own: Vec<OptionSpec> = m
+        .options
+        .iter()
+        .filter(|o| !protocol::is_flag(&o.key))
+        .cloned()
+        .collect();
+    if own.is_empty() {
+        lines.push("Options: the common options only.".to_string());
+        lines.push(format!("<!-- end of the generated {} part -->", m.name));
+        return lines;
+    }
+    lines.push("Options, besides the common options:".to_string());
+    lines.push(String::new());
     lines.push("| option | default | description |".to_string());
     lines.push("|---|---|---|".to_string());
-    for o in &operator_options(m) {
+    for o in &own {
         let mut description = md(&o.description);
         let choices = choices(o);
         if !choices.is_empty() {

@@ -1,0 +1,98 @@
+//! The user documentation stays true: the tables of `docs/formats.md` are generated from the
+//! processors' manifests (`toolsync schema --markdown`), and this test fails when the committed
+//! page and the processors disagree. To accept a change of the manifests:
+//! `TOOLSYNC_BLESS=1 cargo test -p toolsync --test docs`, then review the diff.
+
+mod common;
+use common::*;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn formats_md() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/formats.md")
+}
+
+const START: &str = "<!-- generated from the ";
+const END: &str = "<!-- end of the generated ";
+
+/// The generated blocks of a text, by processor: (start, end) byte offsets, end marker line
+/// included.
+fn blocks(text: &str) -> BTreeMap<String, (usize, usize)> {
+    let mut found = BTreeMap::new();
+    let mut at = 0;
+    while let Some(start) = text[at..].find(START).map(|i| i + at) {
+        let name_start = start + START.len();
+        let name = text[name_start..].split(' ').next().unwrap().to_string();
+        let end_marker = format!("{END}{name} part -->");
+        let end = text[start..]
+            .find(&end_marker)
+            .map(|i| i + start + end_marker.len())
+            .unwrap_or_else(|| panic!("no end marker for {name}"));
+        found.insert(name, (start, end));
+        at = end;
+    }
+    found
+}
+
+#[test]
+fn the_formats_page_matches_the_processors() {
+    let world = World::courses();
+    // The binary alone in its folder: the build folder may hold test fixtures.
+    let run = std::process::Command::new(world.lone_binary())
+        .arg("--data-dir")
+        .arg(&world.data)
+        .arg("--plugin-dir")
+        .arg(&world.plugins)
+        .args(["schema", "--markdown"])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let generated = String::from_utf8(run.stdout).unwrap();
+    let fresh = blocks(&generated);
+    assert_eq!(
+        fresh.keys().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "course-check",
+            "course-create",
+            "course-delete",
+            "course-reset",
+            "metacourse",
+            "users"
+        ]
+    );
+    let mut page = std::fs::read_to_string(formats_md()).unwrap();
+    let documented = blocks(&page);
+    assert_eq!(
+        documented.keys().collect::<Vec<_>>(),
+        fresh.keys().collect::<Vec<_>>(),
+        "docs/formats.md documents exactly the shipped processors"
+    );
+    let bless = std::env::var_os("TOOLSYNC_BLESS").is_some();
+    let mut stale = Vec::new();
+    // From the end of the page, so that earlier offsets stay valid while blessing.
+    let mut in_page: Vec<(&String, &(usize, usize))> = documented.iter().collect();
+    in_page.sort_by_key(|(_, (start, _))| std::cmp::Reverse(*start));
+    for (name, (start, end)) in in_page {
+        let (fs, fe) = fresh[name];
+        let wanted = &generated[fs..fe];
+        if &page[*start..*end] != wanted {
+            stale.push(name.clone());
+            if bless {
+                page.replace_range(*start..*end, wanted);
+            }
+        }
+    }
+    if bless {
+        std::fs::write(formats_md(), page).unwrap();
+    } else {
+        assert!(
+            stale.is_empty(),
+            "docs/formats.md is stale for {stale:?}: run `TOOLSYNC_BLESS=1 cargo test -p toolsync --test docs` and review the diff"
+        );
+    }
+}
