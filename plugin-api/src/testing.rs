@@ -27,8 +27,8 @@ use crate::abi::{
     TxnAbi_TO, TxnMut, TxnRef,
 };
 use crate::engine::{
-    full_key, split_key, AsInput, Backend, BackendError, Engine, Guard, Input, MemoryBackend, Scan,
-    Sink, StoreFailure, Survey, Writes, SEQUENCES,
+    split_key, AsInput, Backend, BackendError, Engine, Guard, Input, MemoryBackend, RowTxn, Scan,
+    Sink, Staging, StoreFailure, Survey, Writes, SEQUENCES,
 };
 use crate::processor::Processor;
 use crate::txn::{ReadTxn, Txn};
@@ -117,13 +117,6 @@ impl MemoryStore {
             .filter(|(s, _)| s != SEQUENCES && !spaces.contains(&s.as_str()))
             .collect()
     }
-
-    fn write(&self, key: Vec<u8>, value: Option<Vec<u8>>) {
-        let mut writes = Writes::new();
-        writes.insert(key, value);
-        // The memory backend never fails.
-        let _ = self.backend.apply(writes);
-    }
 }
 
 /// The store itself, as the engine's backend (and, through it, read by the model directly).
@@ -145,16 +138,24 @@ impl Backend for MemoryStore {
     }
 }
 
-/// Direct transactions ([`MemoryStore::txn`]): writes apply at once, under the same guard as a
-/// run's.
+/// Direct transactions ([`MemoryStore::txn`]): each call goes through the engine's own
+/// transaction ([`RowTxn`], the same guard and staging as a run's), and its writes apply at
+/// once.
+impl MemoryStore {
+    fn through<T>(&mut self, op: impl FnOnce(&mut RowTxn<'_>) -> T) -> T {
+        let mut staging = Staging::default();
+        let result = op(&mut RowTxn::new(&mut staging, &self.backend, &self.guard));
+        staging.keep_row();
+        // The memory backend never fails.
+        let _ = self.backend.apply(staging.take_batch());
+        result
+    }
+}
+
 impl TxnAbi for MemoryStore {
     fn get(&self, space: RStr<'_>, key: RSlice<'_, u8>) -> RResult<ROption<RVec<u8>>, RString> {
-        let found = self
-            .backend
-            .get(&full_key(space.as_str(), &key))
-            .unwrap_or_default()
-            .map(RVec::from);
-        RResult::ROk(found.into())
+        let mut staging = Staging::default();
+        RowTxn::new(&mut staging, &self.backend, &self.guard).get(space, key)
     }
 
     fn put(
@@ -163,19 +164,11 @@ impl TxnAbi for MemoryStore {
         key: RSlice<'_, u8>,
         value: RSlice<'_, u8>,
     ) -> RResult<(), RString> {
-        if let Err(e) = self.guard.check_space(space.as_str()) {
-            return RResult::RErr(e.into());
-        }
-        self.write(full_key(space.as_str(), &key), Some(value.to_vec()));
-        RResult::ROk(())
+        self.through(|txn| txn.put(space, key, value))
     }
 
     fn remove(&mut self, space: RStr<'_>, key: RSlice<'_, u8>) -> RResult<(), RString> {
-        if let Err(e) = self.guard.check_space(space.as_str()) {
-            return RResult::RErr(e.into());
-        }
-        self.write(full_key(space.as_str(), &key), None);
-        RResult::ROk(())
+        self.through(|txn| txn.remove(space, key))
     }
 
     fn scan_prefix(
@@ -184,31 +177,12 @@ impl TxnAbi for MemoryStore {
         prefix: RSlice<'_, u8>,
         limit: usize,
     ) -> RResult<Entries, RString> {
-        let strip = space.len() + 1;
-        let found = self
-            .backend
-            .scan(&full_key(space.as_str(), &prefix))
-            .take(limit)
-            .filter_map(Result::ok)
-            .map(|(k, v)| Tuple2(RVec::from(k[strip..].to_vec()), RVec::from(v)))
-            .collect();
-        RResult::ROk(found)
+        let mut staging = Staging::default();
+        RowTxn::new(&mut staging, &self.backend, &self.guard).scan_prefix(space, prefix, limit)
     }
 
     fn next_id(&mut self, sequence: RStr<'_>) -> RResult<u64, RString> {
-        if let Err(e) = self.guard.check_sequence(sequence.as_str()) {
-            return RResult::RErr(e.into());
-        }
-        let key = full_key(SEQUENCES, sequence.as_str().as_bytes());
-        let current = self
-            .backend
-            .get(&key)
-            .ok()
-            .flatten()
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map_or(0, u64::from_be_bytes);
-        self.write(key, Some((current + 1).to_be_bytes().to_vec()));
-        RResult::ROk(current + 1)
+        self.through(|txn| txn.next_id(sequence))
     }
 }
 

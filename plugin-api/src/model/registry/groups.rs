@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::enrolments::Names;
-use super::{scan_space, Column, Ctx, FindError, Lookup, Table};
+use super::{scan_keyed, scan_space, Column, Ctx, FindError, Lookup, Table};
 use crate::model::group::{self, Group, Grouping, Groups, Membership};
 use crate::model::{id_at, CourseKey, Courses, ModelResult};
 
@@ -163,36 +163,27 @@ pub static MEMBERS: Table<MemberRow> = Table {
     scan: |ctx, visit| {
         let mut names = Names::default();
         let mut group_names: Option<(u64, Vec<Group>)> = None;
-        let mut failure = None;
-        ctx.store
-            .for_each(group::MEMBER_SPACE, b"", &mut |key, bytes| {
-                let step = (|| -> ModelResult<bool> {
-                    let membership: Membership = crate::model::decode(group::MEMBER_SPACE, bytes)?;
-                    let (course, group_id) =
-                        (id_at(key, 0).unwrap_or(0), id_at(key, 1).unwrap_or(0));
-                    if group_names.as_ref().is_none_or(|(c, _)| *c != course) {
-                        group_names = Some((course, Groups::groups(&ctx.store, course)?));
-                    }
-                    let group = group_names
-                        .as_ref()
-                        .and_then(|(_, groups)| groups.iter().find(|g| g.id == group_id))
-                        .map_or_else(|| format!("#{group_id}"), |g| g.name.clone());
-                    visit(MemberRow {
-                        course: names.course(ctx, course)?,
-                        user: names.user(ctx, membership.user)?,
-                        group,
-                        membership,
-                    })
-                })();
-                match step {
-                    Ok(go_on) => Ok(go_on),
-                    Err(e) => {
-                        failure = Some(e);
-                        Ok(false)
-                    }
+        scan_keyed(
+            ctx,
+            group::MEMBER_SPACE,
+            b"",
+            &mut |key, membership: Membership| {
+                let (course, group_id) = (id_at(key, 0).unwrap_or(0), id_at(key, 1).unwrap_or(0));
+                if group_names.as_ref().is_none_or(|(c, _)| *c != course) {
+                    group_names = Some((course, Groups::groups(&ctx.store, course)?));
                 }
-            })?;
-        failure.map_or(Ok(()), Err)
+                let group = group_names
+                    .as_ref()
+                    .and_then(|(_, groups)| groups.iter().find(|g| g.id == group_id))
+                    .map_or_else(|| format!("#{group_id}"), |g| g.name.clone());
+                visit(MemberRow {
+                    course: names.course(ctx, course)?,
+                    user: names.user(ctx, membership.user)?,
+                    group,
+                    membership,
+                })
+            },
+        )
     },
     lookups: &[],
     columns: &[

@@ -414,23 +414,28 @@ pub(crate) fn scan_space<T: serde::de::DeserializeOwned>(
     prefix: &[u8],
     visit: &mut dyn FnMut(T) -> ModelResult<bool>,
 ) -> ModelResult<()> {
+    scan_keyed(ctx, space, prefix, &mut |_, record| visit(record))
+}
+
+/// Like [`scan_space`], with each record's key (a membership's course and group are in it).
+pub(crate) fn scan_keyed<T: serde::de::DeserializeOwned>(
+    ctx: Ctx<'_>,
+    space: &str,
+    prefix: &[u8],
+    visit: &mut dyn FnMut(&[u8], T) -> ModelResult<bool>,
+) -> ModelResult<()> {
     let mut failure = None;
-    ctx.store.for_each(space, prefix, &mut |_, bytes| {
-        let record = match super::decode(space, bytes) {
-            Ok(record) => record,
-            Err(e) => {
-                failure = Some(e);
-                return Ok(false);
-            }
-        };
-        match visit(record) {
+    ctx.store.for_each(
+        space,
+        prefix,
+        &mut |key, bytes| match super::decode(space, bytes).and_then(|record| visit(key, record)) {
             Ok(go_on) => Ok(go_on),
             Err(e) => {
                 failure = Some(e);
                 Ok(false)
             }
-        }
-    })?;
+        },
+    )?;
     failure.map_or(Ok(()), Err)
 }
 
