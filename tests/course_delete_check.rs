@@ -136,12 +136,7 @@ fn a_missing_or_repeated_key_fails_with_its_line_in_the_tryback() {
     assert_eq!(counts(&report), (0, 0, 2, 0, 2));
     assert_eq!(report["comments"], 1);
     assert_eq!(lines_of(&report["errors"]), [4, 5]);
-    let reasons: Vec<&str> = report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["reason"].as_str().unwrap())
-        .collect();
+    let reasons = reasons(&report);
     assert_eq!(
         reasons[0],
         "course not found: no course with shortname = ghost"

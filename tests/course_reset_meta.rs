@@ -234,12 +234,7 @@ fn reset_failures_fail_their_row_only() {
     let (code, report) = world.run_json("course-reset", &file, &[]);
     assert_eq!(code, 1, "{report}");
     assert_eq!(counts(&report), (0, 1, 0, 0, 4));
-    let reasons: Vec<&str> = report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["reason"].as_str().unwrap())
-        .collect();
+    let reasons = reasons(&report);
     assert_eq!(
         reasons,
         vec![

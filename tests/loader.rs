@@ -141,12 +141,7 @@ fn a_vendor_plugin_uses_the_shared_model_and_its_own_keyspace() {
     assert_eq!(report["counts"]["created"], 2);
     assert_eq!(report["counts"]["unchanged"], 1);
     assert_eq!(report["counts"]["deleted"], 1);
-    let reasons: Vec<&str> = report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["reason"].as_str().unwrap())
-        .collect();
+    let reasons = reasons(&report);
     // The schema the plugin declares is enforced by plugin-api before its code runs: a
     // 60-character value in its text(50) column, a word outside its enum.
     assert_eq!(
@@ -236,12 +231,7 @@ fn the_host_refuses_writes_outside_the_model_and_the_plugins_namespace() {
     let (code, report) = world.run_json("rogue", &file, &[]);
     assert_eq!(code, 1, "{report}");
     assert_eq!(report["counts"]["created"], 1, "{report}");
-    let reasons: Vec<&str> = report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["reason"].as_str().unwrap())
-        .collect();
+    let reasons = reasons(&report);
     assert_eq!(reasons.len(), 3, "{report}");
     assert!(
         reasons[0].starts_with("write refused: keyspace `badges:award` is neither")

@@ -235,8 +235,7 @@ pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The outcome column of each report line, by line number, from a JSON report's errors and a
-/// text report's rows.
+/// A JSON report's counts: (created, updated, deleted, unchanged, failed).
 pub fn counts(report: &serde_json::Value) -> (u64, u64, u64, u64, u64) {
     let c = &report["counts"];
     (
@@ -246,4 +245,14 @@ pub fn counts(report: &serde_json::Value) -> (u64, u64, u64, u64, u64) {
         c["unchanged"].as_u64().unwrap(),
         c["failed"].as_u64().unwrap(),
     )
+}
+
+/// The reason of each failed row of a JSON report, in line order.
+pub fn reasons(report: &serde_json::Value) -> Vec<&str> {
+    report["errors"]
+        .as_array()
+        .expect("a JSON report lists its errors")
+        .iter()
+        .map(|e| e["reason"].as_str().expect("every error has a reason"))
+        .collect()
 }
