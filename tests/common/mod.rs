@@ -39,11 +39,28 @@ pub fn library(name: &str) -> PathBuf {
     panic!("{file} was not built next to {}", bin().display());
 }
 
+/// A hard link where the file system allows it (plugin libraries are 15 MB each, and every
+/// test makes a world), else a copy.
+fn link_or_copy(from: &Path, to: &Path) {
+    if std::fs::hard_link(from, to).is_err() {
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
 /// One test's world: a data dir, a plugin dir holding the chosen libraries, a work folder.
+/// A passing test's world is removed when it is dropped; a failing one's stays for a look.
 pub struct World {
     pub root: PathBuf,
     pub data: PathBuf,
     pub plugins: PathBuf,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -60,7 +77,7 @@ impl World {
         std::fs::create_dir_all(&plugins).unwrap();
         for name in libraries {
             let lib = library(name);
-            std::fs::copy(&lib, plugins.join(lib.file_name().unwrap())).unwrap();
+            link_or_copy(&lib, &plugins.join(lib.file_name().unwrap()));
         }
         World {
             data: root.join("data"),
@@ -85,8 +102,8 @@ impl World {
         let dir = self.root.join("bin");
         std::fs::create_dir_all(&dir).unwrap();
         let binary = dir.join("toolsync");
-        if !binary.exists() && std::fs::hard_link(bin(), &binary).is_err() {
-            std::fs::copy(bin(), &binary).unwrap();
+        if !binary.exists() {
+            link_or_copy(&bin(), &binary);
         }
         binary
     }

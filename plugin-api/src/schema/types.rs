@@ -111,14 +111,24 @@ const SHOWN: usize = 40;
 
 /// A value as a reason quotes it: in backquotes, on one line, cut when long.
 pub fn quoted(value: &str) -> String {
-    let one_line: String = value
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if one_line.chars().count() > SHOWN {
-        format!("`{}…`", one_line.chars().take(SHOWN).collect::<String>())
-    } else {
-        format!("`{one_line}`")
+    Quoted(value).to_string()
+}
+
+/// [`quoted`] as a `Display`, so that a conversion pays for the quoting only when it fails
+/// (every cell of every row is converted).
+struct Quoted<'a>(&'a str);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        f.write_char('`')?;
+        for (i, c) in self.0.chars().enumerate() {
+            if i == SHOWN {
+                return f.write_str("…`");
+            }
+            f.write_char(if c.is_control() { ' ' } else { c })?;
+        }
+        f.write_char('`')
     }
 }
 
@@ -187,7 +197,7 @@ impl ColumnType {
     /// Converts a non-empty cell. The error quotes the value (never a secret's) and is phrased
     /// without the column name, which the caller adds.
     pub fn convert(&self, value: &str, zone: &Zone) -> Result<Cell, String> {
-        let v = quoted(value);
+        let v = Quoted(value);
         let text = |max: Option<usize>| -> Result<Cell, String> {
             let count = value.chars().count();
             if let Some(max) = max.filter(|max| count > *max) {
