@@ -213,7 +213,25 @@ fn export_json_holds_the_show_objects_without_the_enrolments() {
     assert_eq!(paths, ["Sciences", "Sciences/Physics", "2024"]);
     assert!(export(&world, "courses", "json").ends_with("]\n"));
 
+    // A data dir where nothing ran has no store: said, never an empty list.
     let empty = World::courses();
+    let missing = empty.run(&["export", "courses", "--format", "json"]);
+    assert_eq!(missing.code(), 5, "{}", missing.stderr());
+    assert!(
+        missing.stderr().contains("no store at"),
+        "{}",
+        missing.stderr()
+    );
+    assert_eq!(missing.stdout(), "");
+    assert!(!empty.data.join("store").exists(), "export created a store");
+    // A store without courses exports an empty list.
+    let header_only = empty.file("none.csv", "username;firstname;lastname\n");
+    assert_eq!(
+        empty
+            .run(&["run", "users", header_only.to_str().unwrap()])
+            .code(),
+        0
+    );
     assert_eq!(export(&empty, "courses", "json"), "[]\n");
     assert_eq!(export(&empty, "categories", "json"), "[]\n");
 }
@@ -468,7 +486,7 @@ fn check_passes_a_clean_store_and_names_damage() {
         run.stdout()
     );
     {
-        let store = toolsync::store::Store::open(&world.data.join("store")).unwrap();
+        let store = toolsync::store::Store::open_existing(&world.data.join("store")).unwrap();
         let mut writes = Writes::new();
         writes.insert(full_key("course.shortname", b"C1"), None);
         store.apply(writes).unwrap();

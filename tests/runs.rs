@@ -123,7 +123,7 @@ fn max_errors_stops_the_run() {
 fn a_store_in_use_gives_exit_5() {
     let world = World::users();
     let file = world.file("l.csv", "username;firstname;lastname\nx;X;X\n");
-    let held = toolsync::store::Store::open(&world.data.join("store")).unwrap();
+    let held = toolsync::store::Store::create(&world.data.join("store")).unwrap();
     let run = world.run(&["run", "users", file.to_str().unwrap()]);
     assert_eq!(run.code(), 5);
     assert!(
@@ -342,7 +342,7 @@ fn a_damaged_record_met_by_a_row_stops_the_run_with_exit_5() {
     assert_eq!(world.run_json("users", &create, &[]).0, 0);
     let bob = world.show_user("bob").unwrap()["id"].as_u64().unwrap();
     {
-        let store = toolsync::store::Store::open(&world.data.join("store")).unwrap();
+        let store = toolsync::store::Store::open_existing(&world.data.join("store")).unwrap();
         let mut writes = Writes::new();
         writes.insert(
             full_key("user", &bob.to_be_bytes()),
@@ -377,6 +377,8 @@ fn a_damaged_record_met_by_a_row_stops_the_run_with_exit_5() {
 #[test]
 fn a_refused_file_says_why_on_stderr() {
     let world = World::users();
+    // The data dir exists (toolsync announces one it creates, on stderr).
+    std::fs::create_dir_all(&world.data).unwrap();
     let file = world.file("bad.csv", "usernme;firstname\nann;Ann\n");
     let run = world.run(&["run", "users", file.to_str().unwrap()]);
     assert_eq!(run.code(), 3);

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{plugin_search_path, DataDir};
+use crate::config::plugin_search_path;
+use crate::data_dir::DataDir;
 use crate::error::{CmdResult, Error, ExitCode};
 use crate::loader::Registry;
 use crate::run::RunArgs;
@@ -206,6 +207,7 @@ pub fn main() -> i32 {
         }
     };
     logging::init(cli.verbose, cli.quiet);
+    crate::panics::install();
     match dispatch(cli) {
         Ok(code) => code as i32,
         Err(error) => {
@@ -216,7 +218,7 @@ pub fn main() -> i32 {
 }
 
 fn dispatch(cli: Cli) -> CmdResult {
-    let data = DataDir::resolve(cli.data_dir.as_deref());
+    let data = DataDir::resolve(cli.data_dir.as_deref())?;
     let registry = || {
         let dirs = plugin_search_path(&cli.plugin_dirs, &data);
         tracing::debug!(?dirs, "plugin search path");

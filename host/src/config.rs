@@ -7,70 +7,9 @@ use std::path::{Path, PathBuf};
 use toolsync_plugin_api::abi::protocol;
 use toolsync_plugin_api::{Manifest, OptionSpec};
 
+use crate::data_dir::DataDir;
 use crate::error::ConfigError;
 use crate::suggest::did_you_mean;
-
-/// The data directory and what lives in it.
-#[derive(Debug, Clone)]
-pub struct DataDir {
-    pub root: PathBuf,
-}
-
-impl DataDir {
-    /// `--data-dir`, else `$TOOLSYNC_DATA`, else `./toolsync-data`.
-    pub fn resolve(flag: Option<&Path>) -> DataDir {
-        let root = flag
-            .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os("TOOLSYNC_DATA").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("toolsync-data"));
-        DataDir { root }
-    }
-
-    pub fn store(&self) -> PathBuf {
-        self.root.join("store")
-    }
-
-    /// Opens the store, creating the data dir first when it does not exist — readable by its
-    /// owner only (0700 on Unix): it holds accounts, reports and archives.
-    pub fn open_store(&self) -> Result<crate::store::Store, crate::error::StoreError> {
-        if !self.root.exists() {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::DirBuilderExt;
-                builder.mode(0o700);
-            }
-            builder
-                .create(&self.root)
-                .map_err(|e| crate::error::StoreError::Open {
-                    path: self.root.clone(),
-                    message: format!("cannot create the data dir: {e}"),
-                })?;
-        }
-        crate::store::Store::open(&self.store())
-    }
-    /// The file area: inputs, `archives/`, `reports/`.
-    pub fn files(&self) -> PathBuf {
-        self.root.join("files")
-    }
-    pub fn archives(&self) -> PathBuf {
-        self.files().join("archives")
-    }
-    pub fn reports(&self) -> PathBuf {
-        self.files().join("reports")
-    }
-    pub fn plugins(&self) -> PathBuf {
-        self.root.join("plugins")
-    }
-    /// Work files of runs in progress (report spools), kept across a kill for the resume.
-    pub fn runs(&self) -> PathBuf {
-        self.root.join("runs")
-    }
-    pub fn config_file(&self) -> PathBuf {
-        self.root.join("toolsync.toml")
-    }
-}
 
 /// Every `--plugin-dir`, `$TOOLSYNC_PLUGIN_PATH`, `<data dir>/plugins`, the executable's folder.
 pub fn plugin_search_path(flags: &[PathBuf], data: &DataDir) -> Vec<PathBuf> {

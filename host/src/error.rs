@@ -117,6 +117,8 @@ pub enum ConfigError {
     },
     #[error("{origin}: `{key}` is internal (a protocol flag between toolsync and the processor) and cannot be set")]
     Internal { origin: String, key: String },
+    #[error("the data dir {} {why}", path.display())]
+    DataDir { path: PathBuf, why: String },
     #[error("--set `{0}`: expected KEY=VALUE")]
     BadSet(String),
     #[error("option `{key}`: {why}")]
@@ -146,12 +148,45 @@ pub enum StoreError {
     Open { path: PathBuf, message: String },
     #[error("the store at {} {what}: upgrade toolsync", path.display())]
     Newer { path: PathBuf, what: String },
+    /// A read command on a data dir where nothing has run (a mistyped `--data-dir`?).
+    #[error("no store at {}: nothing has run with this data dir yet (check --data-dir or $TOOLSYNC_DATA; `toolsync run` creates the store)", path.display())]
+    Missing { path: PathBuf },
+    /// sled cannot read its own files.
+    #[error("the store at {} is damaged ({detail}): restore it from a backup (`toolsync restore`), or save what can still be read with `toolsync export`", path.display())]
+    Damaged { path: PathBuf, detail: String },
+    #[error("the disk holding the store at {} is full: free some space and run again", path.display())]
+    DiskFull { path: PathBuf },
+    /// The store's files were deleted or replaced while a command had them open.
+    #[error("the store at {} was deleted or replaced while toolsync was using it: what was written since is lost; run again (or restore a backup)", path.display())]
+    Vanished { path: PathBuf },
     /// An I/O failure or a damaged record met while working.
     #[error("{0}")]
     Failure(String),
     /// The journal of an interrupted run cannot be read: resuming could re-apply rows.
     #[error("{0}")]
     Journal(String),
+}
+
+impl StoreError {
+    pub fn damaged(path: &std::path::Path, detail: impl Into<String>) -> Self {
+        StoreError::Damaged {
+            path: path.to_path_buf(),
+            detail: detail.into(),
+        }
+    }
+
+    /// An I/O error on the store's files, said plainly (a full disk by name).
+    pub fn io(path: &std::path::Path, error: &std::io::Error) -> Self {
+        if error.kind() == std::io::ErrorKind::StorageFull {
+            return StoreError::DiskFull {
+                path: path.to_path_buf(),
+            };
+        }
+        StoreError::Failure(format!(
+            "I/O error on the store at {}: {error}",
+            path.display()
+        ))
+    }
 }
 
 /// The input file as a whole.

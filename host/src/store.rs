@@ -13,7 +13,9 @@ use toolsync_plugin_api::engine::{Backend, BackendError, Guard, RowTxn, Scan, St
 use toolsync_plugin_api::model::{self, Roles, MODEL_VERSION};
 use toolsync_plugin_api::Txn;
 
+use crate::data_dir::create_private_dir;
 use crate::error::StoreError;
+use crate::panics;
 
 /// Bumped when the on-disk layout changes; a store written by a newer layout is refused.
 pub const STORE_FORMAT: u32 = 1;
@@ -22,29 +24,61 @@ pub const META: &str = "_meta";
 /// sled's page cache, bounded so that memory does not track the store's size.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The file sled keeps its log in; its presence is what makes a folder a store.
+const DB_FILE: &str = "db";
+
 /// The on-disk store.
 pub struct Store {
     db: sled::Db,
     path: PathBuf,
+    /// The log file's identity when opened: a store folder deleted or replaced under a run is
+    /// noticed at the next commit instead of reporting rows committed to a file that is gone.
+    identity: Option<FileId>,
 }
 
 impl Store {
-    /// Opens (creating and seeding on first use) the store in `dir`.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+    /// Whether `dir` holds a store.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(DB_FILE).is_file()
+    }
+
+    /// Opens the store in `dir`; a folder without one is an error (a read command never
+    /// creates a store: see [`crate::data_dir`]).
+    pub fn open_existing(dir: &Path) -> Result<Store, StoreError> {
+        if !Store::exists(dir) {
+            return Err(StoreError::Missing {
+                path: dir.to_path_buf(),
+            });
+        }
+        Store::open(dir, false)
+    }
+
+    /// Creates and seeds a new store in `dir`, or opens the one already there.
+    pub fn create(dir: &Path) -> Result<Store, StoreError> {
+        Store::open(dir, true)
+    }
+
+    /// `may_seed`: a store with no data at all (new, or killed before its first commit) is
+    /// seeded; otherwise it is refused as damaged, since an existing log that holds nothing
+    /// was emptied or truncated — a read command must not show that as an empty platform.
+    fn open(dir: &Path, may_seed: bool) -> Result<Store, StoreError> {
+        // Owner-only; an existing store made readable by others (a data dir made by hand) is
+        // tightened.
+        create_private_dir(dir).map_err(|e| StoreError::Open {
             path: dir.to_path_buf(),
             message: format!("cannot create the folder: {e}"),
         })?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(CACHE_BYTES)
-            .open()
+        clear_interrupted_snapshots(dir)?;
+        let config = sled::Config::new().path(dir).cache_capacity(CACHE_BYTES);
+        let db = panics::catch(|| config.open())
+            .map_err(|panic| StoreError::damaged(dir, panic))?
             .map_err(|e| open_error(dir, e))?;
         let store = Store {
             db,
             path: dir.to_path_buf(),
+            identity: FileId::of(&dir.join(DB_FILE)),
         };
-        store.check_or_seed()?;
+        store.check_or_seed(may_seed)?;
         Ok(store)
     }
 
@@ -52,9 +86,17 @@ impl Store {
         &self.path
     }
 
-    fn check_or_seed(&self) -> Result<(), StoreError> {
+    fn check_or_seed(&self, may_seed: bool) -> Result<(), StoreError> {
         let Some(format) = self.meta_number(b"store_format")? else {
-            return self.seed();
+            let empty = self.guarded(|| self.db.first().map(|f| f.is_none()));
+            return match empty {
+                Ok(true) if may_seed => self.seed(),
+                Ok(_) => Err(StoreError::damaged(
+                    &self.path,
+                    "its version record is missing: the log was emptied or truncated",
+                )),
+                Err(e) => Err(StoreError::Failure(e.0)),
+            };
         };
         if format > STORE_FORMAT {
             return Err(StoreError::Newer {
@@ -161,20 +203,20 @@ impl Store {
 
 impl Backend for Store {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
-        self.db
-            .get(key)
-            .map(|v| v.map(|v| v.to_vec()))
-            .map_err(io_error)
+        self.guarded(|| self.db.get(key).map(|v| v.map(|v| v.to_vec())))
     }
 
     fn scan(&self, prefix: &[u8]) -> Scan<'_> {
-        Box::new(self.db.scan_prefix(prefix).map(|item| {
-            item.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(io_error)
+        let mut entries = self.db.scan_prefix(prefix);
+        Box::new(std::iter::from_fn(move || {
+            self.guarded(|| entries.next().transpose())
+                .transpose()
+                .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())))
         }))
     }
 
     fn apply(&self, writes: Writes) -> Result<(), BackendError> {
+        self.still_there()?;
         let mut batch = sled::Batch::default();
         for (key, value) in writes {
             match value {
@@ -182,30 +224,120 @@ impl Backend for Store {
                 None => batch.remove(key),
             }
         }
-        self.db.apply_batch(batch).map_err(io_error)
+        self.guarded(|| self.db.apply_batch(batch))
     }
 
     fn flush(&self) -> Result<(), BackendError> {
-        self.db.flush().map(|_| ()).map_err(io_error)
+        self.guarded(|| self.db.flush().map(|_| ()))?;
+        self.still_there()
     }
+}
+
+impl Store {
+    /// Runs a sled call: its error, or its panic on a damaged file, becomes a message that
+    /// names the store and says what to do.
+    fn guarded<T>(&self, call: impl FnOnce() -> sled::Result<T>) -> Result<T, BackendError> {
+        match panics::catch(call) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(BackendError(sled_error(&self.path, e).to_string())),
+            Err(panic) => Err(BackendError(
+                StoreError::damaged(&self.path, panic).to_string(),
+            )),
+        }
+    }
+
+    /// Fails when the store's log file is no longer the one opened (deleted, or the folder
+    /// replaced): sled would go on writing to the unlinked file and report success.
+    fn still_there(&self) -> Result<(), BackendError> {
+        match &self.identity {
+            Some(id) if FileId::of(&self.path.join(DB_FILE)).as_ref() != Some(id) => {
+                Err(BackendError(
+                    StoreError::Vanished {
+                        path: self.path.clone(),
+                    }
+                    .to_string(),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Which file a path names now (device and inode on Unix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileId(u64, u64);
+
+impl FileId {
+    fn of(path: &Path) -> Option<FileId> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(path)
+                .ok()
+                .map(|m| FileId(m.dev(), m.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            std::fs::metadata(path).ok().map(|_| FileId(0, 0))
+        }
+    }
+}
+
+/// sled 0.34 writes a snapshot to `snap.<lsn>.generating`, then renames it; interrupted (a
+/// full disk, a kill), the `.generating` file stays, and sled's next open takes it for the
+/// newest snapshot and fails ("Read corrupted data") for good. Such a file is never needed:
+/// the previous snapshot is only removed after the rename, and the log holds the rest. It is
+/// removed before sled opens, under the store's lock so that a snapshot another process is
+/// writing is never touched.
+fn clear_interrupted_snapshots(dir: &Path) -> Result<(), StoreError> {
+    use fs2::FileExt;
+    let Ok(db) = std::fs::File::open(dir.join(DB_FILE)) else {
+        return Ok(()); // a new store: nothing to clear
+    };
+    if db.try_lock_exclusive().is_err() {
+        return Err(StoreError::Locked {
+            path: dir.to_path_buf(),
+        });
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| StoreError::Open {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!(file = %entry.path().display(), "removing an interrupted snapshot file");
+            std::fs::remove_file(entry.path()).map_err(|e| StoreError::Open {
+                path: dir.to_path_buf(),
+                message: format!("cannot remove the interrupted snapshot {name}: {e}"),
+            })?;
+        }
+    }
+    let _ = FileExt::unlock(&db);
+    Ok(())
 }
 
 fn open_error(dir: &Path, e: sled::Error) -> StoreError {
     let text = e.to_string();
     if text.contains("could not acquire lock") || text.contains("WouldBlock") {
-        StoreError::Locked {
+        return StoreError::Locked {
             path: dir.to_path_buf(),
-        }
-    } else {
-        StoreError::Open {
-            path: dir.to_path_buf(),
-            message: text,
-        }
+        };
     }
+    sled_error(dir, e)
 }
 
-fn io_error(e: sled::Error) -> BackendError {
-    BackendError(format!("store error: {e}"))
+/// A sled error as the operator reads it: sled prints I/O errors with `Debug`
+/// (`Os { code: 28, kind: StorageFull, .. }`), which says nothing to anyone.
+fn sled_error(dir: &Path, e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Io(io) => StoreError::io(dir, &io),
+        sled::Error::Corruption { .. } => {
+            StoreError::damaged(dir, "a record or a log segment does not read back")
+        }
+        other => StoreError::Failure(format!("the store at {}: {other}", dir.display())),
+    }
 }
 
 impl Store {
@@ -221,5 +353,69 @@ impl Store {
                 item.map(|(k, v)| (k[strip..].to_vec(), v))
                     .map_err(|e| StoreError::Failure(e.0))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("toolsync-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_panic_inside_sled_is_a_damaged_store_error() {
+        crate::panics::install();
+        let dir = scratch("panic");
+        let store = Store::create(&dir).unwrap();
+        let error = store
+            .guarded(|| -> sled::Result<()> { panic!("index out of bounds: the len is 0") })
+            .unwrap_err();
+        assert!(
+            error
+                .0
+                .contains("is damaged (index out of bounds: the len is 0 at ")
+                && error.0.contains("toolsync restore"),
+            "{}",
+            error.0
+        );
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn io_errors_read_plainly_and_a_full_disk_by_name() {
+        let path = Path::new("/data/store");
+        let full = sled_error(
+            path,
+            sled::Error::Io(std::io::Error::from(std::io::ErrorKind::StorageFull)),
+        );
+        assert_eq!(
+            full.to_string(),
+            "the disk holding the store at /data/store is full: free some space and run again"
+        );
+        let other = sled_error(path, sled::Error::Io(std::io::Error::from_raw_os_error(5)));
+        let text = other.to_string();
+        assert!(
+            text.starts_with("I/O error on the store at /data/store: "),
+            "{text}"
+        );
+        assert!(!text.contains("Os {"), "Debug formatting leaked: {text}");
+    }
+
+    #[test]
+    fn a_store_whose_files_vanish_refuses_to_commit() {
+        let dir = scratch("vanish");
+        let store = Store::create(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut writes = Writes::new();
+        writes.insert(b"user\0x".to_vec(), Some(b"1".to_vec()));
+        let error = store.apply(writes).unwrap_err();
+        assert!(error.0.contains("was deleted or replaced"), "{}", error.0);
+        assert!(store.flush().is_err());
     }
 }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use toolsync_plugin_api::model::check::{check_store, Findings, Problem};
 
-use crate::config::DataDir;
+use crate::data_dir::DataDir;
 use crate::error::{CmdResult, Error, ExitCode};
 use crate::output::Out;
 

@@ -3,7 +3,7 @@
 //! one cannot be read or is no longer wanted.
 
 use crate::cli::JournalAction;
-use crate::config::DataDir;
+use crate::data_dir::DataDir;
 use crate::error::{CmdResult, ExitCode};
 use crate::output::Out;
 use crate::run::{Journal, JOURNAL_SPACE};

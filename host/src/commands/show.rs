@@ -8,7 +8,7 @@ use toolsync_plugin_api::model::ModelError;
 
 use crate::cli::Format;
 use crate::clock;
-use crate::config::DataDir;
+use crate::data_dir::DataDir;
 use crate::error::{CmdResult, Error, ExitCode};
 use crate::output::Out;
 use crate::suggest::did_you_mean;
@@ -87,44 +87,109 @@ pub fn export(data: &DataDir, word: Option<&str>, format: Format) -> CmdResult {
         store: &store,
         now: clock::now(),
     };
+    // Whole or absent: the export is written aside and printed only once the store has been
+    // read to the end, so a store that fails half-way (damage, I/O) prints nothing instead of
+    // megabytes of unterminated JSON a script would take for data.
+    let mut staged = Staged::create(&data.runs())?;
+    let mut file = std::io::BufWriter::new(&mut staged.file);
+    write_export(entity, ctx, format, &mut file)?;
+    file.flush().map_err(export_failure)?;
+    drop(file);
     let mut out = Out::stdout();
+    staged.rewind()?;
+    out.copy_from(&mut staged.file)?;
+    out.flush()?;
+    Ok(ExitCode::Ok)
+}
+
+fn write_export(
+    entity: &dyn Entity,
+    ctx: Ctx<'_>,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let mut failure = None;
     match format {
         Format::Json => {
-            out.write_all(b"[")?;
+            out.write_all(b"[").map_err(export_failure)?;
             let mut first = true;
-            let mut failure = None;
             entity
                 .each_json(ctx, &mut |fields| {
-                    let mut write = || -> Result<(), Error> {
+                    let mut write = || -> std::io::Result<()> {
                         if !first {
                             out.write_all(entity.json_separator().as_bytes())?;
                         }
                         first = false;
-                        let text = serde_json::to_string(&fields)
-                            .map_err(|e| Error::output("cannot encode JSON", e.into()))?;
-                        out.write_all(text.as_bytes())
+                        serde_json::to_writer(&mut *out, &fields)?;
+                        Ok(())
                     };
-                    write().map_err(|e| stop(&mut failure, e))
+                    write().map_err(|e| stop(&mut failure, export_failure(e)))
                 })
                 .map_err(|e| failure.take().unwrap_or_else(|| model_failure(e)))?;
-            out.write_all(b"]\n")?;
+            out.write_all(b"]\n").map_err(export_failure)
         }
         Format::Csv => {
             let header = entity.csv_header(ctx).map_err(model_failure)?;
-            let mut csv = CsvWriter::new(&mut out);
-            csv.record(&header).map_err(csv_failure)?;
-            let mut failure = None;
+            let mut csv = CsvWriter::new(out);
+            csv.record(&header).map_err(export_failure)?;
             entity
                 .each_csv(ctx, &header, &mut |cells| {
                     csv.record(&cells)
-                        .map_err(|e| stop(&mut failure, csv_failure(e)))
+                        .map_err(|e| stop(&mut failure, export_failure(e)))
                 })
                 .map_err(|e| failure.take().unwrap_or_else(|| model_failure(e)))?;
-            csv.flush().map_err(csv_failure)?;
+            csv.flush().map_err(export_failure)
         }
     }
-    out.flush()?;
-    Ok(ExitCode::Ok)
+}
+
+/// An export being written: a file in the data dir's owner-only `runs/` (it holds what the
+/// store holds), unlinked at once on Unix so that nothing is left behind whatever ends the
+/// command. Hand-written rather than the `tempfile` crate, whose dependencies (rustix) would
+/// double the host's build for these few lines.
+struct Staged {
+    file: std::fs::File,
+    #[cfg(not(unix))]
+    path: std::path::PathBuf,
+}
+
+impl Staged {
+    fn create(dir: &std::path::Path) -> Result<Staged, Error> {
+        crate::data_dir::create_private_dir(dir)
+            .map_err(|e| Error::output(format!("cannot create {}", dir.display()), e))?;
+        let path = dir.join(format!("export-{}.tmp", std::process::id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options
+            .open(&path)
+            .map_err(|e| Error::output(format!("cannot write {}", path.display()), e))?;
+        #[cfg(unix)]
+        {
+            let _ = std::fs::remove_file(&path);
+            Ok(Staged { file })
+        }
+        #[cfg(not(unix))]
+        Ok(Staged { file, path })
+    }
+
+    fn rewind(&mut self) -> Result<(), Error> {
+        use std::io::Seek;
+        self.file
+            .rewind()
+            .map_err(|e| Error::output("cannot read the export back", e))
+    }
+}
+
+#[cfg(not(unix))]
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// Keeps a write failure while the model's scan is told to stop.
@@ -134,7 +199,7 @@ fn stop(slot: &mut Option<Error>, failure: Error) -> ModelError {
     ModelError::Conflict(text)
 }
 
-fn csv_failure(e: std::io::Error) -> Error {
+fn export_failure(e: std::io::Error) -> Error {
     Error::output("cannot write the export", e)
 }
 

@@ -11,7 +11,7 @@ use super::plan::Plan;
 use super::report::{self, Level, Summary};
 use super::spool;
 use crate::clock;
-use crate::config::DataDir;
+use crate::data_dir::DataDir;
 use crate::error::{CmdResult, Error, ExitCode};
 use crate::output::Out;
 
@@ -74,18 +74,9 @@ pub fn publish(
     Ok(())
 }
 
-/// A folder for outputs, created readable by its owner only (reports name accounts; archives
-/// keep what files carried).
+/// A folder for outputs, owner-only (reports name accounts; archives keep what files carried).
 pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
+    crate::data_dir::create_private_dir(dir)
         .map_err(|e| Error::output(format!("cannot create {}", dir.display()), e))
 }
 

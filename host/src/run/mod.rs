@@ -29,7 +29,7 @@ use toolsync_plugin_api::schema::{self, ColumnType};
 use toolsync_plugin_api::Manifest;
 
 use crate::clock;
-use crate::config::DataDir;
+use crate::data_dir::DataDir;
 use crate::error::{CmdResult, Error, ExitCode, ReadError, RunError};
 use crate::loader::LoadedProcessor;
 use crate::store::Store;
@@ -69,7 +69,9 @@ pub fn run(
     // 1. Resolve.
     let plan = Plan::resolve(data, processor, known, args)?;
     let name = plan.name.as_str();
-    let store = data.open_store()?;
+    let store = data.open_or_create_store()?;
+    // Spools and report drafts hold what the file carried: owner-only, like the store.
+    finish::create_private_dir(&data.runs())?;
     let mut summary = Summary::new(name, &plan.shown, clock::now(), args.dry_run);
 
     // 2. Read: the header against the schema, before any row runs.

@@ -10,7 +10,8 @@ use toolsync_reader::{DelimiterChoice, EncodingChoice, ReadOptions};
 
 use super::RunArgs;
 use crate::clock::Zone;
-use crate::config::{DataDir, Options};
+use crate::config::Options;
+use crate::data_dir::DataDir;
 use crate::error::{ConfigError, Error};
 use crate::loader::LoadedProcessor;
 

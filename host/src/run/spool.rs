@@ -71,8 +71,7 @@ pub const TRYBACK: &str = "tryback.raw";
 impl Spool {
     /// Opens the spool in `dir`, keeping the first `keep` bytes of each part (zero: fresh).
     pub fn open(dir: &Path, keep: SpoolLengths) -> Result<Spool, Error> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::output(format!("cannot create {}", dir.display()), e))?;
+        super::finish::create_private_dir(dir)?;
         let part = |name: &str, keep: u64| {
             Part::open(&dir.join(name), keep)
                 .map_err(|e| Error::output(format!("cannot open {}", dir.join(name).display()), e))

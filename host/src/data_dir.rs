@@ -1,0 +1,172 @@
+//! The data directory and what lives in it (design.md §6): the store, the file area (inputs,
+//! `archives/`, `reports/`), `plugins/`, `runs/` (work files of runs in progress) and
+//! `toolsync.toml`.
+//!
+//! Two rules an operator relies on:
+//! - **Only `run` creates.** A read command (`show`, `export`, `check`, `journal`, `backup`) on
+//!   a data dir with no store says so (exit 5) instead of creating an empty store and printing
+//!   `[]`: a mistyped `--data-dir` must not look like an empty platform.
+//! - **Owner-only.** The store holds every account (password hashes included), the reports
+//!   name accounts, the archives and spools keep what the files carried: toolsync creates them
+//!   readable by their owner only (0700 folders, 0600 files), and tightens the store and
+//!   `runs/` folders when it finds them wider (a data dir made by hand with `mkdir`).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{ConfigError, StoreError};
+use crate::store::Store;
+
+/// The environment variable naming the data dir when `--data-dir` is not given.
+pub const ENV: &str = "TOOLSYNC_DATA";
+const DEFAULT: &str = "toolsync-data";
+
+/// The data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    pub root: PathBuf,
+}
+
+impl DataDir {
+    /// `--data-dir`, else `$TOOLSYNC_DATA` (an empty value counts as unset), else
+    /// `./toolsync-data`. Refused when it names something that is not a folder.
+    pub fn resolve(flag: Option<&Path>) -> Result<DataDir, ConfigError> {
+        let root = match flag {
+            Some(flag) if flag.as_os_str().is_empty() => {
+                return Err(ConfigError::DataDir {
+                    path: PathBuf::from("\"\""),
+                    why: "is empty: name a folder".into(),
+                })
+            }
+            Some(flag) => flag.to_path_buf(),
+            None => std::env::var_os(ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT)),
+        };
+        match std::fs::metadata(&root) {
+            Ok(meta) if !meta.is_dir() => Err(ConfigError::DataDir {
+                path: root,
+                why: "is not a folder (--data-dir or $TOOLSYNC_DATA names the folder that holds the store)".into(),
+            }),
+            _ => Ok(DataDir { root }),
+        }
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.root.join("store")
+    }
+
+    /// Opens the store that is already there; a missing one is an error, never created.
+    pub fn open_store(&self) -> Result<Store, StoreError> {
+        Store::open_existing(&self.store())
+    }
+
+    /// Opens the store, creating the data dir (owner-only) and a new store on first use: only
+    /// `run` does this. A new store is announced on stderr, so that a mistyped `--data-dir`
+    /// shows at once.
+    pub fn open_or_create_store(&self) -> Result<Store, StoreError> {
+        let store = self.store();
+        if Store::exists(&store) {
+            return Store::open_existing(&store);
+        }
+        let new_root = !self.root.exists();
+        create_private_dir(&self.root).map_err(|e| StoreError::Open {
+            path: self.root.clone(),
+            message: format!("cannot create the data dir: {e}"),
+        })?;
+        let opened = Store::create(&store)?;
+        if new_root {
+            tracing::warn!(data_dir = %self.root.display(), "created a new data dir and an empty store");
+        } else {
+            tracing::info!(store = %store.display(), "created an empty store");
+        }
+        Ok(opened)
+    }
+
+    /// The file area: inputs, `archives/`, `reports/`.
+    pub fn files(&self) -> PathBuf {
+        self.root.join("files")
+    }
+    pub fn archives(&self) -> PathBuf {
+        self.files().join("archives")
+    }
+    pub fn reports(&self) -> PathBuf {
+        self.files().join("reports")
+    }
+    pub fn plugins(&self) -> PathBuf {
+        self.root.join("plugins")
+    }
+    /// Work files of runs in progress (report spools), kept across a kill for the resume.
+    pub fn runs(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join("toolsync.toml")
+    }
+}
+
+/// Creates `dir` (and its missing parents) readable by its owner only, or tightens an existing
+/// one to that. Tightening is best effort: a folder owned by someone else keeps its mode (the
+/// operator chose it), with a warning.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            let tightened = std::fs::Permissions::from_mode(mode & 0o700);
+            if let Err(e) = std::fs::set_permissions(dir, tightened) {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    "cannot make the folder owner-only ({e}); others may read it"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn private_dirs_are_created_owner_only_and_tightened_when_wider() {
+        let root = std::env::temp_dir().join(format!("toolsync-private-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let fresh = root.join("a/b");
+        create_private_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        assert_eq!(mode(&root.join("a")), 0o700);
+
+        let wide = root.join("wide");
+        std::fs::create_dir(&wide).unwrap();
+        std::fs::set_permissions(&wide, std::fs::Permissions::from_mode(0o755)).unwrap();
+        create_private_dir(&wide).unwrap();
+        assert_eq!(mode(&wide), 0o700);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_data_dir_that_is_a_file_is_refused() {
+        let file = std::env::temp_dir().join(format!("toolsync-file-{}", std::process::id()));
+        std::fs::write(&file, "hi").unwrap();
+        let refused = DataDir::resolve(Some(&file)).unwrap_err();
+        assert!(refused.to_string().contains("is not a folder"), "{refused}");
+        std::fs::remove_file(&file).unwrap();
+        assert!(DataDir::resolve(Some(Path::new(""))).is_err());
+    }
+}
