@@ -3,47 +3,7 @@
 mod common;
 use common::*;
 
-use std::io::Write;
 use std::time::{Duration, Instant};
-
-fn users_file(
-    world: &World,
-    name: &str,
-    rows: usize,
-    bad_every: Option<usize>,
-) -> std::path::PathBuf {
-    let path = world.root.join(name);
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    writeln!(out, "username;firstname;lastname;email;idnumber;city").unwrap();
-    for i in 0..rows {
-        if bad_every.is_some_and(|n| i % n == n - 1) {
-            writeln!(out, "bad user {i};x;y;bad{i}@x.org;B{i};Lyon").unwrap();
-        } else {
-            writeln!(
-                out,
-                "user{i};First{i};Last{i};user{i}@example.org;ID{i};City {}",
-                i % 97
-            )
-            .unwrap();
-        }
-    }
-    out.flush().unwrap();
-    path
-}
-
-/// The export without the run-time stamps, which differ between two stores by construction.
-fn export_without_stamps(world: &World) -> Vec<serde_json::Value> {
-    world
-        .export_users()
-        .into_iter()
-        .map(|mut u| {
-            let o = u.as_object_mut().unwrap();
-            o.remove("timecreated");
-            o.remove("timemodified");
-            u
-        })
-        .collect()
-}
 
 #[test]
 fn a_dry_run_changes_nothing() {

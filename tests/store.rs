@@ -205,3 +205,37 @@ fn a_truncated_store_is_reported_as_damaged_without_a_panic() {
         }
     }
 }
+
+/// The store folder deleted while a run has it open: sled would write on into the unlinked
+/// files and the run would report success. The run notices at its final flush and fails.
+#[test]
+fn a_store_deleted_during_a_run_fails_the_run() {
+    let world = World::users();
+    loaded(&world);
+    let file = world.file("more.csv", "username;firstname;lastname\ncid;Cid;C\n");
+    let hook = world.root.join("hook");
+    let child = world
+        .command(&["run", "users", file.to_str().unwrap()])
+        .env(
+            "TOOLSYNC_FAULT",
+            format!("before-final-flush:pause={}", hook.display()),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !hook.join("reached").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never reached its final flush"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::fs::remove_dir_all(world.data.join("store")).unwrap();
+    std::fs::write(hook.join("go"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("was deleted or replaced"), "{stderr}");
+}

@@ -151,6 +151,10 @@ pub enum StoreError {
     /// A read command on a data dir where nothing has run (a mistyped `--data-dir`?).
     #[error("no store at {}: nothing has run with this data dir yet (check --data-dir or $TOOLSYNC_DATA; `toolsync run` creates the store)", path.display())]
     Missing { path: PathBuf },
+    /// A store folder whose log holds nothing: a first run killed before its first commit, or
+    /// a log emptied by accident. Not shown as an empty platform.
+    #[error("the store at {} holds nothing (its first run was interrupted, or its log was emptied): `toolsync run` starts it again; restore a backup if it held data", path.display())]
+    Empty { path: PathBuf },
     /// sled cannot read its own files.
     #[error("the store at {} is damaged ({detail}): restore it from a backup (`toolsync restore`), or save what can still be read with `toolsync export`", path.display())]
     Damaged { path: PathBuf, detail: String },

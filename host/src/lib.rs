@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod data_dir;
 pub mod error;
+pub mod faults;
 pub mod loader;
 pub mod logging;
 pub mod output;

@@ -91,7 +91,10 @@ impl Store {
             let empty = self.guarded(|| self.db.first().map(|f| f.is_none()));
             return match empty {
                 Ok(true) if may_seed => self.seed(),
-                Ok(_) => Err(StoreError::damaged(
+                Ok(true) => Err(StoreError::Empty {
+                    path: self.path.clone(),
+                }),
+                Ok(false) => Err(StoreError::damaged(
                     &self.path,
                     "its version record is missing: the log was emptied or truncated",
                 )),

@@ -273,3 +273,41 @@ pub fn reasons(report: &serde_json::Value) -> Vec<&str> {
         .map(|e| e["reason"].as_str().expect("every error has a reason"))
         .collect()
 }
+
+/// A users file of `rows` generated accounts in the world's folder; with `bad_every: Some(n)`,
+/// every n-th row has a username the users processor refuses.
+pub fn users_file(world: &World, name: &str, rows: usize, bad_every: Option<usize>) -> PathBuf {
+    use std::io::Write;
+    let path = world.root.join(name);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    writeln!(out, "username;firstname;lastname;email;idnumber;city").unwrap();
+    for i in 0..rows {
+        if bad_every.is_some_and(|n| i % n == n - 1) {
+            writeln!(out, "bad user {i};x;y;bad{i}@x.org;B{i};Lyon").unwrap();
+        } else {
+            writeln!(
+                out,
+                "user{i};First{i};Last{i};user{i}@example.org;ID{i};City {}",
+                i % 97
+            )
+            .unwrap();
+        }
+    }
+    out.flush().unwrap();
+    path
+}
+
+/// `export users` without the run-time stamps, which differ between two stores by
+/// construction.
+pub fn export_without_stamps(world: &World) -> Vec<serde_json::Value> {
+    world
+        .export_users()
+        .into_iter()
+        .map(|mut u| {
+            let o = u.as_object_mut().unwrap();
+            o.remove("timecreated");
+            o.remove("timemodified");
+            u
+        })
+        .collect()
+}

@@ -47,7 +47,7 @@ fn list(store: &Store) -> CmdResult {
                 j.input,
                 j.items_done,
                 if j.finished {
-                    ", all of them (only the reports remain)"
+                    ", all of them (only its finish remains: tryback, reports, archive)"
                 } else {
                     ""
                 }

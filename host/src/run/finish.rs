@@ -2,18 +2,20 @@
 //! input and its clean-up (formats.md §4).
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use toolsync_reader::{CsvReader, DelimiterChoice, FileInfo, ReadOptions};
 
 use super::plan::Plan;
 use super::report::{self, Level, Summary};
 use super::spool;
-use crate::clock;
 use crate::data_dir::DataDir;
 use crate::error::{CmdResult, Error, ExitCode};
 use crate::output::Out;
+use crate::{clock, faults};
 
 /// A refused file: its reports are stored and printed, nothing else is written; the reason
 /// also goes to stderr, where a script or an operator watching a terminal sees it.
@@ -26,37 +28,158 @@ pub fn refused(data: &DataDir, plan: &Plan<'_>, mut summary: Summary) -> CmdResu
     }
     summary.finished_at = clock::now();
     let stamp = plan.zone.stamp(summary.started_at);
-    publish(data, plan, &summary, None, &stamp)?;
+    publish(data, plan, &mut summary, None, &stamp)?;
     Ok(ExitCode::InputRefused)
 }
 
-/// Renders the full reports and stores them (`store_report`), then prints one on stdout: the
-/// text or the JSON one (`--json`), every row (`--report full`) or only the failed ones.
+/// The reports of a run that committed nothing (refused, dry, rolled back): stored under
+/// fresh names, then printed. Nothing is journaled: killed here, a re-run is a new run.
 pub fn publish(
     data: &DataDir,
     plan: &Plan<'_>,
-    summary: &Summary,
+    summary: &mut Summary,
     spool_dir: Option<&Path>,
     stamp: &str,
 ) -> Result<(), Error> {
-    let work = data.runs().join(format!("{}.report", summary.processor));
-    let (txt, json) = report::render(summary, spool_dir, &work)?;
-    let mut summary = summary.clone();
     if plan.outputs.store_report {
-        let dir = data.reports();
-        create_private_dir(&dir)?;
-        let name = file_name(&plan.input);
-        let stamp = free_stamp(stamp, |s| {
-            vec![
-                dir.join(format!("{s}_{name}.report.txt")),
-                dir.join(format!("{s}_{name}.report.json")),
-            ]
-        });
-        let stored = dir.join(format!("{stamp}_{name}.report.txt"));
-        copy(&txt, &stored)?;
-        copy(&json, &dir.join(format!("{stamp}_{name}.report.json")))?;
-        summary.stored = Some(stored);
+        let paths = ReportPaths::free(data, plan, stamp);
+        store_reports(summary, spool_dir, &paths)?;
+        summary.stored = Some(paths.txt);
     }
+    print_report(plan, summary, spool_dir)
+}
+
+/// The outputs of a run that committed, named once and journaled with its last batch: a run
+/// killed anywhere in its finish writes, when re-run, only the outputs still missing, under the
+/// same names — each output exists exactly once. Each is written aside and renamed into place,
+/// so an output that exists is whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinishPlan {
+    pub finished_at: i64,
+    pub tryback: Option<PathBuf>,
+    pub reports: Option<ReportPaths>,
+    pub archive: Option<PathBuf>,
+    /// Remove the input once archived (`cleanup`).
+    pub cleanup: bool,
+}
+
+/// Where a run's two stored reports go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportPaths {
+    pub txt: PathBuf,
+    pub json: PathBuf,
+}
+
+impl ReportPaths {
+    /// `reports/<stamp>_<name>.report.{txt,json}`, the stamp made unique if a report of that
+    /// second exists.
+    fn free(data: &DataDir, plan: &Plan<'_>, stamp: &str) -> ReportPaths {
+        let dir = data.reports();
+        let name = file_name(&plan.input);
+        let at = |s: &str| ReportPaths {
+            txt: dir.join(format!("{s}_{name}.report.txt")),
+            json: dir.join(format!("{s}_{name}.report.json")),
+        };
+        at(&free_stamp(stamp, |s| {
+            let p = at(s);
+            vec![p.txt, p.json]
+        }))
+    }
+}
+
+impl FinishPlan {
+    /// Names the outputs a committed run will write.
+    pub fn new(
+        data: &DataDir,
+        plan: &Plan<'_>,
+        stamp: &str,
+        with_tryback: bool,
+        stopped: bool,
+    ) -> FinishPlan {
+        let name = file_name(&plan.input);
+        FinishPlan {
+            finished_at: clock::now(),
+            tryback: (with_tryback && plan.outputs.tryback)
+                .then(|| tryback_path(&plan.input, stamp)),
+            reports: plan
+                .outputs
+                .store_report
+                .then(|| ReportPaths::free(data, plan, stamp)),
+            archive: plan.outputs.archive.then(|| {
+                let dir = data.archives();
+                let stamp = free_stamp(stamp, |s| vec![dir.join(format!("{s}_{name}"))]);
+                dir.join(format!("{stamp}_{name}"))
+            }),
+            // A run stopped by --max-errors keeps its input for the next attempt.
+            cleanup: plan.outputs.cleanup && !stopped,
+        }
+    }
+
+    /// Writes what is still missing, in order: tryback, reports, archive, then removes the
+    /// input (`cleanup`). `summary` is the run's, `stored` and `tryback` filled from the plan.
+    pub fn complete(
+        &self,
+        data: &DataDir,
+        plan: &Plan<'_>,
+        summary: &Summary,
+        info: &FileInfo,
+        secrets: &Secrets,
+        spool_dir: &Path,
+    ) -> Result<(), Error> {
+        if let Some(path) = self.tryback.as_ref().filter(|p| !p.exists()) {
+            write_tryback(path, &plan.input, info, spool_dir)?;
+            tracing::info!(tryback = %path.display(), "tryback written");
+        }
+        faults::point("after-tryback");
+        if let Some(paths) = &self.reports {
+            if !(paths.txt.exists() && paths.json.exists()) {
+                store_reports(summary, Some(spool_dir), paths)?;
+                tracing::info!(report = %paths.txt.display(), "reports stored");
+            }
+        }
+        faults::point("after-report");
+        if let Some(path) = self.archive.as_ref().filter(|p| !p.exists()) {
+            archive(data, plan, info, secrets, path)?;
+            tracing::info!(archive = %path.display(), "input archived");
+        }
+        faults::point("after-archive");
+        if self.cleanup && plan.input.exists() {
+            std::fs::remove_file(&plan.input).map_err(|e| {
+                Error::output(
+                    format!("cannot remove {} (cleanup)", plan.input.display()),
+                    e,
+                )
+            })?;
+        }
+        faults::point("after-cleanup");
+        Ok(())
+    }
+}
+
+/// Writes both full reports, each aside then renamed into place.
+fn store_reports(
+    summary: &Summary,
+    spool_dir: Option<&Path>,
+    paths: &ReportPaths,
+) -> Result<(), Error> {
+    if let Some(dir) = paths.txt.parent() {
+        create_private_dir(dir)?;
+    }
+    write_whole(&paths.txt, |out| {
+        report::write_text(summary, spool_dir, Level::Full, out)
+    })?;
+    write_whole(&paths.json, |out| {
+        report::write_json(summary, spool_dir, Level::Full, out)
+    })
+}
+
+/// Prints one report on stdout: the text or the JSON one (`--json`), every row (`--report
+/// full`) or only the failed ones.
+pub fn print_report(
+    plan: &Plan<'_>,
+    summary: &Summary,
+    spool_dir: Option<&Path>,
+) -> Result<(), Error> {
     let level = if plan.args.full_report {
         Level::Full
     } else {
@@ -64,14 +187,31 @@ pub fn publish(
     };
     let mut out = Out::stdout();
     let printed = if plan.args.json {
-        report::write_json(&summary, spool_dir, level, &mut out)
+        report::write_json(summary, spool_dir, level, &mut out)
     } else {
-        report::write_text(&summary, spool_dir, level, &mut out)
+        report::write_text(summary, spool_dir, level, &mut out)
     };
     printed.map_err(|e| Error::output("cannot print the report", e))?;
-    out.flush()?;
-    let _ = std::fs::remove_dir_all(&work);
-    Ok(())
+    out.flush()
+}
+
+/// Writes `path` whole or not at all: into `<path>.partial` (owner-only), synced, then renamed.
+/// A kill leaves at most a `.partial` file, which the next attempt overwrites.
+fn write_whole(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let attempt = || -> std::io::Result<()> {
+        let mut out = BufWriter::new(report::private_file(&partial)?);
+        write(&mut out)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&partial, path)
+    };
+    attempt().map_err(|e| Error::output(format!("cannot write {}", path.display()), e))
 }
 
 /// A folder for outputs, owner-only (reports name accounts; archives keep what files carried).
@@ -97,19 +237,8 @@ pub fn free_stamp(stamp: &str, names: impl Fn(&str) -> Vec<PathBuf>) -> String {
     candidate
 }
 
-fn copy(from: &Path, to: &Path) -> Result<(), Error> {
-    std::fs::copy(from, to)
-        .map(|_| ())
-        .map_err(|e| Error::output(format!("cannot write {}", to.display()), e))
-}
-
-/// `<base>_tryback_<stamp>.<ext>` beside the input, owner-only: users files hold passwords.
-pub fn write_tryback(
-    input: &Path,
-    info: &FileInfo,
-    stamp: &str,
-    spool_dir: &Path,
-) -> Result<PathBuf, Error> {
+/// `<base>_tryback_<stamp>.<ext>` beside the input (the stamp made unique).
+fn tryback_path(input: &Path, stamp: &str) -> PathBuf {
     let dir = input.parent().unwrap_or(Path::new("."));
     let base = input
         .file_stem()
@@ -123,83 +252,132 @@ pub fn write_tryback(
         stamp,
         |s| vec![dir.join(format!("{base}_tryback_{s}{ext}"))],
     );
-    let path = dir.join(format!("{base}_tryback_{stamp}{ext}"));
-    let write = || -> std::io::Result<()> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut out = std::io::BufWriter::new(options.open(&path)?);
-        let mut source = File::open(input)?;
-        if info.bom_removed {
-            toolsync_reader::copy_raw(&mut source, 0, 3, &mut out)?;
-        }
-        if let Some(header) = &info.header {
-            toolsync_reader::copy_raw(&mut source, header.raw_start, header.raw_end, &mut out)?;
-        }
-        std::io::copy(&mut File::open(spool_dir.join(spool::TRYBACK))?, &mut out)?;
-        out.flush()
-    };
-    write().map_err(|e| {
-        Error::output(
-            format!("cannot write the tryback file {}", path.display()),
-            e,
-        )
-    })?;
-    Ok(path)
+    dir.join(format!("{base}_tryback_{stamp}{ext}"))
 }
 
-/// `archives/<stamp>_<name>`: a copy of the input readable by its owner only, byte for byte
-/// except the cells of secret columns (users' `password`), emptied — so that no secret is kept
-/// and re-running an archive never changes one (formats.md §4.4). The file is read again by the
-/// same rules (and the delimiter the run used) to find those cells; everything else, comments,
-/// line ends and the encoding included, is copied as it was.
-pub fn archive(
+/// The tryback file: the input's BOM and header, then the raw bytes of every failed record,
+/// owner-only (users files hold passwords).
+fn write_tryback(
+    path: &Path,
+    input: &Path,
+    info: &FileInfo,
+    spool_dir: &Path,
+) -> Result<(), Error> {
+    write_whole(path, |out| {
+        let mut source = File::open(input)?;
+        if info.bom_removed {
+            toolsync_reader::copy_raw(&mut source, 0, 3, out)?;
+        }
+        if let Some(header) = &info.header {
+            toolsync_reader::copy_raw(&mut source, header.raw_start, header.raw_end, out)?;
+        }
+        std::io::copy(&mut File::open(spool_dir.join(spool::TRYBACK))?, out)?;
+        Ok(())
+    })
+}
+
+/// The archive copy of the input, readable by its owner only, byte for byte except the cells
+/// of secret columns (users' `password`), emptied — so that no secret is kept and re-running an
+/// archive never changes one (formats.md §4.4). The file is read again by the same rules (and
+/// the delimiter the run used) to find those cells; everything else, comments, line ends and
+/// the encoding included, is copied as it was.
+fn archive(
     data: &DataDir,
     plan: &Plan<'_>,
     info: &FileInfo,
-    secret: &[usize],
-    stamp: &str,
+    secrets: &Secrets,
+    path: &Path,
 ) -> Result<(), Error> {
-    let dir = data.archives();
-    create_private_dir(&dir)?;
-    let name = file_name(&plan.input);
-    let stamp = free_stamp(stamp, |s| vec![dir.join(format!("{s}_{name}"))]);
-    let path = dir.join(format!("{stamp}_{name}"));
-    let failed = |e: std::io::Error| Error::output(format!("cannot write {}", path.display()), e);
-    let mut out = std::io::BufWriter::new(report::private_file(&path).map_err(failed)?);
-    let mut source = File::open(&plan.input).map_err(failed)?;
-    if secret.is_empty() {
-        std::io::copy(&mut source, &mut out).map_err(failed)?;
-        return out.flush().map_err(failed);
-    }
-    let options = ReadOptions {
-        delimiter: DelimiterChoice::Byte(info.delimiter),
-        ..plan.read
-    };
-    let (mut reader, _) = CsvReader::open(&plan.input, &options)
-        .map_err(|r| failed(std::io::Error::other(r.message)))?;
-    let mut at = 0u64;
-    let mut raw = Vec::new();
-    while let Some(item) = reader.next_item() {
-        let (start, end) = item.raw_range();
-        toolsync_reader::copy_raw(&mut source, at, start, &mut out).map_err(failed)?;
-        raw.clear();
-        toolsync_reader::copy_raw(&mut source, start, end, &mut raw).map_err(failed)?;
-        let spans = toolsync_reader::field_spans(&raw, info.delimiter);
-        let mut kept = 0;
-        for (i, span) in spans.iter().enumerate() {
-            if secret.contains(&i) {
-                out.write_all(&raw[kept..span.start]).map_err(failed)?;
-                kept = span.end;
-            }
+    create_private_dir(&data.archives())?;
+    write_whole(path, |out| {
+        let mut source = File::open(&plan.input)?;
+        if secrets.positions.is_empty() {
+            std::io::copy(&mut source, out)?;
+            return Ok(());
         }
-        out.write_all(&raw[kept..]).map_err(failed)?;
-        at = end;
+        let options = ReadOptions {
+            delimiter: DelimiterChoice::Byte(info.delimiter),
+            ..plan.read
+        };
+        let (mut reader, _) =
+            CsvReader::open(&plan.input, &options).map_err(|r| std::io::Error::other(r.message))?;
+        let mut at = 0u64;
+        let mut raw = Vec::new();
+        while let Some(item) = reader.next_item() {
+            let (start, end) = item.raw_range();
+            toolsync_reader::copy_raw(&mut source, at, start, out)?;
+            raw.clear();
+            toolsync_reader::copy_raw(&mut source, start, end, &mut raw)?;
+            let spans = toolsync_reader::field_spans(&raw, info.delimiter);
+            let blank = secrets.fields_to_empty(spans.len());
+            let mut kept = 0;
+            for (i, span) in spans.iter().enumerate() {
+                if blank(i) {
+                    out.write_all(&raw[kept..span.start])?;
+                    kept = span.end;
+                }
+            }
+            out.write_all(&raw[kept..])?;
+            at = end;
+        }
+        std::io::copy(&mut source, out)?;
+        Ok(())
+    })
+}
+
+/// The columns whose cells the archive empties (their type is `secret`: users' `password`).
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    /// Their positions in the file.
+    pub positions: Vec<usize>,
+    /// How many columns the file's records have.
+    pub columns: usize,
+}
+
+impl Secrets {
+    /// Which fields of a record of `fields` fields to empty. A record with the file's field
+    /// count has its secret columns emptied. In one with more fields (an unquoted delimiter
+    /// inside a value) or fewer, a secret may have moved: every field from the first place a
+    /// secret can now stand is emptied — losing a little of a malformed row in the archive
+    /// (the tryback keeps it whole) rather than keeping part of a password.
+    pub fn fields_to_empty(&self, fields: usize) -> impl Fn(usize) -> bool + '_ {
+        let from = match self.positions.iter().min() {
+            Some(first) if fields != self.columns => {
+                first.saturating_sub(self.columns.saturating_sub(fields))
+            }
+            _ => usize::MAX,
+        };
+        move |i| i >= from || self.positions.contains(&i)
     }
-    std::io::copy(&mut source, &mut out).map_err(failed)?;
-    out.flush().map_err(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emptied(secrets: &Secrets, fields: usize) -> Vec<usize> {
+        let blank = secrets.fields_to_empty(fields);
+        (0..fields).filter(|&i| blank(i)).collect()
+    }
+
+    #[test]
+    fn a_malformed_record_loses_every_field_a_secret_may_have_moved_to() {
+        // username;firstname;lastname;email;password
+        let secrets = Secrets {
+            positions: vec![4],
+            columns: 5,
+        };
+        assert_eq!(emptied(&secrets, 5), [4]);
+        // `u2;A;B;u2@example.org;Pw;WithSemi7`: the password split in two.
+        assert_eq!(emptied(&secrets, 6), [4, 5]);
+        // A field missing before the password: it now stands at 3.
+        assert_eq!(emptied(&secrets, 4), [3]);
+        assert_eq!(emptied(&secrets, 2), [1]);
+        assert_eq!(emptied(&secrets, 1), [0]);
+        let none = Secrets {
+            positions: vec![],
+            columns: 3,
+        };
+        assert_eq!(emptied(&none, 5), Vec::<usize>::new());
+    }
 }

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use toolsync_plugin_api::engine::{full_key, Backend, Staging, Writes};
 
+use super::finish::FinishPlan;
 use super::spool::SpoolLengths;
 use super::tally::Tally;
 use crate::error::StoreError;
@@ -27,7 +28,8 @@ pub struct Journal {
     pub items_done: u64,
     pub tally: Tally,
     pub spools: SpoolLengths,
-    /// The last batch is committed; only the reports and the input's archiving remain.
+    /// The last batch is committed; only the finish (tryback, reports, archive, clean-up)
+    /// remains.
     pub finished: bool,
     /// Why the run stopped early (`--max-errors`).
     #[serde(default)]
@@ -39,6 +41,13 @@ pub struct Journal {
     pub report_lines: Vec<String>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Comment lines the reader skipped (for a report written after a kill).
+    #[serde(default)]
+    pub comments: u64,
+    /// The outputs of the finish, named when the last batch committed (None until then, and
+    /// in journals written before toolsync journaled its finish).
+    #[serde(default)]
+    pub finish: Option<FinishPlan>,
 }
 
 impl Journal {
@@ -64,6 +73,8 @@ impl Journal {
             details: serde_json::json!({}),
             report_lines: Vec::new(),
             warnings: Vec::new(),
+            comments: 0,
+            finish: None,
         }
     }
 

@@ -28,11 +28,12 @@ use toolsync_plugin_api::engine::{Engine, Guard};
 use toolsync_plugin_api::schema::{self, ColumnType};
 use toolsync_plugin_api::Manifest;
 
-use crate::clock;
 use crate::data_dir::DataDir;
 use crate::error::{CmdResult, Error, ExitCode, ReadError, RunError};
 use crate::loader::LoadedProcessor;
 use crate::store::Store;
+use crate::{clock, faults};
+use finish::{FinishPlan, Secrets};
 pub use journal::{Journal, SPACE as JOURNAL_SPACE};
 use plan::Plan;
 use progress::Progress;
@@ -72,6 +73,10 @@ pub fn run(
     let store = data.open_or_create_store()?;
     // Spools and report drafts hold what the file carried: owner-only, like the store.
     finish::create_private_dir(&data.runs())?;
+    let spool_dir = data.runs().join(name);
+    if let Some(code) = finished_without_input(&store, &plan, &spool_dir)? {
+        return Ok(code);
+    }
     let mut summary = Summary::new(name, &plan.shown, clock::now(), args.dry_run);
 
     // 2. Read: the header against the schema, before any row runs.
@@ -83,39 +88,17 @@ pub fn run(
         }
     };
 
-    // A journal left by a killed run of this same file: resume after its last commit.
-    let journaled = plan.journaled();
-    let resumed = if journaled {
-        resume(data, &store, &plan, &opened, &mut summary)?
-    } else {
+    // A journal left by a killed run of this same file: resume after its last commit, or
+    // only complete its finish when everything was committed.
+    let resumed = if args.dry_run {
         None
+    } else {
+        resume(data, &store, &plan, &opened, &mut summary)?
     };
     let stamp = resumed
         .as_ref()
         .map(|j| j.stamp.clone())
         .unwrap_or_else(|| plan.zone.stamp(summary.started_at));
-    let spec = plan.spec(&opened.columns, summary.started_at);
-
-    // 3. Survey (not for a resume whose journal says everything was committed).
-    let needs_survey =
-        processor.manifest.is_surveyed() && !resumed.as_ref().is_some_and(|j| j.finished);
-    let surveyed = if needs_survey {
-        survey::survey(&plan, &spec, &store).map(|notes| summary.warnings.extend(notes))
-    } else {
-        Ok(())
-    };
-    let started = surveyed.and_then(|()| processor.processor.start(spec).into_result());
-    let mut run = match started {
-        Ok(run) => run,
-        Err(StartError::BadOption(m)) => return Err(RunError::BadOption(m.into()).into()),
-        Err(StartError::Refused(m)) => {
-            summary.refused = Some(m.to_string());
-            return finish::refused(data, &plan, summary);
-        }
-    };
-
-    // 4. Stream the rows.
-    let spool_dir = data.runs().join(name);
     if resumed.is_none() {
         let _ = std::fs::remove_dir_all(&spool_dir);
     }
@@ -132,59 +115,90 @@ pub fn run(
             stamp.clone(),
         )
     });
+    let read_only = processor.manifest.is_read_only();
+    let guard = if read_only {
+        Guard::read_only()
+    } else {
+        Guard::plugin(processor.namespaces.iter().cloned())
+    };
     let threads = if processor.manifest.parallel_prepare {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
         1
     };
-    let guard = if processor.manifest.is_read_only() {
-        Guard::read_only()
-    } else {
-        Guard::plugin(processor.namespaces.iter().cloned())
-    };
     let mut engine = Engine::new(&store, guard).prepare_on(threads);
-    let mut progress = Progress::new(opened.info.size, args.quiet);
-    let source = File::open(&plan.input).map_err(|source| ReadError::Unreadable {
-        path: plan.input.clone(),
-        source,
-    })?;
-    let mut rows = stream::Rows::new(
-        &mut spool,
-        source,
-        &mut state,
-        name,
-        journaled,
-        args.max_errors,
-        &mut progress,
-    );
-    if !rows.state.finished {
+
+    if !state.finished {
+        // 3. Survey, then start the processor.
+        let spec = plan.spec(&opened.columns, summary.started_at);
+        let surveyed = if processor.manifest.is_surveyed() {
+            survey::survey(&plan, &spec, &store)
+        } else {
+            Ok(Vec::new())
+        };
+        let started = surveyed.and_then(|notes| {
+            for note in notes {
+                // A resumed run surveys again: its notes are in the journal already.
+                if !state.warnings.contains(&note) {
+                    state.warnings.push(note);
+                }
+            }
+            processor.processor.start(spec).into_result()
+        });
+        let mut run = match started {
+            Ok(run) => run,
+            Err(StartError::BadOption(m)) => return Err(RunError::BadOption(m.into()).into()),
+            Err(StartError::Refused(m)) => {
+                summary.refused = Some(m.to_string());
+                return finish::refused(data, &plan, summary);
+            }
+        };
+
+        // 4. Stream the rows.
+        let mut progress = Progress::new(opened.info.size, args.quiet);
+        let source = File::open(&plan.input).map_err(|source| ReadError::Unreadable {
+            path: plan.input.clone(),
+            source,
+        })?;
+        let mut rows = stream::Rows::new(
+            &mut spool,
+            source,
+            &mut state,
+            name,
+            plan.journaled(),
+            args.max_errors,
+            &mut progress,
+        );
         rows.stream(&mut engine, &mut run, &mut opened.reader)?;
         rows.finish(&mut engine, &mut run)?;
-    }
+        rows.state.comments = opened.reader.comments();
 
-    // 5. Commit (or not) the last batch.
-    let failed_rows = rows.state.tally.failed();
-    let stopped = rows.state.stopped.is_some();
-    let rolled_back = args.atomic && (failed_rows > 0 || stopped);
-    // Done: the run's outcome stands (tryback, archive, clean-up follow); committed: and it
-    // wrote to the store (a read-only processor never does).
-    let done = if args.dry_run || rolled_back {
-        engine.discard();
-        false
-    } else {
-        rows.commit(&mut engine, true)?;
-        store.flush_all()?;
-        true
-    };
-    drop(rows);
-    summary.comments = opened.reader.comments();
-    summary.committed = done && !processor.manifest.is_read_only();
+        // 5. Commit the last batch with the finish's outputs named (not for a dry run nor a
+        // rolled-back `--atomic` run, which commit nothing).
+        if commits(args, rows.state) {
+            let failed = rows.state.tally.failed() > 0;
+            let stopped = rows.state.stopped.is_some();
+            rows.state.finish = Some(FinishPlan::new(data, &plan, &stamp, failed, stopped));
+            rows.commit(&mut engine, true)?;
+            faults::point("after-last-commit");
+            faults::point("before-final-flush");
+            store.flush_all()?;
+        } else {
+            engine.discard();
+        }
+    }
+    // Done: the last batch committed (now or by the run this one completes); the finish
+    // follows. Not done: a dry run, or a rolled-back --atomic run.
+    let done = state.finished;
+    let failed_rows = state.tally.failed();
+    summary.comments = state.comments;
+    summary.committed = done && !read_only;
     summary.tally = state.tally.clone();
     summary.stopped = state.stopped.clone();
     summary.details = state.details.clone();
     summary.report_lines = state.report_lines.clone();
     summary.warnings.extend(state.warnings.iter().cloned());
-    if rolled_back {
+    if args.atomic && !done {
         summary
             .warnings
             .push("--atomic: rows failed, nothing was committed".to_string());
@@ -197,48 +211,53 @@ pub fn run(
         });
     }
     spool.flush()?;
-
-    // 6. Finish: tryback, reports, archive, clean-up.
-    if done && failed_rows > 0 && plan.outputs.tryback {
-        summary.tryback = Some(finish::write_tryback(
-            &plan.input,
-            &opened.info,
-            &stamp,
-            &spool_dir,
-        )?);
-    }
-    summary.finished_at = clock::now();
     let exit = if failed_rows > 0 || state.stopped.is_some() {
         ExitCode::RowsFailed
     } else {
         ExitCode::Ok
     };
-    finish::publish(data, &plan, &summary, Some(&spool_dir), &stamp)?;
+
+    // 6. Finish: tryback, reports, archive, clean-up — each once, even across kills.
     if done {
-        if plan.outputs.archive {
-            let secret = secret_positions(&processor.manifest, &opened.columns);
-            finish::archive(data, &plan, &opened.info, &secret, &stamp)?;
-        }
-        if plan.outputs.cleanup && state.stopped.is_none() {
-            std::fs::remove_file(&plan.input).map_err(|e| {
-                Error::output(
-                    format!("cannot remove {} (cleanup)", plan.input.display()),
-                    e,
-                )
-            })?;
-        }
-        if journaled {
-            Journal::clear(&store, name)?;
-        }
+        // A journal from before the finish was journaled names no outputs: name them now.
+        let outputs = state.finish.clone().unwrap_or_else(|| {
+            FinishPlan::new(
+                data,
+                &plan,
+                &stamp,
+                failed_rows > 0,
+                state.stopped.is_some(),
+            )
+        });
+        summary.finished_at = outputs.finished_at;
+        summary.tryback = outputs.tryback.clone();
+        summary.stored = outputs.reports.as_ref().map(|r| r.txt.clone());
+        let secrets = secrets(&processor.manifest, &opened.columns);
+        outputs.complete(data, &plan, &summary, &opened.info, &secrets, &spool_dir)?;
+        // Printing may fail (a full stdout): the run is complete all the same.
+        let printed = finish::print_report(&plan, &summary, Some(&spool_dir));
+        Journal::clear(&store, name)?;
+        faults::point("after-journal-clear");
+        let _ = std::fs::remove_dir_all(&spool_dir);
+        printed?;
+    } else {
+        summary.finished_at = clock::now();
+        finish::publish(data, &plan, &mut summary, Some(&spool_dir), &stamp)?;
+        let _ = std::fs::remove_dir_all(&spool_dir);
     }
-    let _ = std::fs::remove_dir_all(&spool_dir);
     Ok(exit)
 }
 
-/// The positions of the file's columns whose type is `secret` (their cells are emptied in the
-/// archive copy).
-fn secret_positions(manifest: &Manifest, columns: &[String]) -> Vec<usize> {
-    columns
+/// Whether a run's outcome commits: not a dry run, and not an `--atomic` run with a failed
+/// row or an early stop (rolled back).
+fn commits(args: &RunArgs, state: &Journal) -> bool {
+    let rolled_back = args.atomic && (state.tally.failed() > 0 || state.stopped.is_some());
+    !args.dry_run && !rolled_back
+}
+
+/// The columns the archive empties.
+fn secrets(manifest: &Manifest, columns: &[String]) -> Secrets {
+    let positions = columns
         .iter()
         .enumerate()
         .filter(|(_, name)| {
@@ -247,7 +266,57 @@ fn secret_positions(manifest: &Manifest, columns: &[String]) -> Vec<usize> {
                 .is_some_and(|kind| kind.is_secret())
         })
         .map(|(i, _)| i)
-        .collect()
+        .collect();
+    Secrets {
+        positions,
+        columns: columns.len(),
+    }
+}
+
+/// A run killed after its finish removed the input (`cleanup`) and before its journal was
+/// cleared: everything was written, only the journal is left. It is cleared, and the exit
+/// code is the run's.
+fn finished_without_input(
+    store: &Store,
+    plan: &Plan<'_>,
+    spool_dir: &std::path::Path,
+) -> Result<Option<ExitCode>, Error> {
+    if plan.input.exists() {
+        return Ok(None);
+    }
+    let Some(journal) = Journal::load(store, &plan.name)? else {
+        return Ok(None);
+    };
+    let cleaned = journal.finish.as_ref().is_some_and(|f| f.cleanup);
+    if !(journal.finished && cleaned && journal.input == plan.input.display().to_string()) {
+        return Ok(None);
+    }
+    Journal::clear(store, &plan.name)?;
+    let _ = std::fs::remove_dir_all(spool_dir);
+    eprintln!(
+        "toolsync: the last run of {} on {} had finished and removed its input; its stored report follows",
+        plan.name, journal.input
+    );
+    // Its report, as stored (every row), in the form asked for.
+    if let Some(reports) = journal.finish.as_ref().and_then(|f| f.reports.as_ref()) {
+        let stored = if plan.args.json {
+            &reports.json
+        } else {
+            &reports.txt
+        };
+        let mut file = File::open(stored)
+            .map_err(|e| Error::output(format!("cannot read {}", stored.display()), e))?;
+        let mut out = crate::output::Out::stdout();
+        out.copy_from(&mut file)?;
+        out.flush()?;
+    }
+    Ok(Some(
+        if journal.tally.failed() > 0 || journal.stopped.is_some() {
+            ExitCode::RowsFailed
+        } else {
+            ExitCode::Ok
+        },
+    ))
 }
 
 /// The journal of an interrupted run of this processor, if it ran on this same file; a journal
@@ -262,11 +331,23 @@ fn resume(
     let Some(journal) = Journal::load(store, &plan.name)? else {
         return Ok(None);
     };
-    if journal.fingerprint != opened.info.fingerprint || journal.size != opened.info.size {
-        summary.warnings.push(format!(
-            "an interrupted run of {} on {} was abandoned: its committed rows stay, the rest was not applied",
-            plan.name, journal.input
-        ));
+    let other_file =
+        journal.fingerprint != opened.info.fingerprint || journal.size != opened.info.size;
+    // An --atomic run commits all or nothing: it does not take over the rows of an
+    // interrupted batch-by-batch run (they stay committed and come out `unchanged`).
+    let atomic_over_partial = plan.args.atomic && !journal.finished;
+    if other_file || atomic_over_partial {
+        summary.warnings.push(if journal.finished {
+            format!(
+                "an interrupted run of {} on {} had committed every row but not finished: its tryback, reports or archive may be missing",
+                plan.name, journal.input
+            )
+        } else {
+            format!(
+                "an interrupted run of {} on {} was abandoned: its committed rows stay, the rest was not applied",
+                plan.name, journal.input
+            )
+        });
         let _ = std::fs::remove_dir_all(data.runs().join(&plan.name));
         return Ok(None);
     }

@@ -92,11 +92,13 @@ impl<'a> Rows<'a> {
         Ok(())
     }
 
-    /// Commits the batch with the journal record, atomically.
+    /// Commits the batch with the journal record, atomically. The last batch always carries
+    /// the journal (an `--atomic` run's only one too): it names the finish's outputs, so that a
+    /// kill during the finish is completed by the next run instead of redone.
     pub fn commit(&mut self, engine: &mut Engine<'_>, last: bool) -> Result<(), Error> {
         self.state.spools = self.spool.flush()?;
         self.state.finished = last;
-        if self.journaled {
+        if self.journaled || last {
             self.state.stage(engine.staging(), self.name);
         }
         Ok(engine.commit()?)
