@@ -239,3 +239,23 @@ fn a_store_deleted_during_a_run_fails_the_run() {
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("was deleted or replaced"), "{stderr}");
 }
+
+/// A first run killed right after sled created its log, before the store was seeded: read
+/// commands say the store holds nothing (never an empty platform), and the next run seeds it.
+#[test]
+fn a_store_killed_before_its_first_commit_is_seeded_by_the_next_run() {
+    let world = World::users();
+    let store = world.data.join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(store.join("db"), b"").unwrap();
+    let check = world.run(&["check"]);
+    assert_eq!(check.code(), 5, "{}", check.stderr());
+    assert!(
+        check.stderr().contains("holds nothing"),
+        "{}",
+        check.stderr()
+    );
+    loaded(&world);
+    assert_eq!(world.export_users().len(), 2);
+    world.assert_consistent();
+}

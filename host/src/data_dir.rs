@@ -67,7 +67,9 @@ impl DataDir {
     pub fn open_or_create_store(&self) -> Result<Store, StoreError> {
         let store = self.store();
         if Store::exists(&store) {
-            return Store::open_existing(&store);
+            // `create`, not `open_existing`: a store whose first run was killed before its
+            // first commit holds nothing, and is seeded now.
+            return Store::create(&store);
         }
         let new_root = !self.root.exists();
         create_private_dir(&self.root).map_err(|e| StoreError::Open {
