@@ -259,3 +259,213 @@ fn a_store_killed_before_its_first_commit_is_seeded_by_the_next_run() {
     assert_eq!(world.export_users().len(), 2);
     world.assert_consistent();
 }
+
+fn export_all(world: &World) -> Vec<String> {
+    ["users", "courses", "categories", "enrolments"]
+        .iter()
+        .map(|entity| {
+            let run = world.run(&["export", entity]);
+            assert_eq!(run.code(), 0, "{}", run.stderr());
+            run.stdout()
+        })
+        .collect()
+}
+
+fn courses_world() -> World {
+    let world = World::courses();
+    loaded(&world);
+    let file = world.file(
+        "c.csv",
+        "shortname;fullname;category;teacher1_account\nC1;Course 1;Sciences;ann\n",
+    );
+    let run = world.run(&["run", "course-create", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    world
+}
+
+#[test]
+fn a_backup_restores_the_store_as_it_was_and_keeps_the_replaced_one() {
+    let world = courses_world();
+    let before = export_all(&world);
+    let backup = world.root.join("store.backup");
+    let run = world.run(&["backup", backup.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(run.stdout().starts_with("backed up "), "{}", run.stdout());
+    // Refused: the file exists.
+    assert_eq!(world.run(&["backup", backup.to_str().unwrap()]).code(), 2);
+
+    // The store moves on...
+    let more = world.file("more.csv", "username;firstname;lastname\nzed;Zed;Z\n");
+    assert_eq!(
+        world.run(&["run", "users", more.to_str().unwrap()]).code(),
+        0
+    );
+    assert_ne!(export_all(&world), before);
+    // ...a restore over it is refused unless forced, and changes nothing.
+    let refused = world.run(&["restore", backup.to_str().unwrap()]);
+    assert_eq!(refused.code(), 2, "{}", refused.stderr());
+    assert!(refused.stderr().contains("--force"), "{}", refused.stderr());
+    assert!(world.show_user("zed").is_some());
+
+    let restored = world.run(&["restore", backup.to_str().unwrap(), "--force"]);
+    assert_eq!(
+        restored.code(),
+        0,
+        "{}{}",
+        restored.stdout(),
+        restored.stderr()
+    );
+    assert!(
+        restored.stdout().contains("is consistent"),
+        "{}",
+        restored.stdout()
+    );
+    assert_eq!(export_all(&world), before);
+    world.assert_consistent();
+    let kept: Vec<_> = std::fs::read_dir(&world.data)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("store.replaced-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+
+    // Into a data dir with no store at all (a new machine): no --force needed.
+    let fresh = World::courses();
+    let run = fresh.run(&["restore", backup.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    assert_eq!(export_all(&fresh), before);
+}
+
+#[test]
+fn a_damaged_backup_is_refused_before_anything_changes() {
+    let world = courses_world();
+    let before = export_all(&world);
+    let backup = world.root.join("store.backup");
+    assert_eq!(world.run(&["backup", backup.to_str().unwrap()]).code(), 0);
+    let bytes = std::fs::read(&backup).unwrap();
+    let mut flipped = bytes.clone();
+    let at = bytes.len() / 2;
+    flipped[at] ^= 0x01;
+    for (name, damaged) in [
+        ("flipped", flipped),
+        ("cut", bytes[..bytes.len() - 10].to_vec()),
+        ("not-a-backup", b"username;firstname\n".to_vec()),
+    ] {
+        let path = world.file(name, &damaged);
+        let run = world.run(&["restore", path.to_str().unwrap(), "--force"]);
+        assert_eq!(run.code(), 5, "{name}: {}", run.stderr());
+        assert!(
+            run.stderr().contains("cannot be restored"),
+            "{name}: {}",
+            run.stderr()
+        );
+        assert_eq!(export_all(&world), before, "{name}: the store changed");
+    }
+}
+
+#[test]
+fn a_damaged_store_is_replaced_by_its_backup() {
+    let world = courses_world();
+    let before = export_all(&world);
+    let backup = world.root.join("store.backup");
+    assert_eq!(world.run(&["backup", backup.to_str().unwrap()]).code(), 0);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(world.data.join("store/db"))
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    assert_eq!(world.run(&["check"]).code(), 5);
+    let run = world.run(&["restore", backup.to_str().unwrap(), "--force"]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    assert_eq!(export_all(&world), before);
+}
+
+#[test]
+fn a_restore_killed_before_its_swap_is_completed_by_the_next_command() {
+    let world = courses_world();
+    let before = export_all(&world);
+    let backup = world.root.join("store.backup");
+    assert_eq!(world.run(&["backup", backup.to_str().unwrap()]).code(), 0);
+    let more = world.file("more.csv", "username;firstname;lastname\nzed;Zed;Z\n");
+    assert_eq!(
+        world.run(&["run", "users", more.to_str().unwrap()]).code(),
+        0
+    );
+    let killed = world
+        .command(&["restore", backup.to_str().unwrap(), "--force"])
+        .env("TOOLSYNC_FAULT", "restore-before-swap")
+        .output()
+        .unwrap();
+    assert_eq!(
+        killed.status.code(),
+        None,
+        "the fault point was not reached"
+    );
+    assert_eq!(export_all(&world), before, "the restore was not completed");
+    world.assert_consistent();
+}
+
+#[test]
+fn backup_needs_the_store_to_itself_and_leaves_journals_out() {
+    let world = World::users();
+    loaded(&world);
+    let backup = world.root.join("b");
+    let held = toolsync::store::Store::create(&world.data.join("store")).unwrap();
+    let run = world.run(&["backup", backup.to_str().unwrap()]);
+    assert_eq!(run.code(), 5, "{}", run.stderr());
+    assert!(run.stderr().contains("in use"), "{}", run.stderr());
+    assert!(!backup.exists());
+    drop(held);
+
+    // A run killed in its finish leaves a journal.
+    let file = world.file("j.csv", "username;firstname;lastname\njo;Jo;J\n");
+    let killed = world
+        .command(&["run", "users", file.to_str().unwrap()])
+        .env("TOOLSYNC_FAULT", "after-report")
+        .output()
+        .unwrap();
+    assert_eq!(killed.status.code(), None);
+    let run = world.run(&["backup", backup.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("journal of the interrupted users run"),
+        "{}",
+        run.stderr()
+    );
+    let fresh = World::users();
+    assert_eq!(fresh.run(&["restore", backup.to_str().unwrap()]).code(), 0);
+    assert!(
+        fresh.show_user("jo").is_some(),
+        "committed rows are in the backup"
+    );
+    assert_eq!(
+        fresh.run(&["journal"]).stdout().trim(),
+        "no interrupted run"
+    );
+}
+
+#[test]
+fn check_names_an_unreadable_journal() {
+    let world = World::users();
+    loaded(&world);
+    {
+        let store = toolsync::store::Store::create(&world.data.join("store")).unwrap();
+        let mut writes = toolsync_plugin_api::engine::Writes::new();
+        writes.insert(
+            toolsync_plugin_api::engine::full_key("_journal", b"users"),
+            Some(b"{not json".to_vec()),
+        );
+        store.commit(writes).unwrap();
+        store.flush_all().unwrap();
+    }
+    let run = world.run(&["check"]);
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    assert!(
+        run.stdout().contains("_journal journal users:"),
+        "{}",
+        run.stdout()
+    );
+}

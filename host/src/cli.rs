@@ -129,6 +129,29 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<JournalAction>,
     },
+    /// Copy the whole store into one verified file, while no run is active
+    ///
+    /// The copy is consistent (the store is locked meanwhile) and ends with a checksum;
+    /// `toolsync restore` reads it back. Journals of interrupted runs are not included.
+    Backup {
+        /// The backup file to write
+        file: PathBuf,
+        /// Replace the file if it exists
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the store with a backup made by `toolsync backup`
+    ///
+    /// The backup is verified whole before anything changes; the restored store is built
+    /// beside the current one, which is kept as store.replaced-<stamp>. Then the restored
+    /// store is checked (exit 1 if `toolsync check` finds problems).
+    Restore {
+        /// The backup file to read
+        file: PathBuf,
+        /// Replace the store the data dir holds
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -281,5 +304,7 @@ fn dispatch(cli: Cli) -> CmdResult {
         }
         Command::Check { json } => commands::check::run(&data, json),
         Command::Journal { action } => commands::journal::run(&data, action),
+        Command::Backup { file, force } => commands::backup::backup(&data, &file, force),
+        Command::Restore { file, force } => commands::backup::restore(&data, &file, force),
     }
 }

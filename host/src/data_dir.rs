@@ -19,6 +19,8 @@ use crate::store::Store;
 /// The environment variable naming the data dir when `--data-dir` is not given.
 pub const ENV: &str = "TOOLSYNC_DATA";
 const DEFAULT: &str = "toolsync-data";
+/// Written into a restored store once it is whole, removed once it is in place.
+pub const RESTORED_MARKER: &str = "RESTORED";
 
 /// The data directory.
 #[derive(Debug, Clone)]
@@ -58,13 +60,56 @@ impl DataDir {
 
     /// Opens the store that is already there; a missing one is an error, never created.
     pub fn open_store(&self) -> Result<Store, StoreError> {
+        self.complete_restore()?;
         Store::open_existing(&self.store())
+    }
+
+    /// Where `toolsync restore` builds the restored store before putting it in place.
+    pub fn restoring(&self) -> PathBuf {
+        self.root.join("store.restoring")
+    }
+
+    /// A restore killed between building the new store and putting it in place: its store is
+    /// whole (the marker is written after its last flush), so the swap it was making is made
+    /// now. The store it replaces is kept beside it, as the restore would have.
+    /// Returns where the replaced store is kept, if there was one.
+    pub fn complete_restore(&self) -> Result<Option<PathBuf>, StoreError> {
+        let restoring = self.restoring();
+        if !restoring.join(RESTORED_MARKER).is_file() {
+            return Ok(None);
+        }
+        let store = self.store();
+        let failed = |e: std::io::Error| StoreError::Open {
+            path: restoring.clone(),
+            message: format!("cannot complete the interrupted restore: {e}"),
+        };
+        let kept = store.exists().then(|| self.replaced_store());
+        if let Some(kept) = &kept {
+            std::fs::rename(&store, kept).map_err(failed)?;
+            tracing::info!(kept = %kept.display(), "restore: the store it replaces is kept");
+        }
+        std::fs::rename(&restoring, &store).map_err(failed)?;
+        std::fs::remove_file(store.join(RESTORED_MARKER)).map_err(failed)?;
+        Ok(kept)
+    }
+
+    /// A free name beside the store for the one a restore replaces.
+    pub fn replaced_store(&self) -> PathBuf {
+        let stamp = crate::clock::Zone::default().stamp(crate::clock::now());
+        let mut candidate = self.root.join(format!("store.replaced-{stamp}"));
+        let mut n = 1;
+        while candidate.exists() {
+            n += 1;
+            candidate = self.root.join(format!("store.replaced-{stamp}-{n}"));
+        }
+        candidate
     }
 
     /// Opens the store, creating the data dir (owner-only) and a new store on first use: only
     /// `run` does this. A new store is announced on stderr, so that a mistyped `--data-dir`
     /// shows at once.
     pub fn open_or_create_store(&self) -> Result<Store, StoreError> {
+        self.complete_restore()?;
         let store = self.store();
         if Store::exists(&store) {
             // `create`, not `open_existing`: a store whose first run was killed before its

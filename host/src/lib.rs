@@ -4,6 +4,7 @@
 //! The binary (`main.rs`) only calls [`cli::main`]; the library exists so that benchmarks and
 //! tests can reach the store and the runner without a process in between.
 
+pub mod backup;
 pub mod cli;
 pub mod clock;
 pub mod commands;

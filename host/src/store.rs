@@ -198,6 +198,55 @@ impl Store {
         self.flush().map_err(|e| StoreError::Failure(e.0))
     }
 
+    /// The store's format and data model versions.
+    pub fn versions(&self) -> Result<(u32, u32), StoreError> {
+        Ok((
+            self.meta_number(b"store_format")?.unwrap_or(STORE_FORMAT),
+            self.meta_number(b"model_version")?.unwrap_or(1),
+        ))
+    }
+
+    /// Writes `entries` (whole keys, as a backup holds them) into a new store in `dir`, which
+    /// must not exist, in batches, durably; the store is not seeded nor checked (a restore
+    /// opens it afterwards like any other). Returns the number of entries.
+    pub fn import(
+        dir: &Path,
+        mut entries: impl FnMut() -> Result<Option<(Vec<u8>, Vec<u8>)>, String>,
+    ) -> Result<u64, StoreError> {
+        create_private_dir(dir).map_err(|e| StoreError::Open {
+            path: dir.to_path_buf(),
+            message: format!("cannot create the folder: {e}"),
+        })?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .map_err(|e| open_error(dir, e))?;
+        let store = Store {
+            db,
+            path: dir.to_path_buf(),
+            identity: FileId::of(&dir.join(DB_FILE)),
+        };
+        let mut count = 0;
+        let mut batch = Writes::new();
+        loop {
+            let next = entries().map_err(StoreError::Failure)?;
+            let end = next.is_none();
+            if let Some((key, value)) = next {
+                batch.insert(key, Some(value));
+                count += 1;
+            }
+            if end || batch.len() >= 10_000 {
+                store.commit(std::mem::take(&mut batch))?;
+            }
+            if end {
+                break;
+            }
+        }
+        store.flush_all()?;
+        Ok(count)
+    }
+
     /// Bytes on disk (for benchmarks and `-v` logs).
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
@@ -286,6 +335,34 @@ impl FileId {
     }
 }
 
+/// The store's lock, held without opening sled: for work on a store's files that sled must
+/// not have open (clearing interrupted snapshots, replacing a damaged store by a restore).
+pub struct FilesLock(Option<std::fs::File>);
+
+impl FilesLock {
+    /// Locks the store in `dir` (nothing to lock when it has no log yet).
+    pub fn take(dir: &Path) -> Result<FilesLock, StoreError> {
+        use fs2::FileExt;
+        let Ok(db) = std::fs::File::open(dir.join(DB_FILE)) else {
+            return Ok(FilesLock(None));
+        };
+        if db.try_lock_exclusive().is_err() {
+            return Err(StoreError::Locked {
+                path: dir.to_path_buf(),
+            });
+        }
+        Ok(FilesLock(Some(db)))
+    }
+}
+
+impl Drop for FilesLock {
+    fn drop(&mut self) {
+        if let Some(db) = &self.0 {
+            let _ = fs2::FileExt::unlock(db);
+        }
+    }
+}
+
 /// sled 0.34 writes a snapshot to `snap.<lsn>.generating`, then renames it; interrupted (a
 /// full disk, a kill), the `.generating` file stays, and sled's next open takes it for the
 /// newest snapshot and fails ("Read corrupted data") for good. Such a file is never needed:
@@ -293,15 +370,7 @@ impl FileId {
 /// removed before sled opens, under the store's lock so that a snapshot another process is
 /// writing is never touched.
 fn clear_interrupted_snapshots(dir: &Path) -> Result<(), StoreError> {
-    use fs2::FileExt;
-    let Ok(db) = std::fs::File::open(dir.join(DB_FILE)) else {
-        return Ok(()); // a new store: nothing to clear
-    };
-    if db.try_lock_exclusive().is_err() {
-        return Err(StoreError::Locked {
-            path: dir.to_path_buf(),
-        });
-    }
+    let _lock = FilesLock::take(dir)?;
     let entries = std::fs::read_dir(dir).map_err(|e| StoreError::Open {
         path: dir.to_path_buf(),
         message: e.to_string(),
@@ -317,7 +386,6 @@ fn clear_interrupted_snapshots(dir: &Path) -> Result<(), StoreError> {
             })?;
         }
     }
-    let _ = FileExt::unlock(&db);
     Ok(())
 }
 

@@ -8,6 +8,8 @@ use toolsync_plugin_api::model::check::{check_store, Findings, Problem};
 use crate::data_dir::DataDir;
 use crate::error::{CmdResult, Error, ExitCode};
 use crate::output::Out;
+use crate::run::{Journal, JOURNAL_SPACE};
+use crate::store::Store;
 
 /// The JSON form of the verdict.
 #[derive(Serialize)]
@@ -20,7 +22,8 @@ struct Verdict<'a> {
 
 pub fn run(data: &DataDir, json: bool) -> CmdResult {
     let store = data.open_store()?;
-    let findings = check_store(&store).map_err(Error::from)?;
+    let mut findings = check_store(&store).map_err(Error::from)?;
+    journals(&store, &mut findings)?;
     let mut out = Out::stdout();
     if json {
         out.json(&verdict(&findings))?;
@@ -59,4 +62,24 @@ fn summary(findings: &Findings) -> String {
         1 => format!("1 problem ({entries} entries in {spaces} keyspaces checked)"),
         n => format!("{n} problems ({entries} entries in {spaces} keyspaces checked)"),
     }
+}
+
+/// The host's own records: every journal of an interrupted run must read (a run refuses to
+/// resume from one that does not).
+fn journals(store: &Store, findings: &mut Findings) -> Result<(), Error> {
+    let mut count = 0;
+    for item in store.scan_space(JOURNAL_SPACE, b"") {
+        let (key, _) = item?;
+        count += 1;
+        let processor = String::from_utf8_lossy(&key).into_owned();
+        if let Err(e) = Journal::load(store, &processor) {
+            findings.problems.push(Problem {
+                space: JOURNAL_SPACE.to_string(),
+                entry: format!("journal {processor}"),
+                what: e.to_string(),
+            });
+        }
+    }
+    findings.checked.push((JOURNAL_SPACE.to_string(), count));
+    Ok(())
 }

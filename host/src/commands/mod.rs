@@ -1,5 +1,6 @@
 //! One module per command that is not `run` (which has its own module tree).
 
+pub mod backup;
 pub mod check;
 pub mod journal;
 pub mod plugins;

@@ -1,0 +1,166 @@
+//! `toolsync backup <file>` and `toolsync restore <file>`: a consistent copy of the store
+//! taken while no run is active, verified, and put back in place of a damaged or mistaken
+//! store (the file's layout: [`crate::backup`]).
+
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+
+use toolsync_plugin_api::engine::{full_key, Backend};
+use toolsync_plugin_api::model::check::check_store;
+use toolsync_plugin_api::model::MODEL_VERSION;
+
+use crate::backup::{self, BackupError, Meta, Reader};
+use crate::data_dir::{DataDir, RESTORED_MARKER};
+use crate::error::{CmdResult, Error, ExitCode, StoreError};
+use crate::output::Out;
+use crate::run::JOURNAL_SPACE;
+use crate::store::{FilesLock, Store, STORE_FORMAT};
+
+/// Writes every entry of the store to `dest` (whole or not at all), while holding the store's
+/// lock: no run can change it meanwhile. Journals of interrupted runs are left out: they point
+/// at work files the backup does not hold.
+pub fn backup(data: &DataDir, dest: &Path, force: bool) -> CmdResult {
+    let store = data.open_store()?;
+    if dest.exists() && !force {
+        return Err(Error::usage(format!(
+            "{} exists: name a new file, or add --force to replace it",
+            dest.display()
+        )));
+    }
+    let (store_format, model_version) = store.versions()?;
+    let meta = Meta {
+        store_format,
+        model_version,
+        created_at: crate::clock::now(),
+        toolsync: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let journals = full_key(JOURNAL_SPACE, b"");
+    let mut skipped = Vec::new();
+    let partial = partial_path(dest);
+    let failed = |e: std::io::Error| Error::output(format!("cannot write {}", dest.display()), e);
+    let file = crate::run::report::private_file(&partial).map_err(failed)?;
+    let mut writer = backup::Writer::new(BufWriter::new(file), &meta).map_err(failed)?;
+    for item in store.scan(b"") {
+        let (key, value) = item?;
+        if let Some(processor) = key.strip_prefix(journals.as_slice()) {
+            skipped.push(String::from_utf8_lossy(processor).into_owned());
+            continue;
+        }
+        writer.entry(&key, &value).map_err(failed)?;
+    }
+    let (out, count) = writer.finish().map_err(failed)?;
+    let file = out.into_inner().map_err(|e| failed(e.into_error()))?;
+    file.sync_all().map_err(failed)?;
+    std::fs::rename(&partial, dest).map_err(failed)?;
+    let mut out = Out::stdout();
+    out.line(&format!(
+        "backed up {count} entries of the store at {} to {} ({} bytes)",
+        store.path().display(),
+        dest.display(),
+        std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0)
+    ))?;
+    out.flush()?;
+    for processor in skipped {
+        eprintln!(
+            "toolsync: the journal of the interrupted {processor} run is not in the backup \
+             (its committed rows are): after a restore, running its file again applies the rest"
+        );
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// Replaces the store with the content of a backup. The backup is read and verified whole
+/// first; the new store is built beside the old one and only then put in its place, the old
+/// one kept (`store.replaced-<stamp>`). Killed at any point, the data dir holds either the old
+/// store or the restored one (an interrupted swap is completed by the next command).
+pub fn restore(data: &DataDir, source: &Path, force: bool) -> CmdResult {
+    let unreadable = |e: BackupError| {
+        Error::Store(StoreError::Failure(format!(
+            "{} cannot be restored: {e}",
+            source.display()
+        )))
+    };
+    let open = || -> Result<Reader<BufReader<std::fs::File>>, BackupError> {
+        Reader::open(BufReader::new(std::fs::File::open(source)?))
+    };
+    // 1. Verify the whole backup before touching anything.
+    let mut reader = open().map_err(unreadable)?;
+    let meta = reader.meta.clone();
+    if meta.store_format > STORE_FORMAT || meta.model_version > MODEL_VERSION {
+        return Err(StoreError::Newer {
+            path: source.to_path_buf(),
+            what: format!(
+                "holds a store of format {} and data model {} (this toolsync: {STORE_FORMAT} and {MODEL_VERSION})",
+                meta.store_format, meta.model_version
+            ),
+        }
+        .into());
+    }
+    while reader.next_entry().map_err(unreadable)?.is_some() {}
+
+    // 2. The store in place, if any, must not be in use, and is replaced only when asked.
+    data.complete_restore()?;
+    let store_dir = data.store();
+    let existing = Store::exists(&store_dir);
+    if existing && !force {
+        return Err(Error::usage(format!(
+            "the data dir {} already holds a store: add --force to replace it (it is kept as store.replaced-<stamp>)",
+            data.root.display()
+        )));
+    }
+    let lock = FilesLock::take(&store_dir)?;
+
+    // 3. Build the restored store beside it, then swap.
+    let restoring = data.restoring();
+    let _ = std::fs::remove_dir_all(&restoring);
+    let mut reader = open().map_err(unreadable)?;
+    let count = Store::import(&restoring, || {
+        reader.next_entry().map_err(|e| e.to_string())
+    })?;
+    let marker = restoring.join(RESTORED_MARKER);
+    std::fs::write(&marker, b"").map_err(|e| StoreError::Open {
+        path: restoring.clone(),
+        message: format!("cannot mark the restored store whole: {e}"),
+    })?;
+    crate::faults::point("restore-before-swap");
+    let kept = data.complete_restore()?;
+    drop(lock);
+
+    // 4. Open it as any command would (an older data model is upgraded) and check it.
+    let store = data.open_store()?;
+    let findings = check_store(&store).map_err(Error::from)?;
+    let mut out = Out::stdout();
+    out.line(&format!(
+        "restored {count} entries from {} (written {} by toolsync {})",
+        source.display(),
+        crate::clock::rfc3339(meta.created_at),
+        meta.toolsync
+    ))?;
+    if let Some(kept) = kept {
+        out.line(&format!(
+            "the store it replaces is kept at {}",
+            kept.display()
+        ))?;
+    }
+    out.line(&if findings.is_clean() {
+        "toolsync check: the restored store is consistent".to_string()
+    } else {
+        format!(
+            "toolsync check: {} problems in the restored store (run `toolsync check`)",
+            findings.problems.len()
+        )
+    })?;
+    out.flush()?;
+    Ok(if findings.is_clean() {
+        ExitCode::Ok
+    } else {
+        ExitCode::RowsFailed
+    })
+}
+
+/// `<dest>.partial`: where a backup is written before it is renamed into place.
+fn partial_path(dest: &Path) -> PathBuf {
+    let mut name = dest.as_os_str().to_owned();
+    name.push(".partial");
+    PathBuf::from(name)
+}
