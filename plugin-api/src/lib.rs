@@ -5,6 +5,7 @@
 //! - [`Processor`] / [`RowHandler`] + [`export_plugin!`]: what a plugin author writes.
 //! - [`Txn`]: the store as plugin code sees it; [`model`]: the shared entities over it.
 //! - [`schema`], [`values`]: header checks and cell conversions of formats.md.
+//! - [`files`]: the regular-file rule for every file a run reads (inputs, templates).
 //! - [`testing`]: an in-memory store and a runner for processors' unit tests.
 //!
 //! The crate's own version is the API version plugins declare: keep it at 1.x so that minor
@@ -13,6 +14,7 @@
 pub mod abi;
 pub mod engine;
 pub mod export;
+pub mod files;
 pub mod keys;
 pub mod model;
 pub mod processor;

@@ -2,9 +2,11 @@
 //! the host's dev-dependencies) and a real sled store in a fresh folder per test.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 pub const USERS: &str = "toolsync_users";
 pub const COURSES: &str = "toolsync_courses";
@@ -129,6 +131,11 @@ impl World {
         Run { output }
     }
 
+    /// [`World::run`] for a command that a bug would block forever: see [`run_bounded`].
+    pub fn run_bounded(&self, args: &[&str]) -> Run {
+        run_bounded(self.command(args), None)
+    }
+
     /// Writes a file in the work folder and returns its path.
     pub fn file(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
         let path = self.root.join(name);
@@ -229,6 +236,59 @@ fn thread_name() -> String {
         .name()
         .unwrap_or("t")
         .replace("::", "-")
+}
+
+/// How long a bounded command may take: far beyond any run of these tests, so that only a hang
+/// reaches it.
+pub const HANG: Duration = Duration::from_secs(120);
+
+/// Runs `cmd` to its end, `stdin` written to it when given (else its own stdin setting). A command
+/// still running after [`HANG`] is killed and the test fails, instead of the test hanging too.
+pub fn run_bounded(mut cmd: Command, stdin: Option<Vec<u8>>) -> Run {
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("toolsync starts");
+    // Each pipe drained by its own thread, so that a full pipe never stops the child.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // A child that never reads closes the pipe: that write may fail.
+        std::thread::spawn(move || pipe.write_all(&bytes));
+    }
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > HANG {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "toolsync hung: killed after {HANG:?}; stderr so far: {}",
+                String::from_utf8_lossy(&stderr.join().unwrap())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        output: Output {
+            status,
+            stdout: stdout.join().unwrap(),
+            stderr: stderr.join().unwrap(),
+        },
+    }
 }
 
 pub struct Run {

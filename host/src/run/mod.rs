@@ -1,7 +1,7 @@
 //! A run: one processor applied to one input file, in the steps of design.md §5, one module
 //! each:
 //!
-//! 1. [`plan`] — resolve the options, the input and the outputs;
+//! 1. [`plan`] — resolve the options, the input (found by [`locate`]) and the outputs;
 //! 2. [`input`] — read the file by the common rules and check its header (or refuse it);
 //! 3. [`survey`] — when the processor asks, show it the whole file before any row is applied;
 //! 4. [`stream`] — stream the rows through the engine (`toolsync_plugin_api::engine`), a batch
@@ -12,6 +12,7 @@
 mod finish;
 mod input;
 mod journal;
+mod locate;
 mod plan;
 mod progress;
 pub mod report;
@@ -78,6 +79,11 @@ pub fn run(
         return Ok(code);
     }
     let mut summary = Summary::new(name, &plan.shown, clock::now(), args.dry_run);
+    // Missing, or not a regular file: refused before anything opens it.
+    if let Some(reason) = &plan.input_refused {
+        summary.refused = Some(reason.clone());
+        return finish::refused(data, &plan, summary);
+    }
 
     // 2. Read: the header against the schema, before any row runs.
     let mut opened = match input::open(&plan, &mut summary) {

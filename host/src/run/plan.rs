@@ -2,12 +2,13 @@
 //! reading flags), its input file and the outputs it asks for — everything decided before the
 //! store is opened or the file is read. A bad option is a usage error here.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use abi_stable::std_types::{RString, Tuple2};
 use toolsync_plugin_api::abi::RunSpec;
 use toolsync_reader::{DelimiterChoice, EncodingChoice, ReadOptions};
 
+use super::locate::locate;
 use super::RunArgs;
 use crate::clock::Zone;
 use crate::config::Options;
@@ -36,6 +37,8 @@ pub struct Plan<'p> {
     /// The input file, and how the report names it.
     pub input: PathBuf,
     pub shown: String,
+    /// Why the input cannot be read: the run is refused before anything opens it.
+    pub input_refused: Option<String>,
     pub args: &'p RunArgs,
 }
 
@@ -67,7 +70,7 @@ impl<'p> Plan<'p> {
             cleanup: options.flag("cleanup")?,
         };
         let allow_unknown = options.flag("allow_unknown_columns")?;
-        let (input, shown) = resolve_input(data, args.file.as_deref(), options.get("input"));
+        let located = locate(&data.files(), args.file.as_deref(), options.get("input"));
         Ok(Plan {
             processor,
             name: manifest.name.to_string(),
@@ -81,8 +84,9 @@ impl<'p> Plan<'p> {
             zone,
             outputs,
             allow_unknown,
-            input,
-            shown,
+            shown: located.path.display().to_string(),
+            input: located.path,
+            input_refused: located.refused,
             args,
         })
     }
@@ -115,17 +119,4 @@ fn bad_value(key: &str, why: String) -> ConfigError {
         key: key.to_string(),
         why,
     }
-}
-
-/// A path given on the command line is taken as is when it exists (or is absolute), else in
-/// the file area; the `input` option is relative to the file area unless absolute.
-fn resolve_input(data: &DataDir, file: Option<&Path>, option: &str) -> (PathBuf, String) {
-    let path = match file {
-        Some(p) if p.is_absolute() || p.exists() => p.to_path_buf(),
-        Some(p) => data.files().join(p),
-        None if Path::new(option).is_absolute() => PathBuf::from(option),
-        None => data.files().join(option),
-    };
-    let shown = path.display().to_string();
-    (path, shown)
 }
