@@ -206,3 +206,37 @@ fn a_name_in_the_file_area_cannot_leave_it() {
     assert_eq!(code, 0, "{report}");
     assert_eq!(world.export_users().len(), 1);
 }
+
+/// course-create's rows naming `template` (a path relative to the input's folder).
+fn create_with_template(world: &World, template: &str) -> (i32, Value, String) {
+    let csv = world.file(
+        "c.csv",
+        format!("shortname;fullname;template\nNEW;New;{template}\nPLAIN;Plain;\n"),
+    );
+    let cmd = world.command(&["run", "course-create", csv.to_str().unwrap(), "--json"]);
+    report_of(run_bounded(cmd, None))
+}
+
+#[test]
+fn a_named_pipe_or_a_device_as_template_fails_its_row_at_once() {
+    let world = World::courses();
+    fifo(&world.root.join("pipe.mbz"));
+    std::os::unix::fs::symlink("/dev/zero", world.root.join("zero.mbz")).unwrap();
+    for (template, kind) in [
+        ("pipe.mbz", "a named pipe (FIFO)"),
+        ("zero.mbz", "a character device"),
+    ] {
+        let (code, report, stderr) = create_with_template(&world, template);
+        assert_eq!(code, 1, "{report}\n{stderr}");
+        assert_eq!(
+            reasons(&report),
+            [format!(
+                "template `{template}` is {kind}, not a regular file: {NEEDS}"
+            )],
+            "{template}"
+        );
+        // The run went on (and let go of the store): the other row is there.
+        assert!(world.show("course", "PLAIN").is_some());
+        assert!(world.show("course", "NEW").is_none());
+    }
+}

@@ -12,9 +12,12 @@
 //! (absolute, or relative to the input file's folder), decides what "ends in `.mbz`" means,
 //! converts and validates the settings with the same code as the row's own columns, and applies
 //! precedence (row, then template, then default). This module only turns an archive into raw text,
-//! so that none of those rules is written twice, and it needs nothing from the plugin API.
+//! so that none of those rules is written twice; all it takes from the plugin API is the rule that
+//! a template, like an input, is a regular file (`toolsync_plugin_api::files`).
 //!
 //! Safety and cost, for archives that come from anywhere:
+//! - the archive must be a regular file, checked before it is opened (a named pipe would block
+//!   the open, `/dev/zero` would never end);
 //! - nothing is extracted to disk and links are never followed: only regular-file entries are
 //!   read, straight from the decompressing stream;
 //! - at most one XML entry is in memory at a time, and none over [`MAX_XML_BYTES`] decompressed
@@ -24,6 +27,8 @@
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
+
+use toolsync_plugin_api::files::{self, FileProblem};
 
 /// The largest XML entry read, decompressed (16 MiB): larger fails the row, naming the entry.
 /// Real `course.xml` and `section.xml` files are a few KiB; `moodle_backup.xml` of a course with
@@ -100,18 +105,16 @@ pub fn read_backup(path: &Path) -> Result<Backup, String> {
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+    // Checked before the open, which a named pipe with no writer would block forever.
+    match files::regular_file(path) {
+        Ok(()) => {}
+        Err(FileProblem::Missing { link: None }) => {
             return Err(format!("template not found: {}", path.display()))
         }
-        Err(err) => return Err(format!("template `{label}` cannot be opened: {err}")),
-    };
-    match file.metadata() {
-        Ok(meta) if meta.is_file() => {}
-        Ok(_) => return Err(format!("template `{label}` is not a file")),
-        Err(err) => return Err(format!("template `{label}` cannot be read: {err}")),
+        Err(problem) => return Err(format!("template `{label}` {problem}")),
     }
+    let mut file =
+        File::open(path).map_err(|err| format!("template `{label}` cannot be opened: {err}"))?;
     let mut collector = Collector::new(label);
     let magic = read_magic(&mut file).map_err(|err| collector.unreadable(err))?;
     if magic.starts_with(&[0x1f, 0x8b]) {
@@ -850,7 +853,7 @@ mod tests {
         std::fs::create_dir(&folder).unwrap();
         assert_eq!(
             read_backup(&folder).unwrap_err(),
-            "template `folder.mbz` is not a file"
+            "template `folder.mbz` is a directory, not a regular file"
         );
         // Truncated archives fail with a message, never a panic.
         for compression in ALL {
