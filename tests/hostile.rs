@@ -8,6 +8,7 @@ use common::*;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Stdio;
+use toolsync_fixture_mbz::{write_huge_header, CourseXml, HugeHeader};
 
 const USERS_CSV: &str = "username;firstname;lastname\njdoe;John;Doe\n";
 
@@ -239,4 +240,55 @@ fn a_named_pipe_or_a_device_as_template_fails_its_row_at_once() {
         assert!(world.show("course", "PLAIN").is_some());
         assert!(world.show("course", "NEW").is_none());
     }
+}
+
+/// Limits the child's data segment (heap included) to `bytes`: an allocation past it fails,
+/// and Rust aborts the process.
+fn limit_memory(cmd: &mut std::process::Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    let limit = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: bytes,
+    };
+    // SAFETY: setrlimit is async-signal-safe and only reads `limit`, copied into the closure.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_DATA, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+#[test]
+fn a_template_with_a_huge_tar_header_fails_its_row_in_bounded_memory() {
+    let world = World::courses();
+    let course = CourseXml::new(
+        &[("format", "weeks")],
+        &[(0, None, ""), (1, Some("One"), "")],
+    );
+    const GIB: u64 = 1 << 30;
+    for (kind, what) in [
+        (HugeHeader::GnuLongName, "GNU long name"),
+        (HugeHeader::Pax, "pax header"),
+    ] {
+        write_huge_header(&world.root.join("huge.mbz"), kind, GIB, &course).unwrap();
+        let csv = world.file("c.csv", "shortname;fullname;template\nNEW;New;huge.mbz\n");
+        let mut cmd = world.command(&["run", "course-create", csv.to_str().unwrap(), "--json"]);
+        // Reading the 1 GiB header whole took 1.1 to 2.1 GB.
+        limit_memory(&mut cmd, 512 << 20);
+        let run = run_bounded(cmd, None);
+        assert_eq!(run.code(), 1, "{kind:?}: {}", run.stderr());
+        let (_, report, _) = report_of(run);
+        assert_eq!(
+            reasons(&report),
+            [format!(
+                "template `huge.mbz` holds a tar {what} of {GIB} bytes, over the 1024 KiB a \
+                 header may have"
+            )]
+        );
+    }
+    assert!(world.show("course", "NEW").is_none());
 }

@@ -20,8 +20,11 @@
 //!   the open, `/dev/zero` would never end);
 //! - nothing is extracted to disk and links are never followed: only regular-file entries are
 //!   read, straight from the decompressing stream;
-//! - at most one XML entry is in memory at a time, and none over [`MAX_XML_BYTES`] decompressed
-//!   (reads are bounded with `Read::take`, whatever the archive's headers claim);
+//! - every read is bounded by [`Read::take`], whatever the archive's headers claim: an XML entry
+//!   by [`MAX_XML_BYTES`] decompressed, all of them together by [`MAX_XML_TOTAL`] (so that what is
+//!   kept stays bounded however many sections an archive claims), and a tar extension header (a
+//!   GNU long name, a pax header) by [`MAX_HEADER_BYTES`] — one claiming more is refused by its
+//!   size before any of it is read. Zip headers are bounded by the format (16-bit lengths);
 //! - XML is parsed without DTD support, so entities cannot expand beyond XML's predefined ones.
 
 use std::fs::File;
@@ -34,6 +37,16 @@ use toolsync_plugin_api::files::{self, FileProblem};
 /// Real `course.xml` and `section.xml` files are a few KiB; `moodle_backup.xml` of a course with
 /// thousands of activities stays well under a few MiB.
 pub const MAX_XML_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The XML entries of one archive together, decompressed (64 MiB): what a template keeps (the
+/// settings, each section's name and summary) is bounded by it, however many sections it holds.
+pub const MAX_XML_TOTAL: u64 = 4 * MAX_XML_BYTES;
+
+/// The largest tar extension header (1 MiB): a GNU long name (`././@LongLink`) or a pax header.
+/// A path is a few hundred bytes at most; pax headers may carry extended attributes too.
+/// The `tar` crate would read one whole into memory whatever its size, so extension headers are
+/// read here, bounded, and the entries walked raw.
+pub const MAX_HEADER_BYTES: u64 = 1024 * 1024;
 
 /// The `course.xml` elements a template takes, in the order [`Backup::settings`] lists them.
 pub const SETTINGS: [&str; 15] = [
@@ -139,27 +152,124 @@ fn read_magic(file: &mut File) -> io::Result<Vec<u8>> {
 }
 
 /// A gzip-compressed tar, read as one stream: entries that are not wanted are read through by the
-/// tar reader without being kept. Long names (ustar prefix, GNU `././@LongLink`, pax `path`) are
-/// resolved by the `tar` crate.
+/// tar reader without being kept. The entries are walked raw and long names resolved here as the
+/// `tar` crate would (a GNU long name, else a pax `path`, else the ustar prefix and name), because
+/// the crate's own resolution reads each extension header whole, a 1 GiB long name included;
+/// here each is bounded by [`MAX_HEADER_BYTES`]. What the raw walk does not do: a pax `size`
+/// (only for entries over 8 GiB) is refused rather than followed, and the extra headers of a GNU
+/// sparse entry (never in a backup) would fail the archive's checksum.
 fn read_tar_gz(file: File, collector: &mut Collector) -> Result<(), String> {
     let gzip = flate2::read::MultiGzDecoder::new(BufReader::new(file));
     let mut archive = tar::Archive::new(gzip);
     let entries = archive
         .entries()
-        .map_err(|err| collector.corrupt("gzip-compressed tar", err))?;
+        .map_err(|err| collector.corrupt(TAR, err))?
+        .raw(true);
+    let mut extensions = Extensions::default();
     for entry in entries {
-        let entry = entry.map_err(|err| collector.corrupt("gzip-compressed tar", err))?;
+        let mut entry = entry.map_err(|err| collector.corrupt(TAR, err))?;
+        if extensions.take_in(&mut entry, collector)? {
+            continue;
+        }
+        let name = extensions.name_of(&entry, collector)?;
         let kind = entry.header().entry_type();
         // Only file contents: links, directories and special entries are never followed.
         if !(kind.is_file() || kind.is_contiguous()) {
             continue;
         }
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         if let Some(wanted) = Wanted::of(&name) {
             collector.entry(&name, wanted, entry)?;
         }
     }
     Ok(())
+}
+
+const TAR: &str = "gzip-compressed tar";
+
+/// The extension headers read since the last entry, which describe the next one.
+#[derive(Default)]
+struct Extensions {
+    /// A GNU long name (`L`), its trailing NUL dropped.
+    long_name: Option<Vec<u8>>,
+    /// A pax header's records (`x`).
+    pax: Option<Vec<u8>>,
+}
+
+impl Extensions {
+    /// Reads `entry` if it is an extension header (true), bounded; false for an entry.
+    fn take_in<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        collector: &Collector,
+    ) -> Result<bool, String> {
+        let header = entry.header();
+        let kind = header.entry_type();
+        // As the crate: extension types count in ustar and GNU headers only.
+        let recognised = header.as_ustar().is_some() || header.as_gnu().is_some();
+        if !recognised {
+            return Ok(false);
+        }
+        let (slot, what) = if kind.is_gnu_longname() {
+            (&mut self.long_name, "GNU long name")
+        } else if kind.is_pax_local_extensions() {
+            (&mut self.pax, "pax header")
+        } else {
+            // A long link name or global pax records: nothing a template needs, left unread.
+            return Ok(kind.is_gnu_longlink() || kind.is_pax_global_extensions());
+        };
+        let size = entry.size();
+        if size > MAX_HEADER_BYTES {
+            return Err(format!(
+                "template `{}` holds a tar {what} of {size} bytes, over the {} KiB a header may \
+                 have",
+                collector.label,
+                MAX_HEADER_BYTES / 1024
+            ));
+        }
+        if slot.is_some() {
+            return Err(collector.corrupt(TAR, format!("two {what}s describe one entry")));
+        }
+        let mut data = Vec::with_capacity(size as usize);
+        entry
+            .by_ref()
+            .take(MAX_HEADER_BYTES)
+            .read_to_end(&mut data)
+            .map_err(|err| collector.corrupt(TAR, err))?;
+        if kind.is_gnu_longname() && data.last() == Some(&0) {
+            data.pop();
+        }
+        *slot = Some(data);
+        Ok(true)
+    }
+
+    /// The name of `entry`, the extension headers read before it used up.
+    fn name_of<R: Read>(
+        &mut self,
+        entry: &tar::Entry<'_, R>,
+        collector: &Collector,
+    ) -> Result<String, String> {
+        let pax = self.pax.take();
+        let records =
+            || tar::PaxExtensions::new(pax.as_deref().unwrap_or_default()).filter_map(Result::ok);
+        // A pax size the raw walk did not use would put every later entry off its place.
+        if let Some(size) = records().find(|r| r.key_bytes() == b"size") {
+            let declared = size.value().ok().and_then(|v| v.parse::<u64>().ok());
+            if declared != Some(entry.size()) {
+                return Err(collector.corrupt(
+                    TAR,
+                    "a pax size differs from its entry's header (entries over 8 GiB are not read)",
+                ));
+            }
+        }
+        let name = match self.long_name.take() {
+            Some(long) => long,
+            None => match records().find(|r| r.key_bytes() == b"path") {
+                Some(path) => path.value_bytes().to_vec(),
+                None => entry.header().path_bytes().into_owned(),
+            },
+        };
+        Ok(String::from_utf8_lossy(&name).into_owned())
+    }
 }
 
 /// A zip, read through its central directory: only the wanted entries are decompressed.
@@ -224,6 +334,8 @@ struct Collector {
     course: Option<(String, Vec<(String, String)>)>,
     /// Each section with the name of its entry (for the duplicate-number message).
     sections: Vec<(BackupSection, String)>,
+    /// What the XML entries still to read may hold together ([`MAX_XML_TOTAL`]).
+    budget: u64,
 }
 
 impl Collector {
@@ -233,6 +345,7 @@ impl Collector {
             moodle_backup: None,
             course: None,
             sections: Vec::new(),
+            budget: MAX_XML_TOTAL,
         }
     }
 
@@ -323,18 +436,28 @@ impl Collector {
         Ok(())
     }
 
-    /// The entry's text: at most [`MAX_XML_BYTES`], UTF-8 (as Moodle writes), BOM dropped.
-    fn read_text(&self, name: &str, data: impl Read) -> Result<String, String> {
+    /// The entry's text: at most [`MAX_XML_BYTES`], and what is left of [`MAX_XML_TOTAL`]; UTF-8
+    /// (as Moodle writes), BOM dropped.
+    fn read_text(&mut self, name: &str, data: impl Read) -> Result<String, String> {
+        let limit = MAX_XML_BYTES.min(self.budget);
         let mut bytes = Vec::new();
-        data.take(MAX_XML_BYTES + 1)
+        data.take(limit + 1)
             .read_to_end(&mut bytes)
             .map_err(|err| format!("template `{}`: cannot read `{name}`: {err}", self.label))?;
-        if bytes.len() as u64 > MAX_XML_BYTES {
+        let read = bytes.len() as u64;
+        if read > MAX_XML_BYTES {
             return Err(format!(
                 "template `{}`: `{name}` exceeds 16 MiB decompressed",
                 self.label
             ));
         }
+        if read > self.budget {
+            return Err(format!(
+                "template `{}`: its XML entries exceed 64 MiB decompressed together (at `{name}`)",
+                self.label
+            ));
+        }
+        self.budget -= read;
         if bytes.starts_with(b"\xEF\xBB\xBF") {
             bytes.drain(..3);
         }
@@ -396,7 +519,8 @@ mod tests {
     use std::path::PathBuf;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use toolsync_fixture_mbz::{
-        course_xml, entries, section_xml, write_mbz, write_raw_entries, Compression, CourseXml,
+        course_xml, entries, section_xml, write_huge_header, write_mbz, write_raw_entries,
+        Compression, CourseXml, HugeHeader,
     };
 
     const ALL: [Compression; 3] = [
@@ -808,6 +932,88 @@ mod tests {
         let eight = backup.sections.last().unwrap();
         assert_eq!(eight.number, 8);
         assert!(eight.summary.len() > 16_000_000 && eight.summary.bytes().all(|b| b == b'b'));
+    }
+
+    #[test]
+    fn backup_bounds_the_xml_entries_together() {
+        // Five sections of 15 MiB each: each under the entry cap, over the total.
+        let mut list = entries(&sample());
+        for id in 1..=5 {
+            let mut big =
+                format!("<section id=\"{id}\"><number>{}</number><summary>", 10 + id).into_bytes();
+            big.resize(15 * 1024 * 1024, b'a');
+            big.extend_from_slice(b"</summary></section>");
+            list.push((format!("sections/section_{id}/section.xml"), big));
+        }
+        for compression in [Compression::GzipTar, Compression::Zip] {
+            let err = read_raw(compression, &list).unwrap_err();
+            assert_eq!(
+                err,
+                "template `t.mbz`: its XML entries exceed 64 MiB decompressed together (at \
+                 `sections/section_5/section.xml`)",
+                "{compression:?}"
+            );
+        }
+        // Four of them fit.
+        list.pop();
+        let backup = read_raw(Compression::GzipTar, &list).unwrap();
+        assert_eq!(backup.sections.len(), 4 + sample().sections.len());
+    }
+
+    #[test]
+    fn backup_refuses_a_huge_tar_header_before_reading_it() {
+        let dir = TempDir::new();
+        let path = dir.path("huge.mbz");
+        for (kind, what) in [
+            (HugeHeader::GnuLongName, "GNU long name"),
+            (HugeHeader::Pax, "pax header"),
+        ] {
+            // At the cap, the header is read and describes the first entry (a directory).
+            write_huge_header(&path, kind, MAX_HEADER_BYTES, &sample()).unwrap();
+            let backup = read_backup(&path).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            assert_eq!(backup, expected_sample(), "{kind:?}");
+            // Over it, refused by its size: a reader that took it whole would hold 1 GiB.
+            for size in [MAX_HEADER_BYTES + 1, 1 << 30] {
+                write_huge_header(&path, kind, size, &sample()).unwrap();
+                assert_eq!(
+                    read_backup(&path).unwrap_err(),
+                    format!(
+                        "template `huge.mbz` holds a tar {what} of {size} bytes, over the 1024 \
+                         KiB a header may have"
+                    )
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn backup_refuses_a_pax_size_its_header_does_not_carry() {
+        let dir = TempDir::new();
+        let path = dir.path("pax.mbz");
+        let file = std::fs::File::create(&path).unwrap();
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            file,
+            flate2::Compression::fast(),
+        ));
+        for (name, data) in entries(&sample()) {
+            if name == "course/course.xml" {
+                // The raw walk goes by the header's size: a pax size would be ignored.
+                tar.append_pax_extensions([("size", &b"99999"[..])])
+                    .unwrap();
+            }
+            let mut header = tar::Header::new_ustar();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            tar.append_data(&mut header, &name, data.as_slice())
+                .unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+        let err = read_backup(&path).unwrap_err();
+        assert_eq!(
+            err,
+            "template `pax.mbz` is not a readable gzip-compressed tar: a pax size differs from \
+             its entry's header (entries over 8 GiB are not read)"
+        );
     }
 
     #[test]
