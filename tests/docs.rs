@@ -1,7 +1,8 @@
 //! The user documentation stays true: the tables of `docs/formats.md` are generated from the
 //! processors' manifests (`toolsync schema --markdown`), and this test fails when the committed
 //! page and the processors disagree. To accept a change of the manifests:
-//! `TOOLSYNC_BLESS=1 cargo test -p toolsync --test docs`, then review the diff.
+//! `TOOLSYNC_BLESS=1 cargo test -p toolsync --test docs`, then review the diff. The README's
+//! sample runs leave nothing that git would list as untracked.
 
 mod common;
 use common::*;
@@ -95,4 +96,35 @@ fn the_formats_page_matches_the_processors() {
             "docs/formats.md is stale for {stale:?}: run `TOOLSYNC_BLESS=1 cargo test -p toolsync --test docs` and review the diff"
         );
     }
+}
+
+/// The README's course-check sample (`run course-check examples/courses.csv`) fails a key on
+/// purpose and leaves a tryback file beside the sample: the repository's `.gitignore` covers it.
+#[test]
+fn the_readme_samples_leave_no_untracked_file() {
+    let world = World::courses();
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::create_dir_all(world.root.join("examples")).unwrap();
+    std::fs::copy(
+        repo.join("examples/courses.csv"),
+        world.root.join("examples/courses.csv"),
+    )
+    .unwrap();
+    let (code, report) = world.run_json("course-check", "examples/courses.csv".as_ref(), &[]);
+    assert_eq!(code, 1, "{report}");
+    let tryback = PathBuf::from(report["tryback"].as_str().expect("a tryback file"));
+    let relative = tryback.strip_prefix(&world.root).unwrap_or(&tryback);
+    assert!(relative.starts_with("examples"), "{}", tryback.display());
+    assert!(world.root.join(relative).exists());
+    let ignored = std::process::Command::new("git")
+        .args(["check-ignore", "--no-index", "--quiet"])
+        .arg(relative)
+        .current_dir(&repo)
+        .status()
+        .expect("git runs");
+    assert!(
+        ignored.success(),
+        "{} is not covered by .gitignore",
+        relative.display()
+    );
 }
