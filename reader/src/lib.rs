@@ -38,7 +38,10 @@ mod tests;
 use std::fmt;
 
 pub use fingerprint::fnv1a64;
-pub use options::{delimiter_name, DelimiterChoice, Encoding, EncodingChoice, ReadOptions, Source};
+pub use options::{
+    delimiter_name, parse_size, size_name, DelimiterChoice, Encoding, EncodingChoice, ReadOptions,
+    Source, DEFAULT_MAX_RECORD_SIZE,
+};
 pub use reader::CsvReader;
 pub use tryback::{copy_raw, field_spans};
 
@@ -54,6 +57,10 @@ pub struct FileInfo {
     pub delimiter_source: Source,
     /// `None` for headerless reading (`ReadOptions::has_header == false`).
     pub header: Option<Header>,
+    /// windows-1252 was configured, yet the file is valid UTF-8 with non-ASCII characters: it
+    /// is almost certainly UTF-8, and every accent will come out wrong (`Ã©` for `é`). The host
+    /// warns; reading goes on as configured.
+    pub utf8_read_as_1252: bool,
     /// File size in bytes, as read by the pre-pass.
     pub size: u64,
     /// FNV-1a 64 over the whole raw file, computed in the pre-pass; used to recognise the same
@@ -76,6 +83,13 @@ pub struct Header {
     /// it (see [`FileInfo::bom_removed`]).
     pub raw_start: u64,
     pub raw_end: u64,
+}
+
+/// How every refusal about the header begins: the line that was taken as the header. Blank
+/// lines (`;;;` included) and comments before it are skipped, so it is not always line 1, and
+/// an operator looking at line 1 must be told where to look.
+pub fn header_refusal(line: u64, what: impl fmt::Display) -> String {
+    format!("line {line}, taken as the header: {what}")
 }
 
 /// Why a whole file is refused (exit code 3 upstream). The message says what to fix.

@@ -121,7 +121,19 @@ pub struct ReadOptions {
     /// blank nor a comment is ONE field: the whole trimmed line, unquoted if entirely enclosed in
     /// `"` (with `""` → `"`), never split, `&#44` decoded.
     pub split_fields: bool,
+    /// The most bytes one record may take in the file (option `max_record_size`). A longer
+    /// record is not read into memory: past this many bytes the reader only looks for its end,
+    /// then fails it (the header: refuses the file). Without a bound, one hostile line holds
+    /// about six times its size in memory through the run.
+    pub max_record_size: u64,
 }
+
+/// `max_record_size` by default: far above any real record (a users row is ~100 bytes, a long
+/// course summary some KB), low enough that a record never costs more than a few hundred MiB.
+pub const DEFAULT_MAX_RECORD_SIZE: u64 = 64 << 20;
+
+/// The smallest `max_record_size` accepted: below it, ordinary rows would fail.
+pub const MIN_RECORD_SIZE: u64 = 1 << 10;
 
 impl Default for ReadOptions {
     /// The common case: automatic encoding and delimiter, a header, fields split.
@@ -131,8 +143,51 @@ impl Default for ReadOptions {
             delimiter: DelimiterChoice::Auto,
             has_header: true,
             split_fields: true,
+            max_record_size: DEFAULT_MAX_RECORD_SIZE,
         }
     }
+}
+
+/// Reads a size as the `max_record_size` option takes it: bytes, or a number with a binary
+/// unit (`KiB`, `MiB`, `GiB`; `K`, `M`, `G` mean the same), any case, at least 1 KiB.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let text = s.trim();
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    let shift =
+        match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 0,
+            "k" | "kib" => 10,
+            "m" | "mib" => 20,
+            "g" | "gib" => 30,
+            _ => return Err(format!(
+                "`{s}` is not a size: write bytes or a number with KiB, MiB or GiB (e.g. 64MiB)"
+            )),
+        };
+    let size = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| {
+            format!(
+                "`{s}` is not a size: write bytes or a number with KiB, MiB or GiB (e.g. 64MiB)"
+            )
+        })?;
+    if size < MIN_RECORD_SIZE {
+        return Err(format!("`{s}` is too small: at least 1KiB"));
+    }
+    Ok(size)
+}
+
+/// A size as messages give it: in the largest binary unit that divides it (`64 MiB`), else in
+/// bytes.
+pub fn size_name(bytes: u64) -> String {
+    for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 #[cfg(test)]
@@ -215,6 +270,27 @@ mod tests {
         assert!(DelimiterChoice::parse("\"")
             .unwrap_err()
             .contains("other than"));
+    }
+
+    #[test]
+    fn sizes() {
+        for (text, want) in [
+            ("1024", 1024),
+            ("64MiB", 64 << 20),
+            ("64 mib", 64 << 20),
+            ("2K", 2048),
+            ("1GiB", 1 << 30),
+            (" 3m ", 3 << 20),
+        ] {
+            assert_eq!(parse_size(text), Ok(want), "{text}");
+        }
+        for bad in ["", "MiB", "-1", "1.5MiB", "64MB", "99999999999G"] {
+            assert!(parse_size(bad).unwrap_err().contains("not a size"), "{bad}");
+        }
+        assert!(parse_size("100").unwrap_err().contains("at least 1KiB"));
+        assert_eq!(size_name(64 << 20), "64 MiB");
+        assert_eq!(size_name(1536), "1536 bytes");
+        assert_eq!(size_name(3 << 10), "3 KiB");
     }
 
     #[test]

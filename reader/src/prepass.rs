@@ -21,6 +21,8 @@ pub(crate) struct Prepass {
     pub fingerprint: u64,
     pub utf8_valid: bool,
     pub has_nul: bool,
+    /// A byte above 0x7F was seen; only looked for when asked (see [`run`]).
+    pub non_ascii: bool,
     head: [u8; 4],
     head_len: usize,
 }
@@ -32,8 +34,11 @@ impl Prepass {
     }
 }
 
-/// Reads `file` from its current position to the end.
-pub(crate) fn run(file: &mut File) -> io::Result<Prepass> {
+/// Reads `file` from its current position to the end. `look_for_non_ascii`: whether to tell
+/// an ASCII file from one with other bytes; it costs a scan of each chunk until the first such
+/// byte, so it is asked only when the answer is used (windows-1252 configured on a file that may
+/// be UTF-8).
+pub(crate) fn run(file: &mut File, look_for_non_ascii: bool) -> io::Result<Prepass> {
     let mut buf = vec![0u8; CHUNK];
     let mut fnv = Fnv1a64::new();
     let mut utf8 = Utf8Validator::new();
@@ -42,6 +47,7 @@ pub(crate) fn run(file: &mut File) -> io::Result<Prepass> {
         fingerprint: 0,
         utf8_valid: true,
         has_nul: false,
+        non_ascii: false,
         head: [0; 4],
         head_len: 0,
     };
@@ -61,6 +67,7 @@ pub(crate) fn run(file: &mut File) -> io::Result<Prepass> {
         fnv.update(chunk);
         utf8.update(chunk);
         p.has_nul = p.has_nul || chunk.contains(&0);
+        p.non_ascii = p.non_ascii || (look_for_non_ascii && !chunk.is_ascii());
         p.size += n as u64;
     }
     p.fingerprint = fnv.finish();

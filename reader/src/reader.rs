@@ -10,10 +10,10 @@ use crate::encoding::{
 };
 use crate::field::{finish, finish_str, line_content, trim, trim_str};
 use crate::header::{drop_trailing_empty, vote, Vote};
-use crate::options::{DelimiterChoice, Encoding, EncodingChoice, ReadOptions, Source};
+use crate::options::{size_name, DelimiterChoice, Encoding, EncodingChoice, ReadOptions, Source};
 use crate::prepass::{self, CHUNK};
 use crate::records::{RawRecord, Records, Scan, Split};
-use crate::{BadRecord, FileInfo, Header, Item, Record, Refusal};
+use crate::{header_refusal, BadRecord, FileInfo, Header, Item, Record, Refusal};
 
 /// Streaming reader of one CSV file.
 pub struct CsvReader {
@@ -26,6 +26,10 @@ pub struct CsvReader {
     /// With a header: (named columns, named + trailing unnamed columns).
     columns: Option<(usize, usize)>,
     comments: u64,
+    /// Blank records skipped before the header, for the refusal of a file that has none.
+    blanks: u64,
+    /// `max_record_size`, for the reasons that name it.
+    limit: u64,
     rec: RawRecord,
     scratch: Vec<u8>,
     /// A Windows-1252 record decoded at once.
@@ -39,14 +43,17 @@ impl CsvReader {
     /// the BOM, detects the delimiter and reads the header (if `has_header`).
     ///
     /// Refuses (§2.1, §2.4): a UTF-16/UTF-32 BOM; a UTF-8 BOM with windows-1252 configured;
-    /// invalid UTF-8 (utf-8 mode) or a NUL byte in the header, or an unterminated quoted value
-    /// in it; a file with a header but no header record; an unreadable file.
+    /// invalid UTF-8 (utf-8 mode) or a NUL byte in the header, an open quote in it (at the end
+    /// of the file, or running over a line end: no name holds one), or a header over
+    /// `max_record_size`; a file with a header but no header record; an unreadable file. Every
+    /// refusal about the header names the line taken as the header ([`header_refusal`]).
     pub fn open(path: &Path, opts: &ReadOptions) -> Result<(CsvReader, FileInfo), Refusal> {
         let io_refusal =
             |e: io::Error| Refusal::new(format!("cannot read {}: {e}", path.display()));
 
         let mut file = File::open(path).map_err(io_refusal)?;
-        let pre = prepass::run(&mut file).map_err(io_refusal)?;
+        let pre = prepass::run(&mut file, opts.encoding == EncodingChoice::Windows1252)
+            .map_err(io_refusal)?;
 
         let bom = sniff_bom(pre.head());
         let (encoding, encoding_source) = match (bom, opts.encoding) {
@@ -86,6 +93,8 @@ impl CsvReader {
             line_mode: !opts.split_fields,
             columns: None,
             comments: 0,
+            blanks: 0,
+            limit: opts.max_record_size,
             rec: RawRecord::default(),
             scratch: Vec::new(),
             decoded: String::new(),
@@ -94,19 +103,21 @@ impl CsvReader {
         };
         // Detection and the header check need the raw bytes; rows only for the byte check.
         reader.records.keep_raw(true);
+        reader.records.limit(opts.max_record_size);
+        let header_error = |e: HeaderError| match e {
+            HeaderError::Io(e) => io_refusal(e),
+            HeaderError::Refused(r) => r,
+        };
 
         let (delimiter, delimiter_source) = match (opts.delimiter, opts.split_fields) {
             (DelimiterChoice::Byte(d), _) => (d, Source::Configured),
             // Line mode never splits, so there is nothing to detect.
             (DelimiterChoice::Auto, false) => (b';', Source::Defaulted),
-            (DelimiterChoice::Auto, true) => reader.detect_delimiter().map_err(io_refusal)?,
+            (DelimiterChoice::Auto, true) => reader.detect_delimiter().map_err(header_error)?,
         };
 
         let header = if opts.has_header {
-            Some(reader.read_header().map_err(|e| match e {
-                HeaderError::Io(e) => io_refusal(e),
-                HeaderError::Refused(r) => r,
-            })?)
+            Some(reader.read_header(pre.size).map_err(header_error)?)
         } else {
             None
         };
@@ -122,6 +133,10 @@ impl CsvReader {
             delimiter,
             delimiter_source,
             header,
+            utf8_read_as_1252: encoding_source == Source::Configured
+                && encoding == Encoding::Windows1252
+                && pre.utf8_valid
+                && pre.non_ascii,
             size: pre.size,
             fingerprint: pre.fingerprint,
         };
@@ -171,6 +186,12 @@ impl CsvReader {
         self.records.position()
     }
 
+    /// Bytes of room held for the current record (its fields, their ends, its raw copy).
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        self.rec.held()
+    }
+
     /// The I/O error that ended reading early, if any.
     pub fn read_error(&self) -> Option<&str> {
         self.read_error.as_deref()
@@ -180,16 +201,20 @@ impl CsvReader {
     /// with every candidate separating, counts the candidates in it, then steps back to that
     /// record so that it is read again, this time with the delimiter chosen.
     ///
-    /// Comments before it are counted here and not read again. Lines made only of candidate
-    /// delimiters and blanks count as blank here, whatever the delimiter chosen: they are
-    /// spreadsheet artefacts, and the chosen delimiter cannot be known before the header.
-    fn detect_delimiter(&mut self) -> io::Result<(u8, Source)> {
+    /// Comments and blanks before it are counted here and not read again. Lines made only of
+    /// candidate delimiters and blanks count as blank here, whatever the delimiter chosen: they
+    /// are spreadsheet artefacts, and the chosen delimiter cannot be known before the header.
+    /// A record over `max_record_size` refuses the file: it would be the header.
+    fn detect_delimiter(&mut self) -> Result<(u8, Source), HeaderError> {
         let found = loop {
             match self.records.next(&mut self.rec)? {
                 Scan::Eof => break None,
                 Scan::Comment => self.comments += 1,
+                Scan::Record if self.rec.oversized => {
+                    return Err(self.oversized_header());
+                }
                 Scan::Record => match vote(&self.rec.raw, self.rec.unterminated) {
-                    Vote::Blank => {}
+                    Vote::Blank => self.blanks += 1,
                     Vote::Delimiter(d) => break d,
                 },
             }
@@ -204,41 +229,64 @@ impl CsvReader {
         Ok((d, source))
     }
 
-    /// The header: the first record neither blank nor a comment (§2.4).
-    fn read_header(&mut self) -> Result<Header, HeaderError> {
+    /// The header: the first record neither blank nor a comment (§2.4). `size` is the file's,
+    /// for the refusal of a file without one.
+    fn read_header(&mut self, size: u64) -> Result<Header, HeaderError> {
         loop {
             match self.records.next(&mut self.rec)? {
-                Scan::Eof => {
-                    return Err(refused("the file is empty: it needs a header line"));
-                }
+                Scan::Eof => return Err(refused(self.no_header(size))),
                 Scan::Comment => self.comments += 1,
                 Scan::Record => {
                     let rec = &self.rec;
+                    let line = rec.line;
                     if rec.unterminated {
-                        return Err(refused(format!(
-                            "the header (line {}) has an unterminated quoted value (it swallowed \
-                             {}): close the quote",
-                            rec.line,
-                            lines(rec.swallowed)
+                        return Err(refused(header_refusal(
+                            line,
+                            format_args!(
+                                "unterminated quote in the header (the quoted value runs to the \
+                                 end of the file, {} on): close the quote",
+                                lines(rec.swallowed)
+                            ),
                         )));
                     }
+                    if rec.oversized {
+                        return Err(self.oversized_header());
+                    }
                     if is_blank(rec, self.line_mode, &mut self.scratch) {
+                        self.blanks += 1;
                         continue;
+                    }
+                    // A quote closed lines later: no column name holds a line break, so the
+                    // header took in data lines (whose cells must not be echoed as names).
+                    let content = rec.raw.strip_suffix(b"\n").unwrap_or(&rec.raw);
+                    let content = content.strip_suffix(b"\r").unwrap_or(content);
+                    if memchr::memchr2(b'\r', b'\n', content).is_some() {
+                        let last = self.records.line() - 1;
+                        return Err(refused(header_refusal(
+                            line,
+                            format_args!(
+                                "unterminated quote in the header (a quoted name runs on to \
+                                 line {last}): close the quote"
+                            ),
+                        )));
                     }
                     match byte_problem(&rec.raw, self.encoding) {
                         Some(ByteProblem::Nul(at)) => {
-                            return Err(refused(format!(
-                                "the header (line {}) contains a NUL byte at byte offset {at}: \
-                                 this is not a text file (or it is UTF-16): save it as UTF-8",
-                                rec.line
+                            return Err(refused(header_refusal(
+                                line,
+                                format_args!(
+                                    "a NUL byte at byte offset {at}: this is not a text file (or \
+                                     it is UTF-16): save it as UTF-8"
+                                ),
                             )));
                         }
                         Some(ByteProblem::InvalidUtf8(at)) => {
-                            return Err(refused(format!(
-                                "the header (line {}) is not valid UTF-8 (byte offset {at}) while \
-                                 encoding is utf-8: save the file as UTF-8, or set \
-                                 encoding=auto or windows-1252",
-                                rec.line
+                            return Err(refused(header_refusal(
+                                line,
+                                format_args!(
+                                    "not valid UTF-8 (byte offset {at}) while encoding is utf-8: \
+                                     save the file as UTF-8, or set encoding=auto or windows-1252"
+                                ),
                             )));
                         }
                         None => {}
@@ -258,6 +306,45 @@ impl CsvReader {
         }
     }
 
+    /// Why a file without a header is refused, saying what it holds instead.
+    fn no_header(&self, size: u64) -> String {
+        let mut held = Vec::new();
+        if self.blanks > 0 {
+            held.push(format!("{} blank line{}", self.blanks, plural(self.blanks)));
+        }
+        if self.comments > 0 {
+            held.push(format!(
+                "{} comment line{}",
+                self.comments,
+                plural(self.comments)
+            ));
+        }
+        if held.is_empty() {
+            let bom = if size > 0 {
+                " but a byte order mark"
+            } else {
+                ""
+            };
+            format!("the file is empty (nothing{bom}): it needs a header line")
+        } else {
+            format!(
+                "the file has no header line: it holds only {}",
+                held.join(" and ")
+            )
+        }
+    }
+
+    /// The refusal of a header record over `max_record_size`.
+    fn oversized_header(&self) -> HeaderError {
+        refused(header_refusal(
+            self.rec.line,
+            format_args!(
+                "longer than {} (option max_record_size): not read",
+                size_name(self.limit)
+            ),
+        ))
+    }
+
     /// Turns the record just scanned into an item, or `None` when it is blank (skipped, not
     /// counted).
     fn process(&mut self) -> Option<Item> {
@@ -274,6 +361,12 @@ impl CsvReader {
             return bad(format!(
                 "unterminated quoted value (it swallowed {})",
                 lines(rec.swallowed)
+            ));
+        }
+        if rec.oversized {
+            return bad(format!(
+                "the record is longer than {} (option max_record_size): it was not read",
+                size_name(self.limit)
             ));
         }
         if is_blank(rec, self.line_mode, &mut self.scratch) {
@@ -410,7 +503,15 @@ fn refused(message: impl Into<String>) -> HeaderError {
 }
 
 fn lines(n: u64) -> String {
-    format!("{n} line{}", if n == 1 { "" } else { "s" })
+    format!("{n} line{}", plural(n))
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 fn fields(n: usize) -> String {

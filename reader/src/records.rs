@@ -28,7 +28,10 @@
 //!
 //! Memory is one record: the output buffers are reused and only grow to the largest record, and
 //! the raw bytes are copied only when asked (the header, and rows of a file whose pre-pass found
-//! something the per-row byte check must locate).
+//! something the per-row byte check must locate). A record is bounded too (`max_record_size`):
+//! once it has taken more bytes of the file than that, it is marked [`RawRecord::oversized`] and
+//! the rest of it is only scanned for its end (quotes still count), its bytes dropped as they
+//! come, so that a 200 MB line costs no more memory than the bound.
 
 use std::io::{self, Read, Seek};
 use std::ops::Range;
@@ -86,6 +89,9 @@ pub(crate) struct RawRecord {
     pub unterminated: bool,
     /// For an unterminated record: how many physical lines after its first one it took in.
     pub swallowed: u64,
+    /// The record took more bytes than the limit: its fields and raw bytes are incomplete and
+    /// must not be used; only its place (line, range) is right.
+    pub oversized: bool,
 }
 
 impl RawRecord {
@@ -131,6 +137,15 @@ impl RawRecord {
         self.line = line;
         self.unterminated = false;
         self.swallowed = 0;
+        self.oversized = false;
+    }
+
+    /// Bytes of room held (see [`crate::CsvReader`]'s memory bound).
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        self.out.capacity()
+            + self.ends.capacity() * std::mem::size_of::<usize>()
+            + self.raw.capacity()
     }
 
     /// The record is one field, `out[..len]`.
@@ -166,6 +181,8 @@ pub(crate) struct Records<R> {
     split: Split,
     core: Core,
     keep_raw: bool,
+    /// The most bytes a record may take before it is [`RawRecord::oversized`].
+    limit: u64,
     /// Detection only: the candidates-to-`;` copy csv-core reads.
     mapped: Vec<u8>,
 }
@@ -179,8 +196,19 @@ impl<R: Read + Seek> Records<R> {
             split,
             core: core_for(split),
             keep_raw: false,
+            limit: u64::MAX,
             mapped: Vec::new(),
         }
+    }
+
+    /// Records longer than `bytes` (terminator included) are not kept, only skipped.
+    pub(crate) fn limit(&mut self, bytes: u64) {
+        self.limit = bytes;
+    }
+
+    /// Physical line (1-based) of the next byte to read.
+    pub(crate) fn line(&self) -> u64 {
+        self.input.line()
     }
 
     /// Whether [`RawRecord::raw`] is filled from the next record on.
@@ -227,10 +255,18 @@ impl<R: Read + Seek> Records<R> {
         result
     }
 
-    /// Consumes `n` buffered bytes of `rec`.
+    /// Consumes `n` buffered bytes of `rec`, and marks it oversized once it has taken more
+    /// than the limit (its raw copy is then dropped: nothing of it will be used).
     fn consume(&mut self, n: usize, rec: &mut RawRecord) {
+        let end = self.input.offset() + n as u64;
         let bytes = self.input.consume(n);
-        if self.keep_raw {
+        if rec.oversized {
+            return;
+        }
+        if end - rec.start > self.limit {
+            rec.oversized = true;
+            rec.raw = Vec::new();
+        } else if self.keep_raw {
             rec.raw.extend_from_slice(bytes);
         }
     }
@@ -256,16 +292,20 @@ impl<R: Read + Seek> Records<R> {
                 Some(k) => (k + 1, true),
                 None => (buf.len(), false),
             };
-            let bytes = self.input.consume(n);
-            if let Some(rec) = rec.as_deref_mut() {
-                let content = &bytes[..n - usize::from(ended)];
-                while rec.out.len() < len + content.len() {
-                    rec.grow_out();
+            match rec.as_deref_mut() {
+                // A line over the limit: the rest of it is only looked through for its end.
+                Some(rec) if !rec.oversized => {
+                    let content = &self.input.buffered()[..n - usize::from(ended)];
+                    while rec.out.len() < len + content.len() {
+                        rec.grow_out();
+                    }
+                    rec.out[len..len + content.len()].copy_from_slice(content);
+                    len += content.len();
+                    self.consume(n, rec);
                 }
-                rec.out[len..len + content.len()].copy_from_slice(content);
-                len += content.len();
-                if self.keep_raw {
-                    rec.raw.extend_from_slice(bytes);
+                Some(rec) => self.consume(n, rec),
+                None => {
+                    self.input.consume(n);
                 }
             }
             if ended {
@@ -276,7 +316,7 @@ impl<R: Read + Seek> Records<R> {
                 break;
             }
         }
-        if let Some(rec) = rec {
+        if let Some(rec) = rec.filter(|rec| !rec.oversized) {
             rec.set_one_field(len);
         }
         Ok(())
@@ -332,8 +372,13 @@ impl<R: Read + Seek> Records<R> {
             nout += n_out;
             nend += n_ends;
             self.consume(nin, rec);
+            // An oversized record's fields are written over and over in the room it has: only
+            // its end is looked for. (csv-core's DFA reader, the builder's default, keeps no
+            // position in the output between calls that this could upset.)
             match result {
                 ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::OutputFull if rec.oversized => nout = 0,
+                ReadRecordResult::OutputEndsFull if rec.oversized => nend = 0,
                 ReadRecordResult::OutputFull => rec.grow_out(),
                 ReadRecordResult::OutputEndsFull => rec.grow_ends(),
                 ReadRecordResult::Record => {
@@ -344,7 +389,7 @@ impl<R: Read + Seek> Records<R> {
                 ReadRecordResult::End => break,
             }
         }
-        rec.fields = nend;
+        rec.fields = if rec.oversized { 0 } else { nend };
         Ok(())
     }
 }

@@ -625,8 +625,158 @@ fn unreadable_header_is_refused() {
 #[test]
 fn unterminated_quote_in_the_header_is_refused() {
     let msg = refusal(b"a;\"b\n1;2\n", ReadOptions::default());
-    assert!(msg.contains("unterminated quoted value"), "{msg}");
-    assert!(msg.contains("swallowed 1 line"), "{msg}");
+    assert_eq!(
+        msg,
+        "line 1, taken as the header: unterminated quote in the header (the quoted value runs \
+         to the end of the file, 1 line on): close the quote"
+    );
+}
+
+/// A quote the header leaves open and a later line closes: the header would take in data lines
+/// and make column names of their cells (or, with `auto`, vote for a delimiter found in them).
+#[test]
+fn a_header_quote_closed_on_a_later_line_is_refused_as_unterminated() {
+    for opts in [ReadOptions::default(), with_delimiter(b';')] {
+        let msg = refusal(
+            b"\n;;\nusername;\"firstname;lastname\njdoe;John;\"Doe\"\nx,y,z\n",
+            opts,
+        );
+        assert_eq!(
+            msg,
+            "line 3, taken as the header: unterminated quote in the header (a quoted name runs \
+             on to line 4): close the quote"
+        );
+    }
+    // A quoted name on one line is fine.
+    assert_eq!(read(b"\"a;b\";c\r\n1;2\r\n").names(), ["a;b", "c"]);
+}
+
+fn with_limit(bytes: u64) -> ReadOptions {
+    ReadOptions {
+        max_record_size: bytes,
+        ..ReadOptions::default()
+    }
+}
+
+/// Past `max_record_size` a record is only scanned for its end: it fails alone, with its exact
+/// range (the tryback copies it from the file), and the rows after it read normally.
+#[test]
+fn a_record_over_the_limit_fails_without_being_held() {
+    let limit = 4096;
+    let quoted = format!("\"{}\n{}\"", "q;".repeat(3000), "x".repeat(3000));
+    let long = "w".repeat(200_000);
+    let fields = ";".repeat(20_000);
+    let mut data = b"a;b\r\n1;ok\r\n".to_vec();
+    let mut ranges = Vec::new();
+    for big in [format!("2;{long}"), format!("3;{quoted}"), fields] {
+        let start = data.len();
+        data.extend_from_slice(big.as_bytes());
+        data.extend_from_slice(b"\r\n");
+        ranges.push((start, data.len()));
+        data.extend_from_slice(b"4;fine\r\n");
+    }
+    let file = TempFile::new(&data);
+    let (mut reader, _) = CsvReader::open(file.path(), &with_limit(limit)).unwrap();
+    let mut items = Vec::new();
+    while let Some(item) = reader.next_item() {
+        assert!(
+            reader.held() < limit as usize + 2 * prepass::CHUNK,
+            "{} bytes held",
+            reader.held()
+        );
+        items.push(item);
+    }
+    let o = Outcome {
+        info: CsvReader::open(file.path(), &with_limit(limit)).unwrap().1,
+        items,
+        comments: 0,
+        file,
+    };
+    assert_eq!(o.rows().len(), 4, "{:?}", o.bad());
+    let bad: Vec<&Item> = o
+        .items
+        .iter()
+        .filter(|i| matches!(i, Item::Bad(_)))
+        .collect();
+    assert_eq!(bad.len(), 3);
+    for (item, (start, end)) in bad.iter().zip(&ranges) {
+        assert_eq!(item.raw_range(), (*start as u64, *end as u64));
+        assert_eq!(
+            o.raw(*start as u64, *end as u64),
+            &data[*start..*end],
+            "byte for byte"
+        );
+    }
+    assert_eq!(
+        o.bad()[0],
+        (
+            3,
+            "the record is longer than 4 KiB (option max_record_size): it was not read"
+        )
+    );
+    // The quoted value spans two lines: the row after it is on line 7.
+    assert_eq!(o.bad()[1].0, 5);
+    assert_eq!(o.rows()[2].0, 7);
+    // A record of exactly the limit is read.
+    let exact = format!("a\n{}\n", "z".repeat(limit as usize - 1));
+    assert_eq!(
+        read_with(exact.as_bytes(), with_limit(limit)).rows().len(),
+        1
+    );
+}
+
+#[test]
+fn a_line_over_the_limit_fails_in_line_mode_too() {
+    let data = format!("x\n{}\ny\n", "L".repeat(10_000));
+    let o = read_with(
+        data.as_bytes(),
+        ReadOptions {
+            max_record_size: 1024,
+            ..line_mode()
+        },
+    );
+    assert_eq!(o.rows(), [(1, vec!["x"]), (3, vec!["y"])]);
+    assert_eq!(o.bad().len(), 1);
+    assert!(o.bad()[0].1.contains("longer than 1 KiB"), "{:?}", o.bad());
+}
+
+#[test]
+fn a_header_over_the_limit_refuses_the_file() {
+    let data = format!("#c\n\n{}\n1\n", "h".repeat(5000));
+    for opts in [
+        with_limit(1024),
+        ReadOptions {
+            delimiter: DelimiterChoice::Byte(b';'),
+            ..with_limit(1024)
+        },
+    ] {
+        assert_eq!(
+            refusal(data.as_bytes(), opts),
+            "line 3, taken as the header: longer than 1 KiB (option max_record_size): not read"
+        );
+    }
+}
+
+#[test]
+fn windows_1252_configured_on_a_utf8_file_is_flagged() {
+    let flagged = |bytes: &[u8], encoding| {
+        read_with(bytes, with_encoding(encoding))
+            .info
+            .utf8_read_as_1252
+    };
+    assert!(flagged(
+        "a;b\nété;x\n".as_bytes(),
+        EncodingChoice::Windows1252
+    ));
+    assert!(
+        !flagged(b"a;b\nete;x\n", EncodingChoice::Windows1252),
+        "ASCII reads the same"
+    );
+    assert!(
+        !flagged(b"a;b\n\xe9t\xe9;x\n", EncodingChoice::Windows1252),
+        "not UTF-8"
+    );
+    assert!(!flagged("a;b\nété;x\n".as_bytes(), EncodingChoice::Auto));
 }
 
 // ---- values (§2.5) ----
@@ -755,18 +905,31 @@ fn fingerprint_identifies_content() {
 
 #[test]
 fn a_file_without_a_header_record_is_refused() {
-    for data in [
-        &b""[..],
-        b"\n\n",
-        b"# only a comment\n",
-        b"\xEF\xBB\xBF",
-        b";;;\n  \n",
+    for (data, want) in [
+        (
+            &b""[..],
+            "the file is empty (nothing): it needs a header line",
+        ),
+        (
+            b"\xEF\xBB\xBF",
+            "the file is empty (nothing but a byte order mark): it needs a header line",
+        ),
+        (
+            b"\n\n",
+            "the file has no header line: it holds only 2 blank lines",
+        ),
+        (
+            b"# only a comment\n",
+            "the file has no header line: it holds only 1 comment line",
+        ),
+        (
+            b";;;\n#c\n  \n#d\n",
+            "the file has no header line: it holds only 2 blank lines and 2 comment lines",
+        ),
     ] {
-        assert_eq!(
-            refusal(data, ReadOptions::default()),
-            "the file is empty: it needs a header line",
-            "{data:?}"
-        );
+        for opts in [ReadOptions::default(), with_delimiter(b';')] {
+            assert_eq!(refusal(data, opts), want, "{data:?}");
+        }
     }
     let o = read(b"a;b\n");
     assert!(o.items.is_empty());
