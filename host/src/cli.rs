@@ -234,7 +234,9 @@ pub fn main() -> i32 {
     match dispatch(cli) {
         Ok(code) => code as i32,
         Err(error) => {
-            eprintln!("toolsync: {error}");
+            // Messages may quote what a file or a command line held; some have several lines.
+            let mut stderr = crate::escape::Escaping::new(std::io::stderr().lock());
+            let _ = std::io::Write::write_fmt(&mut stderr, format_args!("toolsync: {error}\n"));
             error.exit_code() as i32
         }
     }

@@ -53,6 +53,12 @@ pub fn common_options(manifest: &Manifest) -> Vec<OptionSpec> {
             "time zone of dates in cells and of stamps in output names",
         ),
         OptionSpec::new(
+            "max_record_size",
+            &toolsync_reader::size_name(toolsync_reader::DEFAULT_MAX_RECORD_SIZE),
+            "the most bytes one record (line) may take: a longer row fails, a longer header \
+             refuses the file; bytes, or KiB, MiB, GiB",
+        ),
+        OptionSpec::new(
             "allow_unknown_columns",
             "false",
             "ignore unknown columns (listed once as a warning) instead of refusing the file",

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod data_dir;
 pub mod error;
+pub mod escape;
 pub mod faults;
 pub mod loader;
 pub mod logging;

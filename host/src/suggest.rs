@@ -1,20 +1,15 @@
 //! "Did you mean": the closest valid word to a mistyped one (a table of `toolsync.toml`, a
-//! processor, an entity), by edit distance — the rule the header check uses for column names.
+//! processor, an entity), by the rule the header check uses for column names
+//! ([`schema::closest`]: a few edits, at most a third of the word).
 
-use toolsync_plugin_api::schema::edit_distance;
+use toolsync_plugin_api::schema;
 
-/// The candidate closest to `word`, if it is within an edit distance of 3 and closer than the
-/// word is long (so that `x` does not suggest `users`).
+/// The candidate closest to `word`, if close ([`schema::closest`]).
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= 3 && *d < word.chars().count())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+    schema::closest(word, candidates)
 }
 
 #[cfg(test)]

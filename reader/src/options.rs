@@ -154,16 +154,17 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let text = s.trim();
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = text.split_at(digits);
-    let shift =
-        match unit.trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 0,
-            "k" | "kib" => 10,
-            "m" | "mib" => 20,
-            "g" | "gib" => 30,
-            _ => return Err(format!(
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        _ => {
+            return Err(format!(
                 "`{s}` is not a size: write bytes or a number with KiB, MiB or GiB (e.g. 64MiB)"
-            )),
-        };
+            ))
+        }
+    };
     let size = number
         .parse::<u64>()
         .ok()

@@ -164,6 +164,20 @@ fn text(m: &Manifest) -> Vec<String> {
         String::new(),
         "columns:".to_string(),
     ];
+    // Columns as wide as their longest entry: a long type (`enum manual self`) must not run
+    // into its description.
+    let name_width = m
+        .columns
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let kind_width = m
+        .columns
+        .iter()
+        .map(|c| c.kind.chars().count())
+        .max()
+        .unwrap_or(0);
     for c in m.columns.iter() {
         let notes = column_notes(c);
         let notes = if notes.is_empty() {
@@ -172,7 +186,7 @@ fn text(m: &Manifest) -> Vec<String> {
             format!(" [{}]", notes.join(", "))
         };
         lines.push(format!(
-            "  {:<22} {:<14} {}{}",
+            "  {:<name_width$}  {:<kind_width$}  {}{}",
             c.name.as_str(),
             c.kind.as_str(),
             c.description.as_str(),

@@ -14,6 +14,7 @@ use super::report::{self, Level, Summary};
 use super::spool;
 use crate::data_dir::DataDir;
 use crate::error::{CmdResult, Error, ExitCode};
+use crate::escape::escape_controls;
 use crate::output::Out;
 use crate::{clock, faults};
 
@@ -22,8 +23,10 @@ use crate::{clock, faults};
 pub fn refused(data: &DataDir, plan: &Plan<'_>, mut summary: Summary) -> CmdResult {
     if let Some(reason) = &summary.refused {
         eprintln!(
-            "toolsync: {}: {} refused: {reason}",
-            summary.processor, summary.file
+            "toolsync: {}: {} refused: {}",
+            summary.processor,
+            escape_controls(&summary.file),
+            escape_controls(reason)
         );
     }
     summary.finished_at = clock::now();

@@ -4,8 +4,9 @@
 
 use abi_stable::std_types::RStr;
 use toolsync_plugin_api::engine::{AsInput, Input};
-use toolsync_plugin_api::schema;
-use toolsync_reader::{CsvReader, FileInfo, Item};
+use toolsync_plugin_api::schema::{self, Quoted, LISTED};
+use toolsync_plugin_api::ColumnSpec;
+use toolsync_reader::{delimiter_name, header_refusal, CsvReader, FileInfo, Item};
 
 use super::plan::Plan;
 use super::report::Summary;
@@ -19,14 +20,26 @@ pub struct Opened {
     pub columns: Vec<String>,
 }
 
-/// Opens the input and checks its header; `Err` is the refusal's reason. What the reader
-/// decided (encoding, delimiter) and file-level warnings go into `summary`.
+/// Opens the input and checks its header; `Err` is the refusal's reason, which names the line
+/// taken as the header when it is about the header. What the reader decided (encoding,
+/// delimiter) and file-level warnings go into `summary`.
 pub fn open(plan: &Plan<'_>, summary: &mut Summary) -> Result<Opened, String> {
     let manifest = &plan.processor.manifest;
     let (reader, info) = CsvReader::open(&plan.input, &plan.read).map_err(|r| r.message)?;
     describe(summary, &info, manifest.split_fields);
     let columns = match &info.header {
         Some(header) => {
+            if let Some(d) = other_delimiter(&header.names, &manifest.columns, info.delimiter) {
+                let d = delimiter_name(d);
+                return Err(header_refusal(
+                    header.line,
+                    format_args!(
+                        "a single field that is no column of {}, but split at `{d}` it names \
+                         columns: did you mean --delimiter '{d}'?",
+                        plan.name
+                    ),
+                ));
+            }
             let check = schema::check_header(
                 &plan.name,
                 &manifest.columns,
@@ -34,12 +47,12 @@ pub fn open(plan: &Plan<'_>, summary: &mut Summary) -> Result<Opened, String> {
                 plan.allow_unknown,
             );
             if !check.problems.is_empty() {
-                return Err(check.problems.join("; "));
+                return Err(header_refusal(header.line, check.problems.join("; ")));
             }
             if !check.ignored.is_empty() {
                 summary.warnings.push(format!(
                     "unknown columns ignored (allow_unknown_columns): {}",
-                    check.ignored.join(", ")
+                    listed(&check.ignored)
                 ));
             }
             check.canonical
@@ -57,8 +70,51 @@ pub fn open(plan: &Plan<'_>, summary: &mut Summary) -> Result<Opened, String> {
     })
 }
 
-/// The report's encoding and delimiter lines.
+/// When the header came out as one field that is no column, the delimiter that would have split
+/// it into names of which some are columns (the most of them): a wrong `--delimiter`, or a
+/// delimiter `auto` does not detect (`|`). `None` when no delimiter makes it a header.
+fn other_delimiter(names: &[String], columns: &[ColumnSpec], used: u8) -> Option<u8> {
+    let [name] = names else {
+        return None;
+    };
+    let is_column = |n: &str| schema::match_column(columns, &n.trim().to_lowercase()).is_some();
+    if name.len() > schema::HEADER_NAME_MAX || is_column(name) {
+        return None;
+    }
+    let mut best = None;
+    for d in [b';', b',', b'\t', b':', b'|'] {
+        let found = name.split(char::from(d)).filter(|n| is_column(n)).count();
+        // Strictly more: on a tie the earlier delimiter (the order `auto` ranks them in).
+        if d != used && found > best.map_or(0, |(f, _)| f) {
+            best = Some((found, d));
+        }
+    }
+    best.map(|(_, d)| d)
+}
+
+/// Names as a warning lists them: quoted (cut when long), a handful, then a count.
+fn listed(names: &[String]) -> String {
+    let mut list: Vec<String> = names
+        .iter()
+        .take(LISTED)
+        .map(|n| Quoted(n).to_string())
+        .collect();
+    if names.len() > LISTED {
+        list.push(format!("and {} more", names.len() - LISTED));
+    }
+    list.join(", ")
+}
+
+/// The report's encoding and delimiter lines, and the warning of a UTF-8 file read as
+/// windows-1252 by configuration.
 fn describe(summary: &mut Summary, info: &FileInfo, split_fields: bool) {
+    if info.utf8_read_as_1252 {
+        summary.warnings.push(
+            "the file is valid UTF-8 but was read as windows-1252 (configured): accents will \
+             be wrong; drop --encoding (or set encoding = auto)"
+                .to_string(),
+        );
+    }
     summary.encoding = Some(info.encoding.to_string());
     summary.encoding_note = info.encoding_source.to_string();
     if info.bom_removed {

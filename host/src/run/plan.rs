@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use abi_stable::std_types::{RString, Tuple2};
 use toolsync_plugin_api::abi::RunSpec;
-use toolsync_reader::{DelimiterChoice, EncodingChoice, ReadOptions};
+use toolsync_reader::{parse_size, DelimiterChoice, EncodingChoice, ReadOptions};
 
 use super::locate::locate;
 use super::RunArgs;
@@ -63,6 +63,8 @@ impl<'p> Plan<'p> {
             .map_err(|why| bad_value("delimiter", why))?;
         let zone =
             Zone::parse(options.get("timezone")).map_err(|why| bad_value("timezone", why))?;
+        let max_record_size = parse_size(options.get("max_record_size"))
+            .map_err(|why| bad_value("max_record_size", why))?;
         let outputs = Outputs {
             store_report: options.flag("store_report")?,
             tryback: options.flag("tryback")?,
@@ -79,6 +81,7 @@ impl<'p> Plan<'p> {
                 delimiter,
                 has_header: manifest.has_header,
                 split_fields: manifest.split_fields,
+                max_record_size,
             },
             options,
             zone,

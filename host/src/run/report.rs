@@ -16,6 +16,7 @@ use super::spool;
 use super::tally::Tally;
 use crate::clock;
 use crate::error::Error;
+use crate::escape::Escaping;
 
 /// Everything the reports say that is not per row.
 #[derive(Debug, Clone)]
@@ -161,16 +162,19 @@ fn spooled<T: DeserializeOwned>(
 }
 
 /// Writes the text report (formats.md §4.1). `spool_dir` is None for a file refused before
-/// any row.
+/// any row. Every line is one line ([`one_line`]), and every control character that a file
+/// put into it (a header name, a cell in a reason) is escaped ([`Escaping`]): the report is
+/// printed on terminals.
 pub fn write_text(
     summary: &Summary,
     spool_dir: Option<&Path>,
     level: Level,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
+    let out = &mut Escaping::new(out);
     let s = summary;
     writeln!(out, "processor: {}", s.processor)?;
-    writeln!(out, "file: {}", s.file)?;
+    writeln!(out, "file: {}", one_line(&s.file))?;
     writeln!(out, "started: {}", clock::rfc3339(s.started_at))?;
     writeln!(out, "finished: {}", clock::rfc3339(s.finished_at))?;
     writeln!(out, "dry run: {}", yes_no(s.dry_run))?;
@@ -203,21 +207,23 @@ pub fn write_text(
         None => writeln!(out, "tryback: none")?,
     }
     if let Some(reason) = &s.refused {
-        writeln!(out, "refused: {reason}")?;
-        return writeln!(out, "end of report");
+        writeln!(out, "refused: {}", one_line(reason))?;
+        writeln!(out, "end of report")?;
+        return out.flush();
     }
     if let Some(reason) = &s.stopped {
-        writeln!(out, "stopped: {reason}")?;
+        writeln!(out, "stopped: {}", one_line(reason))?;
     }
     for warning in &s.warnings {
-        writeln!(out, "warning: {warning}")?;
+        writeln!(out, "warning: {}", one_line(warning))?;
     }
     let part = |name: &str| spool_dir.map(|dir| dir.join(name));
     for warning in spooled::<WarningLine>(part(spool::WARNINGS))? {
         let warning = warning?;
+        let message = one_line(&warning.message);
         match warning.line {
-            Some(line) => writeln!(out, "warning: line {line}: {}", warning.message)?,
-            None => writeln!(out, "warning: {}", warning.message)?,
+            Some(line) => writeln!(out, "warning: line {line}: {message}")?,
+            None => writeln!(out, "warning: {message}")?,
         }
     }
     let mut hidden = 0u64;
@@ -230,19 +236,21 @@ pub fn write_text(
         }
     }
     for line in &s.report_lines {
-        writeln!(out, "{line}")?;
+        writeln!(out, "{}", one_line(line))?;
     }
     if hidden > 0 {
-        let stored = match &s.stored {
-            Some(path) => format!("the stored report {} lists them", path.display()),
-            None => "`--report full` prints them".to_string(),
+        let (rows, them) = match hidden {
+            1 => ("1 row that did not fail is".to_string(), "it"),
+            n => (format!("{n} rows that did not fail are"), "them"),
         };
-        writeln!(
-            out,
-            "({hidden} rows that did not fail are not shown: {stored})"
-        )?;
+        let stored = match &s.stored {
+            Some(path) => format!("the stored report {} lists {them}", path.display()),
+            None => format!("`--report full` prints {them}"),
+        };
+        writeln!(out, "({rows} not shown: {stored})")?;
     }
-    writeln!(out, "end of report")
+    writeln!(out, "end of report")?;
+    out.flush()
 }
 
 /// The JSON report (formats.md §4.2), as serde writes it: every key always present, in the

@@ -109,22 +109,27 @@ const TIMEZONE_MAX: usize = 64;
 /// Characters of a value shown in a reason before it is cut.
 const SHOWN: usize = 40;
 
-/// A value as a reason quotes it: in backquotes, on one line, cut when long.
+/// A value as a reason quotes it: in backquotes, on one line, control characters as spaces,
+/// cut after 40 characters with the count of what was cut (`` `xxx…` (+960 characters) ``).
+/// Every value a message echoes from a file (a cell, a header name) goes through it: whatever
+/// the file holds, the message stays short and prints nothing a terminal would act on.
 pub fn quoted(value: &str) -> String {
     Quoted(value).to_string()
 }
 
 /// [`quoted`] as a `Display`, so that a conversion pays for the quoting only when it fails
 /// (every cell of every row is converted).
-struct Quoted<'a>(&'a str);
+pub struct Quoted<'a>(pub &'a str);
 
 impl std::fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use std::fmt::Write;
         f.write_char('`')?;
-        for (i, c) in self.0.chars().enumerate() {
+        for (i, (at, c)) in self.0.char_indices().enumerate() {
             if i == SHOWN {
-                return f.write_str("…`");
+                let cut = self.0[at..].chars().count();
+                let s = if cut == 1 { "" } else { "s" };
+                return write!(f, "…` (+{cut} character{s})");
             }
             f.write_char(if c.is_control() { ' ' } else { c })?;
         }
@@ -322,14 +327,37 @@ impl std::fmt::Display for ColumnType {
     }
 }
 
-/// `99`, or the shape of an IANA name: `[A-Za-z_]+` then `/`-separated parts of
+/// `99`, or a zone of the tz database the run uses ([`Zone::parse`], the one the `timezone`
+/// option is read with), written as an IANA name: `[A-Za-z_]+` then `/`-separated parts of
 /// `[A-Za-z0-9_+-]+` (`UTC`, `Europe/Paris`, `America/Argentina/Buenos_Aires`, `Etc/GMT+5`).
-/// The zone database itself is not consulted: the platform owns it, and a shape check catches
-/// what spreadsheets actually produce (offsets such as `1.0`, free text).
+/// The shape comes first: it keeps POSIX rules (`CET-1CEST,M3.5.0`) and paths out, and spares
+/// the database what spreadsheets actually produce (offsets such as `1.0`, free text). A shape
+/// alone let `Mars/Olympus` through.
 fn is_timezone(value: &str) -> bool {
-    if value == "99" {
-        return true;
+    value == "99" || (has_timezone_shape(value) && known_zone(value))
+}
+
+/// Whether the tz database has `name`. A file holds few distinct zones and many rows, so the
+/// answers are kept (a bounded number: a hostile file of distinct names only re-reads the
+/// database).
+fn known_zone(name: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    const KEPT: usize = 1024;
+    static KNOWN: OnceLock<Mutex<HashMap<String, bool>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(&answer) = known.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
+        return answer;
     }
+    let answer = Zone::parse(name).is_ok();
+    let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+    if known.len() < KEPT {
+        known.insert(name.to_string(), answer);
+    }
+    answer
+}
+
+fn has_timezone_shape(value: &str) -> bool {
     let mut parts = value.split('/');
     let area_ok = parts
         .next()
@@ -422,7 +450,14 @@ mod tests {
         for tz in ["99", "UTC", "Europe/Paris", "Etc/GMT+5"] {
             assert!(convert("timezone", tz).is_ok(), "{tz}");
         }
-        for tz in ["1.0", "+02:00", "Europe/", "Paris time"] {
+        for tz in [
+            "1.0",
+            "+02:00",
+            "Europe/",
+            "Paris time",
+            "Mars/Olympus",
+            "Europe/Pariss",
+        ] {
             assert!(convert("timezone", tz).is_err(), "{tz}");
         }
         let secret = convert("secret", "pass\u{7}word").unwrap_err();
@@ -434,9 +469,14 @@ mod tests {
         let long = "y".repeat(100);
         let reason = convert("text(20)", &long).unwrap_err();
         assert!(
-            reason.starts_with(&format!("`{}…`", "y".repeat(40))),
+            reason.starts_with(&format!("`{}…` (+60 characters) has", "y".repeat(40))),
             "{reason}"
         );
+        assert_eq!(
+            quoted(&"z".repeat(41)),
+            format!("`{}…` (+1 character)", "z".repeat(40))
+        );
+        assert_eq!(quoted("a\u{1b}]0;x\u{7}"), "`a ]0;x `");
         assert!(
             reason.ends_with("100 characters, at most 20 allowed"),
             "{reason}"

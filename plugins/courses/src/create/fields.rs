@@ -53,13 +53,9 @@ fn flag(v: &Cell) -> bool {
 }
 
 pub const FIELDS: &[Field] = &[
-    field!(
-        "fullname",
-        "text(254)",
-        false,
-        "full name; required",
-        |c, v| c.fullname = text(v)
-    ),
+    field!("fullname", "text(254)", false, "full name", |c, v| c
+        .fullname =
+        text(v)),
     field!(
         "idnumber",
         "text(100)",
