@@ -149,7 +149,7 @@ fn a_vendor_plugin_uses_the_shared_model_and_its_own_keyspace() {
         [
             "no user with username = bob".to_string(),
             format!(
-                "`badge`: `{}…` has 60 characters, at most 50 allowed",
+                "`badge`: `{}…` (+20 characters) has 60 characters, at most 50 allowed",
                 "x".repeat(40)
             ),
             "`cmd`: `remove` is not one of add, del".to_string(),

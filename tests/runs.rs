@@ -345,7 +345,10 @@ fn a_refused_file_says_why_on_stderr() {
     let stderr = run.stderr();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("refused: unknown column `usernme`: did you mean `username`?"),
+        stderr.contains(
+            "refused: line 1, taken as the header: unknown column `usernme`: did you mean \
+             `username`?"
+        ),
         "{stderr}"
     );
     assert!(

@@ -85,9 +85,10 @@ impl<R: Read + Seek> Input<R> {
         bytes
     }
 
-    /// After a CR line end: consumes the LF that makes it a CRLF, if it is there.
+    /// After a CR line end: consumes the LF that makes it a CRLF, if it is there. After an LF
+    /// it does nothing: the next LF is an empty line of its own.
     pub(crate) fn complete_crlf(&mut self) -> io::Result<()> {
-        if self.fill()?.first() == Some(&b'\n') {
+        if self.last == b'\r' && self.fill()?.first() == Some(&b'\n') {
             self.consume(1);
         }
         Ok(())

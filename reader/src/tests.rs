@@ -926,6 +926,10 @@ fn a_file_without_a_header_record_is_refused() {
             b";;;\n#c\n  \n#d\n",
             "the file has no header line: it holds only 2 blank lines and 2 comment lines",
         ),
+        (
+            b"#c\n\n\r\n",
+            "the file has no header line: it holds only 2 blank lines and 1 comment line",
+        ),
     ] {
         for opts in [ReadOptions::default(), with_delimiter(b';')] {
             assert_eq!(refusal(data, opts), want, "{data:?}");

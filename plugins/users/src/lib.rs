@@ -72,7 +72,7 @@ impl Processor for UsersProcessor {
                 ColumnSpec::new(
                     "profile_field_{name}",
                     fields::CUSTOM_TYPE,
-                    "custom profile field `name` ([a-z0-9_]+)",
+                    "custom profile field `name` ([a-z0-9_]+, at most 255 characters)",
                 )
                 .not_in_template(),
             );
