@@ -184,7 +184,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// bytes.
 pub fn size_name(bytes: u64) -> String {
     for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
-        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+        if bytes >= 1 << shift && bytes.trailing_zeros() >= shift {
             return format!("{} {unit}", bytes >> shift);
         }
     }
