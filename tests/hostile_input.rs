@@ -273,6 +273,14 @@ fn header_refusals_name_the_line_taken_as_the_header() {
         "line 3, taken as the header: unknown column `fristname`: did you mean `firstname`?; \
          (`toolsync schema users` lists the valid columns)"
     );
+    // What the processor refuses in the header, given its options, too.
+    let file = world.file("i.csv", "#\nusername;firstname;lastname\nx;y;z\n");
+    let (code, report) = world.run_json("users", &file, &["--set", "identity=idnumber"]);
+    assert_eq!(code, 3);
+    assert_eq!(
+        report["refused"],
+        "line 2, taken as the header: `idnumber` is required because identity = idnumber"
+    );
 }
 
 #[test]

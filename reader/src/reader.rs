@@ -261,7 +261,9 @@ impl CsvReader {
                     let content = rec.raw.strip_suffix(b"\n").unwrap_or(&rec.raw);
                     let content = content.strip_suffix(b"\r").unwrap_or(content);
                     if memchr::memchr2(b'\r', b'\n', content).is_some() {
-                        let last = self.records.line() - 1;
+                        // The line of its last byte: a final line end belongs to it.
+                        let ended = content.len() < rec.raw.len();
+                        let last = self.records.line() - u64::from(ended);
                         return Err(refused(header_refusal(
                             line,
                             format_args!(

@@ -331,6 +331,9 @@ impl<R: Read + Seek> Records<R> {
                 // quotes or not, so it is first fed one LF: outside quotes that ends the record
                 // just as the end of file would (same fields); inside quotes the LF is content,
                 // and the record is unterminated.
+                if rec.oversized {
+                    (nout, nend) = (0, 0);
+                }
                 if nout == rec.out.len() {
                     rec.grow_out();
                 }
@@ -373,8 +376,8 @@ impl<R: Read + Seek> Records<R> {
             nend += n_ends;
             self.consume(nin, rec);
             // An oversized record's fields are written over and over in the room it has: only
-            // its end is looked for. (csv-core's DFA reader, the builder's default, keeps no
-            // position in the output between calls that this could upset.)
+            // its end is looked for. (csv-core's DFA reader, the builder's default, carries
+            // from call to call only an offset it adds to `ends`, which are not used then.)
             match result {
                 ReadRecordResult::InputEmpty => {}
                 ReadRecordResult::OutputFull if rec.oversized => nout = 0,

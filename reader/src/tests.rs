@@ -647,6 +647,7 @@ fn a_header_quote_closed_on_a_later_line_is_refused_as_unterminated() {
              on to line 4): close the quote"
         );
     }
+    assert!(refusal(b"a;\"b\r\nc\"", ReadOptions::default()).contains("runs on to line 2"));
     // A quoted name on one line is fine.
     assert_eq!(read(b"\"a;b\";c\r\n1;2\r\n").names(), ["a;b", "c"]);
 }

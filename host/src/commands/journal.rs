@@ -42,9 +42,10 @@ fn list(store: &Store) -> CmdResult {
         let processor = String::from_utf8_lossy(&key).into_owned();
         any = true;
         match Journal::load(store, &processor) {
+            // The input's path is whatever the file was named.
             Ok(Some(j)) => out.line(&format!(
                 "{processor}: {} — {} rows committed{}",
-                j.input,
+                crate::escape::escape_controls(&j.input),
                 j.items_done,
                 if j.finished {
                     ", all of them (only its finish remains: tryback, reports, archive)"

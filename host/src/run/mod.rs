@@ -149,7 +149,11 @@ pub fn run(
                     state.warnings.push(note);
                 }
             }
-            processor.processor.start(spec).into_result()
+            processor
+                .processor
+                .start(spec)
+                .into_result()
+                .map_err(|e| about_the_header(e, &opened.info))
         });
         let mut run = match started {
             Ok(run) => run,
@@ -259,6 +263,18 @@ pub fn run(
 fn commits(args: &RunArgs, state: &Journal) -> bool {
     let rolled_back = args.atomic && (state.tally.failed() > 0 || state.stopped.is_some());
     !args.dry_run && !rolled_back
+}
+
+/// `start` sees the file's columns and the options only, so when it refuses a file that has a
+/// header, the refusal is about that header (a column an option requires, a forbidden
+/// combination): it names the line taken as the header, as every header refusal does.
+fn about_the_header(error: StartError, info: &toolsync_reader::FileInfo) -> StartError {
+    match (error, &info.header) {
+        (StartError::Refused(m), Some(header)) => {
+            StartError::Refused(toolsync_reader::header_refusal(header.line, m.as_str()).into())
+        }
+        (error, _) => error,
+    }
 }
 
 /// The columns the archive empties.
