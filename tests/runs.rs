@@ -324,6 +324,31 @@ fn a_damaged_record_met_by_a_row_stops_the_run_with_exit_5() {
         run.stderr()
     );
     assert!(!run.stdout().contains("failed: 1"), "{}", run.stdout());
+    assert!(
+        run.stderr().contains("no row of this file was committed"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stdout().contains("stopped: "), "{}", run.stdout());
+
+    // Past a commit, the message says how far the committed rows go.
+    let mut long = String::from("username;firstname;lastname\n");
+    for i in 0..2100 {
+        long.push_str(&format!("new{i};N;N\n"));
+    }
+    long.push_str("bob;Bob;B\n");
+    let long = world.file("c.csv", long);
+    let run = world.run(&["run", "users", long.to_str().unwrap()]);
+    assert_eq!(run.code(), 5, "{}", run.stderr());
+    assert!(
+        run.stderr().contains(
+            "rows up to line 2001 are committed, none after it: run the file again to resume"
+        ),
+        "{}",
+        run.stderr()
+    );
+    assert!(world.show_user("new1999").is_some());
+    assert!(world.show_user("new2000").is_none());
     let run = world.run(&["check"]);
     assert_eq!(run.code(), 1);
     assert!(

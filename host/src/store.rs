@@ -207,12 +207,14 @@ impl Store {
     }
 
     /// Writes `entries` (whole keys, as a backup holds them) into a new store in `dir`, which
-    /// must not exist, in batches, durably; the store is not seeded nor checked (a restore
-    /// opens it afterwards like any other). Returns the number of entries.
+    /// must not exist, in batches, durably, then checks its versions as an open does (a store
+    /// of an older data model is upgraded). Returns the open store and the number of entries:
+    /// the caller checks it with this handle, since reopening at once could meet the lock this
+    /// one's background threads are still releasing.
     pub fn import(
         dir: &Path,
         mut entries: impl FnMut() -> Result<Option<(Vec<u8>, Vec<u8>)>, String>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(Store, u64), StoreError> {
         create_private_dir(dir).map_err(|e| StoreError::Open {
             path: dir.to_path_buf(),
             message: format!("cannot create the folder: {e}"),
@@ -244,7 +246,8 @@ impl Store {
             }
         }
         store.flush_all()?;
-        Ok(count)
+        store.check_or_seed(false)?;
+        Ok((store, count))
     }
 
     /// Bytes on disk (for benchmarks and `-v` logs).
@@ -296,6 +299,11 @@ impl Store {
                 StoreError::damaged(&self.path, panic).to_string(),
             )),
         }
+    }
+
+    /// Whether the store's files were deleted or replaced since it was opened.
+    pub fn vanished(&self) -> bool {
+        self.still_there().is_err()
     }
 
     /// Fails when the store's log file is no longer the one opened (deleted, or the folder

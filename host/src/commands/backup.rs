@@ -110,13 +110,16 @@ pub fn restore(data: &DataDir, source: &Path, force: bool) -> CmdResult {
     }
     let lock = FilesLock::take(&store_dir)?;
 
-    // 3. Build the restored store beside it, then swap.
+    // 3. Build the restored store beside it (its data model brought up to date), check it,
+    // then swap.
     let restoring = data.restoring();
     let _ = std::fs::remove_dir_all(&restoring);
     let mut reader = open().map_err(unreadable)?;
-    let count = Store::import(&restoring, || {
+    let (restored, count) = Store::import(&restoring, || {
         reader.next_entry().map_err(|e| e.to_string())
     })?;
+    let findings = check_store(&restored).map_err(Error::from)?;
+    drop(restored);
     let marker = restoring.join(RESTORED_MARKER);
     std::fs::write(&marker, b"").map_err(|e| StoreError::Open {
         path: restoring.clone(),
@@ -126,9 +129,6 @@ pub fn restore(data: &DataDir, source: &Path, force: bool) -> CmdResult {
     let kept = data.complete_restore()?;
     drop(lock);
 
-    // 4. Open it as any command would (an older data model is upgraded) and check it.
-    let store = data.open_store()?;
-    let findings = check_store(&store).map_err(Error::from)?;
     let mut out = Out::stdout();
     out.line(&format!(
         "restored {count} entries from {} (written {} by toolsync {})",

@@ -26,6 +26,9 @@ pub struct Journal {
     pub stamp: String,
     /// Reader items (rows and malformed records) covered by the last commit.
     pub items_done: u64,
+    /// The line of the last item the last commit covers (what an operator is told).
+    #[serde(default)]
+    pub line_done: u64,
     pub tally: Tally,
     pub spools: SpoolLengths,
     /// The last batch is committed; only the finish (tryback, reports, archive, clean-up)
@@ -66,6 +69,7 @@ impl Journal {
             started_at,
             stamp,
             items_done: 0,
+            line_done: 0,
             tally: Tally::default(),
             spools: SpoolLengths::default(),
             finished: false,

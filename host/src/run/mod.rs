@@ -30,7 +30,7 @@ use toolsync_plugin_api::schema::{self, ColumnType};
 use toolsync_plugin_api::Manifest;
 
 use crate::data_dir::DataDir;
-use crate::error::{CmdResult, Error, ExitCode, ReadError, RunError};
+use crate::error::{CmdResult, Error, ExitCode, ReadError, RunError, StoreError};
 use crate::loader::LoadedProcessor;
 use crate::store::Store;
 use crate::{clock, faults};
@@ -164,37 +164,45 @@ pub fn run(
             }
         };
 
-        // 4. Stream the rows.
-        let mut progress = Progress::new(opened.info.size, args.quiet);
-        let source = File::open(&plan.input).map_err(|source| ReadError::Unreadable {
-            path: plan.input.clone(),
-            source,
-        })?;
-        let mut rows = stream::Rows::new(
-            &mut spool,
-            source,
-            &mut state,
-            name,
-            plan.journaled(),
-            args.max_errors,
-            &mut progress,
-        );
-        rows.stream(&mut engine, &mut run, &mut opened.reader)?;
-        rows.finish(&mut engine, &mut run)?;
-        rows.state.comments = opened.reader.comments();
+        // 4. Stream the rows, 5. commit the last batch — stopped by a store error (a full
+        // disk...), the run says up to where its rows are committed.
+        let streamed = (|| -> Result<(), Error> {
+            // 4. Stream the rows.
+            let mut progress = Progress::new(opened.info.size, args.quiet);
+            let source = File::open(&plan.input).map_err(|source| ReadError::Unreadable {
+                path: plan.input.clone(),
+                source,
+            })?;
+            let mut rows = stream::Rows::new(
+                &mut spool,
+                source,
+                &mut state,
+                name,
+                plan.journaled(),
+                args.max_errors,
+                &mut progress,
+            );
+            rows.stream(&mut engine, &mut run, &mut opened.reader)?;
+            rows.finish(&mut engine, &mut run)?;
+            rows.state.comments = opened.reader.comments();
 
-        // 5. Commit the last batch with the finish's outputs named (not for a dry run nor a
-        // rolled-back `--atomic` run, which commit nothing).
-        if commits(args, rows.state) {
-            let failed = rows.state.tally.failed() > 0;
-            let stopped = rows.state.stopped.is_some();
-            rows.state.finish = Some(FinishPlan::new(data, &plan, &stamp, failed, stopped));
-            rows.commit(&mut engine, true)?;
-            faults::point("after-last-commit");
-            faults::point("before-final-flush");
-            store.flush_all()?;
-        } else {
-            engine.discard();
+            // 5. Commit the last batch with the finish's outputs named (not for a dry run nor a
+            // rolled-back `--atomic` run, which commit nothing).
+            if commits(args, rows.state) {
+                let failed = rows.state.tally.failed() > 0;
+                let stopped = rows.state.stopped.is_some();
+                rows.state.finish = Some(FinishPlan::new(data, &plan, &stamp, failed, stopped));
+                rows.commit(&mut engine, true)?;
+                faults::point("after-last-commit");
+                faults::point("before-final-flush");
+                store.flush_all()?;
+            } else {
+                engine.discard();
+            }
+            Ok(())
+        })();
+        if let Err(error) = streamed {
+            return Err(stopped_by(error, &store, &plan, &opened.info, &mut summary));
         }
     }
     // Done: the last batch committed (now or by the run this one completes); the finish
@@ -256,6 +264,43 @@ pub fn run(
         let _ = std::fs::remove_dir_all(&spool_dir);
     }
     Ok(exit)
+}
+
+/// A run stopped by an error while streaming or committing. A store error (a full disk, I/O,
+/// damage) says how far the committed rows go — the journal of the last commit knows — and the
+/// summary of what is committed is printed; the run resumes from there when started again.
+fn stopped_by(
+    error: Error,
+    store: &Store,
+    plan: &Plan<'_>,
+    info: &toolsync_reader::FileInfo,
+    summary: &mut Summary,
+) -> Error {
+    let Error::Store(cause) = error else {
+        return error;
+    };
+    if store.vanished() {
+        return cause.into();
+    }
+    let committed = Journal::load(store, &plan.name)
+        .ok()
+        .flatten()
+        .filter(|j| j.fingerprint == info.fingerprint && j.size == info.size);
+    let position = match committed.as_ref().map(|j| j.line_done) {
+        Some(line) if line > 0 => format!(
+            "rows up to line {line} are committed, none after it: run the file again to resume"
+        ),
+        _ => "no row of this file was committed: run the file again".to_string(),
+    };
+    let message = format!("{cause}; {position}");
+    if let Some(journal) = committed {
+        summary.tally = journal.tally;
+        summary.committed = true;
+    }
+    summary.stopped = Some(message.clone());
+    summary.finished_at = clock::now();
+    let _ = finish::print_report(plan, summary, None);
+    StoreError::Failure(message).into()
 }
 
 /// Whether a run's outcome commits: not a dry run, and not an `--atomic` run with a failed

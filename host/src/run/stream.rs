@@ -32,6 +32,8 @@ pub struct Rows<'a> {
     pub max_errors: Option<u64>,
     pub progress: &'a mut Progress,
     since_commit: u64,
+    /// The line of the last item recorded.
+    last_line: u64,
     /// The reader's position after the last item read (for the progress line).
     position: Rc<Cell<u64>>,
 }
@@ -56,6 +58,7 @@ impl<'a> Rows<'a> {
             max_errors,
             progress,
             since_commit: 0,
+            last_line: 0,
             position: Rc::new(Cell::new(0)),
         }
     }
@@ -98,6 +101,9 @@ impl<'a> Rows<'a> {
     pub fn commit(&mut self, engine: &mut Engine<'_>, last: bool) -> Result<(), Error> {
         self.state.spools = self.spool.flush()?;
         self.state.finished = last;
+        if self.last_line > 0 {
+            self.state.line_done = self.last_line;
+        }
         if self.journaled || last {
             self.state.stage(engine.staging(), self.name);
         }
@@ -140,6 +146,7 @@ impl Sink<ReadItem> for Rows<'_> {
 
     fn record(&mut self, item: &ReadItem, outcome: &RowOutcome) -> Result<(), Error> {
         self.state.tally.add(outcome.kind);
+        self.last_line = item.0.line();
         if outcome.kind == OutcomeKind::Failed {
             return self.fail(&item.0, &outcome.subject, &outcome.message);
         }
