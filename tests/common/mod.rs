@@ -126,9 +126,13 @@ impl World {
         cmd
     }
 
+    /// Runs toolsync to its end. Whatever the test expects, a panic reaching the user (exit
+    /// 101, a "panicked at" on stderr) fails it: no input, however hostile, may cause one.
     pub fn run(&self, args: &[&str]) -> Run {
         let output = self.command(args).output().expect("toolsync runs");
-        Run { output }
+        let run = Run { output };
+        run.assert_no_panic(args);
+        run
     }
 
     /// [`World::run`] for a command that a bug would block forever: see [`run_bounded`].
@@ -282,13 +286,15 @@ pub fn run_bounded(mut cmd: Command, stdin: Option<Vec<u8>>) -> Run {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    Run {
+    let run = Run {
         output: Output {
             status,
             stdout: stdout.join().unwrap(),
             stderr: stderr.join().unwrap(),
         },
-    }
+    };
+    run.assert_no_panic(&[]);
+    run
 }
 
 pub struct Run {
@@ -296,6 +302,17 @@ pub struct Run {
 }
 
 impl Run {
+    pub fn assert_no_panic(&self, args: &[&str]) {
+        let stderr = self.stderr();
+        assert!(
+            self.code() != 101
+                && !stderr.contains("panicked at")
+                && !stderr.contains("RUST_BACKTRACE"),
+            "toolsync {args:?} panicked (exit {}): {stderr}",
+            self.code()
+        );
+    }
+
     pub fn code(&self) -> i32 {
         self.output.status.code().unwrap_or(-1)
     }
