@@ -9,7 +9,7 @@ use crate::data_dir::DataDir;
 use crate::error::{CmdResult, Error, ExitCode};
 use crate::loader::Registry;
 use crate::run::RunArgs;
-use crate::{commands, logging};
+use crate::{commands, logging, output};
 
 /// Feeds a learning platform's store from CSV files, through processor plugins.
 ///
@@ -175,8 +175,8 @@ pub struct RunCmd {
     /// Commit the whole file as one unit, or nothing if any row fails
     #[arg(long)]
     pub atomic: bool,
-    /// Stop once N rows have failed
-    #[arg(long, value_name = "N")]
+    /// Stop once N rows have failed (N ≥ 1)
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub max_errors: Option<u64>,
     /// Field delimiter: auto, tab, or one punctuation character (option `delimiter`)
     #[arg(long, value_name = "C")]
@@ -199,6 +199,20 @@ pub struct RunCmd {
     pub force: bool,
 }
 
+/// `--max-errors`: 0 would stop a run after its first row, failed or not, and skip the rest of
+/// the file; "never stop" is the flag left out.
+fn at_least_one(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err(
+            "must be at least 1 (the run stops once N rows have failed; \
+                      leave --max-errors out to never stop)"
+                .to_string(),
+        ),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// How much of a run's report stdout gets.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ReportLevel {
@@ -219,44 +233,49 @@ pub enum Format {
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                ExitCode::Usage as i32
-            } else {
-                0
-            };
+        // A command line clap refuses: its message on stderr, exit 2.
+        Err(e) if e.use_stderr() => {
             let _ = e.print();
-            return code;
+            return ExitCode::Usage as i32;
+        }
+        // `--help`, `--version`: the text is the command's output, and a failure to print it
+        // is a failure like any other command's (a closed pipe is not one).
+        Err(e) => {
+            return match output::stdout_result(e.print()) {
+                Ok(()) => ExitCode::Ok as i32,
+                Err(error) => fail(error),
+            }
         }
     };
     logging::init(cli.verbose, cli.quiet);
     crate::panics::install();
     match dispatch(cli) {
         Ok(code) => code as i32,
-        Err(error) => {
-            // Messages may quote what a file or a command line held; some have several lines.
-            let mut stderr = crate::escape::Escaping::new(std::io::stderr().lock());
-            let _ = std::io::Write::write_fmt(&mut stderr, format_args!("toolsync: {error}\n"));
-            error.exit_code() as i32
-        }
+        Err(error) => fail(error),
     }
+}
+
+/// Says why on stderr, and returns the error's exit code.
+fn fail(error: Error) -> i32 {
+    output::note(&error);
+    error.exit_code() as i32
 }
 
 fn dispatch(cli: Cli) -> CmdResult {
     let data = DataDir::resolve(cli.data_dir.as_deref())?;
-    let registry = || {
-        let dirs = plugin_search_path(&cli.plugin_dirs, &data);
+    let registry = || -> Result<Registry, Error> {
+        let dirs = plugin_search_path(&cli.plugin_dirs, &data)?;
         tracing::debug!(?dirs, "plugin search path");
-        Registry::load(&dirs)
+        Ok(Registry::load(&dirs))
     };
     match cli.command {
-        Command::Plugins { json } => commands::plugins::run(&registry(), json),
+        Command::Plugins { json } => commands::plugins::run(&registry()?, json),
         Command::Schema {
             processor,
             json,
             markdown,
         } => {
-            let registry = registry();
+            let registry = registry()?;
             let processors = match &processor {
                 Some(name) => vec![registry.require(name)?],
                 None if registry.processors.is_empty() => {
@@ -272,10 +291,10 @@ fn dispatch(cli: Cli) -> CmdResult {
             commands::schema::run(&processors, style)
         }
         Command::Template { processor } => {
-            commands::schema::template(registry().require(&processor)?)
+            commands::schema::template(registry()?.require(&processor)?)
         }
         Command::Run(cmd) => {
-            let registry = registry();
+            let registry = registry()?;
             let processor = registry.require(&cmd.processor)?;
             let args = RunArgs {
                 processor: cmd.processor,
@@ -296,7 +315,7 @@ fn dispatch(cli: Cli) -> CmdResult {
                     "--dry-run and --atomic do not go together: a dry run commits nothing anyway",
                 ));
             }
-            crate::run::run(&data, processor, &registry.names(), &args)
+            crate::run::run(&data, processor, &registry.manifests(), &args)
         }
         Command::Show { entity, keys, by } => {
             commands::show::show(&data, &entity, &keys, by.as_deref())
@@ -305,7 +324,7 @@ fn dispatch(cli: Cli) -> CmdResult {
             commands::show::export(&data, entity.as_deref(), format)
         }
         Command::Check { json } => commands::check::run(&data, json),
-        Command::Journal { action } => commands::journal::run(&data, action),
+        Command::Journal { action } => commands::journal::run(&data, action, registry),
         Command::Backup { file, force } => commands::backup::backup(&data, &file, force),
         Command::Restore { file, force } => commands::backup::restore(&data, &file, force),
     }

@@ -12,10 +12,21 @@ use crate::error::ConfigError;
 use crate::suggest::did_you_mean;
 
 /// Every `--plugin-dir`, `$TOOLSYNC_PLUGIN_PATH`, `<data dir>/plugins`, the executable's folder.
-pub fn plugin_search_path(flags: &[PathBuf], data: &DataDir) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = flags.to_vec();
+///
+/// A folder the operator named (a flag, an entry of the variable) must be a folder: a typo
+/// there would otherwise load nothing in silence. The data dir's `plugins/` and the
+/// executable's folder are places toolsync looks on its own, and may be absent.
+pub fn plugin_search_path(flags: &[PathBuf], data: &DataDir) -> Result<Vec<PathBuf>, ConfigError> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for dir in flags {
+        named_folder("--plugin-dir", dir)?;
+        dirs.push(dir.clone());
+    }
     if let Some(path) = std::env::var_os("TOOLSYNC_PLUGIN_PATH") {
-        dirs.extend(std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()));
+        for dir in std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()) {
+            named_folder("$TOOLSYNC_PLUGIN_PATH entry", &dir)?;
+            dirs.push(dir);
+        }
     }
     dirs.push(data.plugins());
     if let Some(dir) = std::env::current_exe()
@@ -30,7 +41,24 @@ pub fn plugin_search_path(flags: &[PathBuf], data: &DataDir) -> Vec<PathBuf> {
             unique.push(dir);
         }
     }
-    unique
+    Ok(unique)
+}
+
+/// A plugin folder the operator named exists and is a folder.
+fn named_folder(origin: &'static str, dir: &Path) -> Result<(), ConfigError> {
+    let problem = match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => "not a folder (name the folder that holds the plugin libraries)".to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            "the folder does not exist".to_string()
+        }
+        Err(e) => format!("cannot be read: {e}"),
+    };
+    Err(ConfigError::PluginDir {
+        origin,
+        path: dir.to_path_buf(),
+        problem,
+    })
 }
 
 /// Options every processor has, handled by the host (formats.md §2.9, §4.4).
@@ -100,28 +128,26 @@ pub struct Options {
 }
 
 impl Options {
-    /// Merges defaults, the config file's table for the processor, and `--set` pairs. Every
-    /// table of the config file must name a processor of `known` (a misspelt `[user]` would
-    /// otherwise be ignored in silence), every key an option of its processor.
+    /// Merges defaults, the config file's table for the processor, and `--set` pairs.
+    ///
+    /// The whole config file is checked against `processors` (every processor loaded, this one
+    /// included): each table must name one of them (a misspelt `[user]` would otherwise be
+    /// ignored in silence), each key in it must be an option of that processor — so that a
+    /// mistake in `[course-create]` is found by the nightly `users` run, not by the first
+    /// course run after it.
     pub fn resolve(
         manifest: &Manifest,
         data: &DataDir,
         sets: &[String],
-        known: &[&str],
+        processors: &[&Manifest],
     ) -> Result<Options, ConfigError> {
         let specs = all_options(manifest);
         let mut values: BTreeMap<String, String> = specs
             .iter()
             .map(|o| (o.key.to_string(), o.default.to_string()))
             .collect();
-        let keys: Vec<&str> = specs
-            .iter()
-            .map(|o| o.key.as_str())
-            .filter(|k| !protocol::is_flag(k))
-            .collect();
-        let processor = manifest.name.as_str();
         let file = ConfigFile::read(data)?;
-        file.check_tables(known)?;
+        file.check(processors)?;
         // `<other>.<key>` options follow another processor's setting (course-create reads
         // `users.identity`), so the operator states it once, in that processor's table.
         for spec in &specs {
@@ -131,36 +157,15 @@ impl Options {
                 }
             }
         }
-        let mut set = |origin: String, key: &str, value: String| {
-            if protocol::is_flag(key) {
-                return Err(ConfigError::Internal {
-                    origin,
-                    key: key.to_string(),
-                });
-            }
-            if !values.contains_key(key) {
-                return Err(ConfigError::UnknownOption {
-                    origin,
-                    processor: processor.to_string(),
-                    key: key.to_string(),
-                    hint: did_you_mean(key, keys.iter().copied())
-                        .map(|k| format!(" (did you mean `{k}`?)"))
-                        .unwrap_or_default(),
-                    valid: keys.join(", "),
-                });
-            }
-            values.insert(key.to_string(), value);
-            Ok(())
-        };
-        for (key, value) in file.table(processor)? {
-            let origin = format!("{}: [{processor}]", file.path.display());
-            set(origin, &key, value)?;
-        }
+        // Checked with the whole file above.
+        values.extend(file.table(&manifest.name)?);
         for pair in sets {
             let Some((key, value)) = pair.split_once('=') else {
                 return Err(ConfigError::BadSet(pair.clone()));
             };
-            set("--set".to_string(), key.trim(), value.trim().to_string())?;
+            let key = key.trim();
+            settable(manifest, &specs, "--set".to_string(), key)?;
+            values.insert(key.to_string(), value.trim().to_string());
         }
         for spec in &specs {
             if spec.choices.is_empty() {
@@ -206,6 +211,62 @@ impl Options {
     }
 }
 
+/// `key="value"`, comma-separated, for the log of a run.
+impl std::fmt::Display for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (key, value)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{key}={value:?}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether the operator may set `key` (from `origin`: a table of the config file, or `--set`)
+/// for the processor of `manifest`, whose options are `specs`.
+fn settable(
+    manifest: &Manifest,
+    specs: &[OptionSpec],
+    origin: String,
+    key: &str,
+) -> Result<(), ConfigError> {
+    if protocol::is_flag(key) {
+        return Err(ConfigError::Internal {
+            origin,
+            key: key.to_string(),
+        });
+    }
+    if specs.iter().any(|o| o.key == key) {
+        return Ok(());
+    }
+    let keys: Vec<&str> = specs
+        .iter()
+        .map(|o| o.key.as_str())
+        .filter(|k| !protocol::is_flag(k))
+        .collect();
+    Err(ConfigError::UnknownOption {
+        origin,
+        processor: manifest.name.to_string(),
+        key: key.to_string(),
+        hint: did_you_mean(key, keys.iter().copied())
+            .map(|k| format!(" (did you mean `{k}`?)"))
+            .unwrap_or_default(),
+        valid: keys.join(", "),
+    })
+}
+
+/// A TOML value's type with its article, for messages: `an array`, `a table`.
+fn with_article(kind: &str) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {kind}")
+}
+
 /// `<data dir>/toolsync.toml`, parsed (empty when there is none).
 struct ConfigFile {
     path: PathBuf,
@@ -229,24 +290,74 @@ impl ConfigFile {
         Ok(ConfigFile { path, table })
     }
 
-    /// Every table names a known processor.
-    fn check_tables(&self, known: &[&str]) -> Result<(), ConfigError> {
-        for name in self.table.keys() {
-            if known.contains(&name.as_str()) {
-                continue;
+    /// Every top-level entry is the table of a processor of `processors`, and every key in it
+    /// one of that processor's options, with a plain value.
+    fn check(&self, processors: &[&Manifest]) -> Result<(), ConfigError> {
+        let names: Vec<&str> = processors.iter().map(|m| m.name.as_str()).collect();
+        let tables = || {
+            if names.is_empty() {
+                "no processor is loaded".to_string()
+            } else {
+                names.join(", ")
             }
-            return Err(ConfigError::UnknownTable {
-                path: self.path.clone(),
-                table: name.clone(),
-                hint: did_you_mean(name, known.iter().copied())
-                    .map(|k| format!(": did you mean [{k}]?"))
-                    .unwrap_or_default(),
-                known: if known.is_empty() {
-                    "no processor is loaded".to_string()
-                } else {
-                    known.join(", ")
-                },
-            });
+        };
+        for (name, value) in &self.table {
+            let Some(manifest) = processors.iter().find(|m| m.name == name.as_str()) else {
+                if !value.is_table() {
+                    let having: Vec<String> = processors
+                        .iter()
+                        .filter(|m| all_options(m).iter().any(|o| o.key == name.as_str()))
+                        .map(|m| format!("[{}]", m.name))
+                        .collect();
+                    return Err(ConfigError::OutsideTable {
+                        path: self.path.clone(),
+                        key: name.clone(),
+                        hint: match having.len() {
+                            0 => format!(" (a table is named after a processor: {})", tables()),
+                            1 => format!(": {} has this option", having[0]),
+                            _ => format!(": {} have this option", having.join(", ")),
+                        },
+                    });
+                }
+                return Err(ConfigError::UnknownTable {
+                    path: self.path.clone(),
+                    table: name.clone(),
+                    hint: did_you_mean(name, names.iter().copied())
+                        .map(|k| format!(": did you mean [{k}]?"))
+                        .unwrap_or_default(),
+                    known: tables(),
+                });
+            };
+            let Some(section) = value.as_table() else {
+                return Err(ConfigError::NotATable {
+                    path: self.path.clone(),
+                    table: name.clone(),
+                });
+            };
+            let specs = all_options(manifest);
+            for (key, value) in section {
+                // `users.identity = …` in [course-create]: TOML reads a dotted key as a
+                // table; the operator meant course-create's option of that name, which
+                // follows the users table.
+                let dotted = value.as_table().into_iter().flat_map(|inner| inner.keys());
+                for inner in dotted {
+                    if specs
+                        .iter()
+                        .any(|o| o.key == format!("{key}.{inner}").as_str())
+                    {
+                        return Err(ConfigError::FollowsOther {
+                            path: self.path.clone(),
+                            table: name.clone(),
+                            other: key.clone(),
+                            key: inner.clone(),
+                        });
+                    }
+                }
+                let origin = format!("{}: [{name}]", self.path.display());
+                settable(manifest, &specs, origin, key)?;
+            }
+            // The values' types.
+            self.table(name)?;
         }
         Ok(())
     }
@@ -275,7 +386,7 @@ impl ConfigFile {
                             path: self.path.clone(),
                             table: processor.to_string(),
                             key: key.clone(),
-                            found: other.type_str().to_string(),
+                            found: with_article(other.type_str()),
                         })
                     }
                 };
@@ -305,29 +416,41 @@ mod tests {
     fn protocol_flags_reach_the_processor_but_cannot_be_set() {
         let manifest = Manifest::new("p", "0.1.0", "", "p.csv").surveyed();
         let data = data_dir("flags", None);
-        let options = Options::resolve(&manifest, &data, &[], &["p"]).unwrap();
+        let options = Options::resolve(&manifest, &data, &[], &[&manifest]).unwrap();
         assert_eq!(options.get(protocol::SURVEY_OPTION), "true");
 
         for set in ["_survey=false", "_phase=survey"] {
-            let e = Options::resolve(&manifest, &data, &[set.to_string()], &["p"]).unwrap_err();
+            let e =
+                Options::resolve(&manifest, &data, &[set.to_string()], &[&manifest]).unwrap_err();
             assert!(matches!(e, ConfigError::Internal { .. }), "{e}");
             assert!(e.to_string().contains("is internal"), "{e}");
         }
-        let e = Options::resolve(&manifest, &data, &["nope=1".to_string()], &["p"]).unwrap_err();
+        let e =
+            Options::resolve(&manifest, &data, &["nope=1".to_string()], &[&manifest]).unwrap_err();
         assert!(!e.to_string().contains("_survey"), "{e}");
         let _ = std::fs::remove_dir_all(&data.root);
 
         let data = data_dir("flags-toml", Some("[p]\n_survey = false\n"));
-        let e = Options::resolve(&manifest, &data, &[], &["p"]).unwrap_err();
+        let e = Options::resolve(&manifest, &data, &[], &[&manifest]).unwrap_err();
         assert!(e.to_string().contains("`_survey` is internal"), "{e}");
         let _ = std::fs::remove_dir_all(&data.root);
     }
 
+    /// A users processor and a course-create whose `users.identity` follows it.
+    fn users_and_courses() -> (Manifest, Manifest) {
+        (
+            Manifest::new("users", "0.1.0", "", "u.csv")
+                .option(OptionSpec::new("identity", "username", "")),
+            Manifest::new("course-create", "0.1.0", "", "c.csv")
+                .option(OptionSpec::new("update_existing", "false", ""))
+                .option(OptionSpec::new("users.identity", "username", "")),
+        )
+    }
+
     #[test]
     fn a_misspelt_table_or_key_is_refused_with_a_suggestion() {
-        let manifest = Manifest::new("users", "0.1.0", "", "u.csv")
-            .option(OptionSpec::new("identity", "username", ""));
-        let known = ["users", "course-create"];
+        let (manifest, courses) = users_and_courses();
+        let known = [&manifest, &courses];
         let data = data_dir("misspelt", Some("[user]\nidentity = \"idnumber\"\n"));
         let e = Options::resolve(&manifest, &data, &[], &known).unwrap_err();
         let text = e.to_string();
@@ -350,5 +473,67 @@ mod tests {
         let options = Options::resolve(&manifest, &data, &[], &known).unwrap();
         assert_eq!(options.get("identity"), "idnumber");
         let _ = std::fs::remove_dir_all(&data.root);
+    }
+
+    /// The error `toolsync.toml` holding `toml` gives a users run, with course-create loaded.
+    fn users_run_refuses(name: &str, toml: &str) -> String {
+        let (users, courses) = users_and_courses();
+        let data = data_dir(name, Some(toml));
+        let e = Options::resolve(&users, &data, &[], &[&users, &courses]).unwrap_err();
+        let _ = std::fs::remove_dir_all(&data.root);
+        e.to_string()
+    }
+
+    #[test]
+    fn every_table_is_checked_whichever_processor_runs() {
+        let e = users_run_refuses(
+            "other-table",
+            "[course-create]
+update_existin = true
+",
+        );
+        assert!(
+            e.contains("[course-create]: unknown option `update_existin` for course-create (did you mean `update_existing`?)"),
+            "{e}"
+        );
+        let e = users_run_refuses(
+            "other-dotted",
+            "[course-create]
+users.identity = \"idnumber\"\n",
+        );
+        assert!(
+            e.contains("[course-create] users.identity: course-create's `users.identity` follows [users] identity: set it there"),
+            "{e}"
+        );
+        let e = users_run_refuses(
+            "other-type",
+            "[course-create]
+update_existing = [1]
+",
+        );
+        assert!(
+            e.contains("[course-create] update_existing: expected a string, number or boolean, found an array"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_key_outside_any_table_is_named_so() {
+        let e = users_run_refuses("outside", "identity = \"idnumber\"\n");
+        assert!(
+            e.contains("`identity` is a key outside any table: an option goes in the table of its processor: [users] has this option"),
+            "{e}"
+        );
+        let e = users_run_refuses("outside-unknown", "colour = \"blue\"\n");
+        assert!(
+            e.contains("`colour` is a key outside any table") && e.contains("users, course-create"),
+            "{e}"
+        );
+        let e = users_run_refuses(
+            "not-a-table",
+            "users = 1
+",
+        );
+        assert!(e.contains("`users` must be a table ([users])"), "{e}");
     }
 }

@@ -97,14 +97,32 @@ pub enum ConfigError {
         hint: String,
         known: String,
     },
+    /// A top-level `key = value`: options belong to a processor's table.
+    #[error("{}: `{key}` is a key outside any table: an option goes in the table of its processor{hint}", path.display())]
+    OutsideTable {
+        path: PathBuf,
+        key: String,
+        /// `: [users] has this option`, or the tables there may be.
+        hint: String,
+    },
     #[error("{}: `{table}` must be a table ([{table}])", path.display())]
     NotATable { path: PathBuf, table: String },
-    #[error("{}: [{table}] {key}: expected a string, number or boolean, found a {found}", path.display())]
+    #[error("{}: [{table}] {key}: expected a string, number or boolean, found {found}", path.display())]
     NotAValue {
         path: PathBuf,
         table: String,
         key: String,
+        /// With its article: `an array`.
         found: String,
+    },
+    /// `[course-create] users.identity = …`: that option follows another processor's table.
+    #[error("{}: [{table}] {other}.{key}: {table}'s `{other}.{key}` follows [{other}] {key}: set it there, once for both", path.display())]
+    FollowsOther {
+        path: PathBuf,
+        table: String,
+        /// The other processor, and its option.
+        other: String,
+        key: String,
     },
     #[error("{origin}: unknown option `{key}` for {processor}{hint}; valid keys: {valid}")]
     UnknownOption {
@@ -119,6 +137,13 @@ pub enum ConfigError {
     Internal { origin: String, key: String },
     #[error("the data dir {} {why}", path.display())]
     DataDir { path: PathBuf, why: String },
+    /// A plugin folder named by `--plugin-dir` or `$TOOLSYNC_PLUGIN_PATH` that cannot be one.
+    #[error("{origin} {}: {problem}", path.display())]
+    PluginDir {
+        origin: &'static str,
+        path: PathBuf,
+        problem: String,
+    },
     #[error("--set `{0}`: expected KEY=VALUE")]
     BadSet(String),
     #[error("option `{key}`: {why}")]

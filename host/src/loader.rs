@@ -181,6 +181,11 @@ impl Registry {
             .find(|p| p.manifest.name.as_str() == name)
     }
 
+    /// The manifests of the processors found.
+    pub fn manifests(&self) -> Vec<&Manifest> {
+        self.processors.iter().map(|p| &p.manifest).collect()
+    }
+
     /// The names of the processors found.
     pub fn names(&self) -> Vec<&str> {
         self.processors
@@ -250,7 +255,12 @@ fn load_library(path: &Path) -> Result<Option<Library>, String> {
     let header = match lib_header_from_path(path) {
         Ok(header) => header,
         Err(LibraryError::GetSymbolError { .. }) => return Ok(None),
-        Err(e) => return Err(one_line(&e.to_string())),
+        // abi_stable's text puts the path (which the listing shows already) first and the
+        // system's reason (dlerror's) after a line break: the reason is what the operator needs.
+        Err(LibraryError::OpenError { err, .. }) => {
+            return Err(format!("cannot be loaded as a library: {}", chain(&*err)))
+        }
+        Err(e) => return Err(chain(&e)),
     };
     let api_version = header.version_strings().to_string();
     check_version(&api_version)?;
@@ -263,7 +273,7 @@ fn load_library(path: &Path) -> Result<Option<Library>, String> {
             layout_summary(&full)
         )
     })?;
-    let module = PluginModRef::initialization(module).map_err(|e| one_line(&e.to_string()))?;
+    let module = PluginModRef::initialization(module).map_err(|e| chain(&e))?;
     (module.init())(HostServices { log: host_log });
     let processors = (module.processors())()
         .into_vec()
@@ -312,29 +322,43 @@ fn layout_summary(report: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect();
     match lines.iter().rposition(|l| l.starts_with("Error:")) {
-        Some(at) => one_line(&lines[at..lines.len().min(at + 5)].join(" ")),
-        None => one_line(report),
+        Some(at) => lines[at..lines.len().min(at + 5)].join(" "),
+        None => lines
+            .first()
+            .copied()
+            .unwrap_or("unknown error")
+            .to_string(),
     }
 }
 
-/// The first meaningful line of a long abi_stable report.
+/// An error and every source under it, on one line (a refusal is one line of `plugins`):
+/// `outer: inner: …`, line breaks folded.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![one_line(&error.to_string())];
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = one_line(&e.to_string());
+        // Some errors repeat their source's text in their own.
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Every non-empty line of `text`, trimmed, joined by spaces.
 fn one_line(text: &str) -> String {
-    let line = text
+    let lines: Vec<&str> = text
         .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("unknown error");
-    let mut line = line.to_string();
-    if line.len() > 200 {
-        line.truncate(
-            line.char_indices()
-                .take_while(|(i, _)| *i < 200)
-                .last()
-                .map_or(0, |(i, c)| i + c.len_utf8()),
-        );
-        line.push('…');
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        "unknown error".to_string()
+    } else {
+        lines.join(" ")
     }
-    line
 }
 
 /// A plugin's log event, under the plugin's own name (`target`).
@@ -391,6 +415,33 @@ mod tests {
         assert_eq!(
             layout_summary(report),
             "Error:mismatched type Expected: PluginMod Found: SkewedMod"
+        );
+    }
+
+    #[test]
+    fn an_error_chain_is_one_line_with_every_cause() {
+        /// An error whose text spans lines, over a cause.
+        #[derive(Debug)]
+        struct Outer(&'static str, std::io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.1)
+            }
+        }
+        let cause = || std::io::Error::other("/p/libx.so: invalid ELF header");
+        assert_eq!(
+            chain(&Outer("cannot load\n\t/p/libx.so\n", cause())),
+            "cannot load /p/libx.so: /p/libx.so: invalid ELF header"
+        );
+        assert_eq!(
+            chain(&Outer("failed: /p/libx.so: invalid ELF header", cause())),
+            "failed: /p/libx.so: invalid ELF header",
+            "a cause the text already holds is not repeated"
         );
     }
 

@@ -79,6 +79,7 @@ impl Store {
             identity: FileId::of(&dir.join(DB_FILE)),
         };
         store.check_or_seed(may_seed)?;
+        tracing::info!(path = %dir.display(), "store opened");
         Ok(store)
     }
 

@@ -2,36 +2,58 @@
 //! resumes from its journal when it is started again on the same file), and the way out when
 //! one cannot be read or is no longer wanted.
 
+use toolsync_plugin_api::engine::{full_key, Backend};
+
 use crate::cli::JournalAction;
 use crate::data_dir::DataDir;
-use crate::error::{CmdResult, ExitCode};
-use crate::output::Out;
+use crate::error::{CmdResult, Error, ExitCode, StoreError};
+use crate::loader::Registry;
+use crate::output::{self, Out};
 use crate::run::{Journal, JOURNAL_SPACE};
 use crate::store::Store;
 
-pub fn run(data: &DataDir, action: Option<JournalAction>) -> CmdResult {
+/// `registry` loads the plugins, for `clear` to tell a processor with nothing to clear from a
+/// name that is no processor at all.
+pub fn run(
+    data: &DataDir,
+    action: Option<JournalAction>,
+    registry: impl FnOnce() -> Result<Registry, Error>,
+) -> CmdResult {
     let store = data.open_store()?;
     match action.unwrap_or(JournalAction::List) {
         JournalAction::List => list(&store),
-        JournalAction::Clear { processor } => {
-            if store
-                .scan_space(JOURNAL_SPACE, processor.as_bytes())
-                .next()
-                .is_none()
-            {
-                eprintln!("toolsync: no interrupted {processor} run");
-                return Ok(ExitCode::RowsFailed);
-            }
-            Journal::clear(&store, &processor)?;
-            let _ = std::fs::remove_dir_all(data.runs().join(&processor));
-            let mut out = Out::stdout();
-            out.line(&format!(
-                "the interrupted {processor} run is forgotten: its committed rows stay"
-            ))?;
-            out.flush()?;
-            Ok(ExitCode::Ok)
-        }
+        JournalAction::Clear { processor } => clear(data, &store, &processor, registry),
     }
+}
+
+/// Forgets `processor`'s interrupted run. A journal is cleared whether or not its plugin is
+/// still installed (it may have been removed since); with none, a processor's name is not an
+/// error — there is nothing to clear, as `rm -f` has nothing to remove: exit 0 and a note on
+/// stderr — but a name no plugin provides is exit 4, as for `run`.
+fn clear(
+    data: &DataDir,
+    store: &Store,
+    processor: &str,
+    registry: impl FnOnce() -> Result<Registry, Error>,
+) -> CmdResult {
+    // The record itself, not its contents: an unreadable journal is what `clear` is for.
+    let held = store
+        .get(&full_key(JOURNAL_SPACE, processor.as_bytes()))
+        .map_err(|e| StoreError::Failure(e.0))?
+        .is_some();
+    if !held {
+        registry()?.require(processor)?;
+        output::note(format!("no interrupted {processor} run: nothing to clear"));
+        return Ok(ExitCode::Ok);
+    }
+    Journal::clear(store, processor)?;
+    let _ = std::fs::remove_dir_all(data.runs().join(processor));
+    let mut out = Out::stdout();
+    out.line(&format!(
+        "the interrupted {processor} run is forgotten: its committed rows stay"
+    ))?;
+    out.flush()?;
+    Ok(ExitCode::Ok)
 }
 
 fn list(store: &Store) -> CmdResult {

@@ -10,7 +10,7 @@ use crate::cli::Format;
 use crate::clock;
 use crate::data_dir::DataDir;
 use crate::error::{CmdResult, Error, ExitCode};
-use crate::output::Out;
+use crate::output::{self, Out};
 use crate::suggest::did_you_mean;
 
 /// The entity a word names (plural or singular), or a usage error listing them.
@@ -65,11 +65,15 @@ pub fn show(data: &DataDir, word: &str, keys: &[String], by: Option<&str>) -> Cm
             Ok(ExitCode::Ok)
         }
         Ok(None) => {
-            eprintln!(
-                "toolsync: no {} matches `{}`",
+            output::note(format!(
+                "no {} matches `{}`",
                 entity.singular(),
                 keys.join(" ")
-            );
+            ));
+            Ok(ExitCode::RowsFailed)
+        }
+        Err(FindError::NotFound(why)) => {
+            output::note(why);
             Ok(ExitCode::RowsFailed)
         }
         Err(FindError::BadKey(why)) => Err(Error::usage(why)),

@@ -22,12 +22,12 @@ use crate::{clock, faults};
 /// also goes to stderr, where a script or an operator watching a terminal sees it.
 pub fn refused(data: &DataDir, plan: &Plan<'_>, mut summary: Summary) -> CmdResult {
     if let Some(reason) = &summary.refused {
-        eprintln!(
-            "toolsync: {}: {} refused: {}",
+        crate::output::note(format!(
+            "{}: {} refused: {}",
             summary.processor,
             escape_controls(&summary.file),
             escape_controls(reason)
-        );
+        ));
     }
     summary.finished_at = clock::now();
     let stamp = plan.zone.stamp(summary.started_at);
@@ -153,6 +153,7 @@ impl FinishPlan {
                     e,
                 )
             })?;
+            tracing::info!(input = %plan.input.display(), "input removed (cleanup)");
         }
         faults::point("after-cleanup");
         Ok(())

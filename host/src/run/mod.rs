@@ -60,16 +60,16 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-/// Runs `processor` on the input `args` name; `known` are the processors loaded (the tables
-/// `toolsync.toml` may hold).
+/// Runs `processor` on the input `args` name; `processors` are the manifests of every processor
+/// loaded (`toolsync.toml` is checked against them).
 pub fn run(
     data: &DataDir,
     processor: &LoadedProcessor,
-    known: &[&str],
+    processors: &[&Manifest],
     args: &RunArgs,
 ) -> CmdResult {
     // 1. Resolve.
-    let plan = Plan::resolve(data, processor, known, args)?;
+    let plan = Plan::resolve(data, processor, processors, args)?;
     let name = plan.name.as_str();
     let store = data.open_or_create_store()?;
     // Spools and report drafts hold what the file carried: owner-only, like the store.
@@ -87,7 +87,16 @@ pub fn run(
 
     // 2. Read: the header against the schema, before any row runs.
     let mut opened = match input::open(&plan, &mut summary) {
-        Ok(opened) => opened,
+        Ok(opened) => {
+            tracing::info!(
+                encoding = ?opened.info.encoding,
+                delimiter = %char::from(opened.info.delimiter),
+                columns = ?opened.columns,
+                size = opened.info.size,
+                "input opened"
+            );
+            opened
+        }
         Err(reason) => {
             summary.refused = Some(reason);
             return finish::refused(data, &plan, summary);
@@ -97,6 +106,7 @@ pub fn run(
     // A journal left by a killed run of this same file: resume after its last commit, or
     // only complete its finish when everything was committed.
     let resumed = if args.dry_run {
+        tracing::info!("a dry run: no journal is read nor written");
         None
     } else {
         resume(data, &store, &plan, &opened, &mut summary)?
@@ -138,6 +148,7 @@ pub fn run(
         // 3. Survey, then start the processor.
         let spec = plan.spec(&opened.columns, summary.started_at);
         let surveyed = if processor.manifest.is_surveyed() {
+            tracing::info!("surveying the whole file before any row is applied");
             survey::survey(&plan, &spec, &store)
         } else {
             Ok(Vec::new())
@@ -186,6 +197,9 @@ pub fn run(
             rows.finish(&mut engine, &mut run)?;
             rows.state.comments = opened.reader.comments();
 
+            if let Some(reason) = &rows.state.stopped {
+                tracing::info!(reason = %reason, "stopped early");
+            }
             // 5. Commit the last batch with the finish's outputs named (not for a dry run nor a
             // rolled-back `--atomic` run, which commit nothing).
             if commits(args, rows.state) {
@@ -197,6 +211,11 @@ pub fn run(
                 faults::point("before-final-flush");
                 store.flush_all()?;
             } else {
+                tracing::info!(
+                    dry_run = args.dry_run,
+                    atomic = args.atomic,
+                    "nothing committed: the staged writes are discarded"
+                );
                 engine.discard();
             }
             Ok(())
@@ -255,6 +274,7 @@ pub fn run(
         // Printing may fail (a full stdout): the run is complete all the same.
         let printed = finish::print_report(&plan, &summary, Some(&spool_dir));
         Journal::clear(&store, name)?;
+        tracing::info!("journal cleared");
         faults::point("after-journal-clear");
         let _ = std::fs::remove_dir_all(&spool_dir);
         printed?;
@@ -263,6 +283,13 @@ pub fn run(
         finish::publish(data, &plan, &mut summary, Some(&spool_dir), &stamp)?;
         let _ = std::fs::remove_dir_all(&spool_dir);
     }
+    tracing::info!(
+        rows = state.tally.total(),
+        ok = state.tally.ok(),
+        failed = failed_rows,
+        exit = exit as u8,
+        "run finished"
+    );
     Ok(exit)
 }
 
@@ -360,10 +387,10 @@ fn finished_without_input(
     }
     Journal::clear(store, &plan.name)?;
     let _ = std::fs::remove_dir_all(spool_dir);
-    eprintln!(
-        "toolsync: the last run of {} on {} had finished and removed its input; its stored report follows",
+    crate::output::note(format!(
+        "the last run of {} on {} had finished and removed its input; its stored report follows",
         plan.name, journal.input
-    );
+    ));
     // Its report, as stored (every row), in the form asked for.
     if let Some(reports) = journal.finish.as_ref().and_then(|f| f.reports.as_ref()) {
         let stored = if plan.args.json {
@@ -396,6 +423,7 @@ fn resume(
     summary: &mut Summary,
 ) -> Result<Option<Journal>, Error> {
     let Some(journal) = Journal::load(store, &plan.name)? else {
+        tracing::info!("no interrupted run to resume: starting from the first row");
         return Ok(None);
     };
     let other_file =
@@ -404,6 +432,12 @@ fn resume(
     // interrupted batch-by-batch run (they stay committed and come out `unchanged`).
     let atomic_over_partial = plan.args.atomic && !journal.finished;
     if other_file || atomic_over_partial {
+        tracing::info!(
+            journal_input = %journal.input,
+            committed = journal.items_done,
+            other_file,
+            "not resuming the interrupted run: its journal is abandoned"
+        );
         summary.warnings.push(if journal.finished {
             format!(
                 "an interrupted run of {} on {} had committed every row but not finished: its tryback, reports or archive may be missing",
@@ -422,6 +456,10 @@ fn resume(
     if journal.finished {
         tracing::info!("the previous run of this file committed everything; writing its reports");
     } else {
+        tracing::info!(
+            committed = journal.items_done,
+            "resuming an interrupted run of this file after its last commit"
+        );
         summary.warnings.push(format!(
             "resumed an interrupted run after {} rows already committed",
             journal.items_done

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use abi_stable::std_types::{RString, Tuple2};
 use toolsync_plugin_api::abi::RunSpec;
+use toolsync_plugin_api::Manifest;
 use toolsync_reader::{parse_size, DelimiterChoice, EncodingChoice, ReadOptions};
 
 use super::locate::locate;
@@ -46,11 +47,11 @@ impl<'p> Plan<'p> {
     pub fn resolve(
         data: &DataDir,
         processor: &'p LoadedProcessor,
-        known: &[&str],
+        processors: &[&Manifest],
         args: &'p RunArgs,
     ) -> Result<Plan<'p>, Error> {
         let manifest = &processor.manifest;
-        let mut options = Options::resolve(manifest, data, &args.sets, known)?;
+        let mut options = Options::resolve(manifest, data, &args.sets, processors)?;
         if let Some(d) = &args.delimiter {
             options.set("delimiter", d);
         }
@@ -73,6 +74,16 @@ impl<'p> Plan<'p> {
         };
         let allow_unknown = options.flag("allow_unknown_columns")?;
         let located = locate(&data.files(), args.file.as_deref(), options.get("input"));
+        tracing::info!(
+            processor = %manifest.name,
+            input = %located.path.display(),
+            dry_run = args.dry_run,
+            atomic = args.atomic,
+            max_errors = ?args.max_errors,
+            force = args.force,
+            "run"
+        );
+        tracing::info!(%options, "options");
         Ok(Plan {
             processor,
             name: manifest.name.to_string(),

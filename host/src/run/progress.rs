@@ -4,6 +4,8 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
+use crate::output::Stderr;
+
 pub struct Progress {
     enabled: bool,
     started: Instant,
@@ -40,23 +42,21 @@ impl Progress {
         };
         let filled = ((share * WIDTH as f64) as usize).min(WIDTH);
         let rate = rows as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r[{}{}] {:>3.0}% {rows} rows, {rate:.0} rows/s ",
-            "#".repeat(filled),
-            "-".repeat(WIDTH - filled),
-            share * 100.0
+        let _ = Stderr.write_all(
+            format!(
+                "\r[{}{}] {:>3.0}% {rows} rows, {rate:.0} rows/s ",
+                "#".repeat(filled),
+                "-".repeat(WIDTH - filled),
+                share * 100.0
+            )
+            .as_bytes(),
         );
-        let _ = err.flush();
         self.drawn = true;
     }
 
     pub fn finish(&mut self) {
         if self.drawn {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r{}\r", " ".repeat(WIDTH + 48));
-            let _ = err.flush();
+            let _ = Stderr.write_all(format!("\r{}\r", " ".repeat(WIDTH + 48)).as_bytes());
             self.drawn = false;
         }
     }

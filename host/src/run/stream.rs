@@ -5,6 +5,7 @@
 use std::cell::Cell;
 use std::fs::File;
 use std::rc::Rc;
+use std::time::Instant;
 
 use toolsync_plugin_api::abi::{RowOutcome, RunBox};
 use toolsync_plugin_api::engine::{Engine, Flow, Sink};
@@ -36,6 +37,8 @@ pub struct Rows<'a> {
     last_line: u64,
     /// The reader's position after the last item read (for the progress line).
     position: Rc<Cell<u64>>,
+    /// When the rows began, for the log of each commit.
+    started: Instant,
 }
 
 impl<'a> Rows<'a> {
@@ -60,6 +63,7 @@ impl<'a> Rows<'a> {
             since_commit: 0,
             last_line: 0,
             position: Rc::new(Cell::new(0)),
+            started: Instant::now(),
         }
     }
 
@@ -107,7 +111,16 @@ impl<'a> Rows<'a> {
         if self.journaled || last {
             self.state.stage(engine.staging(), self.name);
         }
-        Ok(engine.commit()?)
+        engine.commit()?;
+        tracing::info!(
+            rows = self.state.items_done,
+            ok = self.state.tally.ok(),
+            failed = self.state.tally.failed(),
+            elapsed = ?self.started.elapsed(),
+            last,
+            "batch committed"
+        );
+        Ok(())
     }
 
     /// The processor's last word (not after an early stop); its writes commit like a row's.
@@ -145,6 +158,14 @@ impl Sink<ReadItem> for Rows<'_> {
     type Error = Error;
 
     fn record(&mut self, item: &ReadItem, outcome: &RowOutcome) -> Result<(), Error> {
+        // Per row, so trace only: the fields are evaluated only when the level is on.
+        tracing::trace!(
+            line = item.0.line(),
+            outcome = outcome.kind.as_str(),
+            subject = %outcome.subject,
+            detail = %outcome.message,
+            "row"
+        );
         self.state.tally.add(outcome.kind);
         self.last_line = item.0.line();
         if outcome.kind == OutcomeKind::Failed {

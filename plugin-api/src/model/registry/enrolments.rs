@@ -158,9 +158,7 @@ fn enrolment_row(
 fn participation(ctx: Ctx<'_>, keys: &[&str]) -> Result<Option<EnrolmentRow>, FindError> {
     // The row type carries one enrolment; `show` reports them all through `show_extra`, so the
     // lookup only needs to find the pair.
-    let Some((user, course)) = pair(ctx, keys)? else {
-        return Ok(None);
-    };
+    let (user, course) = pair(ctx, keys)?;
     let mut names = Names::default();
     let first = Enrolments::enrolments_of(&ctx.store, course, user)?
         .into_iter()
@@ -169,7 +167,12 @@ fn participation(ctx: Ctx<'_>, keys: &[&str]) -> Result<Option<EnrolmentRow>, Fi
     let groups = Groups::groups_of_member(&ctx.store, course, user)?;
     let enrolment = match first {
         Some(e) => e,
-        None if roles.is_empty() && groups.is_empty() => return Ok(None),
+        None if roles.is_empty() && groups.is_empty() => {
+            return Err(FindError::NotFound(format!(
+                "account `{}` has no enrolment, role or group in course `{}`",
+                keys[0], keys[1]
+            )))
+        }
         // Roles or groups without an enrolment: shown all the same.
         None => UserEnrolment {
             v: crate::model::MODEL_VERSION,
@@ -188,8 +191,8 @@ fn participation(ctx: Ctx<'_>, keys: &[&str]) -> Result<Option<EnrolmentRow>, Fi
 }
 
 /// The account and the course `show enrolment` names (account: username, idnumber, e-mail or
-/// id; course: shortname, idnumber or id).
-fn pair(ctx: Ctx<'_>, keys: &[&str]) -> ModelResult<Option<(u64, u64)>> {
+/// id; course: shortname, idnumber or id), or which of them matches nothing.
+fn pair(ctx: Ctx<'_>, keys: &[&str]) -> Result<(u64, u64), FindError> {
     let mut user = None;
     for key in [
         UserKey::Username,
@@ -213,7 +216,11 @@ fn pair(ctx: Ctx<'_>, keys: &[&str]) -> ModelResult<Option<(u64, u64)>> {
             break;
         }
     }
-    Ok(user.zip(course))
+    let missing = |what: &str, key: &str| FindError::NotFound(format!("no {what} matches `{key}`"));
+    Ok((
+        user.ok_or_else(|| missing("user", keys[0]))?,
+        course.ok_or_else(|| missing("course", keys[1]))?,
+    ))
 }
 
 /// Everything an account holds in a course, for `show enrolment`.

@@ -22,13 +22,18 @@ fn group_row(ctx: Ctx<'_>, names: &mut Names, group: Group) -> ModelResult<Group
 }
 
 /// The course of `show group|grouping <course> <key>`: shortname, idnumber or id.
-fn course_of(ctx: Ctx<'_>, key: &str) -> ModelResult<Option<u64>> {
+fn course_of(ctx: Ctx<'_>, key: &str) -> Result<u64, FindError> {
     for field in [CourseKey::Shortname, CourseKey::Idnumber, CourseKey::Id] {
         if let Some(c) = Courses::find(&ctx.store, field, key)? {
-            return Ok(Some(c.id));
+            return Ok(c.id);
         }
     }
-    Ok(None)
+    Err(FindError::NotFound(format!("no course matches `{key}`")))
+}
+
+/// `show group|grouping`: the course was found, the `what` in it was not.
+fn none_in_course(keys: &[&str], what: &str) -> FindError {
+    FindError::NotFound(format!("course `{}` has no {what} `{}`", keys[0], keys[1]))
 }
 
 /// A group or grouping of the course by idnumber, then name, then id (formats.md §2.6: within
@@ -45,13 +50,11 @@ fn pick<'a, T>(
 }
 
 fn find_group(ctx: Ctx<'_>, keys: &[&str]) -> Result<Option<GroupRow>, FindError> {
-    let Some(course) = course_of(ctx, keys[0])? else {
-        return Ok(None);
-    };
+    let course = course_of(ctx, keys[0])?;
     let groups = Groups::groups(&ctx.store, course)?;
     match pick(&groups, keys[1], |g| (&g.name, &g.idnumber, g.id)) {
         Some(g) => Ok(Some(group_row(ctx, &mut Names::default(), g.clone())?)),
-        None => Ok(None),
+        None => Err(none_in_course(keys, "group")),
     }
 }
 
@@ -124,13 +127,11 @@ pub static GROUPINGS: Table<GroupingRow> = Table {
     lookups: &[Lookup {
         field: "course-and-grouping",
         find: |ctx, keys| {
-            let Some(course) = course_of(ctx, keys[0])? else {
-                return Ok(None);
-            };
+            let course = course_of(ctx, keys[0])?;
             let groupings = Groups::groupings(&ctx.store, course)?;
             match pick(&groupings, keys[1], |g| (&g.name, &g.idnumber, g.id)) {
                 Some(g) => Ok(Some(grouping_row(ctx, &mut Names::default(), g.clone())?)),
-                None => Ok(None),
+                None => Err(none_in_course(keys, "grouping")),
             }
         },
     }],

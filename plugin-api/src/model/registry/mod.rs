@@ -38,6 +38,10 @@ pub struct Ctx<'s> {
 pub enum FindError {
     /// The key cannot designate anything (a usage error): the reason.
     BadKey(String),
+    /// Nothing matches, said by an entity of several keys naming the one that found nothing
+    /// (`no course matches `HIST101``, `course `HIST101` has no group `g``). An entity of one
+    /// key returns `Ok(None)` instead, and `show` says it.
+    NotFound(String),
     Model(ModelError),
 }
 
@@ -647,12 +651,32 @@ mod world_tests {
             show(&store, "grouping", &["M", "GG"])["groups"],
             json!(["G"])
         );
-        let none = entity("group")
-            .unwrap()
-            .show(ctx(&store), &["X", "G"], None);
-        assert!(
-            matches!(none, Ok(None)),
+        // Nothing found: the message names the key that found nothing.
+        let not_found =
+            |name: &str, keys: &[&str]| match entity(name).unwrap().show(ctx(&store), keys, None) {
+                Err(FindError::NotFound(why)) => why,
+                other => panic!("{name} {keys:?}: {:?}", other.map(|f| f.is_some())),
+            };
+        assert_eq!(
+            not_found("group", &["X", "G"]),
+            "course `X` has no group `G`",
             "groups are found within their course"
+        );
+        assert_eq!(
+            not_found("group", &["NOPE", "G"]),
+            "no course matches `NOPE`"
+        );
+        assert_eq!(
+            not_found("grouping", &["M", "G"]),
+            "course `M` has no grouping `G`"
+        );
+        assert_eq!(
+            not_found("enrolment", &["nobody", "M"]),
+            "no user matches `nobody`"
+        );
+        assert_eq!(
+            not_found("enrolment", &["sam", "NOPE"]),
+            "no course matches `NOPE`"
         );
         let bad = entity("user")
             .unwrap()
