@@ -141,6 +141,36 @@ fn show_of_nothing_exits_1_with_a_message() {
     );
     let (code, _, _) = show(&world, &["category", "999"]);
     assert_eq!(code, 1);
+    // Two keys: the message names the one that found nothing.
+    for (args, wanted) in [
+        (
+            &["group", "C1", "g"][..],
+            "toolsync: course `C1` has no group `g`\n",
+        ),
+        (
+            &["grouping", "C1", "g"][..],
+            "toolsync: course `C1` has no grouping `g`\n",
+        ),
+        (
+            &["group", "NOPE", "g"][..],
+            "toolsync: no course matches `NOPE`\n",
+        ),
+        (
+            &["enrolment", "ghost", "C1"][..],
+            "toolsync: no user matches `ghost`\n",
+        ),
+        (
+            &["enrolment", "tina", "NOPE"][..],
+            "toolsync: no course matches `NOPE`\n",
+        ),
+        (
+            &["enrolment", "tina", "C2"][..],
+            "toolsync: account `tina` has no enrolment, role or group in course `C2`\n",
+        ),
+    ] {
+        let (code, _, stderr) = show(&world, args);
+        assert_eq!((code, stderr.as_str()), (1, wanted), "{args:?}");
+    }
     // Not a category reference at all, or `--by` a field the entity has no lookup for: usage
     // errors. A field it has, with no match: nothing found.
     let (code, _, stderr) = show(&world, &["category", "A//B"]);

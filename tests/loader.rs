@@ -218,6 +218,78 @@ fn plugins_are_found_in_the_data_dir_and_the_plugin_path() {
     );
 }
 
+/// A folder the operator names for plugins must be one: a typo would otherwise load nothing
+/// from it in silence. The places toolsync looks on its own (the data dir's `plugins/`, absent
+/// in every world here) may be absent.
+#[test]
+fn a_plugin_folder_the_operator_names_must_exist() {
+    let world = World::users();
+    let missing = world.root.join("nowhere");
+    let file = world.file("not-a-folder", "");
+    let refused = |run: Run, path: &std::path::Path, what: &str| {
+        assert_eq!(run.code(), 2, "{}", run.stdout());
+        let wanted = format!("{}: {what}", path.display());
+        assert!(run.stderr().contains(&wanted), "{}", run.stderr());
+    };
+    for command in [&["plugins"][..], &["run", "users", "u.csv"][..]] {
+        let mut args = vec!["--plugin-dir", missing.to_str().unwrap()];
+        args.extend_from_slice(command);
+        refused(world.run(&args), &missing, "the folder does not exist");
+    }
+    refused(
+        world.run(&["--plugin-dir", file.to_str().unwrap(), "plugins"]),
+        &file,
+        "not a folder",
+    );
+    let run = world
+        .command(&["plugins"])
+        .env("TOOLSYNC_PLUGIN_PATH", &missing)
+        .output()
+        .unwrap();
+    refused(Run { output: run }, &missing, "the folder does not exist");
+    let users = world.file("u.csv", "username;firstname;lastname\nann;A;A\n");
+    let run = world.run(&["run", "users", users.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(!world.data.join("plugins").exists());
+}
+
+/// A file that is not a library at all is refused with the system's reason, whole, on one
+/// line: in the listing and in its JSON.
+#[test]
+fn a_file_that_is_no_library_is_refused_with_the_whole_reason() {
+    let world = World::users();
+    let evil = world.plugins.join(format!(
+        "{}evil{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    std::fs::write(&evil, "not a library, ".repeat(20)).unwrap();
+    let run = world.run(&["plugins"]);
+    assert_eq!(run.code(), 4, "{}", run.stderr());
+    let line = run
+        .stdout()
+        .lines()
+        .find(|l| l.starts_with("refused: "))
+        .unwrap_or_else(|| panic!("{}", run.stdout()))
+        .to_string();
+    let reason = line
+        .strip_prefix(&format!("refused: {}: ", evil.display()))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        reason.starts_with("cannot be loaded as a library: "),
+        "{reason}"
+    );
+    #[cfg(target_os = "linux")]
+    assert!(
+        reason.ends_with("invalid ELF header"),
+        "dlerror's text: {reason}"
+    );
+
+    let run = world.run(&["plugins", "--json"]);
+    let value: serde_json::Value = serde_json::from_slice(&run.output.stdout).unwrap();
+    assert_eq!(value["refused"][0]["reason"], reason, "{value}");
+}
+
 /// A plugin writing through the raw ABI (as one built against an older plugin-api could) is
 /// held to the same rule as the model-bound API: its own namespace and the model's keyspaces,
 /// nothing else; a refused write fails its row with the reason and the run goes on.
@@ -339,6 +411,34 @@ fn misspellings_are_refused_with_a_suggestion() {
         run.stderr()
     );
 
+    // Every table is checked against its processor, whichever processor runs; a key outside
+    // any table is named so.
+    for (toml, wanted) in [
+        (
+            "[course-create]\nusers.identity = \"idnumber\"\n",
+            "[course-create] users.identity: course-create's `users.identity` follows [users] identity: set it there",
+        ),
+        (
+            "[course-create]\nupdate_existin = true\n",
+            "unknown option `update_existin` for course-create (did you mean `update_existing`?)",
+        ),
+        (
+            "identity = \"idnumber\"\n",
+            "`identity` is a key outside any table: an option goes in the table of its processor: [users] has this option",
+        ),
+        (
+            "[users]\nidentity = [\"idnumber\"]\n",
+            "[users] identity: expected a string, number or boolean, found an array",
+        ),
+    ] {
+        let world = World::courses();
+        std::fs::create_dir_all(&world.data).unwrap();
+        std::fs::write(world.data.join("toolsync.toml"), toml).unwrap();
+        let run = world.run(&["run", "users", file.to_str().unwrap()]);
+        assert_eq!(run.code(), 2, "{toml}: {}", run.stdout());
+        assert!(run.stderr().contains(wanted), "{toml}: {}", run.stderr());
+    }
+
     let run = world.run(&["run", "users", file.to_str().unwrap(), "--delimiter", ", "]);
     assert_eq!(run.code(), 2, "{}", run.stdout());
     assert!(
@@ -354,11 +454,13 @@ fn misspellings_are_refused_with_a_suggestion() {
 fn no_plugin_found_says_how_to_get_some() {
     let world = World::with(&[]);
     let binary = world.lone_binary();
+    let nowhere = world.root.join("nowhere");
+    std::fs::create_dir_all(&nowhere).unwrap();
     let run = std::process::Command::new(&binary)
         .args(["--data-dir"])
         .arg(&world.data)
         .arg("plugins")
-        .env("TOOLSYNC_PLUGIN_PATH", world.root.join("nowhere"))
+        .env("TOOLSYNC_PLUGIN_PATH", &nowhere)
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&run.stdout);
@@ -372,7 +474,7 @@ fn no_plugin_found_says_how_to_get_some() {
         .args(["--data-dir"])
         .arg(&world.data)
         .args(["run", "users"])
-        .env("TOOLSYNC_PLUGIN_PATH", world.root.join("nowhere"))
+        .env("TOOLSYNC_PLUGIN_PATH", &nowhere)
         .output()
         .unwrap();
     assert_eq!(run.status.code(), Some(4));

@@ -79,6 +79,22 @@ fn max_errors_stops_the_run() {
     );
 }
 
+/// `--max-errors 0` would stop after the first row and skip the rest of the file in silence:
+/// it is refused before anything runs.
+#[test]
+fn max_errors_0_is_refused() {
+    let world = World::users();
+    let file = users_file(&world, "z.csv", 5, None);
+    let run = world.run(&["run", "users", file.to_str().unwrap(), "--max-errors", "0"]);
+    assert_eq!(run.code(), 2, "{}", run.stdout());
+    assert!(
+        run.stderr().contains("must be at least 1"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!world.data.exists(), "nothing was opened nor written");
+}
+
 #[test]
 fn a_store_in_use_gives_exit_5() {
     let world = World::users();
