@@ -128,3 +128,107 @@ fn the_readme_samples_leave_no_untracked_file() {
         relative.display()
     );
 }
+
+/// The README's tour: the code block under `## A tour`.
+fn readme_tour() -> String {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    const START: &str = "## A tour\n\n```\n";
+    let start = readme.find(START).expect("README has a tour") + START.len();
+    let end = start + readme[start..].find("```").unwrap();
+    readme[start..end].to_string()
+}
+
+/// A command's part of the tour: its line (indented by two spaces) and the more indented
+/// lines under it.
+fn tour_block(tour: &str, command: &str) -> String {
+    let is_command = |line: &str| line.starts_with("  ") && !line.starts_with("   ");
+    let mut lines = tour
+        .lines()
+        .skip_while(|line| !(is_command(line) && line[2..].split(' ').next() == Some(command)));
+    let head = lines
+        .next()
+        .unwrap_or_else(|| panic!("the README's tour lacks `{command}`:\n{tour}"));
+    let mut block = vec![head];
+    block.extend(lines.take_while(|line| !is_command(line)));
+    block.join("\n")
+}
+
+/// The tour lists every command of `--help`, each with its flags and their values, `show`'s
+/// entities and `export`'s; the global flags are on its first line.
+#[test]
+fn the_readme_tour_lists_every_command_and_flag() {
+    use clap::CommandFactory;
+    use toolsync_plugin_api::model::registry::ENTITIES;
+
+    let tour = readme_tour();
+    let cli = toolsync::cli::Cli::command();
+    let first = tour.lines().next().unwrap();
+    let longs = |command: &clap::Command| -> Vec<(String, Vec<String>)> {
+        command
+            .get_arguments()
+            .filter(|a| !a.is_global_set())
+            .filter_map(|a| {
+                // The choices of a flag that takes a value (a switch's are true and false).
+                let values = match a.get_action().takes_values() {
+                    true => a.get_possible_values(),
+                    false => Vec::new(),
+                };
+                let values = values.iter().map(|v| v.get_name().to_string()).collect();
+                a.get_long().map(|l| (format!("--{l}"), values))
+            })
+            .collect()
+    };
+    for arg in cli.get_arguments().filter(|a| a.is_global_set()) {
+        // `-v` stands for `--verbose`.
+        let flag = match arg.get_short() {
+            Some(short) => format!("-{short}"),
+            None => format!("--{}", arg.get_long().unwrap()),
+        };
+        assert!(
+            first.contains(&flag),
+            "{flag} is not on the tour's first line: {first}"
+        );
+    }
+    for command in cli.get_subcommands() {
+        let block = tour_block(&tour, command.get_name());
+        for (flag, values) in longs(command) {
+            assert!(
+                block.contains(&flag),
+                "the tour's `{}` lacks {flag}:\n{block}",
+                command.get_name()
+            );
+            for value in values {
+                assert!(
+                    block.contains(&value),
+                    "the tour's `{}` lacks {flag} {value}:\n{block}",
+                    command.get_name()
+                );
+            }
+        }
+        for action in command.get_subcommands() {
+            assert!(
+                block.contains(action.get_name()),
+                "the tour's `{}` lacks {}:\n{block}",
+                command.get_name(),
+                action.get_name()
+            );
+        }
+    }
+    let (show, export) = (tour_block(&tour, "show"), tour_block(&tour, "export"));
+    for entity in ENTITIES {
+        assert!(
+            export.contains(entity.name()),
+            "the tour's export lacks {}:\n{export}",
+            entity.name()
+        );
+        if entity.key_help().is_some() {
+            assert!(
+                show.contains(entity.singular()),
+                "the tour's show lacks {}:\n{show}",
+                entity.singular()
+            );
+        }
+    }
+}

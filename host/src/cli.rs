@@ -13,8 +13,7 @@ use crate::{commands, logging, output};
 
 /// Feeds a learning platform's store from CSV files, through processor plugins.
 ///
-/// Exit codes: 0 every row succeeded; 1 rows failed (or nothing found); 2 usage error;
-/// 3 input refused; 4 processor unknown or plugin refused; 5 store error (locked, corrupt, I/O).
+/// Exit codes: see [`EXIT_CODES`], which `--help` prints.
 #[derive(Parser, Debug)]
 #[command(name = "toolsync", version, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -22,7 +21,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Extra folder to search for plugin libraries (repeatable; searched first)
+    /// Extra folder to search for plugin libraries (repeatable; searched first; must exist)
     #[arg(long = "plugin-dir", global = true, value_name = "DIR")]
     pub plugin_dirs: Vec<PathBuf>,
 
@@ -38,9 +37,11 @@ pub struct Cli {
     pub command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 every row succeeded; 1 the run finished with failed rows; \
-2 usage error; 3 input refused (header, encoding, threshold, unreadable); \
-4 processor unknown or plugin refused; 5 store error (locked by another process, corrupt, I/O).";
+const EXIT_CODES: &str = "Exit codes: 0 every row succeeded (check: the store is consistent); \
+1 the run finished with failed rows or --max-errors stopped it, show found nothing, check found \
+damage; 2 usage error (flags, toolsync.toml, option values); 3 input refused (header, encoding, \
+threshold, unreadable); 4 processor unknown or plugin refused; 5 store error (locked by another \
+process, corrupt, I/O) or stdout cannot be written.";
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -159,7 +160,8 @@ pub enum JournalAction {
     /// List the interrupted runs (the default)
     List,
     /// Forget a processor's interrupted run: its committed rows stay, the next run starts
-    /// from the top of its file (rows already applied come out `unchanged`)
+    /// from the top of its file (rows already applied come out `unchanged`). Nothing to forget
+    /// is exit 0 with a note on stderr; a name no plugin provides is exit 4
     Clear { processor: String },
 }
 
