@@ -232,3 +232,30 @@ fn the_readme_tour_lists_every_command_and_flag() {
         }
     }
 }
+
+/// The Rust code of the vendor guide (`docs/plugins.md`) and of the README is the vendor
+/// example's, which CI builds, lints and tests: each block is a run of whole lines of a file of
+/// `examples/vendor-plugin/src/`, so the guide cannot show code that no longer compiles.
+#[test]
+fn the_guides_code_is_the_vendor_examples() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let sources: Vec<String> = std::fs::read_dir(root.join("examples/vendor-plugin/src"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    let mut checked = 0;
+    for page in ["docs/plugins.md", "README.md"] {
+        let text = std::fs::read_to_string(root.join(page)).unwrap();
+        for block in text.split("```rust\n").skip(1) {
+            let code = &block[..block.find("```").unwrap()];
+            assert!(
+                sources
+                    .iter()
+                    .any(|s| s.starts_with(code) || s.contains(&format!("\n{code}"))),
+                "{page} shows Rust code that is not the vendor example's:\n{code}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "the guide shows the example's code");
+}

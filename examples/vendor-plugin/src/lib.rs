@@ -117,3 +117,32 @@ impl RowHandler for BadgeRun {
 }
 
 toolsync_plugin_api::export_plugin!(Badges);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use toolsync_plugin_api::model::{User, Users};
+    use toolsync_plugin_api::testing::{MemoryStore, Runner};
+    use toolsync_plugin_api::OutcomeKind;
+
+    #[test]
+    fn awards_a_badge_once_to_an_existing_account() {
+        let mut store = MemoryStore::new();
+        let header = ["username", "badge"];
+        let report = Runner::new(Badges)
+            .run(&mut store, &header, &[&["ann", "gold"]])
+            .unwrap();
+        assert_eq!(report.kinds(), [OutcomeKind::Failed], "no account ann yet");
+
+        // Shared data is set up through the model: store.txn() has the model's rights.
+        Users::create(&mut store.txn(), User::new("ann", "Ann", "A", 1)).unwrap();
+        let report = Runner::new(Badges)
+            .run(&mut store, &header, &[&["ann", "gold"], &["ann", "gold"]])
+            .unwrap();
+        assert_eq!(
+            report.kinds(),
+            [OutcomeKind::Created, OutcomeKind::Unchanged]
+        );
+        assert_eq!(store.count("badges:award"), 1);
+    }
+}
