@@ -187,3 +187,41 @@ fn a_journal_is_cleared_without_its_plugin() {
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert_eq!(world.run(&["journal"]).stdout(), "no interrupted run\n");
 }
+
+/// Every file under `dir`, recursively.
+fn sources(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+/// The host prints through `toolsync::output` only: the std macros panic on a stream that
+/// cannot be written, which is how every fault above began.
+#[test]
+fn the_host_prints_through_its_output_module_only() {
+    let mut files = Vec::new();
+    sources(
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    assert!(files.len() > 10, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap();
+            for banned in ["println!(", "print!(", "dbg!("] {
+                assert!(
+                    !code.contains(banned),
+                    "{}:{}: {banned} — write through toolsync::output instead",
+                    file.display(),
+                    n + 1
+                );
+            }
+        }
+    }
+}
