@@ -101,9 +101,9 @@ fn a_verbose_run_logs_its_steps_not_its_rows() {
         "INFO input opened encoding=Utf8 delimiter=;",
         "INFO no interrupted run to resume",
         "INFO batch committed rows=2 ok=1 failed=1",
-        "INFO tryback file written path=",
-        "INFO reports stored (.txt and .json) path=",
-        "INFO archiving the input path=",
+        "INFO tryback written tryback=",
+        "INFO reports stored report=",
+        "INFO input archived archive=",
         "INFO journal cleared",
         "INFO run finished rows=2 ok=1 failed=1 exit=1",
     ] {
@@ -120,7 +120,7 @@ fn a_verbose_run_logs_its_steps_not_its_rows() {
     for wanted in [
         "TRACE row line=2 outcome=\"unchanged\" subject=ann",
         "TRACE row line=3 outcome=\"failed\" subject=bob",
-        "INFO no journal: a dry run or an --atomic run cannot be resumed",
+        "INFO a dry run: no journal is read nor written",
         "INFO nothing committed",
     ] {
         assert!(log.contains(wanted), "no `{wanted}` in:\n{log}");
