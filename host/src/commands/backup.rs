@@ -61,10 +61,10 @@ pub fn backup(data: &DataDir, dest: &Path, force: bool) -> CmdResult {
     ))?;
     out.flush()?;
     for processor in skipped {
-        eprintln!(
-            "toolsync: the journal of the interrupted {processor} run is not in the backup \
+        crate::output::note(format!(
+            "the journal of the interrupted {processor} run is not in the backup \
              (its committed rows are): after a restore, running its file again applies the rest"
-        );
+        ));
     }
     Ok(ExitCode::Ok)
 }
