@@ -40,8 +40,8 @@ pub struct Cli {
 const EXIT_CODES: &str = "Exit codes: 0 every row succeeded (check: the store is consistent); \
 1 the run finished with failed rows or --max-errors stopped it, show found nothing, check found \
 damage; 2 usage error (flags, toolsync.toml, option values); 3 input refused (header, encoding, \
-threshold, unreadable); 4 processor unknown or plugin refused; 5 store error (locked by another \
-process, corrupt, I/O) or stdout cannot be written.";
+threshold, unreadable); 4 processor unknown or plugin refused; 5 store error (no store there, \
+locked by another process, damaged, I/O) or an output (report, archive, stdout) cannot be written.";
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
