@@ -204,7 +204,14 @@ fn files_in(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
 }
 
 /// Every output exists once, whole, and nothing of the run is left pending.
-fn assert_outputs_once(scenario: &Scenario, world: &World, file: &Path, context: &str) {
+/// `after_clear`: the last kill came after the journal was cleared (no re-run was due).
+fn assert_outputs_once(
+    scenario: &Scenario,
+    world: &World,
+    file: &Path,
+    context: &str,
+    after_clear: bool,
+) {
     // This run's outputs (a setup run has its own).
     let name = file.file_name().unwrap().to_str().unwrap();
     let reports = world.data.join("files/reports");
@@ -241,8 +248,8 @@ fn assert_outputs_once(scenario: &Scenario, world: &World, file: &Path, context:
     let journal = world.run(&["journal"]);
     assert_eq!(journal.stdout().trim(), "no interrupted run", "{context}");
     // The spool (work files) goes after the journal: a kill between the two leaves it until the
-    // processor's next run, which starts by removing it.
-    if !context.ends_with("after-journal-clear") {
+    // next run, which starts by removing it.
+    if !after_clear {
         assert!(
             !world.data.join("runs").join(scenario.processor).exists(),
             "{context}: the spool is left"
@@ -284,7 +291,8 @@ fn a_kill_in_any_phase_of_the_finish_completes_each_output_once() {
                 assert_eq!(report["counts"], counts, "{context}: the re-run's report");
             }
             // A kill after the journal is cleared leaves nothing pending: no re-run is due.
-            assert_outputs_once(scenario, &world, &file, &context);
+            let after_clear = *phase == "after-journal-clear";
+            assert_outputs_once(scenario, &world, &file, &context, after_clear);
             assert_eq!(store_content(&world), content, "{context}: the store");
         }
     }
@@ -321,6 +329,7 @@ fn kills_at_random_instants_leave_every_row_and_output_once() {
         let world = World::users();
         let copy = world.file("big.csv", std::fs::read(&file).unwrap());
         let mut kills = 0;
+        let mut after_clear = false;
         loop {
             let mut child = scenario
                 .command(&world, &copy)
@@ -365,11 +374,12 @@ fn kills_at_random_instants_leave_every_row_and_output_once() {
             let pending = world.run(&["journal"]).stdout();
             let reported = !files_in(&world.data.join("files/reports"), |_| true).is_empty();
             if pending.trim() == "no interrupted run" && reported {
+                after_clear = true;
                 break;
             }
         }
         let context = format!("seed {seed}, trial {trial}, {kills} kills");
-        assert_outputs_once(&scenario, &world, &copy, &context);
+        assert_outputs_once(&scenario, &world, &copy, &context, after_clear);
         assert_eq!(export_without_stamps(&world), expected.0, "{context}");
         let stored = files_in(&world.data.join("files/reports"), |n| n.ends_with(".json"));
         let stored: Value = serde_json::from_slice(
@@ -391,4 +401,24 @@ impl Lcg {
             .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n.max(1)
     }
+}
+
+/// A spool left by a run killed between clearing its journal and removing its spool is
+/// removed by the next run, of any processor.
+#[test]
+fn a_spool_without_a_journal_is_removed_by_the_next_run() {
+    let world = World::courses();
+    let file = world.file("u.csv", "username;firstname;lastname\nann;Ann;A\n");
+    let killed = world
+        .command(&["run", "users", file.to_str().unwrap()])
+        .env("TOOLSYNC_FAULT", "after-journal-clear")
+        .output()
+        .unwrap();
+    assert_eq!(killed.status.code(), None);
+    let spool = world.data.join("runs/users");
+    assert!(spool.exists(), "the kill left no spool: the test proves nothing");
+    let courses = world.file("c.csv", "shortname;fullname;category\nC1;C 1;Arts\n");
+    let run = world.run(&["run", "course-create", courses.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(!spool.exists(), "the users spool outlived the next run");
 }

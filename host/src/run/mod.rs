@@ -74,6 +74,7 @@ pub fn run(
     let store = data.open_or_create_store()?;
     // Spools and report drafts hold what the file carried: owner-only, like the store.
     finish::create_private_dir(&data.runs())?;
+    remove_stale_spools(data, &store);
     let spool_dir = data.runs().join(name);
     if let Some(code) = finished_without_input(&store, &plan, &spool_dir)? {
         return Ok(code);
@@ -328,6 +329,21 @@ fn stopped_by(
     summary.finished_at = clock::now();
     let _ = finish::print_report(plan, summary, None);
     StoreError::Failure(message).into()
+}
+
+/// Removes the spools no journal points at: a run killed after clearing its journal, before
+/// removing its spool, leaves one (it holds what the file carried). This process holds the
+/// store, so no other run is using them. Best effort: a spool that stays is only a work file.
+fn remove_stale_spools(data: &DataDir, store: &Store) {
+    let Ok(entries) = std::fs::read_dir(data.runs()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() && matches!(Journal::load(store, &name), Ok(None)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Whether a run's outcome commits: not a dry run, and not an `--atomic` run with a failed
