@@ -6,7 +6,8 @@
 //! scrambled order, so that every category is created within the first rows and shortnames do
 //! not come in key order. Shortnames are `DNNNN-CNNNN` (department, serial); full names are
 //! built from lists of subjects and levels, one in fifty holds a `;` and is quoted. Each
-//! `topic{n}` is `Week n|Summary n`.
+//! `topic{n}` is `Week n|Summary n`. For the kill trials, one row in `bad_every` may fail: its
+//! category path has an empty element (`Faculty NN//Dept NNNN`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -55,6 +56,17 @@ pub fn category_count(rows: u64, departments: u64) -> u64 {
 
 /// Writes `rows` courses over `departments` departments; returns the last row's shortname.
 pub fn write_file(path: &Path, rows: u64, departments: u64) -> std::io::Result<String> {
+    write_file_failing(path, rows, departments, None)
+}
+
+/// [`write_file`], where one row in `bad_every` fails (formats.md §3.1: an empty element in a
+/// category path).
+pub fn write_file_failing(
+    path: &Path,
+    rows: u64,
+    departments: u64,
+    bad_every: Option<u64>,
+) -> std::io::Result<String> {
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
     let mut header = String::from("shortname;fullname;category");
     for n in 1..=TOPICS {
@@ -72,7 +84,11 @@ pub fn write_file(path: &Path, rows: u64, departments: u64) -> std::io::Result<S
         } else {
             format!("{level} {subject} {}", i / departments + 1)
         };
-        write!(out, "{shortname};{fullname};{}", category_path(dept))?;
+        let mut category = category_path(dept);
+        if bad_every.is_some_and(|every| i % every == every - 1) {
+            category = category.replace('/', "//");
+        }
+        write!(out, "{shortname};{fullname};{category}")?;
         for n in 1..=TOPICS {
             write!(out, ";Week {n}|Summary {n}")?;
         }

@@ -6,6 +6,9 @@
 //! and last names (accents, compound and double names, apostrophes), combined with the row
 //! number so that usernames, e-mails and idnumbers are unique. Some institution and department
 //! values hold a `;` or a `"` and are quoted; a few cells carry blanks that the reader trims.
+//!
+//! [`Extras`] add, for the kill trials, a `password` column and rows that fail. They draw from a
+//! random stream of their own: the other cells of every row are those of the plain file.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -295,23 +298,91 @@ pub fn row(rng: &mut Rng, n: u64, out: &mut Vec<u8>) -> String {
     username
 }
 
+/// What a generated file holds besides the plain accounts (none by default: the benchmark's file).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras {
+    /// A last column, `password`, set on one row in `n` (hashed by bcrypt: its cost makes a row
+    /// slow) and empty on the others. Some passwords hold a `;` or a `"` and are quoted.
+    pub password_every: Option<u64>,
+    /// One row in `n` fails, in turn: a username with a blank; with a password column, a
+    /// password over bcrypt's 72 bytes, and a password holding an unquoted `;` (one field too
+    /// many: a malformed record, whose secret the archive must still empty).
+    pub bad_every: Option<u64>,
+}
+
+impl Extras {
+    /// The header line, without its line end.
+    pub fn header(&self) -> String {
+        match self.password_every {
+            Some(_) => format!("{HEADER};password"),
+            None => HEADER.to_string(),
+        }
+    }
+
+    /// Changes row `n`, as [`row`] wrote it into `line` (with its `\n`), by drawing from
+    /// `rng`, the extras' own stream.
+    fn apply(&self, rng: &mut Rng, n: u64, line: &mut Vec<u8>) {
+        let bad = self.bad_every.filter(|every| n % every == every - 1);
+        let kinds = if self.password_every.is_some() { 3 } else { 1 };
+        let bad_kind = bad.map(|every| (n / every) % kinds);
+        if bad_kind == Some(0) {
+            // `bad jean.dupont12`: a blank is not allowed in a username.
+            line.splice(0..0, b"bad ".iter().copied());
+        }
+        let Some(every) = self.password_every else {
+            return;
+        };
+        line.pop(); // the `\n`, put back below
+        line.push(b';');
+        match bad_kind {
+            Some(1) => line.extend(std::iter::repeat_n(b'x', 80)),
+            Some(2) => line.extend_from_slice(format!("Split;{n}").as_bytes()),
+            _ if n % every == every / 2 => cell(line, &password(rng)),
+            _ => {}
+        }
+        line.push(b'\n');
+    }
+}
+
+/// 8 to 16 characters; one in ten holds a `;` or a `"`, which the file quotes.
+fn password(rng: &mut Rng) -> String {
+    const CHARS: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789-_!?*";
+    let length = 8 + rng.below(9);
+    let mut password: String = (0..length)
+        .map(|_| char::from(CHARS[rng.below(CHARS.len())]))
+        .collect();
+    if rng.chance(10) {
+        let at = rng.below(password.len());
+        password.insert(at, if rng.chance(50) { ';' } else { '"' });
+    }
+    password
+}
+
 /// Writes a users file of `rows` data rows; returns the last row's username (a row the store
 /// must know after a complete run).
 pub fn write_file(path: &Path, rows: u64) -> std::io::Result<String> {
+    write_file_with(path, rows, Extras::default())
+}
+
+/// [`write_file`], with `extras` (the username returned is the last row's as [`row`] made it:
+/// with `bad_every`, that row may be one that fails).
+pub fn write_file_with(path: &Path, rows: u64, extras: Extras) -> std::io::Result<String> {
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir)?;
         }
     }
     let mut file = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    file.write_all(HEADER.as_bytes())?;
+    file.write_all(extras.header().as_bytes())?;
     file.write_all(b"\n")?;
     let mut rng = Rng::new(0x7001_5A9C);
+    let mut extras_rng = Rng::new(0x0E87_2A55);
     let mut line = Vec::with_capacity(512);
     let mut last = String::new();
     for n in 0..rows {
         line.clear();
         last = row(&mut rng, n, &mut line);
+        extras.apply(&mut extras_rng, n, &mut line);
         file.write_all(&line)?;
     }
     file.flush()?;
