@@ -14,9 +14,10 @@
 //! a generated file (categories, sections, failing rows) and on the shipped sample. Each is run
 //! once uninterrupted first: the reference. Then each trial, in a fresh data folder:
 //!
-//! - one trial in [`FAULT_EVERY`] aborts its run at a fault point of the finish
-//!   (`TOOLSYNC_FAULT`, host/src/faults.rs), the points in turn; the others kill it one to
-//!   three times, each attempt after a delay drawn uniformly over the reference's duration;
+//! - two trials in five abort their run at a fault point of the finish (`TOOLSYNC_FAULT`,
+//!   host/src/faults.rs), in turn so that 100 trials meet every (scenario, point) pair; the
+//!   others kill it one to three times, each attempt after a delay drawn uniformly over the
+//!   reference's duration ([`Interruption::draw`]);
 //! - the run is started again until it completes — unless a kill landed after its journal was
 //!   cleared, when the run was complete and nothing is due;
 //! - what is left is compared with the reference (kill_trials/outcome.rs): the exported store,
@@ -58,12 +59,8 @@ use std::time::{Duration, Instant};
 use measure::parse_count;
 use outcome::Outcome;
 use scenario::{Scenario, Sizes};
-use trial::{Interruption, Tools, World};
+use trial::{Interruption, Stage, Tools, World};
 use users_generate::Rng;
-
-/// One trial in `FAULT_EVERY` aborts at a fault point instead of being killed at random. With 3
-/// and 5 scenarios, 35 consecutive fault trials meet every (scenario, point) pair once.
-const FAULT_EVERY: u64 = 3;
 
 fn main() -> ExitCode {
     // `cargo bench` adds `--bench` to the arguments of harness-less benches.
@@ -172,10 +169,13 @@ fn trials(settings: &Settings) -> Result<u64, String> {
         Duration::from_secs(60) + 20 * references.iter().map(|r| r.took).max().unwrap_or_default();
 
     let (mut count, mut mismatches) = (0, 0);
+    let mut stages = Vec::new();
+    let rounds = references.len() as u64;
     for number in settings.numbers() {
-        let reference = &references[(number % references.len() as u64) as usize];
+        let (round, scenario) = (number / rounds, number % rounds);
+        let reference = &references[scenario as usize];
         let mut rng = Rng::new(settings.seed ^ number.wrapping_mul(0xA24B_AED4_963E_E407));
-        let interruption = Interruption::draw(number, FAULT_EVERY, reference.took, &mut rng);
+        let interruption = Interruption::draw(round, scenario, reference.took, &mut rng);
         let dir = settings.work.join(format!("trial-{number:03}"));
         let took = Instant::now();
         let verdict = World::fresh(&tools, dir.clone()).and_then(|mut world| {
@@ -188,7 +188,10 @@ fn trials(settings: &Settings) -> Result<u64, String> {
             )
         });
         let (story, differences) = match verdict {
-            Ok(v) => (v.story.join(", "), v.differences),
+            Ok(v) => {
+                stages.extend(v.stages);
+                (v.story.join(", "), v.differences)
+            }
             // A trial that could not be carried out is not a pass either.
             Err(failure) => (String::from("not carried out"), vec![failure]),
         };
@@ -215,6 +218,18 @@ fn trials(settings: &Settings) -> Result<u64, String> {
             );
         }
     }
+    let landed: Vec<String> = Stage::ALL
+        .iter()
+        .map(|stage| {
+            let n = stages.iter().filter(|s| *s == stage).count();
+            format!("{n} {}", stage.describe())
+        })
+        .collect();
+    eprintln!(
+        "{} interruptions found the run: {}",
+        stages.len(),
+        landed.join(", ")
+    );
     let seconds = started.elapsed().as_secs();
     eprintln!("took {} min {:02} s", seconds / 60, seconds % 60);
     if mismatches == 0 {

@@ -32,14 +32,20 @@ pub enum Interruption {
     Fault(&'static str),
 }
 
+/// Fault rounds: two rounds in five.
+const FAULT_ROUNDS: [u64; 2] = [1, 3];
+
 impl Interruption {
-    /// Trial `trial`'s interruption: one trial in `fault_every` aborts at a fault point, in
-    /// turn; the others are killed one to three times, each at an instant drawn uniformly over
-    /// the reference run's duration.
-    pub fn draw(trial: u64, fault_every: u64, reference: Duration, rng: &mut Rng) -> Self {
-        if trial % fault_every == fault_every - 1 {
-            let turn = (trial / fault_every) as usize;
-            return Interruption::Fault(FAULT_POINTS[turn % FAULT_POINTS.len()]);
+    /// The interruption of a trial of scenario `scenario` in round `round` (a round is one trial
+    /// of each scenario, in turn). Two rounds in five abort at fault points: the k-th fault
+    /// round gives scenario s the point k + s (mod 7), so that 100 trials (8 fault rounds of 5
+    /// scenarios) meet every (scenario, point) pair. In the other rounds the run is killed one
+    /// to three times, each at an instant drawn uniformly over the reference run's duration.
+    pub fn draw(round: u64, scenario: u64, reference: Duration, rng: &mut Rng) -> Self {
+        if FAULT_ROUNDS.contains(&(round % 5)) {
+            let k = round / 5 * 2 + u64::from(round % 5 == FAULT_ROUNDS[1]);
+            let point = (k + scenario) as usize % FAULT_POINTS.len();
+            return Interruption::Fault(FAULT_POINTS[point]);
         }
         let micros = reference.as_micros() as usize;
         let kills = 1 + rng.below(3);
@@ -48,6 +54,37 @@ impl Interruption {
                 .map(|_| Duration::from_micros(rng.below(micros + 1) as u64))
                 .collect(),
         )
+    }
+}
+
+/// Where a killed run stood, as its data folder shows it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Nothing committed, no report: the next run starts afresh.
+    BeforeFirstCommit,
+    /// Some batches committed: the next run resumes after them.
+    MidRun,
+    /// The last batch committed: the next run completes the finish only.
+    InFinish,
+    /// The journal cleared, the reports stored: the run was complete, nothing is due.
+    Complete,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 4] = [
+        Stage::BeforeFirstCommit,
+        Stage::MidRun,
+        Stage::InFinish,
+        Stage::Complete,
+    ];
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Stage::BeforeFirstCommit => "before its first commit",
+            Stage::MidRun => "mid-run",
+            Stage::InFinish => "in its finish",
+            Stage::Complete => "after its journal was cleared",
+        }
     }
 }
 
@@ -189,26 +226,33 @@ impl<'a> World<'a> {
         self.copy_in(&scenario.main.input)
     }
 
-    /// Whether the scenario's run still has something to do: not when its journal is gone
-    /// and its reports are stored (a kill landed after the journal was cleared: the run was
-    /// complete). A run killed before its first commit has neither: it is run again.
-    fn rerun_due(&self, input: &Path) -> Result<bool, String> {
+    /// Where the run on `input` stands after a kill: told by its journal (`toolsync journal`
+    /// says whether only the finish remains) and its stored reports. Only [`Stage::Complete`]
+    /// decides anything (no re-run is due); the others only tell the story.
+    fn stage(&self, input: &Path) -> Result<Stage, String> {
         let reported = !outcome::stored_reports(&self.data, input, "json").is_empty();
-        Ok(!reported || self.pending_journal()?.is_some())
+        Ok(match self.pending_journal()? {
+            None if reported => Stage::Complete,
+            None => Stage::BeforeFirstCommit,
+            Some(journal) if journal.contains("only its finish remains") => Stage::InFinish,
+            Some(_) => Stage::MidRun,
+        })
     }
 
     /// What `toolsync journal` says, unless it says that no run is pending.
     pub fn pending_journal(&self) -> Result<Option<String>, String> {
         let journal = self.toolsync(&["journal"])?;
         let none = journal.code == 0 && journal.stdout.trim() == "no interrupted run";
-        Ok((!none).then(|| journal.gist()))
+        Ok((!none).then(|| format!("exit {}: {}", journal.code, journal.stdout.trim())))
     }
 }
 
 /// What a trial did and what it found.
 pub struct Verdict {
-    /// The attempts, in order (`killed at 0.412 s`, `exit 1`).
+    /// The attempts, in order (`killed at 0.412 s (mid-run)`, `re-run: exit 1`).
     pub story: Vec<String>,
+    /// Where each interruption found the run.
+    pub stages: Vec<Stage>,
     pub differences: Vec<String>,
 }
 
@@ -223,15 +267,24 @@ pub fn run(
 ) -> Result<Verdict, String> {
     let input = world.prepare(scenario, limit)?;
     let mut story = Vec::new();
+    let mut stages = Vec::new();
     let mut differences = Vec::new();
     // The exit code of the last run when it ended by itself; None when a kill was the end.
     let mut ended = None;
-    // Whether a re-run is due, when already asked after the last kill.
-    let mut due = None;
     match interruption {
         Interruption::Fault(point) => {
             let status = world.run_to_end(&scenario.main, &input, Some(point), limit)?;
-            story.push(format!("fault {point}: {}", describe(status)));
+            if status.code().is_none() {
+                let stage = world.stage(&input)?;
+                stages.push(stage);
+                story.push(format!(
+                    "fault {point}: {} ({})",
+                    describe(status),
+                    stage.describe()
+                ));
+            } else {
+                story.push(format!("fault {point}: {}", describe(status)));
+            }
             if status.code().is_some() {
                 differences.push(format!("the fault point {point} was not reached"));
                 ended = Some(code(status));
@@ -262,16 +315,21 @@ pub fn run(
                     ended = Some(code(status));
                     break;
                 }
-                story.push(format!("killed at {:.3} s", delay.as_secs_f64()));
-                due = Some(world.rerun_due(&input)?);
-                if due == Some(false) {
+                let stage = world.stage(&input)?;
+                stages.push(stage);
+                story.push(format!(
+                    "killed at {:.3} s ({})",
+                    delay.as_secs_f64(),
+                    stage.describe()
+                ));
+                if stage == Stage::Complete {
                     break;
                 }
             }
         }
     }
     if ended.is_none() {
-        if due.map_or_else(|| world.rerun_due(&input), Ok)? {
+        if stages.last() != Some(&Stage::Complete) {
             match world.run_through(&scenario.main, &input, limit) {
                 Ok(code) => {
                     story.push(format!("re-run: exit {code}"));
@@ -280,7 +338,7 @@ pub fn run(
                 Err(hung) => differences.push(hung),
             }
         } else {
-            story.push("complete, nothing due".into());
+            story.push("nothing due".into());
         }
     }
     if let Some(code) = ended.filter(|c| *c != scenario.main.exit) {
@@ -291,7 +349,11 @@ pub fn run(
     }
     let outcome = Outcome::collect(world, scenario.main.processor, &input)?;
     differences.extend(outcome.differences(reference, ended.is_some()));
-    Ok(Verdict { story, differences })
+    Ok(Verdict {
+        story,
+        stages,
+        differences,
+    })
 }
 
 /// Waits for `child` until `deadline`; its status if it ended by then.
