@@ -17,6 +17,7 @@ use serde_json::Value;
 const PHASES: &[&str] = &[
     "after-last-commit",
     "before-final-flush",
+    "after-final-flush",
     "after-tryback",
     "after-report",
     "after-archive",
@@ -285,6 +286,14 @@ fn a_kill_in_any_phase_of_the_finish_completes_each_output_once() {
                 None,
                 "{context}: the fault point was not reached"
             );
+            if *phase == "after-final-flush" {
+                // The last batch and the finish plan are durable: only the finish is pending.
+                let journal = world.run(&["journal"]).stdout();
+                assert!(
+                    journal.contains("only its finish remains"),
+                    "{context}: {journal}"
+                );
+            }
             if *phase != "after-journal-clear" {
                 let (code, report) = scenario.run(&world, &file);
                 assert_eq!(code, scenario.exit, "{context}: {report}");

@@ -8,8 +8,11 @@
 //! comparison. This is a testing hook, not an operator feature (docs/formats.md says so).
 //!
 //! The points, in the order a run meets them: `after-last-commit` (the last batch and the
-//! finish plan are committed), `before-final-flush`, `after-tryback`, `after-report`,
-//! `after-archive`, `after-cleanup` (the input removed), `after-journal-clear`.
+//! finish plan are committed, but sled may not have written them to its files yet: an abort
+//! here, like a kill, usually loses them, and the next run does the last batch again),
+//! `before-final-flush`, `after-final-flush` (the finish plan is durable, no output is
+//! written), `after-tryback`, `after-report`, `after-archive`, `after-cleanup` (the input
+//! removed), `after-journal-clear`.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -16,6 +16,7 @@ use crate::users_generate::Rng;
 pub const FAULT_POINTS: &[&str] = &[
     "after-last-commit",
     "before-final-flush",
+    "after-final-flush",
     "after-tryback",
     "after-report",
     "after-archive",
@@ -38,7 +39,7 @@ const FAULT_ROUNDS: [u64; 2] = [1, 3];
 impl Interruption {
     /// The interruption of a trial of scenario `scenario` in round `round` (a round is one trial
     /// of each scenario, in turn). Two rounds in five abort at fault points: the k-th fault
-    /// round gives scenario s the point k + s (mod 7), so that 100 trials (8 fault rounds of 5
+    /// round gives scenario s the point k + s (mod 8), so that 100 trials (8 fault rounds of 5
     /// scenarios) meet every (scenario, point) pair. In the other rounds the run is killed one
     /// to three times, each at an instant drawn uniformly over the reference run's duration.
     pub fn draw(round: u64, scenario: u64, reference: Duration, rng: &mut Rng) -> Self {

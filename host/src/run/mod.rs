@@ -211,6 +211,7 @@ pub fn run(
                 faults::point("after-last-commit");
                 faults::point("before-final-flush");
                 store.flush_all()?;
+                faults::point("after-final-flush");
             } else {
                 tracing::info!(
                     dry_run = args.dry_run,
