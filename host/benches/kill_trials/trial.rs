@@ -227,16 +227,23 @@ impl<'a> World<'a> {
         self.copy_in(&scenario.main.input)
     }
 
-    /// Where the run on `input` stands after a kill: told by its journal (`toolsync journal`
-    /// says whether only the finish remains) and its stored reports. Only [`Stage::Complete`]
-    /// decides anything (no re-run is due); the others only tell the story.
+    /// Where the run on `input` stands after a kill: told by `toolsync journal` (whether a run
+    /// is pending, and whether only its finish remains) and by its stored reports. Only
+    /// [`Stage::Complete`] decides anything (no re-run is due); the others tell the story.
     fn stage(&self, input: &Path) -> Result<Stage, String> {
-        let reported = !outcome::stored_reports(&self.data, input, "json").is_empty();
-        Ok(match self.pending_journal()? {
-            None if reported => Stage::Complete,
-            None => Stage::BeforeFirstCommit,
-            Some(journal) if journal.contains("only its finish remains") => Stage::InFinish,
-            Some(_) => Stage::MidRun,
+        let journal = self.toolsync(&["journal"])?;
+        let listed = journal.stdout.trim();
+        Ok(if journal.code != 0 {
+            // No store yet, or one that holds nothing (read commands exit 5).
+            Stage::BeforeFirstCommit
+        } else if listed.contains("only its finish remains") {
+            Stage::InFinish
+        } else if listed != "no interrupted run" {
+            Stage::MidRun
+        } else if outcome::stored_reports(&self.data, input, "json").is_empty() {
+            Stage::BeforeFirstCommit
+        } else {
+            Stage::Complete
         })
     }
 
