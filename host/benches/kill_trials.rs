@@ -121,9 +121,6 @@ impl Settings {
                 }
             }
         }
-        if settings.only.is_some_and(|k| k >= settings.trials) {
-            settings.trials = settings.only.unwrap_or(0) + 1;
-        }
         Ok(settings)
     }
 
