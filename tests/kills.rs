@@ -425,7 +425,10 @@ fn a_spool_without_a_journal_is_removed_by_the_next_run() {
         .unwrap();
     assert_eq!(killed.status.code(), None);
     let spool = world.data.join("runs/users");
-    assert!(spool.exists(), "the kill left no spool: the test proves nothing");
+    assert!(
+        spool.exists(),
+        "the kill left no spool: the test proves nothing"
+    );
     let courses = world.file("c.csv", "shortname;fullname;category\nC1;C 1;Arts\n");
     let run = world.run(&["run", "course-create", courses.to_str().unwrap()]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
