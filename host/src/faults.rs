@@ -12,7 +12,8 @@
 //! here, like a kill, usually loses them, and the next run does the last batch again),
 //! `before-final-flush`, `after-final-flush` (the finish plan is durable, no output is
 //! written), `after-tryback`, `after-report`, `after-archive`, `after-cleanup` (the input
-//! removed), `after-journal-clear`.
+//! removed), `after-journal-clear`; and `restore-before-swap` (`toolsync restore` has built
+//! and marked the restored store, and not yet put it in place).
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
