@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::category::{self, Categories, Category};
 use super::course::{self, Course, Courses};
-use super::enrol::{self, EnrolInstance, Enrolments, RoleAssignment, UserEnrolment};
-use super::group::{self, Group, Grouping, Groups, Membership};
+use super::enrol::{self, EnrolInstance, Enrolments, Method, RoleAssignment, UserEnrolment};
+use super::group::{self, Group, Grouping, Groups, Membership, Set};
 use super::index::{Multi, Unique};
 use super::role::{self, Role, Roles};
 use super::user::{self, User, Users};
@@ -460,7 +460,7 @@ fn instances(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
                 );
             }
             course_exists(store, f, enrol::INSTANCE_SPACE, key, i.course)?;
-            if i.method == "meta" {
+            if i.method == Method::Meta {
                 if Courses::get(store, i.master)?.is_none() {
                     f.add(
                         enrol::INSTANCE_SPACE,
@@ -489,7 +489,7 @@ fn instances(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
             (Some(meta), Some(id)) => Enrolments::instance(store, meta, id)?,
             _ => None,
         };
-        if instance.is_none_or(|i| i.method != "meta" || Some(i.master) != master) {
+        if instance.is_none_or(|i| i.method != Method::Meta || Some(i.master) != master) {
             f.add(enrol::FEEDS, readable(key), "points to no metacourse link");
         }
         Ok(())
@@ -621,15 +621,51 @@ fn assignments(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
     })
 }
 
+/// A group's or grouping's record and its name and idnumber entries, both ways.
+fn group_sets<S: Set>(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
+    each_record(store, f, S::SPACE, |f, key, g: S| {
+        if id_at(key, 0) != Some(g.course()) || id_at(key, 1) != Some(g.id()) {
+            f.add(S::SPACE, readable(key), "its key and record disagree");
+        }
+        course_exists(store, f, S::SPACE, key, g.course())?;
+        for (index, text) in [(S::NAMES, g.name()), (S::IDNUMBERS, g.idnumber())] {
+            let entry = group::text_in_course(g.course(), text);
+            indexed(store, f, index, &entry, g.id(), S::WHAT)?;
+        }
+        Ok(())
+    })?;
+    for (index, field) in [
+        (S::NAMES, S::name as fn(&S) -> &str),
+        (S::IDNUMBERS, S::idnumber),
+    ] {
+        each_entry(store, f, index.space, |f, key, value| {
+            let record = match (id_at(key, 0), key_id(value)) {
+                (Some(course), Some(id)) => store.get(S::SPACE, &ids(&[course, id]))?,
+                _ => None,
+            };
+            let holds = record
+                .and_then(|bytes| serde_json::from_slice::<S>(&bytes).ok())
+                .is_some_and(|r| group::text_in_course(r.course(), field(&r)) == key);
+            if !holds {
+                f.add(
+                    index.space,
+                    readable(key),
+                    format!(
+                        "points to no {} of the course holding this {}",
+                        S::WHAT,
+                        index.field
+                    ),
+                );
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
 fn groups(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
-    each_record(store, f, group::GROUP_SPACE, |f, key, g: Group| {
-        course_exists(store, f, group::GROUP_SPACE, key, g.course)?;
-        Ok(())
-    })?;
-    each_record(store, f, group::GROUPING_SPACE, |f, key, g: Grouping| {
-        course_exists(store, f, group::GROUPING_SPACE, key, g.course)?;
-        Ok(())
-    })?;
+    group_sets::<Group>(store, f)?;
+    group_sets::<Grouping>(store, f)?;
     each_record(store, f, group::MEMBER_SPACE, |f, key, m: Membership| {
         let space = group::MEMBER_SPACE;
         let (course, group_id) = (id_at(key, 0).unwrap_or(0), id_at(key, 1).unwrap_or(0));
@@ -645,6 +681,15 @@ fn groups(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
                 space,
                 readable(key),
                 format!("its account {} does not exist", m.user),
+            );
+        } else if !Enrolments::participates(store, course, m.user)? {
+            f.add(
+                space,
+                readable(key),
+                format!(
+                    "account {} holds no enrolment or role in the group's course",
+                    m.user
+                ),
             );
         }
         if !exists(
@@ -765,7 +810,7 @@ mod tests {
         let ann = Users::create(&mut txn, u).unwrap();
         let mut bob = Users::create(&mut txn, User::new("bob", "B", "B", 1)).unwrap();
         let student = Roles::by_shortname(&txn, "student").unwrap().unwrap().id;
-        let manual = Enrolments::ensure_instance(&mut txn, &c1, "manual", 1).unwrap();
+        let manual = Enrolments::ensure_instance(&mut txn, &c1, Method::Manual, 1).unwrap();
         Enrolments::enrol(&mut txn, &manual, ann.id, &[student], 1).unwrap();
         Enrolments::enrol(&mut txn, &manual, bob.id, &[student], 1).unwrap();
         Enrolments::link(&mut txn, &c1, &c2, 1).unwrap();
@@ -855,7 +900,9 @@ mod tests {
                     let mut store = s.clone();
                     let mut txn = store.txn();
                     let course = Courses::get(&txn, 1).unwrap().unwrap();
-                    let manual = Enrolments::instance_of(&txn, 1, "manual").unwrap().unwrap();
+                    let manual = Enrolments::instance_of(&txn, 1, Method::Manual)
+                        .unwrap()
+                        .unwrap();
                     let bob = Users::by_username(&txn, "bob").unwrap().unwrap();
                     Enrolments::enrol(&mut txn, &manual, bob.id, &[], 3).unwrap();
                     let _ = course;

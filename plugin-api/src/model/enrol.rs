@@ -47,15 +47,75 @@ pub(crate) const SEQUENCE: &str = "enrol";
 /// Links deeper than this are refused: mirroring walks them.
 const MAX_CHAIN: usize = 64;
 
-/// An enrolment method of a course.
+/// An enrolment method. Stored as its lowercase word (`"self"` for [`Method::SelfEnrol`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Manual,
+    #[serde(rename = "self")]
+    SelfEnrol,
+    Guest,
+    /// A metacourse link: its participants mirror the master course's.
+    Meta,
+    /// A cohort binding: its participants are the cohort's members.
+    Cohort,
+}
+
+impl Method {
+    pub const ALL: [Method; 5] = [
+        Method::Manual,
+        Method::SelfEnrol,
+        Method::Guest,
+        Method::Meta,
+        Method::Cohort,
+    ];
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Method::Manual => "manual",
+            Method::SelfEnrol => "self",
+            Method::Guest => "guest",
+            Method::Meta => "meta",
+            Method::Cohort => "cohort",
+        }
+    }
+
+    /// A method by its word (any case); an unknown word is refused naming the known ones.
+    pub fn parse(word: &str) -> Result<Method, String> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.word().eq_ignore_ascii_case(word))
+            .ok_or_else(|| {
+                format!(
+                    "unknown enrolment method `{word}`: the methods are {}",
+                    Self::ALL.map(Method::word).join(", ")
+                )
+            })
+    }
+
+    /// Whether this method *owns* what it gives: its enrolments and role assignments are made
+    /// and removed by its owner (a metacourse link, a cohort binding), never by a row's `del`,
+    /// `shift`, `enable` or `disable` (formats.md §3.7).
+    pub fn is_owned(self) -> bool {
+        matches!(self, Method::Meta | Method::Cohort)
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// An enrolment method of a course. A course may hold several instances of one method (one
+/// per metacourse link, one per cohort binding).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrolInstance {
     #[serde(default = "model_version")]
     pub v: u32,
     pub id: u64,
     pub course: u64,
-    /// `manual`, `self`, `guest`, `meta`, ...
-    pub method: String,
+    pub method: Method,
     pub enabled: bool,
     /// For `meta`: the course whose participants this instance mirrors.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -65,15 +125,28 @@ pub struct EnrolInstance {
 }
 
 impl EnrolInstance {
-    /// Whether this method owns the role assignments it gives (they go with the enrolment,
-    /// and a reset of roles leaves them alone).
+    /// Whether an owner (a link, a binding) makes this instance's enrolments and the role
+    /// assignments they carry: those record the instance as their `source`, and go with it.
     pub fn owns_roles(&self) -> bool {
-        owns_roles(&self.method)
+        self.method.is_owned()
     }
 }
 
-fn owns_roles(method: &str) -> bool {
-    matches!(method, "meta" | "cohort")
+/// An enrolment period as a row gives it: `None` leaves a bound as it is (a new enrolment:
+/// its default), `Some(0)` removes it, `Some(t)` sets it (Unix seconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Period {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+}
+
+/// What an enrolment request changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Enrolled {
+    /// The enrolment is new.
+    pub created: bool,
+    /// Something stored changed (the enrolment, its state or period, a role).
+    pub changed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +165,29 @@ pub struct UserEnrolment {
     pub timemodified: i64,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl UserEnrolment {
+    /// Whether the enrolment counts at `now`: its method enabled, itself active, `now` inside
+    /// its period (0 = no bound).
+    pub fn is_effective(&self, instance_enabled: bool, now: i64) -> bool {
+        instance_enabled
+            && self.active
+            && (self.timestart == 0 || self.timestart <= now)
+            && (self.timeend == 0 || now < self.timeend)
+    }
+
+    /// Applies a period; returns whether a bound changed.
+    fn apply(&mut self, period: Period) -> bool {
+        let before = (self.timestart, self.timeend);
+        if let Some(start) = period.start {
+            self.timestart = start;
+        }
+        if let Some(end) = period.end {
+            self.timeend = end;
+        }
+        before != (self.timestart, self.timeend)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,40 +230,96 @@ impl Enrolments {
         Ok(txn.get_json(INSTANCE_SPACE, &ids(&[course, id]))?)
     }
 
+    /// The course's instances of a method, in creation order.
+    pub fn instances_of(
+        txn: &impl StoreRead,
+        course: u64,
+        method: Method,
+    ) -> ModelResult<Vec<EnrolInstance>> {
+        Ok(Self::instances(txn, course)?
+            .into_iter()
+            .filter(|i| i.method == method)
+            .collect())
+    }
+
     /// The course's first instance of a method.
     pub fn instance_of(
         txn: &impl StoreRead,
         course: u64,
-        method: &str,
+        method: Method,
     ) -> ModelResult<Option<EnrolInstance>> {
-        Ok(Self::instances(txn, course)?
-            .into_iter()
-            .find(|i| i.method == method))
+        Ok(Self::instances_of(txn, course, method)?.into_iter().next())
     }
 
-    /// The course's instance of a method, created (enabled) when missing. Not for `meta`:
-    /// links are made by [`Enrolments::link`].
+    /// The instance a row enrols through (formats.md §3.7): the course's first enabled
+    /// instance of the method, else (with `allow_disabled`) its first disabled one; a missing
+    /// `manual` instance is created. Refuses the owned methods (links and bindings make
+    /// their own), a missing `self` or `guest` instance and a disabled one.
+    pub fn instance_for_rows(
+        txn: &mut Txn<'_>,
+        course: &Course,
+        method: Method,
+        allow_disabled: bool,
+        now: i64,
+    ) -> ModelResult<EnrolInstance> {
+        if method.is_owned() {
+            return Err(ModelError::Conflict(format!(
+                "`{method}` enrolments are made by their owner (a {}), not by rows: use manual or self",
+                if method == Method::Meta { "metacourse link" } else { "cohort binding" }
+            )));
+        }
+        let all = Self::instances_of(txn, course.id, method)?;
+        if let Some(enabled) = all.iter().find(|i| i.enabled) {
+            return Ok(enabled.clone());
+        }
+        match all.into_iter().next() {
+            Some(disabled) if allow_disabled => Ok(disabled),
+            Some(_) => Err(ModelError::Conflict(format!(
+                "the `{method}` method of course `{}` is disabled (option use_disabled_instances allows it)",
+                course.shortname
+            ))),
+            None if method == Method::Manual => Self::ensure_instance(txn, course, method, now),
+            None => Err(ModelError::Conflict(format!(
+                "course `{}` has no `{method}` method",
+                course.shortname
+            ))),
+        }
+    }
+
+    /// The course's instance of a method, created (enabled) when missing. Not for the owned
+    /// methods: links are made by [`Enrolments::link`].
     pub fn ensure_instance(
         txn: &mut Txn<'_>,
         course: &Course,
-        method: &str,
+        method: Method,
         now: i64,
     ) -> ModelResult<EnrolInstance> {
-        if method == "meta" {
-            return Err(ModelError::Conflict(
-                "metacourse instances are made by linking courses".into(),
-            ));
+        if method.is_owned() {
+            return Err(ModelError::Conflict(format!(
+                "`{method}` instances are made by their owner (a link, a binding)"
+            )));
         }
         if let Some(found) = Self::instance_of(txn, course.id, method)? {
             return Ok(found);
         }
+        Self::add_instance(txn, course.id, method, 0, now)
+    }
+
+    /// A new enabled instance (several of one method may exist).
+    fn add_instance(
+        txn: &mut Txn<'_>,
+        course: u64,
+        method: Method,
+        master: u64,
+        now: i64,
+    ) -> ModelResult<EnrolInstance> {
         let instance = EnrolInstance {
             v: MODEL_VERSION,
             id: txn.next_id(SEQUENCE)?,
-            course: course.id,
-            method: method.to_string(),
+            course,
+            method,
             enabled: true,
-            master: 0,
+            master,
             extra: Extra::new(),
         };
         Self::save_instance(txn, &instance, now)?;
@@ -243,16 +395,47 @@ impl Enrolments {
     }
 
     /// Whether the user takes part in the course: an active enrolment through an enabled
-    /// method. (Enrolment periods are not modelled yet.)
+    /// method, whatever its period (a metacourse mirrors it with its period).
     pub fn is_active(txn: &impl StoreRead, course: u64, user: u64) -> ModelResult<bool> {
+        Ok(Self::active_period(txn, course, user)?.is_some())
+    }
+
+    /// The span of the user's active enrolments through enabled methods in a course — the
+    /// earliest start and the latest end, 0 for an open bound — or `None` when there is none.
+    /// What a metacourse link gives in the course it feeds.
+    fn active_period(txn: &impl StoreRead, course: u64, user: u64) -> ModelResult<Option<Period>> {
+        let mut span: Option<(i64, i64)> = None;
         for enrolment in Self::enrolments_of(txn, course, user)? {
-            if enrolment.active
-                && Self::instance(txn, course, enrolment.instance)?.is_some_and(|i| i.enabled)
+            if !enrolment.active
+                || !Self::instance(txn, course, enrolment.instance)?.is_some_and(|i| i.enabled)
             {
-                return Ok(true);
+                continue;
             }
+            let (start, end) = (enrolment.timestart, enrolment.timeend);
+            span = Some(match span {
+                None => (start, end),
+                Some((s, e)) => (
+                    if s == 0 || start == 0 {
+                        0
+                    } else {
+                        s.min(start)
+                    },
+                    if e == 0 || end == 0 { 0 } else { e.max(end) },
+                ),
+            });
         }
-        Ok(false)
+        Ok(span.map(|(start, end)| Period {
+            start: Some(start),
+            end: Some(end),
+        }))
+    }
+
+    /// Whether the user holds an enrolment (active or suspended, any period) or a role in the
+    /// course: what a group member needs (formats.md §3.9).
+    pub fn participates(txn: &impl StoreRead, course: u64, user: u64) -> ModelResult<bool> {
+        let prefix = ids(&[course, user]);
+        Ok(!txn.scan_prefix(ENROLMENT_SPACE, &prefix, 1)?.is_empty()
+            || !txn.scan_prefix(ASSIGNMENT_SPACE, &prefix, 1)?.is_empty())
     }
 
     /// Enrols a user through an instance (re-activating a suspended enrolment) and gives the
@@ -265,19 +448,57 @@ impl Enrolments {
         roles: &[u64],
         now: i64,
     ) -> ModelResult<bool> {
-        let mut changed = Self::put_enrolment(txn, instance, user, now)?;
+        Ok(Self::enrol_with(txn, instance, user, roles, Period::default(), 0, now)?.changed)
+    }
+
+    /// Enrols a user through an instance, active, with the period applied (a new enrolment
+    /// starts at `default_start` and has no end unless the period says otherwise), and gives
+    /// the roles (owned by the instance when its method owns roles). An existing enrolment is
+    /// made active. Linked courses follow.
+    pub fn enrol_with(
+        txn: &mut Txn<'_>,
+        instance: &EnrolInstance,
+        user: u64,
+        roles: &[u64],
+        period: Period,
+        default_start: i64,
+        now: i64,
+    ) -> ModelResult<Enrolled> {
+        let mut done = Self::put_enrolment(txn, instance, user, true, period, default_start, now)?;
         let source = if instance.owns_roles() {
             instance.id
         } else {
             0
         };
         for role in roles {
-            changed |= Self::put_assignment(txn, instance.course, user, *role, source, now)?;
+            done.changed |= Self::put_assignment(txn, instance.course, user, *role, source, now)?;
         }
-        if changed {
+        if done.changed {
             Self::mirror(txn, instance.course, user, now, 0)?;
         }
-        Ok(changed)
+        Ok(done)
+    }
+
+    /// Sets a user's enrolment through an instance active or suspended, with the period
+    /// applied. Returns whether it changed, or `None` when the user is not enrolled there.
+    /// Linked courses follow.
+    pub fn set_status(
+        txn: &mut Txn<'_>,
+        instance: &EnrolInstance,
+        user: u64,
+        active: bool,
+        period: Period,
+        now: i64,
+    ) -> ModelResult<Option<bool>> {
+        let key = enrolment_key(instance.course, user, instance.id);
+        if txn.get(ENROLMENT_SPACE, &key)?.is_none() {
+            return Ok(None);
+        }
+        let done = Self::put_enrolment(txn, instance, user, active, period, 0, now)?;
+        if done.changed {
+            Self::mirror(txn, instance.course, user, now, 0)?;
+        }
+        Ok(Some(done.changed))
     }
 
     /// Gives a role in a course (source 0: owned by no method). Returns whether it was new.
@@ -293,6 +514,76 @@ impl Enrolments {
             Self::mirror(txn, course, user, now, 0)?;
         }
         Ok(changed)
+    }
+
+    /// Removes a role the user holds in the course that no method owns. Returns whether there
+    /// was one. Holding nothing more in the course (no enrolment, no role), the user leaves
+    /// its groups. Linked courses follow.
+    pub fn unassign(
+        txn: &mut Txn<'_>,
+        course: u64,
+        user: u64,
+        role: u64,
+        now: i64,
+    ) -> ModelResult<bool> {
+        let key = ids(&[course, user, role, 0]);
+        let Some(assignment) = txn.get_json::<RoleAssignment>(ASSIGNMENT_SPACE, &key)? else {
+            return Ok(false);
+        };
+        Self::remove_assignment(txn, &assignment)?;
+        Self::after_losing_roles(txn, course, user, now)?;
+        Ok(true)
+    }
+
+    /// Removes every role the user holds in the course that no method owns (`*`), except
+    /// `keep`; returns how many went. Holding nothing more in the course, the user leaves its
+    /// groups. Linked courses follow.
+    pub fn unassign_all(
+        txn: &mut Txn<'_>,
+        course: u64,
+        user: u64,
+        keep: Option<u64>,
+        now: i64,
+    ) -> ModelResult<usize> {
+        let mut removed = 0;
+        for assignment in Self::assignments_of(txn, course, user)? {
+            if assignment.source == 0 && Some(assignment.role) != keep {
+                Self::remove_assignment(txn, &assignment)?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            Self::after_losing_roles(txn, course, user, now)?;
+        }
+        Ok(removed)
+    }
+
+    /// `shift` (formats.md §3.7): the user's roles in the course that no method owns become
+    /// `role` alone. Returns (roles removed, whether `role` was added).
+    pub fn shift_roles(
+        txn: &mut Txn<'_>,
+        course: u64,
+        user: u64,
+        role: u64,
+        now: i64,
+    ) -> ModelResult<(usize, bool)> {
+        // Added first, so that the user never holds nothing in between (which would take
+        // their group memberships).
+        let added = Self::put_assignment(txn, course, user, role, 0, now)?;
+        let removed = Self::unassign_all(txn, course, user, Some(role), now)?;
+        if added && removed == 0 {
+            Self::mirror(txn, course, user, now, 0)?;
+        }
+        Ok((removed, added))
+    }
+
+    /// After roles went: a user holding nothing more in the course leaves its groups; linked
+    /// courses follow.
+    fn after_losing_roles(txn: &mut Txn<'_>, course: u64, user: u64, now: i64) -> ModelResult<()> {
+        if !Self::participates(txn, course, user)? {
+            Groups::remove_user(txn, course, user)?;
+        }
+        Self::mirror(txn, course, user, now, 0)
     }
 
     /// Removes a user's enrolment through one instance, with the roles it owned; when no
@@ -432,37 +723,47 @@ impl Enrolments {
         Ok(removed)
     }
 
+    /// Writes the user's enrolment through an instance in the given state, with the period
+    /// applied (a new one starts at `default_start`, unless the period says otherwise).
     fn put_enrolment(
         txn: &mut Txn<'_>,
         instance: &EnrolInstance,
         user: u64,
+        active: bool,
+        period: Period,
+        default_start: i64,
         now: i64,
-    ) -> ModelResult<bool> {
+    ) -> ModelResult<Enrolled> {
         let key = enrolment_key(instance.course, user, instance.id);
         let existing: Option<UserEnrolment> = txn.get_json(ENROLMENT_SPACE, &key)?;
-        let record = match existing {
-            Some(e) if e.active => return Ok(false),
-            Some(mut e) => {
-                e.active = true;
-                e.timemodified = now;
-                e
-            }
-            None => UserEnrolment {
-                v: MODEL_VERSION,
-                course: instance.course,
-                user,
-                instance: instance.id,
-                active: true,
-                timestart: 0,
-                timeend: 0,
-                timecreated: now,
-                timemodified: now,
-                extra: Extra::new(),
-            },
-        };
+        let created = existing.is_none();
+        let mut record = existing.unwrap_or_else(|| UserEnrolment {
+            v: MODEL_VERSION,
+            course: instance.course,
+            user,
+            instance: instance.id,
+            active,
+            timestart: default_start,
+            timeend: 0,
+            timecreated: now,
+            timemodified: now,
+            extra: Extra::new(),
+        });
+        let mut changed = record.apply(period) | created;
+        if record.active != active {
+            record.active = active;
+            changed = true;
+        }
+        if !changed {
+            return Ok(Enrolled::default());
+        }
+        record.v = MODEL_VERSION;
+        record.timemodified = now;
         txn.put_json(ENROLMENT_SPACE, &key, &record)?;
-        txn.put(BY_USER, &ids(&[user, instance.course, instance.id]), &[])?;
-        Ok(true)
+        if created {
+            txn.put(BY_USER, &ids(&[user, instance.course, instance.id]), &[])?;
+        }
+        Ok(Enrolled { created, changed })
     }
 
     fn drop_enrolment(txn: &mut Txn<'_>, instance: &EnrolInstance, user: u64) -> ModelResult<bool> {
@@ -605,16 +906,7 @@ impl Enrolments {
                 "links may not chain more than {MAX_CHAIN} courses"
             )));
         }
-        let instance = EnrolInstance {
-            v: MODEL_VERSION,
-            id: txn.next_id(SEQUENCE)?,
-            course: meta.id,
-            method: "meta".into(),
-            enabled: true,
-            master: master.id,
-            extra: Extra::new(),
-        };
-        txn.put_json(INSTANCE_SPACE, &ids(&[meta.id, instance.id]), &instance)?;
+        let instance = Self::add_instance(txn, meta.id, Method::Meta, master.id, now)?;
         txn.put(FEEDS, &ids(&[master.id, meta.id]), &id_key(instance.id))?;
         let mut users: Vec<u64> = Self::enrolments(txn, master.id)?
             .iter()
@@ -649,7 +941,7 @@ impl Enrolments {
             Self::after_unenrol(txn, instance.course, *user)?;
         }
         txn.remove(INSTANCE_SPACE, &ids(&[instance.course, instance.id]))?;
-        if instance.method == "meta" {
+        if instance.method == Method::Meta {
             txn.remove(FEEDS, &ids(&[instance.master, instance.course]))?;
         }
         for user in users {
@@ -665,7 +957,7 @@ impl Enrolments {
             Self::unlink(txn, course.id, meta, now)?;
         }
         for instance in Self::instances(txn, course.id)? {
-            if instance.method == "meta" {
+            if instance.method == Method::Meta {
                 txn.remove(FEEDS, &ids(&[instance.master, course.id]))?;
             }
             txn.remove(INSTANCE_SPACE, &ids(&[course.id, instance.id]))?;
@@ -732,8 +1024,8 @@ impl Enrolments {
     ) -> ModelResult<()> {
         let meta = instance.course;
         let mut changed = false;
-        if Self::is_active(txn, instance.master, user)? {
-            changed |= Self::put_enrolment(txn, instance, user, now)?;
+        if let Some(period) = Self::active_period(txn, instance.master, user)? {
+            changed |= Self::put_enrolment(txn, instance, user, true, period, 0, now)?.changed;
             let wanted: BTreeSet<u64> = Self::assignments_of(txn, instance.master, user)?
                 .iter()
                 .map(|a| a.role)
@@ -812,7 +1104,7 @@ mod tests {
     fn links_mirror_participants_now_and_later_and_through_chains() {
         let (mut w, c, user, student, teacher) = world();
         let mut txn = w.store.txn();
-        let manual = Enrolments::ensure_instance(&mut txn, &c[0], "manual", 1).unwrap();
+        let manual = Enrolments::ensure_instance(&mut txn, &c[0], Method::Manual, 1).unwrap();
         Enrolments::enrol(&mut txn, &manual, user, &[student], 1).unwrap();
         // A feeds B (existing participant mirrored at once), B feeds C (chain).
         Enrolments::link(&mut txn, &c[0], &c[1], 1).unwrap();
@@ -844,8 +1136,8 @@ mod tests {
     fn the_last_enrolment_gone_takes_the_group_memberships() {
         let (mut w, c, user, student, _) = world();
         let mut txn = w.store.txn();
-        let manual = Enrolments::ensure_instance(&mut txn, &c[0], "manual", 1).unwrap();
-        let own = Enrolments::ensure_instance(&mut txn, &c[0], "self", 1).unwrap();
+        let manual = Enrolments::ensure_instance(&mut txn, &c[0], Method::Manual, 1).unwrap();
+        let own = Enrolments::ensure_instance(&mut txn, &c[0], Method::SelfEnrol, 1).unwrap();
         Enrolments::enrol(&mut txn, &manual, user, &[student], 1).unwrap();
         Enrolments::enrol(&mut txn, &own, user, &[], 1).unwrap();
         Enrolments::link(&mut txn, &c[0], &c[1], 1).unwrap();
@@ -888,9 +1180,9 @@ mod tests {
     fn unlinking_removes_only_what_the_link_gave() {
         let (mut w, c, user, student, teacher) = world();
         let mut txn = w.store.txn();
-        let manual_a = Enrolments::ensure_instance(&mut txn, &c[0], "manual", 1).unwrap();
+        let manual_a = Enrolments::ensure_instance(&mut txn, &c[0], Method::Manual, 1).unwrap();
         Enrolments::enrol(&mut txn, &manual_a, user, &[student], 1).unwrap();
-        let manual_b = Enrolments::ensure_instance(&mut txn, &c[1], "manual", 1).unwrap();
+        let manual_b = Enrolments::ensure_instance(&mut txn, &c[1], Method::Manual, 1).unwrap();
         Enrolments::enrol(&mut txn, &manual_b, user, &[teacher], 1).unwrap();
         Enrolments::link(&mut txn, &c[0], &c[1], 1).unwrap();
         assert_eq!(
@@ -908,7 +1200,7 @@ mod tests {
                 .len(),
             1
         );
-        assert!(Enrolments::instance_of(&txn, c[1].id, "meta")
+        assert!(Enrolments::instance_of(&txn, c[1].id, Method::Meta)
             .unwrap()
             .is_none());
     }
@@ -917,10 +1209,10 @@ mod tests {
     fn a_reset_of_roles_keeps_what_links_own() {
         let (mut w, c, user, student, teacher) = world();
         let mut txn = w.store.txn();
-        let manual_a = Enrolments::ensure_instance(&mut txn, &c[0], "manual", 1).unwrap();
+        let manual_a = Enrolments::ensure_instance(&mut txn, &c[0], Method::Manual, 1).unwrap();
         Enrolments::enrol(&mut txn, &manual_a, user, &[student], 1).unwrap();
         Enrolments::link(&mut txn, &c[0], &c[1], 1).unwrap();
-        let manual_b = Enrolments::ensure_instance(&mut txn, &c[1], "manual", 1).unwrap();
+        let manual_b = Enrolments::ensure_instance(&mut txn, &c[1], Method::Manual, 1).unwrap();
         Enrolments::enrol(&mut txn, &manual_b, user, &[teacher], 1).unwrap();
         assert_eq!(
             Enrolments::unenrol_unowned(&mut txn, c[1].id, user, 2).unwrap(),

@@ -22,8 +22,10 @@ pub mod user;
 pub use activity::Activities;
 pub use category::{Categories, Category, CategoryRef};
 pub use course::{Course, CourseKey, Courses, Section, Sections};
-pub use enrol::{EnrolInstance, Enrolments, RoleAssignment, Unenrolled, UserEnrolment};
-pub use group::{Group, Grouping, Groups};
+pub use enrol::{
+    EnrolInstance, Enrolled, Enrolments, Method, Period, RoleAssignment, Unenrolled, UserEnrolment,
+};
+pub use group::{Group, GroupKey, Grouping, Groups};
 pub use role::{Role, RoleKey, Roles};
 pub use user::{PasswordState, User, UserKey, Users};
 
@@ -35,7 +37,10 @@ use crate::txn::{StoreError, StoreRead, Txn};
 /// - 2: role assignments and group memberships indexed by user too (`role.assignment.by_user`,
 ///   `group.member.by_user`), for the cascades of a soft-deleted account. [`upgrade`] builds
 ///   them in a store written by model 1.
-pub const MODEL_VERSION: u32 = 2;
+/// - 3: group and grouping names and idnumbers indexed per course (`group.name`,
+///   `group.idnumber`, `grouping.name`, `grouping.idnumber`); enrolment methods stored as one
+///   of [`Method`]'s words (they always were).
+pub const MODEL_VERSION: u32 = 3;
 
 /// Brings a store written by model `from` up to [`MODEL_VERSION`], in the caller's
 /// transaction (the host runs it when it opens an older store). Returns what it did, for the
@@ -70,6 +75,16 @@ pub fn upgrade(txn: &mut Txn<'_>, from: u32) -> ModelResult<Vec<String>> {
             "model 2: {assignments} role assignments and {memberships} group memberships indexed by user"
         ));
     }
+    if from < 3 {
+        let (indexed, duplicates) = Groups::index_existing(txn)?;
+        let mut line = format!("model 3: {indexed} group and grouping names and idnumbers indexed");
+        if duplicates > 0 {
+            line.push_str(&format!(
+                " ({duplicates} duplicates within a course left out: the first holder keeps each)"
+            ));
+        }
+        done.push(line);
+    }
     Ok(done)
 }
 
@@ -97,9 +112,13 @@ pub const KEYSPACES: &[&str] = &[
     enrol::ASSIGNMENT_SPACE,
     enrol::ASSIGNMENT_BY_USER,
     group::GROUP_SPACE,
+    group::GROUP_BY_NAME,
+    group::GROUP_BY_IDNUMBER,
     group::MEMBER_SPACE,
     group::MEMBER_BY_USER,
     group::GROUPING_SPACE,
+    group::GROUPING_BY_NAME,
+    group::GROUPING_BY_IDNUMBER,
     group::BINDING_SPACE,
     activity::SPACE,
 ];
@@ -285,10 +304,46 @@ mod tests {
         assert_eq!(by_user(&txn), (vec![], vec![]));
         let done = upgrade(&mut txn, 1).unwrap();
         assert_eq!(
-            done,
-            vec!["model 2: 1 role assignments and 1 group memberships indexed by user"]
+            done[0],
+            "model 2: 1 role assignments and 1 group memberships indexed by user"
         );
         assert_eq!(by_user(&txn), indexed);
         assert!(upgrade(&mut txn, MODEL_VERSION).unwrap().is_empty());
+    }
+
+    /// A store written by model 2 has no group name or idnumber entries: `upgrade` builds
+    /// them, and lookups by name or idnumber find the groups.
+    #[test]
+    fn upgrading_from_model_2_indexes_group_names_and_idnumbers() {
+        let mut store = MemoryStore::new();
+        let mut txn = store.txn();
+        let cat = Categories::create(&mut txn, 0, "C", true, 1).unwrap().id;
+        let course = Courses::create(&mut txn, Course::new("A", "A", cat, 1)).unwrap();
+        let group = Groups::create_group(&mut txn, &course, "G", "G-1", 1).unwrap();
+        Groups::create_grouping(&mut txn, &course, "GG", "", 1).unwrap();
+        for space in [
+            group::GROUP_BY_NAME,
+            group::GROUP_BY_IDNUMBER,
+            group::GROUPING_BY_NAME,
+        ] {
+            remove_prefix(&mut txn, space, b"").unwrap();
+        }
+        assert_eq!(
+            Groups::find_group(&txn, course.id, GroupKey::Idnumber, "G-1").unwrap(),
+            None
+        );
+        let done = upgrade(&mut txn, 2).unwrap();
+        assert_eq!(
+            done,
+            vec!["model 3: 3 group and grouping names and idnumbers indexed"]
+        );
+        assert_eq!(
+            Groups::find_group(&txn, course.id, GroupKey::Idnumber, "G-1").unwrap(),
+            Some(group.clone())
+        );
+        assert_eq!(
+            Groups::find_group(&txn, course.id, GroupKey::Name, "G").unwrap(),
+            Some(group)
+        );
     }
 }

@@ -407,7 +407,8 @@ mod tests {
             .id;
         let mut ann = Users::create(&mut txn, User::new("ann", "A", "A", 1)).unwrap();
         let bob = Users::create(&mut txn, User::new("bob", "B", "B", 1)).unwrap();
-        let manual = Enrolments::ensure_instance(&mut txn, &a, "manual", 1).unwrap();
+        let manual =
+            Enrolments::ensure_instance(&mut txn, &a, crate::model::Method::Manual, 1).unwrap();
         for user in [ann.id, bob.id] {
             Enrolments::enrol(&mut txn, &manual, user, &[teacher], 1).unwrap();
         }

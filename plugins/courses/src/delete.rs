@@ -489,7 +489,13 @@ mod tests {
             let teacher = Roles::by_shortname(&txn, "editingteacher")
                 .unwrap()
                 .unwrap();
-            let manual = Enrolments::ensure_instance(&mut txn, &course, "manual", 1).unwrap();
+            let manual = Enrolments::ensure_instance(
+                &mut txn,
+                &course,
+                toolsync_plugin_api::model::Method::Manual,
+                1,
+            )
+            .unwrap();
             Enrolments::enrol(&mut txn, &manual, user.id, &[teacher.id], 1).unwrap();
             let group = Groups::create_group(&mut txn, &course, "G", "", 1).unwrap();
             Groups::add_member(&mut txn, &group, user.id, 1).unwrap();

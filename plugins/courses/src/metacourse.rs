@@ -190,7 +190,13 @@ mod tests {
             .id;
         let role = |txn: &Txn<'_>, name: &str| Roles::by_shortname(txn, name).unwrap().unwrap().id;
         let (student_role, teacher_role) = (role(&txn, "student"), role(&txn, "editingteacher"));
-        let manual = Enrolments::ensure_instance(&mut txn, &courses[0], "manual", 1).unwrap();
+        let manual = Enrolments::ensure_instance(
+            &mut txn,
+            &courses[0],
+            toolsync_plugin_api::model::Method::Manual,
+            1,
+        )
+        .unwrap();
         Enrolments::enrol(&mut txn, &manual, student, &[student_role], 1).unwrap();
         Enrolments::enrol(&mut txn, &manual, teacher, &[teacher_role], 1).unwrap();
         drop(txn);
@@ -284,7 +290,13 @@ mod tests {
         {
             // The student also has a manual enrolment in B: it stays.
             let mut txn = f.store.txn();
-            let manual = Enrolments::ensure_instance(&mut txn, &f.courses[1], "manual", 2).unwrap();
+            let manual = Enrolments::ensure_instance(
+                &mut txn,
+                &f.courses[1],
+                toolsync_plugin_api::model::Method::Manual,
+                2,
+            )
+            .unwrap();
             Enrolments::enrol(&mut txn, &manual, f.student, &[], 2).unwrap();
         }
         let result = f.row("master;meta;cmd", "A;B;Del");

@@ -610,7 +610,13 @@ mod tests {
             .unwrap()
             .unwrap()
             .id;
-        let manual = Enrolments::ensure_instance(&mut txn, &a, "manual", 1).unwrap();
+        let manual = Enrolments::ensure_instance(
+            &mut txn,
+            &a,
+            toolsync_plugin_api::model::Method::Manual,
+            1,
+        )
+        .unwrap();
         for s in students {
             Enrolments::enrol(&mut txn, &manual, s, &[student_role], 1).unwrap();
         }
@@ -877,7 +883,13 @@ mod tests {
             // A feeds B: its three participants are mirrored; the teacher is also enrolled
             // by hand in B, with a role of its own, and sits in a group of B.
             Enrolments::link(&mut txn, &f.a, &f.b, 2).unwrap();
-            let manual = Enrolments::ensure_instance(&mut txn, &f.b, "manual", 2).unwrap();
+            let manual = Enrolments::ensure_instance(
+                &mut txn,
+                &f.b,
+                toolsync_plugin_api::model::Method::Manual,
+                2,
+            )
+            .unwrap();
             let role = Roles::by_shortname(&txn, "teacher").unwrap().unwrap().id;
             Enrolments::enrol(&mut txn, &manual, f.teacher, &[role], 2).unwrap();
             let group = Groups::create_group(&mut txn, &f.b, "BG", "", 2).unwrap();

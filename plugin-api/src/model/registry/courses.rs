@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::{scan_space, Column, Ctx, FindError, Lookup, Table};
 use crate::model::category::{self, Categories, Category, CategoryRef};
 use crate::model::course::{self, Course, CourseKey, Courses, Section, Sections};
-use crate::model::{Enrolments, ModelResult, Roles, Users};
+use crate::model::{Enrolments, Method, ModelResult, Roles, Users};
 use crate::txn::StoreRead;
 
 // ----- categories ---------------------------------------------------------------------------
@@ -114,15 +114,15 @@ fn course_row(ctx: Ctx<'_>, course: Course, paths: &mut Paths) -> ModelResult<Co
     };
     let instances = Enrolments::instances(&ctx.store, course.id)?;
     // The first instance of the method, as course-create reads it.
-    let access = |method: &str| {
+    let access = |method: Method| {
         instances
             .iter()
             .find(|i| i.method == method)
             .map(|i| i.enabled)
     };
     Ok(CourseRow {
-        self_access: access("self"),
-        guest_access: access("guest"),
+        self_access: access(Method::SelfEnrol),
+        guest_access: access(Method::Guest),
         sections: Sections::of(&ctx.store, course.id)?,
         course,
         path,
@@ -266,7 +266,7 @@ pub fn enrolment_summary(txn: &impl StoreRead, course: &Course) -> ModelResult<V
     let mut fed_by = Vec::new();
     for instance in &instances {
         let mut method = json!({ "method": instance.method, "enabled": instance.enabled });
-        if instance.method == "meta" {
+        if instance.method == Method::Meta {
             let master = shortname(instance.master)?;
             method["master"] = master.clone();
             fed_by.push(master);

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use super::{scan_space, Column, Ctx, FindError, Lookup, Table};
-use crate::model::enrol::{self, EnrolInstance, Enrolments, RoleAssignment, UserEnrolment};
+use crate::model::enrol::{self, EnrolInstance, Enrolments, Method, RoleAssignment, UserEnrolment};
 use crate::model::{Courses, Groups, ModelResult, Roles, UserKey, Users};
 
 /// Names of what records point to, looked up once each (bounded: an export of a million
@@ -96,8 +96,8 @@ pub static INSTANCES: Table<InstanceRow> = Table {
     scan: |ctx, visit| {
         let mut names = Names::default();
         scan_space(ctx, enrol::INSTANCE_SPACE, b"", &mut |i: EnrolInstance| {
-            let master = match i.method.as_str() {
-                "meta" => Some(names.course(ctx, i.master)?),
+            let master = match i.method {
+                Method::Meta => Some(names.course(ctx, i.master)?),
                 _ => None,
             };
             visit(InstanceRow {
@@ -111,7 +111,7 @@ pub static INSTANCES: Table<InstanceRow> = Table {
     columns: &[
         Column::both("course", |r| r.course.clone().into()),
         Column::both("id", |r| r.instance.id.into()),
-        Column::both("method", |r| r.instance.method.clone().into()),
+        Column::both("method", |r| r.instance.method.word().into()),
         Column::both("enabled", |r| r.instance.enabled.into()),
         Column::both("master", |r| r.master.clone().into()),
         Column::json("course_id", |r| r.instance.course.into()),
@@ -129,14 +129,6 @@ pub struct EnrolmentRow {
     effective: bool,
 }
 
-/// Whether an enrolment counts now: its method enabled, itself active, now inside its period.
-fn effective(e: &UserEnrolment, instance: Option<&EnrolInstance>, now: i64) -> bool {
-    instance.is_some_and(|i| i.enabled)
-        && e.active
-        && (e.timestart == 0 || e.timestart <= now)
-        && (e.timeend == 0 || now < e.timeend)
-}
-
 fn enrolment_row(
     ctx: Ctx<'_>,
     names: &mut Names,
@@ -148,8 +140,8 @@ fn enrolment_row(
         course: names.course(ctx, enrolment.course)?,
         method: instance
             .as_ref()
-            .map_or(String::new(), |i| i.method.clone()),
-        effective: effective(&enrolment, instance.as_ref(), ctx.now),
+            .map_or(String::new(), |i| i.method.word().to_string()),
+        effective: enrolment.is_effective(instance.as_ref().is_some_and(|i| i.enabled), ctx.now),
         enrolment,
     })
 }
@@ -323,7 +315,7 @@ fn assignment_row(
     let owner = match a.source {
         0 => String::new(),
         source => match names.instance(ctx, a.course, source)? {
-            Some(i) if i.method == "meta" => format!("meta:{}", names.course(ctx, i.master)?),
+            Some(i) if i.method == Method::Meta => format!("meta:{}", names.course(ctx, i.master)?),
             Some(i) => format!("{}:{}", i.method, i.id),
             None => format!("#{source}"),
         },
@@ -384,7 +376,7 @@ pub static META_LINKS: Table<LinkRow> = Table {
     scan: |ctx, visit| {
         let mut names = Names::default();
         scan_space(ctx, enrol::INSTANCE_SPACE, b"", &mut |i: EnrolInstance| {
-            if i.method != "meta" {
+            if i.method != Method::Meta {
                 return Ok(true);
             }
             visit(LinkRow {

@@ -519,7 +519,9 @@ mod world_tests {
         let sam = Users::create(&mut txn, User::new("sam", "S", "S", 1)).unwrap();
         let role = |txn: &Txn, name: &str| Roles::by_shortname(txn, name).unwrap().unwrap().id;
         let (editing, learner) = (role(&txn, "editingteacher"), role(&txn, "student"));
-        let manual = Enrolments::ensure_instance(&mut txn, &master, "manual", 1).unwrap();
+        let manual =
+            Enrolments::ensure_instance(&mut txn, &master, crate::model::Method::Manual, 1)
+                .unwrap();
         Enrolments::enrol(&mut txn, &manual, tina.id, &[editing], 1).unwrap();
         Enrolments::enrol(&mut txn, &manual, sam.id, &[learner], 1).unwrap();
         Enrolments::link(&mut txn, &master, &meta, 1).unwrap();

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use toolsync_plugin_api::model::diff::{self, DiffRules};
 use toolsync_plugin_api::model::{
-    Categories, Category, CategoryRef, Course, CourseKey, Courses, Enrolments, Groups, Roles,
-    Section, Sections, User, UserKey, Users,
+    Categories, Category, CategoryRef, Course, CourseKey, Courses, Enrolments, Groups, Method,
+    Roles, Section, Sections, User, UserKey, Users,
 };
 use toolsync_plugin_api::{fail, Derived, Outcome, Row, RowError, RowHandler, StoreRead, Txn};
 
@@ -423,8 +423,8 @@ fn access(
 ) -> Result<Vec<String>, RowError> {
     let mut notes = Vec::new();
     for (method, wanted, label) in [
-        ("self", plan.self_access, "self enrolment"),
-        ("guest", plan.guest_access, "guest access"),
+        (Method::SelfEnrol, plan.self_access, "self enrolment"),
+        (Method::Guest, plan.guest_access, "guest access"),
     ] {
         let Some(wanted) = wanted else { continue };
         match Enrolments::instance_of(txn, course.id, method)? {
@@ -466,7 +466,7 @@ fn teachers(
         let Some(role) = Roles::by_shortname(txn, role_name)? else {
             fail!("`teacher{n}_role`: no role `{role_name}`");
         };
-        let manual = Enrolments::ensure_instance(txn, course, "manual", s.now)?;
+        let manual = Enrolments::ensure_instance(txn, course, Method::Manual, s.now)?;
         if Enrolments::enrol(txn, &manual, user.id, &[role.id], s.now)? {
             notes.push(format!("teacher {} ({})", user.username, role.shortname));
         }
