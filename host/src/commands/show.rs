@@ -216,7 +216,14 @@ fn list() -> CmdResult {
     for e in ENTITIES {
         let mut line = format!("  {:<18} {}", e.name(), e.about());
         if let Some(processor) = e.processor() {
-            line.push_str(&format!("; its CSV runs back through `run {processor}`"));
+            let options: String = e
+                .run_back_options()
+                .iter()
+                .map(|o| format!(" --set {o}"))
+                .collect();
+            line.push_str(&format!(
+                "; its CSV runs back through `run {processor}{options}`"
+            ));
         }
         if let Some(keys) = e.key_help() {
             line.push_str(&format!("; show {} <{keys}>", e.singular()));

@@ -93,6 +93,18 @@ impl Method {
             })
     }
 
+    /// A method a row may enrol through (`manual`, `self`; formats.md §3.7: the owned methods
+    /// are made by their owners, `guest` enrols nobody); an unknown or other word is refused
+    /// naming the accepted ones.
+    pub fn for_rows(word: &str) -> Result<Method, String> {
+        match Self::parse(word) {
+            Ok(m @ (Method::Manual | Method::SelfEnrol)) => Ok(m),
+            _ => Err(format!(
+                "unknown enrolment method `{word}`: rows enrol through manual or self"
+            )),
+        }
+    }
+
     /// Whether this method *owns* what it gives: its enrolments and role assignments are made
     /// and removed by its owner (a metacourse link, a cohort binding), never by a row's `del`,
     /// `shift`, `enable` or `disable` (formats.md §3.7).
@@ -138,6 +150,20 @@ impl EnrolInstance {
 pub struct Period {
     pub start: Option<i64>,
     pub end: Option<i64>,
+}
+
+/// What [`Enrolments::enrol_with`] asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnrolRequest {
+    /// Roles given (owned by the instance when its method owns roles).
+    pub roles: Vec<u64>,
+    pub period: Period,
+    /// The start of a new enrolment when the period gives none (the start of the run, for
+    /// rows; 0 = no start).
+    pub default_start: i64,
+    /// Whether an existing suspended enrolment is made active (the enrolments processor's
+    /// `add`: yes; the users file's enrolment columns: no, as Moodle's `enrol_user`).
+    pub reactivate: bool,
 }
 
 /// What an enrolment request changed.
@@ -262,6 +288,25 @@ impl Enrolments {
         allow_disabled: bool,
         now: i64,
     ) -> ModelResult<EnrolInstance> {
+        match Self::row_instance(txn, course, method, allow_disabled)? {
+            Some(found) => Ok(found),
+            None if method == Method::Manual => Self::ensure_instance(txn, course, method, now),
+            None => Err(ModelError::Conflict(format!(
+                "course `{}` has no `{method}` method",
+                course.shortname
+            ))),
+        }
+    }
+
+    /// The instance a row acts on, as [`Enrolments::instance_for_rows`] picks it, without
+    /// creating one: `None` when the course has no instance of the method (a `del` then finds
+    /// nobody enrolled).
+    pub fn row_instance(
+        txn: &impl StoreRead,
+        course: &Course,
+        method: Method,
+        allow_disabled: bool,
+    ) -> ModelResult<Option<EnrolInstance>> {
         if method.is_owned() {
             return Err(ModelError::Conflict(format!(
                 "`{method}` enrolments are made by their owner (a {}), not by rows: use manual or self",
@@ -270,19 +315,15 @@ impl Enrolments {
         }
         let all = Self::instances_of(txn, course.id, method)?;
         if let Some(enabled) = all.iter().find(|i| i.enabled) {
-            return Ok(enabled.clone());
+            return Ok(Some(enabled.clone()));
         }
         match all.into_iter().next() {
-            Some(disabled) if allow_disabled => Ok(disabled),
+            Some(disabled) if allow_disabled => Ok(Some(disabled)),
             Some(_) => Err(ModelError::Conflict(format!(
                 "the `{method}` method of course `{}` is disabled (option use_disabled_instances allows it)",
                 course.shortname
             ))),
-            None if method == Method::Manual => Self::ensure_instance(txn, course, method, now),
-            None => Err(ModelError::Conflict(format!(
-                "course `{}` has no `{method}` method",
-                course.shortname
-            ))),
+            None => Ok(None),
         }
     }
 
@@ -448,23 +489,30 @@ impl Enrolments {
         roles: &[u64],
         now: i64,
     ) -> ModelResult<bool> {
-        Ok(Self::enrol_with(txn, instance, user, roles, Period::default(), 0, now)?.changed)
+        let request = EnrolRequest {
+            roles: roles.to_vec(),
+            reactivate: true,
+            ..EnrolRequest::default()
+        };
+        Ok(Self::enrol_with(txn, instance, user, &request, now)?.changed)
     }
 
-    /// Enrols a user through an instance, active, with the period applied (a new enrolment
-    /// starts at `default_start` and has no end unless the period says otherwise), and gives
-    /// the roles (owned by the instance when its method owns roles). An existing enrolment is
-    /// made active. Linked courses follow.
+    /// Enrols a user through an instance with the request's period applied (a new enrolment
+    /// is active, starts at `default_start` and has no end unless the period says otherwise)
+    /// and gives the roles (owned by the instance when its method owns roles). An existing
+    /// suspended enrolment is made active only when the request says so. Linked courses
+    /// follow.
     pub fn enrol_with(
         txn: &mut Txn<'_>,
         instance: &EnrolInstance,
         user: u64,
-        roles: &[u64],
-        period: Period,
-        default_start: i64,
+        request: &EnrolRequest,
         now: i64,
     ) -> ModelResult<Enrolled> {
-        let mut done = Self::put_enrolment(txn, instance, user, true, period, default_start, now)?;
+        let state = request.reactivate.then_some(true);
+        let (period, default_start) = (request.period, request.default_start);
+        let mut done = Self::put_enrolment(txn, instance, user, state, period, default_start, now)?;
+        let roles = &request.roles;
         let source = if instance.owns_roles() {
             instance.id
         } else {
@@ -494,7 +542,7 @@ impl Enrolments {
         if txn.get(ENROLMENT_SPACE, &key)?.is_none() {
             return Ok(None);
         }
-        let done = Self::put_enrolment(txn, instance, user, active, period, 0, now)?;
+        let done = Self::put_enrolment(txn, instance, user, Some(active), period, 0, now)?;
         if done.changed {
             Self::mirror(txn, instance.course, user, now, 0)?;
         }
@@ -723,13 +771,14 @@ impl Enrolments {
         Ok(removed)
     }
 
-    /// Writes the user's enrolment through an instance in the given state, with the period
-    /// applied (a new one starts at `default_start`, unless the period says otherwise).
+    /// Writes the user's enrolment through an instance in the given state (`None`: as it is;
+    /// a new one is active), with the period applied (a new one starts at `default_start`,
+    /// unless the period says otherwise).
     fn put_enrolment(
         txn: &mut Txn<'_>,
         instance: &EnrolInstance,
         user: u64,
-        active: bool,
+        state: Option<bool>,
         period: Period,
         default_start: i64,
         now: i64,
@@ -742,7 +791,7 @@ impl Enrolments {
             course: instance.course,
             user,
             instance: instance.id,
-            active,
+            active: true,
             timestart: default_start,
             timeend: 0,
             timecreated: now,
@@ -750,7 +799,7 @@ impl Enrolments {
             extra: Extra::new(),
         });
         let mut changed = record.apply(period) | created;
-        if record.active != active {
+        if let Some(active) = state.filter(|a| *a != record.active) {
             record.active = active;
             changed = true;
         }
@@ -1025,7 +1074,8 @@ impl Enrolments {
         let meta = instance.course;
         let mut changed = false;
         if let Some(period) = Self::active_period(txn, instance.master, user)? {
-            changed |= Self::put_enrolment(txn, instance, user, true, period, 0, now)?.changed;
+            changed |=
+                Self::put_enrolment(txn, instance, user, Some(true), period, 0, now)?.changed;
             let wanted: BTreeSet<u64> = Self::assignments_of(txn, instance.master, user)?
                 .iter()
                 .map(|a| a.role)

@@ -376,6 +376,20 @@ impl Groups {
         Sets::create(txn, course, name, idnumber, now)
     }
 
+    /// The course's group of that name, created (without idnumber) when missing; the flag
+    /// says whether it was created.
+    pub fn find_or_create_group(
+        txn: &mut Txn<'_>,
+        course: &Course,
+        name: &str,
+        now: i64,
+    ) -> ModelResult<(Group, bool)> {
+        match Self::find_group(txn, course.id, GroupKey::Name, name)? {
+            Some(found) => Ok((found, false)),
+            None => Ok((Self::create_group(txn, course, name, "", now)?, true)),
+        }
+    }
+
     pub fn create_grouping(
         txn: &mut Txn<'_>,
         course: &Course,

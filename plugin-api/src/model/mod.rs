@@ -23,7 +23,8 @@ pub use activity::Activities;
 pub use category::{Categories, Category, CategoryRef};
 pub use course::{Course, CourseKey, Courses, Section, Sections};
 pub use enrol::{
-    EnrolInstance, Enrolled, Enrolments, Method, Period, RoleAssignment, Unenrolled, UserEnrolment,
+    EnrolInstance, EnrolRequest, Enrolled, Enrolments, Method, Period, RoleAssignment, Unenrolled,
+    UserEnrolment,
 };
 pub use group::{Group, GroupKey, Grouping, Groups};
 pub use role::{Role, RoleKey, Roles};

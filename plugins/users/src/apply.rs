@@ -7,6 +7,7 @@ use toolsync_plugin_api::model::registry::user_fields;
 use toolsync_plugin_api::model::{PasswordState, User, UserKey, Users};
 use toolsync_plugin_api::{fail, Derived, Outcome, ReadTxn, Row, RowError, RowHandler, Txn};
 
+use crate::enrol::EnrolmentColumns;
 use crate::fields::{Empty, Target};
 use crate::identity::normalise_username;
 use crate::options::Settings;
@@ -17,11 +18,31 @@ pub struct UsersRun {
     settings: Settings,
     /// The columns of this file that set stored fields.
     targets: Vec<Target>,
+    enrolments: EnrolmentColumns,
 }
 
 impl UsersRun {
-    pub fn new(settings: Settings, targets: Vec<Target>) -> Self {
-        UsersRun { settings, targets }
+    pub fn new(settings: Settings, targets: Vec<Target>, enrolments: EnrolmentColumns) -> Self {
+        UsersRun {
+            settings,
+            targets,
+            enrolments,
+        }
+    }
+
+    /// §3.6 step 4: the enrolment columns, in the account's transaction, once the account is
+    /// created, revived or updated.
+    fn enrol(
+        &self,
+        row: &Row<'_>,
+        txn: &mut Txn<'_>,
+        outcome: Outcome,
+    ) -> Result<Outcome, RowError> {
+        let Some(user) = Users::by_username(txn, &outcome.subject)? else {
+            return Ok(outcome);
+        };
+        let notes = self.enrolments.apply(row, txn, &user, self.settings.now)?;
+        Ok(notes.iter().fold(outcome, |o, n| o.note(n)))
     }
 
     /// `deleted` acts only on a true value (§2.7); its type (`bool`) checked the cell.
@@ -245,8 +266,12 @@ impl RowHandler for UsersRun {
             .map_or(key.clone(), |a| a.username.clone());
         let outcome = match (Self::deleting(row), found.account) {
             (true, account) => self.delete(txn, account, &key),
-            (false, None) => self.create(row, &derived, txn, &key),
-            (false, Some(user)) => self.update(row, &derived, txn, user, found.rename_to),
+            (false, None) => self
+                .create(row, &derived, txn, &key)
+                .and_then(|o| self.enrol(row, txn, o)),
+            (false, Some(user)) => self
+                .update(row, &derived, txn, user, found.rename_to)
+                .and_then(|o| self.enrol(row, txn, o)),
         };
         outcome.map_err(|e| e.about(&subject))
     }

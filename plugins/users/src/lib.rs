@@ -12,6 +12,7 @@
 //! model refuses.
 
 pub mod apply;
+pub mod enrol;
 pub mod fields;
 pub mod identity;
 pub mod options;
@@ -23,6 +24,7 @@ mod tests;
 use toolsync_plugin_api::{ColumnSpec, Manifest, Processor, RowHandler, StartContext, StartError};
 
 use crate::apply::UsersRun;
+use crate::enrol::EnrolmentColumns;
 use crate::fields::{Target, FIELDS};
 use crate::options::Settings;
 
@@ -81,19 +83,15 @@ impl Processor for UsersProcessor {
             manifest = manifest.column(
                 ColumnSpec::new(
                     column,
-                    unsupported_kind(column),
+                    column_kind(column),
                     &format!("cohort membership; {unsupported}"),
                 )
                 .not_in_template(),
             );
         }
         for pattern in options::ENROLMENT_PATTERNS {
-            let mut spec = ColumnSpec::new(
-                pattern,
-                unsupported_kind(pattern),
-                &format!("enrolment; {unsupported}"),
-            )
-            .indexed(1, u32::MAX);
+            let mut spec = ColumnSpec::new(pattern, column_kind(pattern), enrolment_help(pattern))
+                .indexed(1, u32::MAX);
             if pattern != "course{n}" {
                 spec = spec.anchor("course{n}");
             }
@@ -108,12 +106,26 @@ impl Processor for UsersProcessor {
         let settings = Settings::from_context(ctx)?;
         settings.check_columns(ctx.columns())?;
         let targets = Target::present(ctx.columns(), settings.identity.column());
-        Ok(Box::new(UsersRun::new(settings, targets)))
+        let enrolments = EnrolmentColumns::of(ctx.columns(), settings.course_key);
+        Ok(Box::new(UsersRun::new(settings, targets, enrolments)))
+    }
+}
+
+/// What an enrolment column means (formats.md §3.6).
+fn enrolment_help(pattern: &str) -> &'static str {
+    match pattern {
+        "course{n}" => "course to enrol the account in (by course_key); empty: nothing for this n",
+        "role{n}" => "role shortname in course{n} — student",
+        "enrol{n}" => "manual (instance created if missing) or self (must exist, enabled) — manual",
+        "start{n}" => "enrolment start — the start of the run",
+        "end{n}" => "enrolment end — none",
+        "group{n}" => "group name in course{n}, created if missing; joined after enrolment",
+        _ => "",
     }
 }
 
 /// The type of a cohort or enrolment column.
-fn unsupported_kind(column: &str) -> &'static str {
+fn column_kind(column: &str) -> &'static str {
     match column {
         "cohort" | "group{n}" => "text(254)",
         "cohortid" => "text(100)",

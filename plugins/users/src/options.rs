@@ -2,8 +2,7 @@
 //! option values, and the columns whose presence depends on them.
 
 use toolsync_plugin_api::keys;
-use toolsync_plugin_api::model::UserKey;
-use toolsync_plugin_api::schema::pattern_index;
+use toolsync_plugin_api::model::{CourseKey, UserKey};
 use toolsync_plugin_api::{Columns, OptionSpec, StartContext, StartError};
 
 const IDENTITIES: [&str; 4] = ["username", "idnumber", "email", "id"];
@@ -72,6 +71,8 @@ pub struct Settings {
     pub protect_emails: bool,
     pub bcrypt_cost: u32,
     pub empty_clears: bool,
+    /// The key of `course{n}`.
+    pub course_key: CourseKey,
     /// The run's start: `timecreated`, `timemodified` of what the run writes.
     pub now: i64,
 }
@@ -80,9 +81,8 @@ impl Settings {
     /// Reads and checks every option (a bad value is a usage error, before the file is read).
     pub fn from_context(ctx: &StartContext) -> Result<Settings, StartError> {
         let identity = ctx.option_choice("identity", &IDENTITIES)?;
-        // Checked although only the enrolment columns use it: a typo should not wait for them.
-        ctx.course_key()?;
         Ok(Settings {
+            course_key: ctx.course_key()?,
             identity: UserKey::parse(&identity).unwrap_or(UserKey::Username),
             allow_rename: ctx.option_bool("allow_rename")?,
             allow_duplicate_emails: ctx.option_bool("allow_duplicate_emails")?,
@@ -99,8 +99,8 @@ impl Settings {
     /// - The identity column is required.
     /// - `id` is accepted only as the identity: ids are assigned by the store, so an `id` column
     ///   next to another identity could only contradict the account found.
-    /// - Cohort and enrolment columns are declared (the schema shows them) but not supported
-    ///   yet: they need the cohort, course and enrolment entities of the model.
+    /// - Cohort columns are declared (the schema shows them) but not supported yet: they need
+    ///   the cohort entity of the model.
     pub fn check_columns(&self, columns: &Columns) -> Result<(), StartError> {
         let mut problems = Vec::new();
         let identity = self.identity.column();
@@ -117,18 +117,13 @@ impl Settings {
         let unsupported: Vec<String> = columns
             .names()
             .iter()
-            .filter(|name| {
-                COHORT_COLUMNS.contains(&name.as_str())
-                    || ENROLMENT_PATTERNS
-                        .iter()
-                        .any(|p| pattern_index(p, name).is_some())
-            })
+            .filter(|name| COHORT_COLUMNS.contains(&name.as_str()))
             .map(|name| format!("`{name}`"))
             .collect();
         if !unsupported.is_empty() {
             problems.push(format!(
-                "{} not supported yet: cohort and enrolment columns arrive with the enrolments \
-                 processor; remove the columns",
+                "{} not supported yet: cohort columns arrive with the cohorts processor; \
+                 remove the columns",
                 unsupported.join(", ")
             ));
         }

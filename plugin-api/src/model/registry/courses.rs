@@ -38,6 +38,7 @@ pub static CATEGORIES: Table<CategoryRow> = Table {
     key_help: Some("a path from the top level (`Sciences/Physics`, `/2024` for a category named 2024) or an id"),
     arity: 1,
     processor: None,
+    run_back_options: &[],
     json_separator: ",",
     scan: |ctx, visit| {
         scan_space(ctx, category::SPACE, b"", &mut |c: Category| {
@@ -81,6 +82,7 @@ pub static CATEGORIES: Table<CategoryRow> = Table {
             ("children".into(), children.into()),
         ])
     }),
+    csv_lines: None,
 };
 
 // ----- courses ------------------------------------------------------------------------------
@@ -178,6 +180,7 @@ pub static COURSES: Table<CourseRow> = Table {
     key_help: Some("shortname, idnumber or id"),
     arity: 1,
     processor: Some("course-create"),
+    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut paths = Paths::new();
@@ -239,6 +242,7 @@ pub static COURSES: Table<CourseRow> = Table {
             enrolment_summary(&ctx.store, &r.course)?,
         )])
     }),
+    csv_lines: None,
 };
 
 /// The roles `show course` lists as teachers.
@@ -325,6 +329,7 @@ pub static SECTIONS: Table<SectionRow> = Table {
     key_help: None,
     arity: 1,
     processor: None,
+    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut last: Option<(u64, String)> = None;
@@ -351,4 +356,5 @@ pub static SECTIONS: Table<SectionRow> = Table {
         Column::both("summary", |r| r.section.summary.clone().into()),
     ],
     show_extra: None,
+    csv_lines: None,
 };

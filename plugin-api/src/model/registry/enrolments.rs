@@ -92,6 +92,7 @@ pub static INSTANCES: Table<InstanceRow> = Table {
     key_help: None,
     arity: 1,
     processor: None,
+    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut names = Names::default();
@@ -117,16 +118,25 @@ pub static INSTANCES: Table<InstanceRow> = Table {
         Column::json("course_id", |r| r.instance.course.into()),
     ],
     show_extra: None,
+    csv_lines: None,
 };
 
 // ----- user enrolments ----------------------------------------------------------------------
 
+#[derive(Clone)]
 pub struct EnrolmentRow {
     enrolment: UserEnrolment,
     user: String,
     course: String,
     method: String,
     effective: bool,
+    /// The roles the account holds in the course: those the enrolment's method owns for an
+    /// owned method (a link's), else those no method owns.
+    roles: Vec<String>,
+    /// Whether a row of the enrolments processor can make this enrolment (manual, self).
+    row_made: bool,
+    /// The role of one CSV line (see [`csv_lines`]).
+    line_role: String,
 }
 
 fn enrolment_row(
@@ -135,6 +145,16 @@ fn enrolment_row(
     enrolment: UserEnrolment,
 ) -> ModelResult<EnrolmentRow> {
     let instance = names.instance(ctx, enrolment.course, enrolment.instance)?;
+    let source = match &instance {
+        Some(i) if i.owns_roles() => i.id,
+        _ => 0,
+    };
+    let mut roles = Vec::new();
+    for a in Enrolments::assignments_of(&ctx.store, enrolment.course, enrolment.user)? {
+        if a.source == source {
+            roles.push(names.role(ctx, a.role)?);
+        }
+    }
     Ok(EnrolmentRow {
         user: names.user(ctx, enrolment.user)?,
         course: names.course(ctx, enrolment.course)?,
@@ -142,8 +162,43 @@ fn enrolment_row(
             .as_ref()
             .map_or(String::new(), |i| i.method.word().to_string()),
         effective: enrolment.is_effective(instance.as_ref().is_some_and(|i| i.enabled), ctx.now),
+        row_made: instance
+            .as_ref()
+            .is_some_and(|i| matches!(i.method, Method::Manual | Method::SelfEnrol)),
+        roles,
+        line_role: String::new(),
         enrolment,
     })
+}
+
+/// The CSV of `export enrolments` is an enrolments file (method mode): a line per role of an
+/// enrolment a row can make (`add` when active, `disable` when suspended), or one line without
+/// a role (`enable` / `disable`) for an enrolment without one. Enrolments a metacourse link
+/// made are left out: the link makes them again. Run back on the same store, every line is
+/// `unchanged`.
+fn csv_lines(row: &EnrolmentRow) -> Vec<EnrolmentRow> {
+    if !row.row_made {
+        return Vec::new();
+    }
+    if row.roles.is_empty() {
+        return vec![row.clone()];
+    }
+    row.roles
+        .iter()
+        .map(|role| EnrolmentRow {
+            line_role: role.clone(),
+            ..row.clone()
+        })
+        .collect()
+}
+
+/// The line's command (see [`csv_lines`]).
+fn csv_cmd(r: &EnrolmentRow) -> &'static str {
+    match (r.enrolment.active, r.line_role.is_empty()) {
+        (false, _) => "disable",
+        (true, true) => "enable",
+        (true, false) => "add",
+    }
 }
 
 /// `show enrolment <user> <course>`: the account's enrolments, roles and groups in the course.
@@ -268,7 +323,8 @@ pub static ENROLMENTS: Table<EnrolmentRow> = Table {
         "an account (username, idnumber, e-mail or id), then a course (shortname, idnumber or id)",
     ),
     arity: 2,
-    processor: None,
+    processor: Some("enrolments"),
+    run_back_options: &["user_key=username"],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut names = Names::default();
@@ -281,18 +337,27 @@ pub static ENROLMENTS: Table<EnrolmentRow> = Table {
         find: participation,
     }],
     columns: &[
-        Column::both("user", |r| r.user.clone().into()),
-        Column::both("course", |r| r.course.clone().into()),
-        Column::both("method", |r| r.method.clone().into()),
+        Column::csv("cmd", |r| csv_cmd(r).into()),
+        Column::csv("rolename", |r| r.line_role.clone().into()),
+        Column::csv("uid", |r| r.user.clone().into()),
+        Column::csv("cid", |r| r.course.clone().into()),
+        Column::csv("enrol", |r| r.method.clone().into()),
+        Column::csv("starttime", |r| r.enrolment.timestart.into()),
+        Column::csv("endtime", |r| r.enrolment.timeend.into()),
+        Column::json("user", |r| r.user.clone().into()),
+        Column::json("course", |r| r.course.clone().into()),
+        Column::json("method", |r| r.method.clone().into()),
         Column::json("instance", |r| r.enrolment.instance.into()),
-        Column::both("status", |r| status(r).into()),
-        Column::both("timestart", |r| r.enrolment.timestart.into()),
-        Column::both("timeend", |r| r.enrolment.timeend.into()),
-        Column::both("effective", |r| r.effective.into()),
+        Column::json("status", |r| status(r).into()),
+        Column::json("timestart", |r| r.enrolment.timestart.into()),
+        Column::json("timeend", |r| r.enrolment.timeend.into()),
+        Column::json("effective", |r| r.effective.into()),
+        Column::json("roles", |r| Value::from(r.roles.clone())),
         Column::json("timecreated", |r| r.enrolment.timecreated.into()),
         Column::json("timemodified", |r| r.enrolment.timemodified.into()),
     ],
     show_extra: Some(held),
+    csv_lines: Some(csv_lines),
 };
 
 // ----- role assignments ---------------------------------------------------------------------
@@ -336,6 +401,7 @@ pub static ASSIGNMENTS: Table<AssignmentRow> = Table {
     key_help: None,
     arity: 1,
     processor: None,
+    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut names = Names::default();
@@ -355,6 +421,7 @@ pub static ASSIGNMENTS: Table<AssignmentRow> = Table {
         Column::json("timemodified", |r| r.assignment.timemodified.into()),
     ],
     show_extra: None,
+    csv_lines: None,
 };
 
 // ----- metacourse links ---------------------------------------------------------------------
@@ -372,6 +439,7 @@ pub static META_LINKS: Table<LinkRow> = Table {
     key_help: None,
     arity: 1,
     processor: Some("metacourse"),
+    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut names = Names::default();
@@ -394,4 +462,5 @@ pub static META_LINKS: Table<LinkRow> = Table {
         Column::json("instance", |r| r.instance.id.into()),
     ],
     show_extra: None,
+    csv_lines: None,
 };

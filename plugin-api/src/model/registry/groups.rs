@@ -65,6 +65,7 @@ pub static GROUPS: Table<GroupRow> = Table {
     key_help: Some("a course (shortname, idnumber or id), then the group (idnumber, name or id)"),
     arity: 2,
     processor: None,
+    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut names = Names::default();
@@ -85,6 +86,7 @@ pub static GROUPS: Table<GroupRow> = Table {
         Column::json("timecreated", |r| r.group.timecreated.into()),
     ],
     show_extra: None,
+    csv_lines: None,
 };
 
 pub struct GroupingRow {
@@ -117,6 +119,7 @@ pub static GROUPINGS: Table<GroupingRow> = Table {
     ),
     arity: 2,
     processor: None,
+    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut names = Names::default();
@@ -144,6 +147,7 @@ pub static GROUPINGS: Table<GroupingRow> = Table {
         Column::json("timecreated", |r| r.grouping.timecreated.into()),
     ],
     show_extra: None,
+    csv_lines: None,
 };
 
 pub struct MemberRow {
@@ -160,6 +164,7 @@ pub static MEMBERS: Table<MemberRow> = Table {
     key_help: None,
     arity: 1,
     processor: None,
+    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut names = Names::default();
@@ -194,4 +199,5 @@ pub static MEMBERS: Table<MemberRow> = Table {
         Column::json("timeadded", |r| r.membership.timeadded.into()),
     ],
     show_extra: None,
+    csv_lines: None,
 };

@@ -73,6 +73,10 @@ pub trait Entity: Sync {
     fn lookup_fields(&self) -> Vec<&'static str>;
     /// The processor that takes the CSV export as input, if any.
     fn processor(&self) -> Option<&'static str>;
+    /// The options (`KEY=VALUE`) that processor needs to read the CSV back, when its defaults
+    /// do not fit: the enrolments export names accounts by username, which every account has,
+    /// where the processor's `user_key` defaults to idnumber.
+    fn run_back_options(&self) -> &'static [&'static str];
     /// The text between two records of the JSON export: `",\n"` (a record a line), or `","`
     /// for the entities whose export has always been one line.
     fn json_separator(&self) -> &'static str;
@@ -209,6 +213,8 @@ pub struct Table<R: 'static> {
     pub key_help: Option<&'static str>,
     pub arity: usize,
     pub processor: Option<&'static str>,
+    /// See [`Entity::run_back_options`].
+    pub run_back_options: &'static [&'static str],
     /// See [`Entity::json_separator`].
     pub json_separator: &'static str,
     pub scan: Scan<R>,
@@ -216,6 +222,9 @@ pub struct Table<R: 'static> {
     pub columns: &'static [Column<R>],
     /// What `show` prints besides the columns (a course's enrolment summary).
     pub show_extra: Option<fn(Ctx<'_>, &R) -> ModelResult<Named>>,
+    /// A record the CSV writes as several lines, or none (an enrolment: a line per role,
+    /// none for an enrolment a metacourse link made); `None`: one line per record.
+    pub csv_lines: Option<fn(&R) -> Vec<R>>,
 }
 
 impl<R: 'static> Table<R> {
@@ -261,6 +270,10 @@ impl<R: 'static> Entity for Table<R> {
 
     fn processor(&self) -> Option<&'static str> {
         self.processor
+    }
+
+    fn run_back_options(&self) -> &'static [&'static str] {
+        self.run_back_options
     }
 
     fn json_separator(&self) -> &'static str {
@@ -349,12 +362,12 @@ impl<R: 'static> Entity for Table<R> {
         header: &[String],
         visit: &mut dyn FnMut(Vec<String>) -> ModelResult<()>,
     ) -> ModelResult<()> {
-        (self.scan)(ctx, &mut |row| {
+        let mut write = |row: &R| -> ModelResult<()> {
             let mut cells: Vec<(String, Value)> = Vec::new();
             for column in self.columns.iter().filter(|c| c.csv) {
                 match &column.read {
-                    Read::One(read) => cells.push((column.name.to_string(), read(&row))),
-                    Read::Family(read) => cells.extend(read(&row)),
+                    Read::One(read) => cells.push((column.name.to_string(), read(row))),
+                    Read::Family(read) => cells.extend(read(row)),
                 }
             }
             let line = header
@@ -366,7 +379,17 @@ impl<R: 'static> Entity for Table<R> {
                         .map_or(String::new(), |(_, v)| cell(v))
                 })
                 .collect();
-            visit(line)?;
+            visit(line)
+        };
+        (self.scan)(ctx, &mut |row| {
+            match self.csv_lines {
+                None => write(&row)?,
+                Some(lines) => {
+                    for line in lines(&row) {
+                        write(&line)?;
+                    }
+                }
+            }
             Ok(true)
         })
     }

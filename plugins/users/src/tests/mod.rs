@@ -4,6 +4,7 @@
 mod create_update;
 mod delete_revive;
 mod emails;
+mod enrolments;
 mod identities;
 mod passwords;
 mod rename;

@@ -96,32 +96,17 @@ fn the_manifest_declares_the_format() {
 }
 
 #[test]
-fn enrolment_and_cohort_columns_are_refused_at_start() {
+fn cohort_columns_are_refused_at_start_and_enrolment_companions_need_their_course() {
     let mut w = World::new();
-    let reason = refused_reason(&w.refused(
-        &[],
-        "username;firstname;lastname;course1;role1",
-        &["x;X;X;C1;student"],
-    ));
-    assert!(
-        reason.contains("`course1`, `role1` not supported yet"),
-        "{reason}"
-    );
-    assert!(
-        reason.contains("arrive with the enrolments processor; remove the columns"),
-        "{reason}"
-    );
     let reason = refused_reason(&w.refused(&[], "username;cohort;cohortid", &["x;K;k1"]));
     assert!(
         reason.contains("`cohort`, `cohortid` not supported yet"),
         "{reason}"
     );
-    for column in ["enrol2", "start1", "end1", "group3"] {
-        let n = &column[column.len() - 1..];
-        let header = format!("username;course{n};{column}");
-        let reason = refused_reason(&w.refused(&[], &header, &["x;C;v"]));
-        assert!(reason.contains(&format!("`{column}`")), "{reason}");
-    }
+    assert!(
+        reason.contains("arrive with the cohorts processor; remove the columns"),
+        "{reason}"
+    );
     // A companion without its anchor is the header check's.
     match w.refused(&[], "username;role1", &["x;student"]) {
         Refusal::Header(reason) => assert!(
@@ -154,11 +139,12 @@ fn the_identity_column_is_required_and_id_goes_only_with_identity_id() {
         "{reason}"
     );
     // Every problem at once.
-    let reason = refused_reason(&w.refused(&[("identity", "idnumber")], "id;course1", &["1;C"]));
+    let reason = refused_reason(&w.refused(&[("identity", "idnumber")], "id;cohort", &["1;C"]));
     assert!(
         reason.contains("`idnumber` is required")
             && reason.contains("`id` is only")
-            && reason.contains("`course1`")
+            && reason.contains("`cohort`"),
+        "{reason}"
     );
     // oldusername without allow_rename is not a refusal: rename rows fail one by one.
     w.run(&[], "username;oldusername", &["a;b"]);
