@@ -55,6 +55,26 @@ const COURSES: &str = "shortname;fullname;category\n\
 
 fn no_setup(_: &World) {}
 
+/// Accounts U1…U4 (idnumbers) and the four courses.
+fn accounts_and_courses(world: &World) {
+    let file = world.file(
+        "accounts.csv",
+        "username;firstname;lastname;idnumber\nu1;U;1;U1\nu2;U;2;U2\nu3;U;3;U3\nu4;U;4;U4\n",
+    );
+    let run = world.run(&["-q", "run", "users", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "setup: {}{}", run.stdout(), run.stderr());
+    four_courses(world);
+}
+
+const ENROLS: &str = "cmd;rolename;uid;cid;enrol;starttime;gcmd;g1;g2\n\
+                      add;student;U1;C1;manual;2026-09-01;gaddcreate;Red;Blue\n\
+                      add;student;U2;C1;;;gaddcreate;Red;\n\
+                      add;student;U9;C1;;;;;\n\
+                      add;teacher;U3;C2;;;gaddcreate;Green;\n\
+                      add;student;U4;C2;;;gadd;Nope;\n\
+                      shift;editingteacher;U1;C1;;;greplace;Blue;\n\
+                      disable;;U2;C1;;;;;\n";
+
 fn four_courses(world: &World) {
     let file = world.file("setup.csv", COURSES);
     let run = world.run(&["-q", "run", "course-create", file.to_str().unwrap()]);
@@ -94,6 +114,17 @@ const SCENARIOS: &[Scenario] = &[
         args: &[],
         exit: 0,
         tryback: false,
+    },
+    Scenario {
+        name: "enrolments with groups, failed rows",
+        world: World::enrolments,
+        setup: accounts_and_courses,
+        processor: "enrolments",
+        file: "enrols.csv",
+        content: ENROLS,
+        args: &[],
+        exit: 1,
+        tryback: true,
     },
     Scenario {
         name: "course-delete",
@@ -170,6 +201,8 @@ fn store_content(world: &World) -> Vec<String> {
         "categories",
         "enrolments",
         "role-assignments",
+        "groups",
+        "group-members",
     ]
     .iter()
     .map(|entity| {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 pub const USERS: &str = "toolsync_users";
 pub const COURSES: &str = "toolsync_courses";
+pub const ENROLMENTS: &str = "toolsync_enrolments";
 pub const PANICKY: &str = "toolsync_fixture_panicky";
 pub const API_V2: &str = "toolsync_fixture_api_v2";
 pub const API_LAYOUT: &str = "toolsync_fixture_api_layout";
@@ -95,6 +96,12 @@ impl World {
     /// The course processors, with users (teachers are accounts).
     pub fn courses() -> World {
         World::with(&[USERS, COURSES])
+    }
+
+    /// The enrolments processor, with the users and course processors that make what it
+    /// enrols.
+    pub fn enrolments() -> World {
+        World::with(&[USERS, COURSES, ENROLMENTS])
     }
 
     /// The toolsync binary, linked into a folder of this world's that holds nothing else: its
