@@ -604,11 +604,10 @@ mod world_tests {
         assert_eq!(
             csv(&store, "enrolments"),
             [
-                "user;course;method;status;timestart;timeend;effective",
-                "tina;M;manual;active;0;0;1",
-                "sam;M;manual;active;0;0;1",
-                "tina;X;meta;active;0;0;1",
-                "sam;X;meta;active;0;0;1",
+                // An enrolments file: the link's enrolments in X are the link's to make.
+                "cmd;rolename;uid;cid;enrol;starttime;endtime",
+                "add;editingteacher;tina;M;manual;0;0",
+                "add;student;sam;M;manual;0;0",
             ]
         );
         assert_eq!(
