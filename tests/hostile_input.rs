@@ -400,5 +400,8 @@ fn schema_columns_do_not_run_together() {
         .find(|l| l.trim_start().starts_with("enrol{n}"))
         .map(str::to_string)
         .expect("an enrol{n} line");
-    assert!(line.contains("enum manual self  manual (instance"), "{line}");
+    assert!(
+        line.contains("enum manual self  manual (instance"),
+        "{line}"
+    );
 }

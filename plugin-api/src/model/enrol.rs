@@ -1284,4 +1284,119 @@ mod tests {
             0
         );
     }
+
+    #[test]
+    fn methods_are_words_and_rows_enrol_through_manual_or_self_only() {
+        assert_eq!(Method::parse("SELF"), Ok(Method::SelfEnrol));
+        assert_eq!(
+            Method::parse("sync").unwrap_err(),
+            "unknown enrolment method `sync`: the methods are manual, self, guest, meta, cohort"
+        );
+        assert!(Method::for_rows("meta").is_err());
+        assert_eq!(Method::for_rows("manual"), Ok(Method::Manual));
+        let json = serde_json::to_string(&Method::SelfEnrol).unwrap();
+        assert_eq!(json, "\"self\"");
+    }
+
+    /// A new enrolment starts at the default start; a period bound of 0 removes it; an
+    /// existing suspended enrolment stays suspended unless the request reactivates it; the
+    /// state and the period reach the courses a link feeds, as the span of the master's.
+    #[test]
+    fn periods_and_states_are_kept_and_mirrored() {
+        let (mut w, c, user, student, _) = world();
+        let mut txn = w.store.txn();
+        let manual = Enrolments::ensure_instance(&mut txn, &c[0], Method::Manual, 1).unwrap();
+        Enrolments::link(&mut txn, &c[0], &c[1], 1).unwrap();
+        let request = EnrolRequest {
+            roles: vec![student],
+            period: Period {
+                start: None,
+                end: Some(900),
+            },
+            default_start: 100,
+            reactivate: false,
+        };
+        let done = Enrolments::enrol_with(&mut txn, &manual, user, &request, 1).unwrap();
+        assert_eq!((done.created, done.changed), (true, true));
+        let held = |txn: &Txn<'_>, course: u64| {
+            Enrolments::enrolments_of(txn, course, user)
+                .unwrap()
+                .iter()
+                .map(|e| (e.active, e.timestart, e.timeend))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(held(&txn, c[0].id), vec![(true, 100, 900)]);
+        assert_eq!(held(&txn, c[1].id), vec![(true, 100, 900)], "mirrored");
+        let again = Enrolments::enrol_with(&mut txn, &manual, user, &request, 2).unwrap();
+        assert_eq!(again, Enrolled::default(), "nothing to change");
+        // Suspended: the meta course loses it; a request without reactivate keeps it so.
+        let suspend = Enrolments::set_status(&mut txn, &manual, user, false, Period::default(), 3);
+        assert_eq!(suspend.unwrap(), Some(true));
+        assert!(held(&txn, c[1].id).is_empty());
+        Enrolments::enrol_with(&mut txn, &manual, user, &request, 4).unwrap();
+        assert_eq!(held(&txn, c[0].id), vec![(false, 100, 900)]);
+        let open = Period {
+            start: Some(0),
+            end: Some(0),
+        };
+        assert_eq!(
+            Enrolments::set_status(&mut txn, &manual, user, true, open, 5).unwrap(),
+            Some(true)
+        );
+        assert_eq!(held(&txn, c[0].id), vec![(true, 0, 0)]);
+        assert_eq!(held(&txn, c[1].id), vec![(true, 0, 0)]);
+        let own = Enrolments::ensure_instance(&mut txn, &c[2], Method::SelfEnrol, 1).unwrap();
+        assert_eq!(
+            Enrolments::set_status(&mut txn, &own, user, true, open, 5).unwrap(),
+            None,
+            "not enrolled there"
+        );
+    }
+
+    #[test]
+    fn effective_means_enabled_active_and_inside_the_period() {
+        let e = UserEnrolment {
+            v: MODEL_VERSION,
+            course: 1,
+            user: 1,
+            instance: 1,
+            active: true,
+            timestart: 100,
+            timeend: 200,
+            timecreated: 0,
+            timemodified: 0,
+            extra: Extra::new(),
+        };
+        assert!(e.is_effective(true, 100));
+        assert!(!e.is_effective(true, 99));
+        assert!(!e.is_effective(true, 200));
+        assert!(!e.is_effective(false, 150));
+        assert!(!UserEnrolment {
+            active: false,
+            ..e.clone()
+        }
+        .is_effective(true, 150));
+    }
+
+    #[test]
+    fn the_owned_methods_are_not_for_rows_and_a_disabled_one_needs_the_option() {
+        let (mut w, c, ..) = world();
+        let mut txn = w.store.txn();
+        assert!(Enrolments::instance_for_rows(&mut txn, &c[0], Method::Meta, false, 1).is_err());
+        let err = Enrolments::instance_for_rows(&mut txn, &c[0], Method::SelfEnrol, false, 1)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "course `A` has no `self` method");
+        let manual =
+            Enrolments::instance_for_rows(&mut txn, &c[0], Method::Manual, false, 1).unwrap();
+        let mut off = manual.clone();
+        off.enabled = false;
+        Enrolments::save_instance(&mut txn, &off, 1).unwrap();
+        assert!(Enrolments::instance_for_rows(&mut txn, &c[0], Method::Manual, false, 1).is_err());
+        assert_eq!(
+            Enrolments::instance_for_rows(&mut txn, &c[0], Method::Manual, true, 1)
+                .unwrap()
+                .id,
+            manual.id
+        );
+    }
 }

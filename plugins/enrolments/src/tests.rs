@@ -217,7 +217,7 @@ fn enable_and_disable_set_the_state_and_need_an_enrolment() {
     assert_eq!(reason, "not enrolled in `A` through manual");
     f.row(METHOD, "add,student,U1,A,,,");
     assert_eq!(f.row(METHOD, "disable,,U1,A,,,").kind, OutcomeKind::Updated);
-    assert_eq!(f.enrolments(&f.a)[0].1, false);
+    assert!(!f.enrolments(&f.a)[0].1);
     assert_eq!(
         f.row(METHOD, "disable,,U1,A,,,").kind,
         OutcomeKind::Unchanged

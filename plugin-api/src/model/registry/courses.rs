@@ -239,7 +239,7 @@ pub static COURSES: Table<CourseRow> = Table {
     show_extra: Some(|ctx, r| {
         Ok(vec![(
             "enrolments".into(),
-            enrolment_summary(&ctx.store, &r.course)?,
+            enrolment_summary(&ctx.store, &r.course, ctx.now)?,
         )])
     }),
     csv_lines: None,
@@ -249,18 +249,24 @@ pub static COURSES: Table<CourseRow> = Table {
 const TEACHER_ROLES: [&str; 2] = ["editingteacher", "teacher"];
 
 /// Who takes part in a course, as an operator wants it at a glance: `participants` (enrolled
-/// users), `active` (users with an active enrolment through an enabled method), `methods`,
+/// users), `active` (users with an active enrolment through an enabled method), `effective`
+/// (the active ones whose period holds now), `methods`,
 /// `teachers` (editingteacher and teacher role holders), `fed_by` (the courses this
 /// metacourse mirrors), `feeds` (the metacourses this course feeds).
-pub fn enrolment_summary(txn: &impl StoreRead, course: &Course) -> ModelResult<Value> {
+pub fn enrolment_summary(txn: &impl StoreRead, course: &Course, now: i64) -> ModelResult<Value> {
     let instances = Enrolments::instances(txn, course.id)?;
     let enabled: HashMap<u64, bool> = instances.iter().map(|i| (i.id, i.enabled)).collect();
     let mut participants = BTreeSet::new();
     let mut active = BTreeSet::new();
+    let mut effective = BTreeSet::new();
     for enrolment in Enrolments::enrolments(txn, course.id)? {
         participants.insert(enrolment.user);
-        if enrolment.active && enabled.get(&enrolment.instance) == Some(&true) {
+        let enabled = enabled.get(&enrolment.instance) == Some(&true);
+        if enrolment.active && enabled {
             active.insert(enrolment.user);
+        }
+        if enrolment.is_effective(enabled, now) {
+            effective.insert(enrolment.user);
         }
     }
     let shortname = |id: u64| -> ModelResult<Value> {
@@ -307,6 +313,8 @@ pub fn enrolment_summary(txn: &impl StoreRead, course: &Course) -> ModelResult<V
     Ok(json!({
         "participants": participants.len(),
         "active": active.len(),
+        // Active, through an enabled method, and now inside the period.
+        "effective": effective.len(),
         "methods": methods,
         "teachers": teachers,
         "fed_by": fed_by,

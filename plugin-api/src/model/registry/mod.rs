@@ -642,7 +642,8 @@ mod world_tests {
             ["course;group;user", "M;G;sam"]
         );
         assert_eq!(csv(&store, "sections"), ["course;section;name;summary"]);
-        for e in ENTITIES {
+        // The enrolments CSV is an enrolments file: a line per role, none for a link's.
+        for e in ENTITIES.iter().filter(|e| e.name() != "enrolments") {
             let mut count = 0;
             e.each_json(ctx(&store), &mut |_| {
                 count += 1;
