@@ -28,6 +28,11 @@ impl EnrolmentColumns {
         }
     }
 
+    /// Whether the file has no enrolment column (most users files: nothing to do per row).
+    pub fn is_empty(&self) -> bool {
+        self.numbers.is_empty()
+    }
+
     /// Enrols the row's account as its enrolment columns say; returns the notes for the
     /// outcome's message.
     pub fn apply(
