@@ -42,23 +42,16 @@ fn export(world: &World, entity: &str, format: &str) -> String {
 
 /// What the store holds about participation, stamps left out.
 fn participation(world: &World) -> Vec<String> {
-    [
-        "enrol-instances",
-        "enrolments",
-        "role-assignments",
-        "groups",
-        "group-members",
-    ]
-    .iter()
-    .map(|entity| {
-        let mut rows: Value = serde_json::from_str(&export(world, entity, "json")).unwrap();
-        for row in rows.as_array_mut().unwrap() {
-            let o = row.as_object_mut().unwrap();
-            o.retain(|key, _| !key.starts_with("time"));
-        }
-        rows.to_string()
-    })
-    .collect()
+    exports_without_stamps(
+        world,
+        &[
+            "enrol-instances",
+            "enrolments",
+            "role-assignments",
+            "groups",
+            "group-members",
+        ],
+    )
 }
 
 fn show_enrolment(world: &World, user: &str, course: &str) -> Option<Value> {

@@ -352,6 +352,21 @@ impl Runner {
         &self.manifest
     }
 
+    /// [`Runner::run`] over lines written as a file would hold them, split at `delimiter`
+    /// (no quoting: test data), as in `run_lines(&mut store, "a;b", &["1;2"], ';')`.
+    pub fn run_lines(
+        &self,
+        store: &mut MemoryStore,
+        header: &str,
+        rows: &[&str],
+        delimiter: char,
+    ) -> Result<Report, Refusal> {
+        let header: Vec<&str> = header.split(delimiter).collect();
+        let rows: Vec<Vec<&str>> = rows.iter().map(|r| r.split(delimiter).collect()).collect();
+        let rows: Vec<&[&str]> = rows.iter().map(Vec::as_slice).collect();
+        self.run(store, &header, &rows)
+    }
+
     /// Checks the header, surveys the rows in a run of their own when the manifest asks for it
     /// ([`Manifest::surveyed`]; refusing with [`Refusal::Survey`] before any row is applied),
     /// starts the run and streams every row through the host's row loop (line 1 is the header,

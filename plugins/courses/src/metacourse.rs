@@ -218,11 +218,8 @@ mod tests {
             let runner = options
                 .iter()
                 .fold(Runner::new(Metacourse), |r, (k, v)| r.option(k, v));
-            let header: Vec<&str> = header.split(';').collect();
-            let rows: Vec<Vec<&str>> = rows.iter().map(|r| r.split(';').collect()).collect();
-            let rows: Vec<&[&str]> = rows.iter().map(Vec::as_slice).collect();
             runner
-                .run(&mut self.store, &header, &rows)
+                .run_lines(&mut self.store, header, rows, ';')
                 .expect("not refused")
                 .rows
         }
