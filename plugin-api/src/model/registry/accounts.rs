@@ -103,6 +103,7 @@ pub static USERS: Table<User> = Table {
         user_field!(username),
     ],
     show_extra: None,
+    csv_note: None,
 };
 
 pub static ROLES: Table<Role> = Table {
@@ -135,6 +136,7 @@ pub static ROLES: Table<Role> = Table {
         Column::both("sortorder", |r| r.sortorder.into()),
     ],
     show_extra: None,
+    csv_note: None,
 };
 
 /// An account as `show user` prints it (what an update's change list compares).

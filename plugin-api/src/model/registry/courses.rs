@@ -81,6 +81,7 @@ pub static CATEGORIES: Table<CategoryRow> = Table {
             ("children".into(), children.into()),
         ])
     }),
+    csv_note: None,
 };
 
 // ----- courses ------------------------------------------------------------------------------
@@ -239,6 +240,7 @@ pub static COURSES: Table<CourseRow> = Table {
             enrolment_summary(&ctx.store, &r.course)?,
         )])
     }),
+    csv_note: None,
 };
 
 /// The roles `show course` lists as teachers.
@@ -351,4 +353,5 @@ pub static SECTIONS: Table<SectionRow> = Table {
         Column::both("summary", |r| r.section.summary.clone().into()),
     ],
     show_extra: None,
+    csv_note: None,
 };

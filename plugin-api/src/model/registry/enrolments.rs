@@ -117,6 +117,7 @@ pub static INSTANCES: Table<InstanceRow> = Table {
         Column::json("course_id", |r| r.instance.course.into()),
     ],
     show_extra: None,
+    csv_note: None,
 };
 
 // ----- user enrolments ----------------------------------------------------------------------
@@ -293,6 +294,7 @@ pub static ENROLMENTS: Table<EnrolmentRow> = Table {
         Column::json("timemodified", |r| r.enrolment.timemodified.into()),
     ],
     show_extra: Some(held),
+    csv_note: None,
 };
 
 // ----- role assignments ---------------------------------------------------------------------
@@ -355,6 +357,7 @@ pub static ASSIGNMENTS: Table<AssignmentRow> = Table {
         Column::json("timemodified", |r| r.assignment.timemodified.into()),
     ],
     show_extra: None,
+    csv_note: None,
 };
 
 // ----- metacourse links ---------------------------------------------------------------------
@@ -394,4 +397,5 @@ pub static META_LINKS: Table<LinkRow> = Table {
         Column::json("instance", |r| r.instance.id.into()),
     ],
     show_extra: None,
+    csv_note: None,
 };
