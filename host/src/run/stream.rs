@@ -120,6 +120,9 @@ impl<'a> Rows<'a> {
             last,
             "batch committed"
         );
+        if !last {
+            crate::faults::point("after-batch-commit");
+        }
         Ok(())
     }
 
