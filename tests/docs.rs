@@ -38,7 +38,7 @@ fn blocks(text: &str) -> BTreeMap<String, (usize, usize)> {
 
 #[test]
 fn the_formats_page_matches_the_processors() {
-    let world = World::courses();
+    let world = World::with(&[USERS, COURSES, GROUPS]);
     // The binary alone in its folder: the build folder may hold test fixtures.
     let run = std::process::Command::new(world.lone_binary())
         .arg("--data-dir")
@@ -62,6 +62,8 @@ fn the_formats_page_matches_the_processors() {
             "course-create",
             "course-delete",
             "course-reset",
+            "group-members",
+            "groups",
             "metacourse",
             "users"
         ]

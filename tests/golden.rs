@@ -1,7 +1,8 @@
 //! `show` and `export` output pinned byte for byte: the README's sample sequence (two users files,
-//! the courses, the metacourse links) is run through the real binary, then every entity the
+//! the courses, the metacourse links, the groups and their members) is run through the real binary, then every entity the
 //! samples fill is shown and exported and compared with `tests/golden/`. The stored timestamps
-//! (`timecreated`, `timemodified`) are the run's "now": they are set to 0 on both sides.
+//! (`timecreated`, `timemodified`, a membership's `timeadded`) are the run's "now": they are set
+//! to 0 on both sides.
 //!
 //! To accept a deliberate change of output, regenerate the files with
 //! `TOOLSYNC_BLESS=1 cargo test -p toolsync --test golden` and review the diff.
@@ -19,11 +20,12 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
 
-/// `"timecreated": 1796189606` → `"timecreated": 0` (pretty or compact JSON).
+/// `"timecreated": 1796189606` → `"timecreated": 0` (pretty or compact JSON), and the same for
+/// `timemodified` and `timeadded`.
 fn without_stamps(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = ["\"timecreated\":", "\"timemodified\":"]
+    while let Some(at) = ["\"timecreated\":", "\"timemodified\":", "\"timeadded\":"]
         .iter()
         .filter_map(|key| rest.find(key).map(|i| (i, key.len())))
         .min()
@@ -60,12 +62,14 @@ fn check(name: &str, actual: &str) {
 }
 
 fn samples_world() -> World {
-    let world = World::courses();
+    let world = World::with(&[USERS, COURSES, GROUPS]);
     for (processor, file) in [
         ("users", "userimport.csv"),
         ("users", "userimport-excel-cp1252.csv"),
         ("course-create", "uploadcourses.csv"),
         ("metacourse", "metacourses.csv"),
+        ("groups", "groups.csv"),
+        ("group-members", "groupmembers.csv"),
     ] {
         let path = examples().join(file);
         let run = world.run(&["run", processor, path.to_str().unwrap()]);
@@ -82,7 +86,15 @@ fn show_and_export_of_the_samples_are_pinned() {
         assert_eq!(run.code(), 0, "{args:?}: {}", run.stderr());
         run.stdout()
     };
-    for entity in ["users", "courses", "categories", "roles"] {
+    for entity in [
+        "users",
+        "courses",
+        "categories",
+        "roles",
+        "groups",
+        "groupings",
+        "group-members",
+    ] {
         for format in ["csv", "json"] {
             check(
                 &format!("export-{entity}.{format}"),
@@ -111,7 +123,9 @@ fn show_and_export_of_the_samples_are_pinned() {
 #[test]
 fn the_stamp_filter_only_zeroes_stamps() {
     assert_eq!(
-        without_stamps("{\"timecreated\":12,\"startdate\":34,\n  \"timemodified\": 56}"),
-        "{\"timecreated\":0,\"startdate\":34,\n  \"timemodified\": 0}"
+        without_stamps(
+            "{\"timecreated\":12,\"startdate\":34,\n  \"timemodified\": 56,\"timeadded\":7}"
+        ),
+        "{\"timecreated\":0,\"startdate\":34,\n  \"timemodified\": 0,\"timeadded\":0}"
     );
 }

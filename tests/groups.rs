@@ -414,7 +414,10 @@ fn a_resumed_run_purges_the_courses_of_the_rows_before_the_kill() {
         .unwrap();
     let deadline = Instant::now() + HANG;
     while !pause.join("reached").exists() {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before its first batch");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its first batch"
+        );
         assert!(Instant::now() < deadline, "the run never committed a batch");
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -43,12 +43,13 @@ pub fn role_key_option() -> OptionSpec {
 }
 
 /// A group or grouping key option (`group_key`, `grouping_key`): id, idnumber or name, within
-/// the row's course (formats.md §2.6). `what` says what the option designates, for `schema`.
+/// the row's course (formats.md §2.6). `what` says which cells it reads (`the group in
+/// `groupid``), for `schema`.
 pub fn group_key_option(option: &str, default: &str, what: &str) -> OptionSpec {
     OptionSpec::new(
         option,
         default,
-        &format!("field that designates {what} within its course: id, idnumber or name"),
+        &format!("field of {what}: id, idnumber or name (within the row's course)"),
     )
     .choices(&GroupKey::WORDS)
 }

@@ -62,7 +62,11 @@ impl Processor for GroupsProcessor {
             "key(group)",
             "the group (by group_key) or grouping (by grouping_key) to update, created if missing; empty: add mode, which finds it by idnumber, else by name",
         ))
-        .column(ColumnSpec::new("description", "longtext", "— empty"))
+        .column(ColumnSpec::new(
+            "description",
+            "longtext",
+            "the group's or grouping's description — empty",
+        ))
         .column(ColumnSpec::new(
             "grouping",
             "key(grouping)",
@@ -77,12 +81,12 @@ impl Processor for GroupsProcessor {
         .option(keys::group_key_option(
             "group_key",
             "idnumber",
-            "the group `updateid` designates",
+            "the group in `updateid`",
         ))
         .option(keys::group_key_option(
             "grouping_key",
             "idnumber",
-            "the grouping `updateid` or `grouping` designates",
+            "the grouping in `updateid` or `grouping`",
         ))
         .option(
             OptionSpec::new(

@@ -56,7 +56,7 @@ impl Processor for GroupMembers {
         .option(keys::group_key_option(
             "group_key",
             "idnumber",
-            "the group `groupid` designates",
+            "the group in `groupid`",
         ))
         .option(keys::user_key_option("idnumber"))
         .option(
