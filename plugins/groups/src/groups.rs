@@ -409,10 +409,11 @@ fn explain_add_mode<R: Record>(
     updateid: Option<&str>,
     refused: ModelError,
 ) -> RowError {
-    let reason = RowError::from(refused);
-    let (Some(idnumber), None) = (given_idnumber, updateid) else {
-        return reason;
+    let (ModelError::Conflict(_), Some(idnumber), None) = (&refused, given_idnumber, updateid)
+    else {
+        return refused.into();
     };
+    let reason = RowError::from(refused);
     match R::find(txn, course, GroupKey::Name, name) {
         Ok(Some(_)) => RowError::new(format!(
             "{}: add mode found no {what} with idnumber = {idnumber}; to give `{name}` that idnumber, update it (`updateid` = {name} with {what}_key = name)",
