@@ -391,3 +391,17 @@ fn check_tryback_holds_exactly_the_missing_lines() {
     assert_eq!(report["details"]["missing"], json!([]));
     assert_eq!(lines_of(&report["details"]["found"]), [1, 2]);
 }
+
+/// A processor's final step is skipped before an `--atomic` rollback, which would drop its
+/// writes (group-members' purge); course-check writes nothing, so its lists are still
+/// reported when a missing course fails a row of an `--atomic` run.
+#[test]
+fn check_lists_its_courses_in_an_atomic_run_with_a_missing_one() {
+    let world = World::courses();
+    four_courses(&world);
+    let file = world.file("courses.csv", "C1\nnope\n");
+    let (code, report) = world.run_json("course-check", &file, &["--atomic"]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(lines_of(&report["details"]["found"]), [1]);
+    assert_eq!(lines_of(&report["details"]["missing"]), [2]);
+}

@@ -38,7 +38,7 @@ fn blocks(text: &str) -> BTreeMap<String, (usize, usize)> {
 
 #[test]
 fn the_formats_page_matches_the_processors() {
-    let world = World::enrolments();
+    let world = World::with(&[USERS, COURSES, ENROLMENTS, GROUPS]);
     // The binary alone in its folder: the build folder may hold test fixtures.
     let run = std::process::Command::new(world.lone_binary())
         .arg("--data-dir")
@@ -63,6 +63,8 @@ fn the_formats_page_matches_the_processors() {
             "course-delete",
             "course-reset",
             "enrolments",
+            "group-members",
+            "groups",
             "metacourse",
             "users"
         ]

@@ -112,8 +112,9 @@ fn the_enrolments_export_runs_back_and_changes_nothing() {
     let world = samples();
     let before = participation(&world);
     let csv = export(&world, "enrolments", "csv");
+    // Every sample account has an idnumber: `uid` holds them, as the default user_key reads.
     assert!(
-        csv.starts_with("cmd;rolename;uid;cid;enrol;starttime;endtime\n"),
+        csv.starts_with("cmd;rolename;uid;cid;enrol;starttime;endtime\nadd;editingteacher;U001;HIST101;manual;0;0\n"),
         "{csv}"
     );
     assert!(
@@ -121,20 +122,44 @@ fn the_enrolments_export_runs_back_and_changes_nothing() {
         "what links made is theirs to make: {csv}"
     );
     let file = world.file("back.csv", &csv);
+    for _ in 0..2 {
+        let (code, report) = world.run_json("enrolments", &file, &[]);
+        assert_eq!(code, 0, "{report}");
+        assert_eq!(
+            report["counts"]["unchanged"],
+            csv.lines().count() as u64 - 1,
+            "{report}"
+        );
+        assert_eq!(participation(&world), before);
+    }
+    world.assert_consistent();
+    // An enrolled account without an idnumber: the whole file names accounts by username,
+    // and says how to read it back, on stderr and in its first line.
+    let users = world.file(
+        "noid.csv",
+        "username;firstname;lastname;course1\nnoid;No;Id;HIST101\n",
+    );
+    assert_eq!(world.run_json("users", &users, &[]).0, 0);
+    let run = world.run(&["export", "enrolments", "--format", "csv"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let note = "`uid` holds usernames (an account has no idnumber): run it with `toolsync run enrolments FILE --set user_key=username`";
+    assert!(run.stderr().contains(note), "{}", run.stderr());
+    let csv = run.stdout();
+    assert!(csv.starts_with(&format!("# {note}\n")), "{csv}");
+    assert!(
+        csv.contains(";noid;HIST101;") && csv.contains(";jdoe;HIST101;"),
+        "{csv}"
+    );
+    let before = participation(&world);
+    let file = world.file("back-by-username.csv", &csv);
     let (code, report) = world.run_json("enrolments", &file, &["--set", "user_key=username"]);
     assert_eq!(code, 0, "{report}");
-    let counts = &report["counts"];
     assert_eq!(
-        counts["unchanged"],
-        csv.lines().count() as u64 - 1,
+        report["counts"]["unchanged"],
+        csv.lines().count() as u64 - 2,
         "{report}"
     );
     assert_eq!(participation(&world), before);
-    // A second time too: nothing moved.
-    let (code, report) = world.run_json("enrolments", &file, &["--set", "user_key=username"]);
-    assert_eq!(code, 0, "{report}");
-    assert_eq!(participation(&world), before);
-    world.assert_consistent();
 }
 
 #[test]

@@ -1,7 +1,11 @@
 //! `show` and `export` output pinned byte for byte: the README's sample sequence (two users files,
-//! the courses, the metacourse links) is run through the real binary, then every entity the
-//! samples fill is shown and exported and compared with `tests/golden/`. The stored timestamps
-//! (`timecreated`, `timemodified`) are the run's "now": they are set to 0 on both sides.
+//! the courses, the metacourse links, the enrolments, a users file with enrolment columns, the
+//! groups and their members) is run through the real binary, then every entity the samples
+//! fill is shown and exported and compared with `tests/golden/` (the enrolments' own exports
+//! carry the run's start as a default start date, so they are checked in `tests/enrolments.rs`
+//! instead). The stored timestamps
+//! (`timecreated`, `timemodified`, a membership's `timeadded`) are the run's "now": they are set
+//! to 0 on both sides.
 //!
 //! To accept a deliberate change of output, regenerate the files with
 //! `TOOLSYNC_BLESS=1 cargo test -p toolsync --test golden` and review the diff.
@@ -19,14 +23,21 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
 
-/// `"timecreated": 1796189606` → `"timecreated": 0` (pretty or compact JSON).
+/// `"timecreated": 1796189606` → `"timecreated": 0` (pretty or compact JSON), and the same for
+/// `timemodified`, `timeadded`, and a course's count of `effective` enrolments (which depends on
+/// today's date against the samples' enrolment periods).
 fn without_stamps(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = ["\"timecreated\":", "\"timemodified\":"]
-        .iter()
-        .filter_map(|key| rest.find(key).map(|i| (i, key.len())))
-        .min()
+    while let Some(at) = [
+        "\"timecreated\":",
+        "\"timemodified\":",
+        "\"timeadded\":",
+        "\"effective\":",
+    ]
+    .iter()
+    .filter_map(|key| rest.find(key).map(|i| (i, key.len())))
+    .min()
     {
         let (i, len) = at;
         out.push_str(&rest[..i + len]);
@@ -60,12 +71,16 @@ fn check(name: &str, actual: &str) {
 }
 
 fn samples_world() -> World {
-    let world = World::courses();
+    let world = World::with(&[USERS, COURSES, ENROLMENTS, GROUPS]);
     for (processor, file) in [
         ("users", "userimport.csv"),
         ("users", "userimport-excel-cp1252.csv"),
         ("course-create", "uploadcourses.csv"),
         ("metacourse", "metacourses.csv"),
+        ("enrolments", "enrols.csv"),
+        ("users", "userimport-enrolments.csv"),
+        ("groups", "groups.csv"),
+        ("group-members", "groupmembers.csv"),
     ] {
         let path = examples().join(file);
         let run = world.run(&["run", processor, path.to_str().unwrap()]);
@@ -82,7 +97,15 @@ fn show_and_export_of_the_samples_are_pinned() {
         assert_eq!(run.code(), 0, "{args:?}: {}", run.stderr());
         run.stdout()
     };
-    for entity in ["users", "courses", "categories", "roles"] {
+    for entity in [
+        "users",
+        "courses",
+        "categories",
+        "roles",
+        "groups",
+        "groupings",
+        "group-members",
+    ] {
         for format in ["csv", "json"] {
             check(
                 &format!("export-{entity}.{format}"),
@@ -111,7 +134,9 @@ fn show_and_export_of_the_samples_are_pinned() {
 #[test]
 fn the_stamp_filter_only_zeroes_stamps() {
     assert_eq!(
-        without_stamps("{\"timecreated\":12,\"startdate\":34,\n  \"timemodified\": 56}"),
-        "{\"timecreated\":0,\"startdate\":34,\n  \"timemodified\": 0}"
+        without_stamps(
+            "{\"timecreated\":12,\"startdate\":34,\n  \"timemodified\": 56,\"timeadded\":7}"
+        ),
+        "{\"timecreated\":0,\"startdate\":34,\n  \"timemodified\": 0,\"timeadded\":0}"
     );
 }

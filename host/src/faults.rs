@@ -7,7 +7,9 @@
 //! waits until `<dir>/go` exists (two minutes at most), then goes on. Unset, a point costs one
 //! comparison. This is a testing hook, not an operator feature (docs/formats.md says so).
 //!
-//! The points, in the order a run meets them: `after-last-commit` (the last batch and the
+//! The points, in the order a run meets them: `after-batch-commit` (a batch of rows and the
+//! journal are committed, not the last: a run killed there resumes after that batch, once sled
+//! has written it — it does every 500 ms), `after-last-commit` (the last batch and the
 //! finish plan are committed, but sled may not have written them to its files yet: an abort
 //! here, like a kill, usually loses them, and the next run does the last batch again),
 //! `before-final-flush`, `after-final-flush` (the finish plan is durable, no output is

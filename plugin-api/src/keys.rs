@@ -4,7 +4,10 @@
 //! same way in every processor.
 
 use crate::abi::OptionSpec;
-use crate::model::{Course, CourseKey, Courses, Role, RoleKey, Roles, User, UserKey, Users};
+use crate::model::{
+    Course, CourseKey, Courses, Group, GroupKey, Grouping, Groups, ModelResult, Role, RoleKey,
+    Roles, User, UserKey, Users,
+};
 use crate::processor::{RowError, StartContext};
 use crate::txn::StoreRead;
 use crate::StartError;
@@ -39,6 +42,18 @@ pub fn role_key_option() -> OptionSpec {
     .choices(&RoleKey::WORDS)
 }
 
+/// A group or grouping key option (`group_key`, `grouping_key`): id, idnumber or name, within
+/// the row's course (formats.md §2.6). `what` says which cells it reads (`the group in
+/// `groupid``), for `schema`.
+pub fn group_key_option(option: &str, default: &str, what: &str) -> OptionSpec {
+    OptionSpec::new(
+        option,
+        default,
+        &format!("field of {what}: id, idnumber or name (within the row's course)"),
+    )
+    .choices(&GroupKey::WORDS)
+}
+
 impl StartContext {
     /// The run's `course_key` (a bad value is a usage error).
     pub fn course_key(&self) -> Result<CourseKey, StartError> {
@@ -50,6 +65,12 @@ impl StartContext {
     pub fn user_key(&self) -> Result<UserKey, StartError> {
         let word = self.option_choice("user_key", &UserKey::WORDS)?;
         Ok(UserKey::parse(&word).unwrap_or(UserKey::Username))
+    }
+
+    /// The run's value of a group or grouping key option ([`group_key_option`]).
+    pub fn group_key(&self, option: &str) -> Result<GroupKey, StartError> {
+        let word = self.option_choice(option, &GroupKey::WORDS)?;
+        Ok(GroupKey::parse(&word).unwrap_or(GroupKey::Idnumber))
     }
 
     /// The run's `role_key`.
@@ -124,6 +145,54 @@ pub fn find_user(
             key.column()
         ))),
     }
+}
+
+/// The group of `course` a cell designates; an empty cell ("missing `groupid`") or no match
+/// ("no group with idnumber = G9 in course HIST101") fails the row. Groups are looked up
+/// within the row's course only (formats.md §2.6).
+pub fn find_group(
+    store: &impl StoreRead,
+    course: &Course,
+    key: GroupKey,
+    column: &str,
+    value: &str,
+) -> Result<Group, RowError> {
+    find_in_course(course, key, column, value, "group", |value| {
+        Groups::find_group(store, course.id, key, value)
+    })
+}
+
+/// The grouping of `course` a cell designates, as [`find_group`] does for groups.
+pub fn find_grouping(
+    store: &impl StoreRead,
+    course: &Course,
+    key: GroupKey,
+    column: &str,
+    value: &str,
+) -> Result<Grouping, RowError> {
+    find_in_course(course, key, column, value, "grouping", |value| {
+        Groups::find_grouping(store, course.id, key, value)
+    })
+}
+
+fn find_in_course<T>(
+    course: &Course,
+    key: GroupKey,
+    column: &str,
+    value: &str,
+    what: &str,
+    find: impl FnOnce(&str) -> ModelResult<Option<T>>,
+) -> Result<T, RowError> {
+    if value.is_empty() {
+        return Err(RowError::new(format!("missing `{column}`")));
+    }
+    find(value)?.ok_or_else(|| {
+        RowError::new(format!(
+            "no {what} with {} = {value} in course {}",
+            key.column(),
+            course.shortname
+        ))
+    })
 }
 
 /// The role a cell designates (shortnames compare case-insensitively).
@@ -206,6 +275,47 @@ mod tests {
                 .unwrap_err()
                 .reason,
             "`rolename`: no role with id = 99"
+        );
+    }
+
+    #[test]
+    fn groups_and_groupings_are_found_within_the_row_course_only() {
+        let mut store = MemoryStore::new();
+        let mut txn = store.txn();
+        let cat = Categories::create(&mut txn, 0, "C", true, 1).unwrap().id;
+        let a = Courses::create(&mut txn, Course::new("A", "A", cat, 1)).unwrap();
+        let b = Courses::create(&mut txn, Course::new("B", "B", cat, 1)).unwrap();
+        let red = Groups::create_group(&mut txn, &a, "Red", "R1", 1).unwrap();
+        let team = Groups::create_grouping(&mut txn, &a, "Team", "T1", 1).unwrap();
+        drop(txn);
+        let read = store.read();
+        let reason = |r: Result<Group, RowError>| r.unwrap_err().reason;
+        assert_eq!(
+            find_group(&read, &a, GroupKey::Idnumber, "groupid", "R1").unwrap(),
+            red
+        );
+        assert_eq!(
+            find_group(&read, &a, GroupKey::Id, "groupid", &red.id.to_string()).unwrap(),
+            red
+        );
+        assert_eq!(
+            reason(find_group(&read, &b, GroupKey::Name, "groupid", "Red")),
+            "no group with name = Red in course B"
+        );
+        assert_eq!(
+            reason(find_group(&read, &a, GroupKey::Idnumber, "groupid", "")),
+            "missing `groupid`"
+        );
+        assert_eq!(
+            find_grouping(&read, &a, GroupKey::Name, "grouping", "Team").unwrap(),
+            team
+        );
+        assert_eq!(
+            find_grouping(&read, &a, GroupKey::Idnumber, "grouping", "R1")
+                .unwrap_err()
+                .reason,
+            "no grouping with idnumber = R1 in course A",
+            "a group's idnumber designates no grouping"
         );
     }
 }

@@ -133,6 +133,12 @@ fn write_export(
             out.write_all(b"]\n").map_err(export_failure)
         }
         Format::Csv => {
+            // How to run the file back, when the store makes it depart from the processor's
+            // defaults: on stderr for whoever exports, and in the file for whoever runs it.
+            if let Some(note) = entity.csv_note(ctx).map_err(model_failure)? {
+                crate::output::note(format!("export {}: {note}", entity.name()));
+                writeln!(out, "# {note}").map_err(export_failure)?;
+            }
             let header = entity.csv_header(ctx).map_err(model_failure)?;
             let mut csv = CsvWriter::new(out);
             csv.record(&header).map_err(export_failure)?;
@@ -216,14 +222,7 @@ fn list() -> CmdResult {
     for e in ENTITIES {
         let mut line = format!("  {:<18} {}", e.name(), e.about());
         if let Some(processor) = e.processor() {
-            let options: String = e
-                .run_back_options()
-                .iter()
-                .map(|o| format!(" --set {o}"))
-                .collect();
-            line.push_str(&format!(
-                "; its CSV runs back through `run {processor}{options}`"
-            ));
+            line.push_str(&format!("; its CSV runs back through `run {processor}`"));
         }
         if let Some(keys) = e.key_help() {
             line.push_str(&format!("; show {} <{keys}>", e.singular()));

@@ -195,7 +195,9 @@ pub fn run(
                 &mut progress,
             );
             rows.stream(&mut engine, &mut run, &mut opened.reader)?;
-            rows.finish(&mut engine, &mut run)?;
+            if finishes(args, rows.state, read_only) {
+                rows.finish(&mut engine, &mut run)?;
+            }
             rows.state.comments = opened.reader.comments();
 
             if let Some(reason) = &rows.state.stopped {
@@ -347,11 +349,25 @@ fn remove_stale_spools(data: &DataDir, store: &Store) {
     }
 }
 
-/// Whether a run's outcome commits: not a dry run, and not an `--atomic` run with a failed
-/// row or an early stop (rolled back).
+/// Whether a run's outcome commits: not a dry run, and not a rolled-back `--atomic` run.
 fn commits(args: &RunArgs, state: &Journal) -> bool {
-    let rolled_back = args.atomic && (state.tally.failed() > 0 || state.stopped.is_some());
-    !args.dry_run && !rolled_back
+    !args.dry_run && !rolled_back(args, state)
+}
+
+/// An `--atomic` run with a failed row or an early stop: nothing of it is committed.
+fn rolled_back(args: &RunArgs, state: &Journal) -> bool {
+    args.atomic && (state.tally.failed() > 0 || state.stopped.is_some())
+}
+
+/// Whether the processor's final step (`finish`) runs. It acts on what the rows did
+/// (group-members purges the empty groups of the file's courses, formats.md §3.9), so it runs
+/// only when the rows stand: not after an early stop (`--max-errors`), whose rows stay
+/// committed though the file was not applied to its end, nor before an `--atomic` rollback,
+/// which would drop its writes while its report said they were done. A processor that writes
+/// nothing has nothing rolled back: its final step, a report (course-check's lists), runs
+/// after a rollback too. A dry run finishes, to say what the final step would do.
+fn finishes(args: &RunArgs, state: &Journal, read_only: bool) -> bool {
+    state.stopped.is_none() && (read_only || !rolled_back(args, state))
 }
 
 /// `start` sees the file's columns and the options only, so when it refuses a file that has a

@@ -120,14 +120,15 @@ impl<'a> Rows<'a> {
             last,
             "batch committed"
         );
+        if !last {
+            crate::faults::point("after-batch-commit");
+        }
         Ok(())
     }
 
-    /// The processor's last word (not after an early stop); its writes commit like a row's.
+    /// The processor's last word (when it runs: see `finishes` in the run's module); its
+    /// writes commit like a row's.
     pub fn finish(&mut self, engine: &mut Engine<'_>, run: &mut RunBox) -> Result<(), Error> {
-        if self.state.stopped.is_some() {
-            return Ok(());
-        }
         let outcome = engine.finish(run)?;
         if let Some(error) = outcome.error.into_option() {
             self.state.warnings.push(format!(

@@ -45,7 +45,6 @@ pub static USERS: Table<User> = Table {
     key_help: Some("username, idnumber, e-mail or id"),
     arity: 1,
     processor: Some("users"),
-    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| scan_space(ctx, user::SPACE, b"", visit),
     lookups: &[
@@ -105,6 +104,7 @@ pub static USERS: Table<User> = Table {
     ],
     show_extra: None,
     csv_lines: None,
+    csv_note: None,
 };
 
 pub static ROLES: Table<Role> = Table {
@@ -114,7 +114,6 @@ pub static ROLES: Table<Role> = Table {
     key_help: Some("shortname or id"),
     arity: 1,
     processor: None,
-    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| scan_space(ctx, role::SPACE, b"", visit),
     lookups: &[
@@ -139,6 +138,7 @@ pub static ROLES: Table<Role> = Table {
     ],
     show_extra: None,
     csv_lines: None,
+    csv_note: None,
 };
 
 /// An account as `show user` prints it (what an update's change list compares).

@@ -38,7 +38,6 @@ pub static CATEGORIES: Table<CategoryRow> = Table {
     key_help: Some("a path from the top level (`Sciences/Physics`, `/2024` for a category named 2024) or an id"),
     arity: 1,
     processor: None,
-    run_back_options: &[],
     json_separator: ",",
     scan: |ctx, visit| {
         scan_space(ctx, category::SPACE, b"", &mut |c: Category| {
@@ -83,6 +82,7 @@ pub static CATEGORIES: Table<CategoryRow> = Table {
         ])
     }),
     csv_lines: None,
+    csv_note: None,
 };
 
 // ----- courses ------------------------------------------------------------------------------
@@ -180,7 +180,6 @@ pub static COURSES: Table<CourseRow> = Table {
     key_help: Some("shortname, idnumber or id"),
     arity: 1,
     processor: Some("course-create"),
-    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut paths = Paths::new();
@@ -243,6 +242,7 @@ pub static COURSES: Table<CourseRow> = Table {
         )])
     }),
     csv_lines: None,
+    csv_note: None,
 };
 
 /// The roles `show course` lists as teachers.
@@ -337,7 +337,6 @@ pub static SECTIONS: Table<SectionRow> = Table {
     key_help: None,
     arity: 1,
     processor: None,
-    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut last: Option<(u64, String)> = None;
@@ -365,4 +364,5 @@ pub static SECTIONS: Table<SectionRow> = Table {
     ],
     show_extra: None,
     csv_lines: None,
+    csv_note: None,
 };

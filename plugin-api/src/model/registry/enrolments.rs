@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
+use super::groups::Accounts;
 use super::{scan_space, Column, Ctx, FindError, Lookup, Table};
 use crate::model::enrol::{self, EnrolInstance, Enrolments, Method, RoleAssignment, UserEnrolment};
 use crate::model::{Courses, Groups, ModelResult, Roles, UserKey, Users};
@@ -92,7 +93,6 @@ pub static INSTANCES: Table<InstanceRow> = Table {
     key_help: None,
     arity: 1,
     processor: None,
-    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut names = Names::default();
@@ -119,6 +119,7 @@ pub static INSTANCES: Table<InstanceRow> = Table {
     ],
     show_extra: None,
     csv_lines: None,
+    csv_note: None,
 };
 
 // ----- user enrolments ----------------------------------------------------------------------
@@ -137,6 +138,8 @@ pub struct EnrolmentRow {
     row_made: bool,
     /// The role of one CSV line (see [`csv_lines`]).
     line_role: String,
+    /// The account as the CSV's `uid` names it (see [`enrolment_uid_key`]).
+    uid: String,
 }
 
 fn enrolment_row(
@@ -167,6 +170,7 @@ fn enrolment_row(
             .is_some_and(|i| matches!(i.method, Method::Manual | Method::SelfEnrol)),
         roles,
         line_role: String::new(),
+        uid: names.user(ctx, enrolment.user)?,
         enrolment,
     })
 }
@@ -190,6 +194,35 @@ fn csv_lines(row: &EnrolmentRow) -> Vec<EnrolmentRow> {
             ..row.clone()
         })
         .collect()
+}
+
+/// How the CSV's `uid` names accounts: by idnumber, as the enrolments processor reads them by
+/// default, when every account the file lists has one; else, for the whole file, by username
+/// (every account has one), which `--set user_key=username` reads (the export's note says so).
+/// A first pass over the enrolments, which stops at the first account without an idnumber.
+fn enrolment_uid_key(ctx: Ctx<'_>) -> ModelResult<UserKey> {
+    let mut key = UserKey::Idnumber;
+    let mut accounts = Accounts::default();
+    let mut names = Names::default();
+    scan_space(ctx, enrol::ENROLMENT_SPACE, b"", &mut |e: UserEnrolment| {
+        let row_made = names
+            .instance(ctx, e.course, e.instance)?
+            .is_some_and(|i| matches!(i.method, Method::Manual | Method::SelfEnrol));
+        if row_made && accounts.get(ctx, e.user)?.1.is_empty() {
+            key = UserKey::Username;
+        }
+        Ok(key == UserKey::Idnumber)
+    })?;
+    Ok(key)
+}
+
+/// The note of a CSV export whose `uid` holds usernames.
+fn enrolment_note(ctx: Ctx<'_>) -> ModelResult<Option<String>> {
+    Ok((enrolment_uid_key(ctx)? == UserKey::Username).then(|| {
+        "`uid` holds usernames (an account has no idnumber): run it with \
+         `toolsync run enrolments FILE --set user_key=username`"
+            .to_string()
+    }))
 }
 
 /// The line's command (see [`csv_lines`]).
@@ -324,12 +357,17 @@ pub static ENROLMENTS: Table<EnrolmentRow> = Table {
     ),
     arity: 2,
     processor: Some("enrolments"),
-    run_back_options: &["user_key=username"],
     json_separator: ",\n",
     scan: |ctx, visit| {
+        let by_idnumber = enrolment_uid_key(ctx)? == UserKey::Idnumber;
         let mut names = Names::default();
+        let mut accounts = Accounts::default();
         scan_space(ctx, enrol::ENROLMENT_SPACE, b"", &mut |e: UserEnrolment| {
-            visit(enrolment_row(ctx, &mut names, e)?)
+            let mut row = enrolment_row(ctx, &mut names, e)?;
+            if by_idnumber {
+                row.uid = accounts.get(ctx, row.enrolment.user)?.1;
+            }
+            visit(row)
         })
     },
     lookups: &[Lookup {
@@ -339,7 +377,7 @@ pub static ENROLMENTS: Table<EnrolmentRow> = Table {
     columns: &[
         Column::csv("cmd", |r| csv_cmd(r).into()),
         Column::csv("rolename", |r| r.line_role.clone().into()),
-        Column::csv("uid", |r| r.user.clone().into()),
+        Column::csv("uid", |r| r.uid.clone().into()),
         Column::csv("cid", |r| r.course.clone().into()),
         Column::csv("enrol", |r| r.method.clone().into()),
         Column::csv("starttime", |r| r.enrolment.timestart.into()),
@@ -358,6 +396,7 @@ pub static ENROLMENTS: Table<EnrolmentRow> = Table {
     ],
     show_extra: Some(held),
     csv_lines: Some(csv_lines),
+    csv_note: Some(enrolment_note),
 };
 
 // ----- role assignments ---------------------------------------------------------------------
@@ -401,7 +440,6 @@ pub static ASSIGNMENTS: Table<AssignmentRow> = Table {
     key_help: None,
     arity: 1,
     processor: None,
-    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut names = Names::default();
@@ -422,6 +460,7 @@ pub static ASSIGNMENTS: Table<AssignmentRow> = Table {
     ],
     show_extra: None,
     csv_lines: None,
+    csv_note: None,
 };
 
 // ----- metacourse links ---------------------------------------------------------------------
@@ -439,7 +478,6 @@ pub static META_LINKS: Table<LinkRow> = Table {
     key_help: None,
     arity: 1,
     processor: Some("metacourse"),
-    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut names = Names::default();
@@ -463,4 +501,5 @@ pub static META_LINKS: Table<LinkRow> = Table {
     ],
     show_extra: None,
     csv_lines: None,
+    csv_note: None,
 };

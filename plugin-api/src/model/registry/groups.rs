@@ -1,11 +1,23 @@
-//! Groups, groupings and group memberships of each course, for reading.
+//! Groups, groupings and group memberships of each course.
+//!
+//! Two of the CSV exports are input files of a processor, which changes nothing when they run
+//! back on the same store (every row `unchanged`):
+//! - `groups` → the groups processor (formats.md §3.8): `courseid` (the course's shortname),
+//!   `name`, `idnumber`, `description`; add mode finds each group by its idnumber, else its name;
+//! - `group-members` → the group-members processor (§3.9): `courseid`, `groupid`, `userid`,
+//!   written with the keys its default options read where the store allows ([`MemberKeys`]).
+//!
+//! Groupings stay for reading: a group may sit in several, which the groups processor's one
+//! `grouping` cell cannot say.
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 
 use super::enrolments::Names;
 use super::{scan_keyed, scan_space, Column, Ctx, FindError, Lookup, Table};
-use crate::model::group::{self, Group, Grouping, Groups, Membership};
-use crate::model::{id_at, CourseKey, Courses, ModelResult};
+use crate::model::group::{self, Group, GroupKey, Grouping, Groups, Membership};
+use crate::model::{id_at, CourseKey, Courses, ModelResult, UserKey, Users};
 
 pub struct GroupRow {
     group: Group,
@@ -64,8 +76,7 @@ pub static GROUPS: Table<GroupRow> = Table {
     about: "groups of each course",
     key_help: Some("a course (shortname, idnumber or id), then the group (idnumber, name or id)"),
     arity: 2,
-    processor: None,
-    run_back_options: &[],
+    processor: Some("groups"),
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut names = Names::default();
@@ -77,16 +88,21 @@ pub static GROUPS: Table<GroupRow> = Table {
         field: "course-and-group",
         find: find_group,
     }],
+    // The CSV is a groups file: the processor's column names, the course as course_key's
+    // default (shortname) reads it; the id and the counts stay in the JSON.
     columns: &[
-        Column::both("course", |r| r.course.clone().into()),
-        Column::both("id", |r| r.group.id.into()),
+        Column::json("course", |r| r.course.clone().into()),
+        Column::csv("courseid", |r| r.course.clone().into()),
+        Column::json("id", |r| r.group.id.into()),
         Column::both("name", |r| r.group.name.clone().into()),
         Column::both("idnumber", |r| r.group.idnumber.clone().into()),
-        Column::both("members", |r| r.members.into()),
+        Column::both("description", |r| r.group.description.clone().into()),
+        Column::json("members", |r| r.members.into()),
         Column::json("timecreated", |r| r.group.timecreated.into()),
     ],
     show_extra: None,
     csv_lines: None,
+    csv_note: None,
 };
 
 pub struct GroupingRow {
@@ -119,7 +135,6 @@ pub static GROUPINGS: Table<GroupingRow> = Table {
     ),
     arity: 2,
     processor: None,
-    run_back_options: &[],
     json_separator: ",\n",
     scan: |ctx, visit| {
         let mut names = Names::default();
@@ -148,13 +163,139 @@ pub static GROUPINGS: Table<GroupingRow> = Table {
     ],
     show_extra: None,
     csv_lines: None,
+    csv_note: None,
 };
+
+/// How the CSV of `group-members` designates groups and accounts. The processor reads
+/// idnumbers by default (`group_key`, `user_key`), so the export writes idnumbers — when every
+/// group and every account it lists has one. Otherwise a column takes, for the whole file
+/// (a key option holds for a whole file), the field every record has: the group's name
+/// (unique in its course) or the username; [`member_note`] says which options read it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberKeys {
+    pub group: GroupKey,
+    pub user: UserKey,
+}
+
+impl MemberKeys {
+    /// The `--set` options that read a file written with these keys, if not the defaults.
+    fn options(self) -> Vec<String> {
+        let mut options = Vec::new();
+        if self.group != GroupKey::Idnumber {
+            options.push(format!("--set group_key={}", self.group.column()));
+        }
+        if self.user != UserKey::Idnumber {
+            options.push(format!("--set user_key={}", self.user.column()));
+        }
+        options
+    }
+}
+
+/// The groups of the course being read: memberships are keyed by course first, so a scan
+/// meets each course's groups together and keeps one course's list at a time.
+#[derive(Default)]
+struct CourseGroups(Option<(u64, Vec<Group>)>);
+
+impl CourseGroups {
+    fn get(&mut self, ctx: Ctx<'_>, course: u64, id: u64) -> ModelResult<Option<&Group>> {
+        if self.0.as_ref().is_none_or(|(c, _)| *c != course) {
+            self.0 = Some((course, Groups::groups(&ctx.store, course)?));
+        }
+        Ok(self
+            .0
+            .as_ref()
+            .and_then(|(_, groups)| groups.iter().find(|g| g.id == id)))
+    }
+}
+
+/// Each account's username and idnumber, loaded once (bounded, as [`Names`] is).
+#[derive(Default)]
+pub(super) struct Accounts(HashMap<u64, (String, String)>);
+
+/// Accounts kept before the cache starts over.
+const ACCOUNTS_KEPT: usize = 10_000;
+
+impl Accounts {
+    /// (username, idnumber).
+    pub(super) fn get(&mut self, ctx: Ctx<'_>, id: u64) -> ModelResult<(String, String)> {
+        if let Some(found) = self.0.get(&id) {
+            return Ok(found.clone());
+        }
+        if self.0.len() >= ACCOUNTS_KEPT {
+            self.0.clear();
+        }
+        let found = Users::get(&ctx.store, id)?.map_or_else(
+            || (format!("#{id}"), String::new()),
+            |u| (u.username, u.idnumber),
+        );
+        self.0.insert(id, found.clone());
+        Ok(found)
+    }
+}
+
+/// A membership's course and group ids, from its key.
+fn membership_place(key: &[u8]) -> (u64, u64) {
+    (id_at(key, 0).unwrap_or(0), id_at(key, 1).unwrap_or(0))
+}
+
+/// The keys the CSV export writes with: a first pass over the memberships, which stops as soon
+/// as both columns have fallen back.
+pub fn member_keys(ctx: Ctx<'_>) -> ModelResult<MemberKeys> {
+    let mut keys = MemberKeys {
+        group: GroupKey::Idnumber,
+        user: UserKey::Idnumber,
+    };
+    let (mut groups, mut accounts) = (CourseGroups::default(), Accounts::default());
+    scan_keyed(
+        ctx,
+        group::MEMBER_SPACE,
+        b"",
+        &mut |key, membership: Membership| {
+            let (course, group_id) = membership_place(key);
+            if groups
+                .get(ctx, course, group_id)?
+                .is_none_or(|g| g.idnumber.is_empty())
+            {
+                keys.group = GroupKey::Name;
+            }
+            if accounts.get(ctx, membership.user)?.1.is_empty() {
+                keys.user = UserKey::Username;
+            }
+            Ok(keys.group == GroupKey::Idnumber || keys.user == UserKey::Idnumber)
+        },
+    )?;
+    Ok(keys)
+}
+
+/// The note of a CSV export that departs from group-members' default keys.
+fn member_note(ctx: Ctx<'_>) -> ModelResult<Option<String>> {
+    let keys = member_keys(ctx)?;
+    let options = keys.options();
+    if options.is_empty() {
+        return Ok(None);
+    }
+    let mut fallbacks = Vec::new();
+    if keys.group == GroupKey::Name {
+        fallbacks.push("`groupid` holds group names (a group has no idnumber)");
+    }
+    if keys.user == UserKey::Username {
+        fallbacks.push("`userid` holds usernames (an account has no idnumber)");
+    }
+    Ok(Some(format!(
+        "{}: run it with `toolsync run group-members FILE {}`",
+        fallbacks.join(", "),
+        options.join(" ")
+    )))
+}
 
 pub struct MemberRow {
     membership: Membership,
     course: String,
     group: String,
+    group_idnumber: String,
     user: String,
+    user_idnumber: String,
+    keys: MemberKeys,
 }
 
 pub static MEMBERS: Table<MemberRow> = Table {
@@ -163,41 +304,54 @@ pub static MEMBERS: Table<MemberRow> = Table {
     about: "group memberships: course, group, account",
     key_help: None,
     arity: 1,
-    processor: None,
-    run_back_options: &[],
+    processor: Some("group-members"),
     json_separator: ",\n",
     scan: |ctx, visit| {
+        let keys = member_keys(ctx)?;
         let mut names = Names::default();
-        let mut group_names: Option<(u64, Vec<Group>)> = None;
+        let (mut groups, mut accounts) = (CourseGroups::default(), Accounts::default());
         scan_keyed(
             ctx,
             group::MEMBER_SPACE,
             b"",
             &mut |key, membership: Membership| {
-                let (course, group_id) = (id_at(key, 0).unwrap_or(0), id_at(key, 1).unwrap_or(0));
-                if group_names.as_ref().is_none_or(|(c, _)| *c != course) {
-                    group_names = Some((course, Groups::groups(&ctx.store, course)?));
-                }
-                let group = group_names
-                    .as_ref()
-                    .and_then(|(_, groups)| groups.iter().find(|g| g.id == group_id))
-                    .map_or_else(|| format!("#{group_id}"), |g| g.name.clone());
+                let (course, group_id) = membership_place(key);
+                let (group, group_idnumber) = groups.get(ctx, course, group_id)?.map_or_else(
+                    || (format!("#{group_id}"), String::new()),
+                    |g| (g.name.clone(), g.idnumber.clone()),
+                );
+                let (user, user_idnumber) = accounts.get(ctx, membership.user)?;
                 visit(MemberRow {
                     course: names.course(ctx, course)?,
-                    user: names.user(ctx, membership.user)?,
                     group,
+                    group_idnumber,
+                    user,
+                    user_idnumber,
+                    keys,
                     membership,
                 })
             },
         )
     },
     lookups: &[],
+    // The JSON names each membership's course, group and account; the CSV is a
+    // group-members file, with the keys [`member_keys`] chose.
     columns: &[
-        Column::both("course", |r| r.course.clone().into()),
-        Column::both("group", |r| r.group.clone().into()),
-        Column::both("user", |r| r.user.clone().into()),
+        Column::json("course", |r| r.course.clone().into()),
+        Column::json("group", |r| r.group.clone().into()),
+        Column::json("user", |r| r.user.clone().into()),
         Column::json("timeadded", |r| r.membership.timeadded.into()),
+        Column::csv("courseid", |r| r.course.clone().into()),
+        Column::csv("groupid", |r| match r.keys.group {
+            GroupKey::Idnumber => r.group_idnumber.clone().into(),
+            _ => r.group.clone().into(),
+        }),
+        Column::csv("userid", |r| match r.keys.user {
+            UserKey::Idnumber => r.user_idnumber.clone().into(),
+            _ => r.user.clone().into(),
+        }),
     ],
     show_extra: None,
     csv_lines: None,
+    csv_note: Some(member_note),
 };

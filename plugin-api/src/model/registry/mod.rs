@@ -73,10 +73,6 @@ pub trait Entity: Sync {
     fn lookup_fields(&self) -> Vec<&'static str>;
     /// The processor that takes the CSV export as input, if any.
     fn processor(&self) -> Option<&'static str>;
-    /// The options (`KEY=VALUE`) that processor needs to read the CSV back, when its defaults
-    /// do not fit: the enrolments export names accounts by username, which every account has,
-    /// where the processor's `user_key` defaults to idnumber.
-    fn run_back_options(&self) -> &'static [&'static str];
     /// The text between two records of the JSON export: `",\n"` (a record a line), or `","`
     /// for the entities whose export has always been one line.
     fn json_separator(&self) -> &'static str;
@@ -93,6 +89,12 @@ pub trait Entity: Sync {
         ctx: Ctx<'_>,
         visit: &mut dyn FnMut(Fields) -> ModelResult<()>,
     ) -> ModelResult<()>;
+    /// What the operator must know to run the CSV export back, when the store leaves no
+    /// choice but to depart from the processor's defaults (group-members: groups without an
+    /// idnumber are written by name, to be read with `group_key = name`). `export` prints it
+    /// on stderr and as a `#` comment, the first line of the CSV, so that the file says how to
+    /// read it wherever it goes; comments are skipped by every processor.
+    fn csv_note(&self, ctx: Ctx<'_>) -> ModelResult<Option<String>>;
     /// The CSV header (a first pass over the records when a family needs it).
     fn csv_header(&self, ctx: Ctx<'_>) -> ModelResult<Vec<String>>;
     /// Every record as CSV cells under `header`.
@@ -127,6 +129,9 @@ pub fn entity(word: &str) -> Option<&'static dyn Entity> {
         .copied()
         .find(|e| e.name() == word || e.singular() == word)
 }
+
+/// See [`Entity::csv_note`].
+pub type CsvNote = fn(Ctx<'_>) -> ModelResult<Option<String>>;
 
 /// Named values (a family's members, what `show` adds).
 pub type Named = Vec<(String, Value)>;
@@ -213,8 +218,6 @@ pub struct Table<R: 'static> {
     pub key_help: Option<&'static str>,
     pub arity: usize,
     pub processor: Option<&'static str>,
-    /// See [`Entity::run_back_options`].
-    pub run_back_options: &'static [&'static str],
     /// See [`Entity::json_separator`].
     pub json_separator: &'static str,
     pub scan: Scan<R>,
@@ -225,6 +228,8 @@ pub struct Table<R: 'static> {
     /// A record the CSV writes as several lines, or none (an enrolment: a line per role,
     /// none for an enrolment a metacourse link made); `None`: one line per record.
     pub csv_lines: Option<fn(&R) -> Vec<R>>,
+    /// See [`Entity::csv_note`].
+    pub csv_note: Option<CsvNote>,
 }
 
 impl<R: 'static> Table<R> {
@@ -270,10 +275,6 @@ impl<R: 'static> Entity for Table<R> {
 
     fn processor(&self) -> Option<&'static str> {
         self.processor
-    }
-
-    fn run_back_options(&self) -> &'static [&'static str] {
-        self.run_back_options
     }
 
     fn json_separator(&self) -> &'static str {
@@ -322,6 +323,10 @@ impl<R: 'static> Entity for Table<R> {
             visit(self.json_fields(&row))?;
             Ok(true)
         })
+    }
+
+    fn csv_note(&self, ctx: Ctx<'_>) -> ModelResult<Option<String>> {
+        self.csv_note.map_or(Ok(None), |note| note(ctx))
     }
 
     fn csv_header(&self, ctx: Ctx<'_>) -> ModelResult<Vec<String>> {
@@ -631,15 +636,16 @@ mod world_tests {
         );
         assert_eq!(
             csv(&store, "groups"),
-            ["course;id;name;idnumber;members", "M;1;G;G-1;1"]
+            ["courseid;name;idnumber;description", "M;G;G-1;"]
         );
         assert_eq!(
             csv(&store, "groupings"),
             ["course;id;name;idnumber;groups", "M;1;GG;;G"]
         );
+        // sam has no idnumber: the accounts go by username (see the note's test below).
         assert_eq!(
             csv(&store, "group-members"),
-            ["course;group;user", "M;G;sam"]
+            ["courseid;groupid;userid", "M;G-1;sam"]
         );
         assert_eq!(csv(&store, "sections"), ["course;section;name;summary"]);
         // The enrolments CSV is an enrolments file: a line per role, none for a link's.
@@ -656,6 +662,60 @@ mod world_tests {
                 "{}: one JSON object per CSV line",
                 e.name()
             );
+        }
+    }
+
+    /// The group-members CSV is read back with the processor's default keys (idnumbers) when
+    /// every group and member has one; else a column falls back, for the whole file, to the
+    /// field every record has, and the note names the options that read it.
+    #[test]
+    fn the_group_members_csv_keys_by_idnumber_where_the_store_allows() {
+        let mut store = world();
+        let note = |store: &MemoryStore| entity("group-members").unwrap().csv_note(ctx(store));
+        assert_eq!(
+            note(&store).unwrap().unwrap(),
+            "`userid` holds usernames (an account has no idnumber): run it with \
+             `toolsync run group-members FILE --set user_key=username`"
+        );
+        {
+            let mut txn = store.txn();
+            let mut sam = Users::find(&txn, crate::model::UserKey::Username, "sam")
+                .unwrap()
+                .remove(0);
+            sam.idnumber = "S-1".into();
+            Users::save(&mut txn, &mut sam).unwrap();
+        }
+        assert_eq!(note(&store).unwrap(), None, "the defaults read it");
+        assert_eq!(
+            csv(&store, "group-members"),
+            ["courseid;groupid;userid", "M;G-1;S-1"]
+        );
+        {
+            // A second group, without an idnumber: every group goes by name.
+            let mut txn = store.txn();
+            let master = crate::model::Courses::by_shortname(&txn, "M")
+                .unwrap()
+                .unwrap();
+            let other = Groups::create_group(&mut txn, &master, "H", "", 2).unwrap();
+            let tina = Users::find(&txn, crate::model::UserKey::Username, "tina")
+                .unwrap()
+                .remove(0);
+            Groups::add_member(&mut txn, &other, tina.id, 2).unwrap();
+            let mut tina = tina;
+            tina.idnumber = "T-1".into();
+            Users::save(&mut txn, &mut tina).unwrap();
+        }
+        assert_eq!(
+            csv(&store, "group-members"),
+            ["courseid;groupid;userid", "M;G;S-1", "M;H;T-1"]
+        );
+        assert_eq!(
+            note(&store).unwrap().unwrap(),
+            "`groupid` holds group names (a group has no idnumber): run it with \
+             `toolsync run group-members FILE --set group_key=name`"
+        );
+        for e in ENTITIES.iter().filter(|e| e.name() != "group-members") {
+            assert_eq!(e.csv_note(ctx(&store)).unwrap(), None, "{}", e.name());
         }
     }
 
