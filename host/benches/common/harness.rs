@@ -359,7 +359,7 @@ pub fn same_content<T: PartialEq + std::fmt::Debug>(
 }
 
 /// The measures of one side (by label).
-pub fn of<'a>(measures: &'a [Measure], side: Side) -> Vec<&'a Measure> {
+pub fn of(measures: &[Measure], side: Side) -> Vec<&Measure> {
     measures
         .iter()
         .filter(|m| m.label.starts_with(side.word()))

@@ -61,12 +61,13 @@ pub enum GroupCmd {
 /// The group name columns.
 pub const GROUP_COLUMNS: [&str; 9] = ["g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8", "g9"];
 
+/// The groups a row names: (column, group name), in column order.
+pub type NamedGroups<'r> = Vec<(&'static str, &'r str)>;
+
 impl GroupCmd {
     /// The row's group command and the groups it names (non-empty cells, in column order),
     /// or `None` when `gcmd` is absent or empty. `gadd`, `gaddcreate` and `gdel` need a group.
-    pub fn of_row<'r>(
-        row: &Row<'r>,
-    ) -> Result<Option<(GroupCmd, Vec<(&'static str, &'r str)>)>, RowError> {
+    pub fn of_row<'r>(row: &Row<'r>) -> Result<Option<(GroupCmd, NamedGroups<'r>)>, RowError> {
         let word = row.get("gcmd").unwrap_or("");
         let cmd = match word.to_ascii_lowercase().as_str() {
             "" => return Ok(None),
@@ -81,7 +82,7 @@ impl GroupCmd {
             )))
             }
         };
-        let groups: Vec<(&'static str, &'r str)> = GROUP_COLUMNS
+        let groups: NamedGroups<'r> = GROUP_COLUMNS
             .iter()
             .filter_map(|c| row.non_empty(c).map(|name| (*c, name)))
             .collect();
