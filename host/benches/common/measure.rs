@@ -1,7 +1,8 @@
-//! What the benches share: one measured child process (wall time, peak RSS from `wait4`, store
-//! size on disk), finding the plugin library cargo built, the results table, number formats.
-//! Included by `users.rs` and `courses.rs` with `#[path]`; not a bench target of its own
-//! (cargo only discovers `benches/*.rs` and `benches/*/main.rs`).
+//! What the benches share: one measured child process (wall time, CPU time and peak RSS from
+//! `wait4`, store size on disk), finding the plugin library cargo built, the results table,
+//! number formats. Included by `users.rs`, `courses.rs`, `enrolments.rs` and `kill_trials.rs`
+//! with `#[path]`; not a bench target of its own (cargo only discovers `benches/*.rs` and
+//! `benches/*/main.rs`). `harness.rs` builds on it.
 #![allow(dead_code)] // each bench uses a part
 
 use std::path::{Path, PathBuf};
@@ -13,25 +14,30 @@ pub struct Measure {
     pub label: String,
     pub rows: u64,
     pub seconds: f64,
+    /// User and system CPU time of the process, all its threads: what the machine's other load
+    /// changes less than the wall time.
+    pub cpu_seconds: f64,
     pub peak_rss_kib: u64,
     pub store_bytes: u64,
 }
 
 impl Measure {
     /// A finished run's figures (the store's size read now), echoed on stderr.
-    pub fn taken(label: &str, rows: u64, seconds: f64, peak_rss_kib: u64, data: &Path) -> Measure {
+    pub fn taken(label: &str, rows: u64, waited: Waited, data: &Path) -> Measure {
         let measure = Measure {
             label: label.to_string(),
             rows,
-            seconds,
-            peak_rss_kib,
+            seconds: waited.seconds,
+            cpu_seconds: waited.cpu_seconds,
+            peak_rss_kib: waited.peak_rss_kib,
             store_bytes: disk_usage(&data.join("store")),
         };
         eprintln!(
-            "{:.2} s, {:.0} rows/s, peak RSS {}",
-            seconds,
+            "{:.2} s ({:.2} s CPU), {:.0} rows/s, peak RSS {}",
+            measure.seconds,
+            measure.cpu_seconds,
             measure.rate(),
-            kib(peak_rss_kib)
+            kib(measure.peak_rss_kib)
         );
         measure
     }
@@ -57,8 +63,20 @@ pub fn toolsync_command(toolsync: &Path, plugins: &Path, data: &Path) -> Command
     cmd
 }
 
-/// Waits for a child with `wait4`: exit code, seconds since `started`, peak RSS in KiB.
-pub fn wait_measured(child: Child, started: Instant) -> Result<(i32, f64, u64), String> {
+/// What `wait4` tells of a finished child.
+#[derive(Debug, Clone, Copy)]
+pub struct Waited {
+    /// The exit code, or minus the signal that ended it.
+    pub code: i32,
+    /// Wall time since it was started.
+    pub seconds: f64,
+    /// User plus system time, all threads.
+    pub cpu_seconds: f64,
+    pub peak_rss_kib: u64,
+}
+
+/// Waits for a child with `wait4`: exit code, seconds since `started`, CPU time, peak RSS.
+pub fn wait_measured(child: Child, started: Instant) -> Result<Waited, String> {
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain data; wait4 fills it for our own child, which `child` does not
@@ -81,8 +99,14 @@ pub fn wait_measured(child: Child, started: Instant) -> Result<(i32, f64, u64), 
     } else {
         -libc::WTERMSIG(status)
     };
-    // Linux reports ru_maxrss in KiB.
-    Ok((code, seconds, usage.ru_maxrss as u64))
+    let time = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(Waited {
+        code,
+        seconds,
+        cpu_seconds: time(usage.ru_utime) + time(usage.ru_stime),
+        // Linux reports ru_maxrss in KiB.
+        peak_rss_kib: usage.ru_maxrss as u64,
+    })
 }
 
 /// The plugin library `library` (e.g. `toolsync_users`) cargo built for this profile (a
@@ -129,19 +153,20 @@ pub fn plugin_library(toolsync: &Path, library: &str, package: &str) -> Result<P
 /// The results table, one line per measured run.
 pub fn print_table<'a>(measures: impl IntoIterator<Item = &'a Measure>) {
     println!(
-        "| {:<17} | {:>9} | {:>8} | {:>9} | {:>11} | {:>13} |",
-        "run", "rows", "seconds", "rows/s", "peak RSS", "store on disk"
+        "| {:<17} | {:>9} | {:>8} | {:>8} | {:>9} | {:>11} | {:>13} |",
+        "run", "rows", "seconds", "CPU s", "rows/s", "peak RSS", "store on disk"
     );
     println!(
-        "|{:-<19}|{:->11}|{:->10}|{:->11}|{:->13}|{:->15}|",
-        "", "", "", "", "", ""
+        "|{:-<19}|{:->11}|{:->10}|{:->10}|{:->11}|{:->13}|{:->15}|",
+        "", "", "", "", "", "", ""
     );
     for m in measures {
         println!(
-            "| {:<17} | {:>9} | {:>8.2} | {:>9.0} | {:>11} | {:>13} |",
+            "| {:<17} | {:>9} | {:>8.2} | {:>8.2} | {:>9.0} | {:>11} | {:>13} |",
             m.label,
             m.rows,
             m.seconds,
+            m.cpu_seconds,
             m.rate(),
             kib(m.peak_rss_kib),
             bytes(m.store_bytes)
