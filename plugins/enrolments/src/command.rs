@@ -64,9 +64,6 @@ pub type NamedGroups<'r> = Vec<(&'static str, &'r str)>;
 /// The group name columns.
 pub const GROUP_COLUMNS: [&str; 9] = ["g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8", "g9"];
 
-/// The groups a row names: (column, group name), in column order.
-pub type NamedGroups<'r> = Vec<(&'static str, &'r str)>;
-
 impl GroupCmd {
     /// The row's group command and the groups it names (non-empty cells, in column order),
     /// or `None` when `gcmd` is absent or empty. `gadd`, `gaddcreate` and `gdel` need a group.
