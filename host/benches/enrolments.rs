@@ -42,7 +42,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use harness::{Bench, Plugin, Side};
-use measure::{bytes, disk_usage, file_size, parse_count, print_table, size_name, Measure};
+use measure::{bytes, disk_usage, file_size, parse_count, size_name, Measure};
 
 const PLUGINS: [Plugin; 3] = [
     Plugin {
@@ -350,21 +350,7 @@ fn report(settings: &Settings, files: &Files, template: u64, big: &[Measure], sm
         );
     }
     println!();
-    print_table(big.iter().chain(small));
-    println!();
-    println!(
-        "{}",
-        harness::throughput_line(settings.rows, big, Some(0.8)).0
-    );
-    println!(
-        "{}",
-        harness::throughput_line(settings.small_rows, small, None).0
-    );
-    for (side, target) in [(Side::Toolsync, Some(1.5)), (Side::Baseline, None)] {
-        let small = (settings.small_rows, small);
-        let big = (settings.rows, big);
-        println!("{}", harness::growth_line(side, small, big, target).0);
-    }
+    harness::print_two_sizes((settings.rows, big), (settings.small_rows, small), 1.5);
     println!(
         "CPU time baseline/toolsync (throughput by CPU time): {} per pair {}; {} per pair {}",
         size_name(settings.rows),

@@ -35,7 +35,7 @@ use std::process::{ExitCode, Stdio};
 use std::time::Instant;
 
 use harness::{Bench, Plugin, Side};
-use measure::{bytes, file_size, parse_count, print_table, size_name, Measure};
+use measure::{bytes, file_size, parse_count, size_name, Measure};
 
 const USERS_PLUGIN: Plugin = Plugin {
     env: "TOOLSYNC_BENCH_PLUGIN",
@@ -267,19 +267,5 @@ fn report(settings: &Settings, files: &[Input], big: &[Measure], small: &[Measur
         );
     }
     println!();
-    print_table(big.iter().chain(small));
-    println!();
-    println!(
-        "{}",
-        harness::throughput_line(settings.rows, big, Some(0.8)).0
-    );
-    println!(
-        "{}",
-        harness::throughput_line(settings.small_rows, small, None).0
-    );
-    for (side, target) in [(Side::Toolsync, Some(1.2)), (Side::Baseline, None)] {
-        let small = (settings.small_rows, small);
-        let big = (settings.rows, big);
-        println!("{}", harness::growth_line(side, small, big, target).0);
-    }
+    harness::print_two_sizes((settings.rows, big), (settings.small_rows, small), 1.2);
 }

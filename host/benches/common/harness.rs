@@ -257,7 +257,11 @@ impl Bench {
             .spawn()
             .map_err(|e| format!("cannot start toolsync export: {e}"))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut lines = BufReader::with_capacity(1 << 20, stdout).lines();
+        // A leading `#` line is the export's note on how to read it back (group names for
+        // groups without idnumber...): not a record.
+        let mut lines = BufReader::with_capacity(1 << 20, stdout)
+            .lines()
+            .skip_while(|l| l.as_ref().is_ok_and(|l| l.starts_with('#')));
         let header = lines
             .next()
             .ok_or(format!("`export {entity}` printed nothing"))?
@@ -395,6 +399,29 @@ pub fn per_pair(measures: &[Measure], f: impl Fn(&Measure, &Measure) -> f64) -> 
 
 /// `1M: best toolsync … rows/s, best baseline … rows/s, ratio … (per pair: …)`, with the
 /// throughput target's verdict when there is one; returns the line and the ratio.
+/// The results of a bench measured at two sizes: the table, the throughput line of each size
+/// (the large one against the 0.8 target), and each side's memory growth from the small size
+/// to the large one (toolsync's against `growth_target`).
+pub fn print_two_sizes(
+    (rows, big): (u64, &[Measure]),
+    (small_rows, small): (u64, &[Measure]),
+    growth_target: f64,
+) {
+    measure::print_table(big.iter().chain(small));
+    println!();
+    println!("{}", throughput_line(rows, big, Some(0.8)).0);
+    println!("{}", throughput_line(small_rows, small, None).0);
+    for (side, target) in [
+        (Side::Toolsync, Some(growth_target)),
+        (Side::Baseline, None),
+    ] {
+        println!(
+            "{}",
+            growth_line(side, (small_rows, small), (rows, big), target).0
+        );
+    }
+}
+
 pub fn throughput_line(rows: u64, measures: &[Measure], target: Option<f64>) -> (String, f64) {
     let (t, b) = (
         best_rate(measures, Side::Toolsync),
