@@ -106,6 +106,16 @@ fn scan_layered(
     };
     let batch = staged(&staging.batch);
     let row = staged(&staging.row);
+    let strip = prefix.iter().position(|b| *b == 0).map_or(0, |p| p + 1);
+    if batch.is_empty() && row.is_empty() {
+        // Nothing staged under the prefix (the common case: a look-up in what earlier batches
+        // committed): the store's entries as they are, without a merge map.
+        return backend
+            .scan(prefix)
+            .take(limit)
+            .map(|item| item.map(|(k, v)| (k[strip..].to_vec(), v)).map_err(|e| e.0))
+            .collect();
+    }
     // Staged removals may hide stored entries: read enough of the store to still fill `limit`.
     let wanted = limit.saturating_add(batch.len() + row.len());
     let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
@@ -115,7 +125,6 @@ fn scan_layered(
     }
     merged.extend(batch);
     merged.extend(row);
-    let strip = prefix.iter().position(|b| *b == 0).map_or(0, |p| p + 1);
     Ok(merged
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k[strip..].to_vec(), v)))
@@ -371,6 +380,24 @@ mod tests {
         backend.apply(staging.take_batch()).unwrap();
         assert_eq!(backend.get(&full_key("user", b"2")).unwrap(), None);
         assert_eq!(backend.get(&full_key(SEQUENCES, b"user")).unwrap(), None);
+        // Nothing staged any more: the store's entries, stripped of the keyspace, limited.
+        let view = ReadView::new(&staging, &backend);
+        assert_eq!(
+            scan(&view, "user", b""),
+            vec![
+                (b"1".to_vec(), b"stored".to_vec()),
+                (b"3".to_vec(), b"kept".to_vec())
+            ]
+        );
+        assert_eq!(
+            scan(&view, "user", b"3"),
+            vec![(b"3".to_vec(), b"kept".to_vec())]
+        );
+        let first = view
+            .scan_prefix("user".into(), (&b""[..]).into(), 1)
+            .unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].0.as_slice(), b"1");
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! enrolment behind either.
 
 use toolsync_plugin_api::model::{
-    Course, CourseKey, EnrolRequest, Enrolments, GroupKey, Groups, Method, Period, Role, RoleKey,
-    User, UserKey,
+    Course, CourseKey, EnrolRequest, Enrolments, GroupKey, Groups, Method, ModelError, Period,
+    Role, RoleKey, User, UserKey,
 };
 use toolsync_plugin_api::{
     keys, Derived, Outcome, OutcomeKind, Row, RowError, RowHandler, StartContext, StartError, Txn,
@@ -321,11 +321,17 @@ impl EnrolmentsRun {
     ) -> Result<String, RowError> {
         let now = self.settings.started_at;
         let (user, course) = (t.user.id, &t.course);
-        if !Enrolments::participates(txn, course.id, user)? {
-            return Err(RowError::new(format!(
+        let outsider = || {
+            RowError::new(format!(
                 "`gcmd`: the account holds no enrolment or role in `{}` (after `cmd`), so it cannot be in its groups",
                 course.shortname
-            )));
+            ))
+        };
+        // A group joined checks it itself (the model's rule for every member): the check
+        // here is for the commands that join nothing.
+        let joins = gcmd != GroupCmd::Del && !names.is_empty();
+        if !joins && !Enrolments::participates(txn, course.id, user)? {
+            return Err(outsider());
         }
         let mut left = 0;
         if gcmd.replaces() {
@@ -351,7 +357,10 @@ impl EnrolmentsRun {
                 if Groups::remove_member(txn, &group, user)? {
                     removed.push(name.to_string());
                 }
-            } else if Groups::add_member(txn, &group, user, now)? {
+            } else if Groups::add_member(txn, &group, user, now).map_err(|e| match e {
+                ModelError::Conflict(_) => outsider(),
+                other => other.into(),
+            })? {
                 joined.push(name.to_string());
             }
         }
