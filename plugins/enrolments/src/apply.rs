@@ -339,19 +339,20 @@ impl EnrolmentsRun {
         }
         let (mut joined, mut created, mut removed) = (Vec::new(), Vec::new(), Vec::new());
         for (column, name) in names {
-            let group = match Groups::find_group(txn, course.id, GroupKey::Name, name)? {
-                Some(group) => group,
-                None if gcmd.creates() => {
+            let group = if gcmd.creates() {
+                let (group, new) = Groups::find_or_create_group(txn, course, name, now)
+                    .map_err(|e| RowError::new(format!("`{column}`: {e}")))?;
+                if new {
                     created.push(name.to_string());
-                    Groups::create_group(txn, course, name, "", now)
-                        .map_err(|e| RowError::new(format!("`{column}`: {e}")))?
                 }
-                None => {
-                    return Err(RowError::new(format!(
+                group
+            } else {
+                Groups::find_group(txn, course.id, GroupKey::Name, name)?.ok_or_else(|| {
+                    RowError::new(format!(
                         "`{column}`: course `{}` has no group named `{name}`",
                         course.shortname
-                    )))
-                }
+                    ))
+                })?
             };
             if gcmd == GroupCmd::Del {
                 if Groups::remove_member(txn, &group, user)? {

@@ -352,6 +352,9 @@ fn each_failure_names_its_value_and_leaves_nothing() {
         // The enrolment of this row would be new: the failing group command takes it back.
         (h, "add,student,U2,A,,gadd,Nope", "`g1`: course `A` has no group named `Nope`"),
         (h, "del,student,U1,A,,gaddcreate,Red", "`gcmd`: the account holds no enrolment or role in `A` (after `cmd`), so it cannot be in its groups"),
+        // Group commands that join nothing check it too.
+        (h, "del,student,U1,A,,greplace,", "`gcmd`: the account holds no enrolment or role in `A` (after `cmd`), so it cannot be in its groups"),
+        (h, "del,student,U1,A,,gdel,Red", "`gcmd`: the account holds no enrolment or role in `A` (after `cmd`), so it cannot be in its groups"),
     ];
     for (header, row, reason) in cases {
         let got = f.failing(&[], header, row);
