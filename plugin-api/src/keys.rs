@@ -5,8 +5,8 @@
 
 use crate::abi::OptionSpec;
 use crate::model::{
-    Course, CourseKey, Courses, Group, GroupKey, Grouping, Groups, ModelResult, Role, RoleKey,
-    Roles, User, UserKey, Users,
+    Cohort, CohortKey, Cohorts, Course, CourseKey, Courses, Group, GroupKey, Grouping, Groups,
+    ModelResult, Role, RoleKey, Roles, User, UserKey, Users,
 };
 use crate::processor::{RowError, StartContext};
 use crate::txn::StoreRead;
@@ -54,7 +54,23 @@ pub fn group_key_option(option: &str, default: &str, what: &str) -> OptionSpec {
     .choices(&GroupKey::WORDS)
 }
 
+/// The `cohort_key` option: idnumber (default), id or name.
+pub fn cohort_key_option() -> OptionSpec {
+    OptionSpec::new(
+        "cohort_key",
+        "idnumber",
+        "field that designates a cohort: idnumber, id or name",
+    )
+    .choices(&CohortKey::WORDS)
+}
+
 impl StartContext {
+    /// The run's `cohort_key`.
+    pub fn cohort_key(&self) -> Result<CohortKey, StartError> {
+        let word = self.option_choice("cohort_key", &CohortKey::WORDS)?;
+        Ok(CohortKey::parse(&word).unwrap_or(CohortKey::Idnumber))
+    }
+
     /// The run's `course_key` (a bad value is a usage error).
     pub fn course_key(&self) -> Result<CourseKey, StartError> {
         let word = self.option_choice("course_key", &CourseKey::WORDS)?;
@@ -193,6 +209,21 @@ fn find_in_course<T>(
             course.shortname
         ))
     })
+}
+
+/// The cohort a cell designates; an empty cell ("missing `cohort`") or no match ("no cohort
+/// with idnumber = 3A") fails the row.
+pub fn find_cohort(
+    store: &impl StoreRead,
+    key: CohortKey,
+    column: &str,
+    value: &str,
+) -> Result<Cohort, RowError> {
+    if value.is_empty() {
+        return Err(RowError::new(format!("missing `{column}`")));
+    }
+    Cohorts::find(store, key, value)?
+        .ok_or_else(|| RowError::new(format!("no cohort with {} = {value}", key.column())))
 }
 
 /// The role a cell designates (shortnames compare case-insensitively).

@@ -179,13 +179,8 @@ pub fn run(file: &Path, dir: &Path) -> Result<Counts, String> {
                     None => {
                         last_instance += 1;
                         let record = EnrolInstance {
-                            v: MODEL_VERSION,
                             id: last_instance,
-                            course,
-                            method: Method::Manual,
-                            enabled: true,
-                            master: 0,
-                            extra: Extra::new(),
+                            ..EnrolInstance::new(course, Method::Manual)
                         };
                         batch.insert(
                             full_key("enrol", &ids(&[course, last_instance])),
@@ -302,6 +297,7 @@ pub fn run(file: &Path, dir: &Path) -> Result<Counts, String> {
                     v: MODEL_VERSION,
                     user,
                     timeadded: now,
+                    source: 0,
                     extra: Extra::new(),
                 };
                 batch.insert(key.as_slice(), serde_json::to_vec(&record).map_err(json)?);

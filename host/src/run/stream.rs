@@ -22,6 +22,11 @@ use crate::error::Error;
 /// that a kill loses little work and memory stays flat.
 pub const BATCH_ROWS: u64 = 2_000;
 
+/// Staged writes after which a batch commits before [`BATCH_ROWS`]: a row may make thousands of
+/// writes (binding a cohort of 50,000 members makes 50,000 enrolments), and a batch of such
+/// rows must not hold them all in memory.
+pub const BATCH_WRITES: usize = 200_000;
+
 /// Where the rows go, and what the loop keeps of them.
 pub struct Rows<'a> {
     pub spool: &'a mut Spool,
@@ -195,7 +200,9 @@ impl Sink<ReadItem> for Rows<'_> {
                 )));
             }
         }
-        if self.journaled && self.since_commit >= BATCH_ROWS {
+        if self.journaled
+            && (self.since_commit >= BATCH_ROWS || engine.staging().batch_len() >= BATCH_WRITES)
+        {
             self.commit(engine, false)?;
             self.since_commit = 0;
         }

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::category::{self, Categories, Category};
+use super::cohort::{self, Cohort, CohortMember, Cohorts};
 use super::course::{self, Course, Courses};
 use super::enrol::{self, EnrolInstance, Enrolments, Method, RoleAssignment, UserEnrolment};
 use super::group::{self, Group, Grouping, Groups, Membership, Set};
@@ -64,6 +65,7 @@ pub fn check_store(store: &impl StoreRead) -> ModelResult<Findings> {
     enrolments(store, &mut f)?;
     assignments(store, &mut f)?;
     groups(store, &mut f)?;
+    cohorts(store, &mut f)?;
     activities(store, &mut f)?;
     sequences(store, &mut f)?;
     Ok(f)
@@ -266,12 +268,13 @@ fn users(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
         if u.deleted {
             let held = Enrolments::courses_of(store, u.id)?.len()
                 + Enrolments::courses_with_roles(store, u.id)?.len()
-                + Groups::courses_of_member(store, u.id)?.len();
+                + Groups::courses_of_member(store, u.id)?.len()
+                + Cohorts::cohorts_of(store, u.id)?.len();
             if held > 0 {
                 f.add(
                     user::SPACE,
                     format!("{} ({})", u.id, u.username),
-                    "a deleted account still holds enrolments, roles or group memberships",
+                    "a deleted account still holds enrolments, roles, group or cohort memberships",
                 );
             }
         }
@@ -480,6 +483,9 @@ fn instances(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
                     );
                 }
             }
+            if i.method == Method::Cohort {
+                binding(store, f, key, &i)?;
+            }
             Ok(())
         },
     )?;
@@ -518,6 +524,20 @@ fn enrolments(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
                     readable(key),
                     format!("its account {} does not exist", e.user),
                 );
+            }
+            if let Some(owner) = Enrolments::instance(store, e.course, e.instance)? {
+                if owner.method == Method::Cohort
+                    && !Cohorts::is_member(store, owner.cohort, e.user)?
+                {
+                    f.add(
+                        space,
+                        readable(key),
+                        format!(
+                            "made by the binding of cohort {}, of which account {} is not a member",
+                            owner.cohort, e.user
+                        ),
+                    );
+                }
             }
             if !exists(store, enrol::BY_USER, &ids(&[e.user, e.course, e.instance]))? {
                 f.add(
@@ -692,6 +712,22 @@ fn groups(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
                 ),
             );
         }
+        if m.source != 0 {
+            let through = ids(&[course, m.user, m.source]);
+            let owner = Enrolments::instance(store, course, m.source)?;
+            if !owner.is_some_and(|o| o.owns_roles())
+                || !exists(store, enrol::ENROLMENT_SPACE, &through)?
+            {
+                f.add(
+                    space,
+                    readable(key),
+                    format!(
+                        "owned by instance {}, which is no binding the account is enrolled through",
+                        m.source
+                    ),
+                );
+            }
+        }
         if !exists(
             store,
             group::MEMBER_BY_USER,
@@ -741,6 +777,160 @@ fn groups(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
     })
 }
 
+/// A cohort binding (a `cohort` instance): its cohort, role and group exist, its entry is
+/// there, and when enabled it enrols every member of the cohort, actively.
+fn binding(
+    store: &impl StoreRead,
+    f: &mut Findings,
+    key: &[u8],
+    i: &EnrolInstance,
+) -> ModelResult<()> {
+    let space = enrol::INSTANCE_SPACE;
+    if Cohorts::get(store, i.cohort)?.is_none() {
+        f.add(
+            space,
+            readable(key),
+            format!("the binding's cohort {} does not exist", i.cohort),
+        );
+        return Ok(());
+    }
+    if Roles::get(store, i.role)?.is_none() {
+        f.add(
+            space,
+            readable(key),
+            format!("the binding's role {} does not exist", i.role),
+        );
+    }
+    if i.group != 0 && Groups::group(store, i.course, i.group)?.is_none() {
+        f.add(
+            space,
+            readable(key),
+            format!("the binding's group {} does not exist", i.group),
+        );
+    }
+    if !exists(
+        store,
+        cohort::BINDING_SPACE,
+        &ids(&[i.cohort, i.course, i.id]),
+    )? {
+        f.add(
+            cohort::BINDING_SPACE,
+            readable(key),
+            "missing the entry of this binding",
+        );
+    }
+    if i.enabled {
+        let mut missing = 0;
+        for user in Cohorts::members(store, i.cohort)? {
+            let through = store
+                .get_json::<UserEnrolment>(enrol::ENROLMENT_SPACE, &ids(&[i.course, user, i.id]))?;
+            if !through.is_some_and(|e| e.active) {
+                missing += 1;
+            }
+        }
+        if missing > 0 {
+            f.add(
+                space,
+                readable(key),
+                format!("{missing} members of cohort {} are not actively enrolled through this enabled binding", i.cohort),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn cohorts(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
+    each_record(store, f, cohort::SPACE, |f, key, c: Cohort| {
+        id_matches(f, cohort::SPACE, key, c.id);
+        indexed(store, f, cohort::NAMES, c.name.as_bytes(), c.id, "cohort")?;
+        indexed(
+            store,
+            f,
+            cohort::IDNUMBERS,
+            c.idnumber.as_bytes(),
+            c.id,
+            "cohort",
+        )?;
+        if c.category != 0 && Categories::get(store, c.category)?.is_none() {
+            f.add(
+                cohort::SPACE,
+                readable(key),
+                format!("its category {} does not exist", c.category),
+            );
+        }
+        Ok(())
+    })?;
+    entry_points_home(store, f, cohort::NAMES, cohort::SPACE, |c: &Cohort| {
+        c.name.as_bytes().to_vec()
+    })?;
+    entry_points_home(store, f, cohort::IDNUMBERS, cohort::SPACE, |c: &Cohort| {
+        c.idnumber.as_bytes().to_vec()
+    })?;
+    each_record(store, f, cohort::MEMBER_SPACE, |f, key, m: CohortMember| {
+        let space = cohort::MEMBER_SPACE;
+        let id = id_at(key, 0).unwrap_or(0);
+        if id_at(key, 1) != Some(m.user) {
+            f.add(space, readable(key), "its key and record disagree");
+        }
+        if Cohorts::get(store, id)?.is_none() {
+            f.add(
+                space,
+                readable(key),
+                format!("its cohort {id} does not exist"),
+            );
+        }
+        match Users::get(store, m.user)? {
+            None => f.add(
+                space,
+                readable(key),
+                format!("its account {} does not exist", m.user),
+            ),
+            Some(u) if u.deleted => f.add(
+                space,
+                readable(key),
+                format!("its account {} is deleted", m.user),
+            ),
+            Some(_) => {}
+        }
+        if !exists(store, cohort::MEMBER_BY_USER, &ids(&[m.user, id]))? {
+            f.add(
+                cohort::MEMBER_BY_USER,
+                readable(key),
+                "missing the entry of this membership",
+            );
+        }
+        Ok(())
+    })?;
+    each_entry(store, f, cohort::MEMBER_BY_USER, |f, key, _| {
+        let found = match (id_at(key, 0), id_at(key, 1)) {
+            (Some(user), Some(id)) => Cohorts::is_member(store, id, user)?,
+            _ => false,
+        };
+        if !found {
+            f.add(
+                cohort::MEMBER_BY_USER,
+                readable(key),
+                "lists a membership that does not exist",
+            );
+        }
+        Ok(())
+    })?;
+    each_entry(store, f, cohort::BINDING_SPACE, |f, key, _| {
+        let instance = match (id_at(key, 1), id_at(key, 2)) {
+            (Some(course), Some(id)) => Enrolments::instance(store, course, id)?,
+            _ => None,
+        };
+        if instance.is_none_or(|i| i.method != Method::Cohort || Some(i.cohort) != id_at(key, 0)) {
+            f.add(
+                cohort::BINDING_SPACE,
+                readable(key),
+                "points to no binding of this cohort",
+            );
+        }
+        Ok(())
+    })
+}
+
 fn activities(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
     each_entry(store, f, activity::SPACE, |f, key, _| {
         if let Some(course) = id_at(key, 0) {
@@ -760,6 +950,7 @@ fn sequences(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
         (enrol::INSTANCE_SPACE, enrol::SEQUENCE, 1),
         (group::GROUP_SPACE, group::GROUP_SEQUENCE, 1),
         (group::GROUPING_SPACE, group::GROUPING_SEQUENCE, 1),
+        (cohort::SPACE, cohort::SEQUENCE, 0),
     ];
     for (space, sequence, position) in spaces {
         let last = store

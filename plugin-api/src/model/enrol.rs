@@ -132,11 +132,43 @@ pub struct EnrolInstance {
     /// For `meta`: the course whose participants this instance mirrors.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub master: u64,
+    /// For `cohort` (a binding): the cohort whose members it enrols.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cohort: u64,
+    /// For `cohort`: the role its enrolments carry.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub role: u64,
+    /// For `cohort`: the period of the enrolments it makes (0: no bound).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timestart: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeend: i64,
+    /// For `cohort`: the group it puts its members in (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub group: u64,
     #[serde(flatten)]
     pub extra: Extra,
 }
 
 impl EnrolInstance {
+    /// A new enabled instance of a course (its id is given when it is stored).
+    pub fn new(course: u64, method: Method) -> EnrolInstance {
+        EnrolInstance {
+            v: MODEL_VERSION,
+            id: 0,
+            course,
+            method,
+            enabled: true,
+            master: 0,
+            cohort: 0,
+            role: 0,
+            timestart: 0,
+            timeend: 0,
+            group: 0,
+            extra: Extra::new(),
+        }
+    }
+
     /// Whether an owner (a link, a binding) makes this instance's enrolments and the role
     /// assignments they carry: those record the instance as their `source`, and go with it.
     pub fn owns_roles(&self) -> bool {
@@ -354,15 +386,19 @@ impl Enrolments {
         master: u64,
         now: i64,
     ) -> ModelResult<EnrolInstance> {
-        let instance = EnrolInstance {
-            v: MODEL_VERSION,
-            id: txn.next_id(SEQUENCE)?,
-            course,
-            method,
-            enabled: true,
-            master,
-            extra: Extra::new(),
-        };
+        let mut instance = EnrolInstance::new(course, method);
+        instance.master = master;
+        Self::create_instance(txn, instance, now)
+    }
+
+    /// Stores a new instance prepared by its owner (a cohort binding), with its id assigned
+    /// here.
+    pub(crate) fn create_instance(
+        txn: &mut Txn<'_>,
+        mut instance: EnrolInstance,
+        now: i64,
+    ) -> ModelResult<EnrolInstance> {
+        instance.id = txn.next_id(SEQUENCE)?;
         Self::save_instance(txn, &instance, now)?;
         Ok(instance)
     }
@@ -386,7 +422,11 @@ impl Enrolments {
         Ok(())
     }
 
-    fn users_of_instance(txn: &impl StoreRead, instance: &EnrolInstance) -> ModelResult<Vec<u64>> {
+    /// The accounts enrolled through an instance.
+    pub(crate) fn users_of_instance(
+        txn: &impl StoreRead,
+        instance: &EnrolInstance,
+    ) -> ModelResult<Vec<u64>> {
         Ok(Self::enrolments(txn, instance.course)?
             .into_iter()
             .filter(|e| e.instance == instance.id)
@@ -828,6 +868,7 @@ impl Enrolments {
                     Self::remove_assignment(txn, &assignment)?;
                 }
             }
+            Groups::remove_owned(txn, instance.course, user, instance.id)?;
         }
         Ok(true)
     }
@@ -989,12 +1030,23 @@ impl Enrolments {
             Self::drop_enrolment(txn, instance, *user)?;
             Self::after_unenrol(txn, instance.course, *user)?;
         }
-        txn.remove(INSTANCE_SPACE, &ids(&[instance.course, instance.id]))?;
-        if instance.method == Method::Meta {
-            txn.remove(FEEDS, &ids(&[instance.master, instance.course]))?;
-        }
+        Self::remove_instance_record(txn, instance)?;
         for user in users {
             Self::mirror(txn, instance.course, user, now, 0)?;
+        }
+        Ok(())
+    }
+
+    /// An instance's record and the entry its owner keeps of it (a link's, a binding's).
+    fn remove_instance_record(txn: &mut Txn<'_>, instance: &EnrolInstance) -> ModelResult<()> {
+        txn.remove(INSTANCE_SPACE, &ids(&[instance.course, instance.id]))?;
+        match instance.method {
+            Method::Meta => txn.remove(FEEDS, &ids(&[instance.master, instance.course]))?,
+            Method::Cohort => txn.remove(
+                super::cohort::BINDING_SPACE,
+                &ids(&[instance.cohort, instance.course, instance.id]),
+            )?,
+            _ => {}
         }
         Ok(())
     }
@@ -1006,10 +1058,7 @@ impl Enrolments {
             Self::unlink(txn, course.id, meta, now)?;
         }
         for instance in Self::instances(txn, course.id)? {
-            if instance.method == Method::Meta {
-                txn.remove(FEEDS, &ids(&[instance.master, course.id]))?;
-            }
-            txn.remove(INSTANCE_SPACE, &ids(&[course.id, instance.id]))?;
+            Self::remove_instance_record(txn, &instance)?;
         }
         for enrolment in Self::enrolments(txn, course.id)? {
             txn.remove(

@@ -28,7 +28,7 @@ use super::{
     id_at, id_key, ids, model_version, remove_prefix, scan_records, Extra, ModelError, ModelResult,
     MODEL_VERSION,
 };
-use crate::model::{Course, Enrolments};
+use crate::model::{Course, Enrolments, Method};
 use crate::txn::{StoreRead, Txn};
 
 pub const GROUP_SPACE: &str = "group";
@@ -85,6 +85,10 @@ pub struct Membership {
     pub v: u32,
     pub user: u64,
     pub timeadded: i64,
+    /// 0: made by a row; else the enrolment instance that made it and owns it (a cohort
+    /// binding's `makegroup`), which removes it with the enrolment it made.
+    #[serde(default, skip_serializing_if = "super::is_zero")]
+    pub source: u64,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -412,6 +416,29 @@ impl Groups {
     /// Adds a member. The account must hold an enrolment (active or suspended) or a role in
     /// the course (§3.9). Returns whether the membership is new.
     pub fn add_member(txn: &mut Txn<'_>, group: &Group, user: u64, now: i64) -> ModelResult<bool> {
+        Self::put_member(txn, group, user, 0, now)
+    }
+
+    /// Adds a member on behalf of an owning enrolment instance (a cohort binding): the
+    /// membership records its owner and goes with the enrolment it made. A membership already
+    /// there (made by a row, or by another owner) stays as it is. Returns whether it is new.
+    pub fn add_owned_member(
+        txn: &mut Txn<'_>,
+        group: &Group,
+        user: u64,
+        source: u64,
+        now: i64,
+    ) -> ModelResult<bool> {
+        Self::put_member(txn, group, user, source, now)
+    }
+
+    fn put_member(
+        txn: &mut Txn<'_>,
+        group: &Group,
+        user: u64,
+        source: u64,
+        now: i64,
+    ) -> ModelResult<bool> {
         let key = ids(&[group.course, group.id, user]);
         if txn.get(MEMBER_SPACE, &key)?.is_some() {
             return Ok(false);
@@ -426,6 +453,7 @@ impl Groups {
             v: MODEL_VERSION,
             user,
             timeadded: now,
+            source,
             extra: Extra::new(),
         };
         txn.put_json(MEMBER_SPACE, &key, &membership)?;
@@ -446,6 +474,44 @@ impl Groups {
         }
         Self::remove_membership(txn, group.course, group.id, user)?;
         Ok(true)
+    }
+
+    /// Removes a membership if `source` owns it; returns whether it did.
+    pub fn remove_owned_member(
+        txn: &mut Txn<'_>,
+        group: &Group,
+        user: u64,
+        source: u64,
+    ) -> ModelResult<bool> {
+        let key = ids(&[group.course, group.id, user]);
+        match txn.get_json::<Membership>(MEMBER_SPACE, &key)? {
+            Some(m) if m.source == source => {
+                Self::remove_membership(txn, group.course, group.id, user)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Removes the memberships of a user in a course that `source` owns; returns how many.
+    pub(crate) fn remove_owned(
+        txn: &mut Txn<'_>,
+        course: u64,
+        user: u64,
+        source: u64,
+    ) -> ModelResult<usize> {
+        let mut removed = 0;
+        for group in Self::groups_of_member(txn, course, user)? {
+            let key = ids(&[course, group, user]);
+            if txn
+                .get_json::<Membership>(MEMBER_SPACE, &key)?
+                .is_some_and(|m| m.source == source)
+            {
+                Self::remove_membership(txn, course, group, user)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Removes one membership (both its entries).
@@ -509,9 +575,20 @@ impl Groups {
         Ok(members.len())
     }
 
-    /// Deletes a group with its memberships and grouping bindings.
+    /// Deletes a group with its memberships and grouping bindings; a cohort binding that
+    /// filled it fills no group any more.
     pub fn delete_group(txn: &mut Txn<'_>, group: &Group) -> ModelResult<()> {
         Self::empty(txn, group)?;
+        for mut binding in Enrolments::instances_of(txn, group.course, Method::Cohort)? {
+            if binding.group == group.id {
+                binding.group = 0;
+                txn.put_json(
+                    super::enrol::INSTANCE_SPACE,
+                    &ids(&[binding.course, binding.id]),
+                    &binding,
+                )?;
+            }
+        }
         for grouping in Self::groupings(txn, group.course)? {
             txn.remove(BINDING_SPACE, &ids(&[group.course, grouping.id, group.id]))?;
         }

@@ -10,6 +10,7 @@
 pub mod activity;
 pub mod category;
 pub mod check;
+pub mod cohort;
 pub mod course;
 pub mod diff;
 pub mod enrol;
@@ -21,6 +22,7 @@ pub mod user;
 
 pub use activity::Activities;
 pub use category::{Categories, Category, CategoryRef};
+pub use cohort::{BindingSpec, Cohort, CohortDeleted, CohortKey, CohortMember, Cohorts, Synced};
 pub use course::{Course, CourseKey, Courses, Section, Sections};
 pub use enrol::{
     EnrolInstance, EnrolRequest, Enrolled, Enrolments, Method, Period, RoleAssignment, Unenrolled,
@@ -41,7 +43,12 @@ use crate::txn::{StoreError, StoreRead, Txn};
 /// - 3: group and grouping names and idnumbers indexed per course (`group.name`,
 ///   `group.idnumber`, `grouping.name`, `grouping.idnumber`); enrolment methods stored as one
 ///   of [`Method`]'s words (they always were).
-pub const MODEL_VERSION: u32 = 3;
+/// - 4: cohorts, their members and their course bindings (`cohort`, `cohort.name`,
+///   `cohort.idnumber`, `cohort.member`, `cohort.member.by_user`, `cohort.binding`); a
+///   binding is a `cohort` instance with its cohort, role, period and group; group
+///   memberships may be owned (`source`). Nothing older converts: a store of model 3 has no
+///   cohorts.
+pub const MODEL_VERSION: u32 = 4;
 
 /// Brings a store written by model `from` up to [`MODEL_VERSION`], in the caller's
 /// transaction (the host runs it when it opens an older store). Returns what it did, for the
@@ -86,6 +93,9 @@ pub fn upgrade(txn: &mut Txn<'_>, from: u32) -> ModelResult<Vec<String>> {
         }
         done.push(line);
     }
+    if from < 4 {
+        done.push("model 4: cohorts and cohort bindings (nothing to convert)".to_string());
+    }
     Ok(done)
 }
 
@@ -121,6 +131,12 @@ pub const KEYSPACES: &[&str] = &[
     group::GROUPING_BY_NAME,
     group::GROUPING_BY_IDNUMBER,
     group::BINDING_SPACE,
+    cohort::SPACE,
+    cohort::BY_NAME,
+    cohort::BY_IDNUMBER,
+    cohort::MEMBER_SPACE,
+    cohort::MEMBER_BY_USER,
+    cohort::BINDING_SPACE,
     activity::SPACE,
 ];
 
@@ -133,6 +149,7 @@ pub const SEQUENCES: &[&str] = &[
     enrol::SEQUENCE,
     group::GROUP_SEQUENCE,
     group::GROUPING_SEQUENCE,
+    cohort::SEQUENCE,
     activity::SEQUENCE,
 ];
 
@@ -335,8 +352,8 @@ mod tests {
         );
         let done = upgrade(&mut txn, 2).unwrap();
         assert_eq!(
-            done,
-            vec!["model 3: 3 group and grouping names and idnumbers indexed"]
+            done[0],
+            "model 3: 3 group and grouping names and idnumbers indexed"
         );
         assert_eq!(
             Groups::find_group(&txn, course.id, GroupKey::Idnumber, "G-1").unwrap(),

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::index::{self, text_key, Multi, Unique};
 use super::{
-    columns_of, id_key, model_version, Enrolments, Extra, ModelError, ModelResult, Omitted,
-    MODEL_VERSION,
+    columns_of, id_key, model_version, Cohorts, Enrolments, Extra, ModelError, ModelResult,
+    Omitted, MODEL_VERSION,
 };
 use crate::txn::{StoreRead, Txn};
 
@@ -315,9 +315,11 @@ impl Users {
     }
 
     /// Soft-deletes an account (formats.md §3.6): the record, its identity fields and hash stay,
-    /// flagged deleted; its enrolments, role assignments and group memberships go with it, in
+    /// flagged deleted; its cohort memberships (with what their bindings made), enrolments, role
+    /// assignments and group memberships go with it, in
     /// the caller's transaction (linked courses follow).
     pub fn soft_delete(txn: &mut Txn<'_>, user: &mut User, now: i64) -> ModelResult<()> {
+        Cohorts::remove_user(txn, user.id, now)?;
         Enrolments::remove_user(txn, user.id, now)?;
         user.deleted = true;
         user.timemodified = now;
