@@ -148,7 +148,7 @@ impl Synced {
         *self == Synced::default()
     }
 
-    fn add(&mut self, other: Synced) {
+    pub fn add(&mut self, other: Synced) {
         self.enrolled += other.enrolled;
         self.updated += other.updated;
         self.unenrolled += other.unenrolled;
