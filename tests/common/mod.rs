@@ -12,6 +12,7 @@ pub const USERS: &str = "toolsync_users";
 pub const COURSES: &str = "toolsync_courses";
 pub const ENROLMENTS: &str = "toolsync_enrolments";
 pub const GROUPS: &str = "toolsync_groups";
+pub const COHORTS: &str = "toolsync_cohorts";
 pub const PANICKY: &str = "toolsync_fixture_panicky";
 pub const API_V2: &str = "toolsync_fixture_api_v2";
 pub const API_LAYOUT: &str = "toolsync_fixture_api_layout";
@@ -103,6 +104,12 @@ impl World {
     /// enrols.
     pub fn enrolments() -> World {
         World::with(&[USERS, COURSES, ENROLMENTS])
+    }
+
+    /// The cohort processors, with the users and course processors that make what they bind,
+    /// and enrolments (a manual enrolment beside a binding's).
+    pub fn cohorts() -> World {
+        World::with(&[USERS, COURSES, ENROLMENTS, COHORTS])
     }
 
     /// The toolsync binary, linked into a folder of this world's that holds nothing else: its
