@@ -38,7 +38,7 @@ fn blocks(text: &str) -> BTreeMap<String, (usize, usize)> {
 
 #[test]
 fn the_formats_page_matches_the_processors() {
-    let world = World::with(&[USERS, COURSES, ENROLMENTS, GROUPS]);
+    let world = World::with(&[USERS, COURSES, ENROLMENTS, GROUPS, COHORTS]);
     // The binary alone in its folder: the build folder may hold test fixtures.
     let run = std::process::Command::new(world.lone_binary())
         .arg("--data-dir")
@@ -58,6 +58,8 @@ fn the_formats_page_matches_the_processors() {
     assert_eq!(
         fresh.keys().map(String::as_str).collect::<Vec<_>>(),
         [
+            "cohort-courses",
+            "cohorts",
             "course-check",
             "course-create",
             "course-delete",

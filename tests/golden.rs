@@ -71,7 +71,7 @@ fn check(name: &str, actual: &str) {
 }
 
 fn samples_world() -> World {
-    let world = World::with(&[USERS, COURSES, ENROLMENTS, GROUPS]);
+    let world = World::with(&[USERS, COURSES, ENROLMENTS, GROUPS, COHORTS]);
     for (processor, file) in [
         ("users", "userimport.csv"),
         ("users", "userimport-excel-cp1252.csv"),
@@ -81,6 +81,8 @@ fn samples_world() -> World {
         ("users", "userimport-enrolments.csv"),
         ("groups", "groups.csv"),
         ("group-members", "groupmembers.csv"),
+        ("cohorts", "cohorts.csv"),
+        ("cohort-courses", "cohortscourses.csv"),
     ] {
         let path = examples().join(file);
         let run = world.run(&["run", processor, path.to_str().unwrap()]);
