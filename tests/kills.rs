@@ -75,6 +75,31 @@ const ENROLS: &str = "cmd;rolename;uid;cid;enrol;starttime;gcmd;g1;g2\n\
                       shift;editingteacher;U1;C1;;;greplace;Blue;\n\
                       disable;;U2;C1;;;;;\n";
 
+/// Members of the large cohort the cohort-courses scenarios bind.
+const LARGE_COHORT: usize = 2_000;
+
+/// The four courses, and cohort BIG of [`LARGE_COHORT`] accounts.
+fn a_large_cohort(world: &World) {
+    four_courses(world);
+    let mut accounts = String::from("username;firstname;lastname;idnumber\n");
+    let mut members = String::from("cidnumber;cname;userid\n");
+    for i in 0..LARGE_COHORT {
+        accounts.push_str(&format!("m{i};M;{i};M{i}\n"));
+        members.push_str(&format!("BIG;Big class;M{i}\n"));
+    }
+    for (processor, name, content) in [
+        ("users", "accounts.csv", accounts),
+        ("cohorts", "members.csv", members),
+    ] {
+        let file = world.file(name, content);
+        let run = world.run(&["-q", "run", processor, file.to_str().unwrap()]);
+        assert_eq!(run.code(), 0, "setup: {}{}", run.stdout(), run.stderr());
+    }
+}
+
+/// Binds the large cohort to the four courses (one row fails: an unknown cohort).
+const BIND_LARGE: &str = "cohort;course;makegroup\nBIG;C1;1\nBIG;C2;\nNOPE;C3;\nBIG;C4;1\n";
+
 fn four_courses(world: &World) {
     let file = world.file("setup.csv", COURSES);
     let run = world.run(&["-q", "run", "course-create", file.to_str().unwrap()]);
@@ -122,6 +147,17 @@ const SCENARIOS: &[Scenario] = &[
         processor: "enrolments",
         file: "enrols.csv",
         content: ENROLS,
+        args: &[],
+        exit: 1,
+        tryback: true,
+    },
+    Scenario {
+        name: "cohort-courses binding a large cohort",
+        world: World::cohorts,
+        setup: a_large_cohort,
+        processor: "cohort-courses",
+        file: "bind.csv",
+        content: BIND_LARGE,
         args: &[],
         exit: 1,
         tryback: true,
@@ -205,6 +241,7 @@ fn store_content(world: &World) -> Vec<String> {
             "role-assignments",
             "groups",
             "group-members",
+            "enrol-instances",
         ],
     )
 }
@@ -322,6 +359,7 @@ fn a_kill_in_any_phase_of_the_finish_completes_each_output_once() {
             let after_clear = *phase == "after-journal-clear";
             assert_outputs_once(scenario, &world, &file, &context, after_clear);
             assert_eq!(store_content(&world), content, "{context}: the store");
+            world.assert_consistent();
         }
     }
 }
@@ -415,6 +453,93 @@ fn kills_at_random_instants_leave_every_row_and_output_once() {
         )
         .unwrap();
         assert_eq!(stored["counts"], expected.1, "{context}: the stored report");
+    }
+}
+
+/// A cohort-courses file binding a large cohort, killed at random instants (a fresh seed each
+/// time; printed when the test fails) while its rows make thousands of enrolments each: after
+/// each kill the store passes `toolsync check`, and the run resumed to its end leaves what an
+/// uninterrupted run leaves.
+#[test]
+fn a_binding_of_a_large_cohort_killed_at_random_instants_resumes_to_the_same_store() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    let mut random = Lcg(seed | 1);
+    let scenario = SCENARIOS
+        .iter()
+        .find(|s| s.processor == "cohort-courses")
+        .unwrap();
+    let (world, file) = scenario.prepare();
+    let started = Instant::now();
+    let (code, report) = scenario.run(&world, &file);
+    let took = started.elapsed();
+    assert_eq!(code, scenario.exit, "{report}");
+    let expected = (store_content(&world), report["counts"].clone());
+    for trial in 0..2 {
+        let (world, file) = scenario.prepare();
+        let context = format!("seed {seed}, trial {trial}");
+        for _ in 0..3 {
+            let mut child = scenario
+                .command(&world, &file)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_micros(
+                random.below(took.as_micros() as u64 + 1),
+            ));
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            child.kill().unwrap();
+            child.wait().unwrap();
+            world.assert_consistent();
+        }
+        // Unless a kill came after the run's end (its journal cleared, its report stored), the
+        // run is due again: resumed from its journal, or from the start if it was killed before
+        // its first commit.
+        let pending = world.run(&["journal"]).stdout().trim() != "no interrupted run";
+        let ours = |n: &str| n.contains(scenario.file) && n.ends_with(".json");
+        let reported = !files_in(&world.data.join("files/reports"), ours).is_empty();
+        if pending || !reported {
+            let (code, report) = scenario.run(&world, &file);
+            assert_eq!(code, scenario.exit, "{context}: {report}");
+        }
+        assert_same_content(&store_content(&world), &expected.0, &context);
+        world.assert_consistent();
+        let stored = files_in(&world.data.join("files/reports"), ours);
+        assert_eq!(stored.len(), 1, "{context}: one stored report");
+        let stored: Value = serde_json::from_slice(
+            &std::fs::read(world.data.join("files/reports").join(&stored[0])).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(stored["counts"], expected.1, "{context}: the stored report");
+    }
+}
+
+/// Two stores' exports are the same; else the first record that differs, not the whole store.
+fn assert_same_content(actual: &[String], expected: &[String], context: &str) {
+    for (entity, (a, e)) in actual.iter().zip(expected).enumerate() {
+        if a == e {
+            continue;
+        }
+        let (a, e): (Value, Value) = (
+            serde_json::from_str(a).unwrap(),
+            serde_json::from_str(e).unwrap(),
+        );
+        let (a, e) = (a.as_array().unwrap(), e.as_array().unwrap());
+        let at = (0..a.len().max(e.len()))
+            .find(|i| a.get(*i) != e.get(*i))
+            .unwrap_or(0);
+        panic!(
+            "{context}: export #{entity} differs at record {at} ({} records, {} expected): {:?} instead of {:?}",
+            a.len(),
+            e.len(),
+            a.get(at),
+            e.get(at)
+        );
     }
 }
 
