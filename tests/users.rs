@@ -172,18 +172,6 @@ fn passwords_are_stored_only_as_bcrypt_hashes() {
 }
 
 #[test]
-fn cohort_columns_are_refused_until_their_processor_exists() {
-    let world = World::users();
-    let file = world.file("h.csv", "username;firstname;lastname;cohort\nx;X;X;K\n");
-    let (code, report) = outcome_of(&world, &file, &[]);
-    assert_eq!(code, 3);
-    assert!(
-        report["refused"].as_str().unwrap().contains("`cohort`"),
-        "{report}"
-    );
-}
-
-#[test]
 fn export_csv_is_accepted_back_as_input() {
     let world = World::users();
     let file = world.file(
