@@ -171,15 +171,87 @@ fn passwords_are_stored_only_as_bcrypt_hashes() {
     assert!(!report.to_string().contains(&long));
 }
 
+/// The idnumber and members (user ids) of each cohort named, or `None`, read from the store
+/// in this process. Only as a test's last look: the store's lock outlives the handle for a
+/// moment (sled's background threads release it), so neither a second open here nor a
+/// toolsync command may follow at once.
+fn last_look_at_cohorts(world: &World, names: &[&str]) -> Vec<Option<(String, Vec<u64>)>> {
+    use toolsync_plugin_api::model::{CohortKey, Cohorts};
+    let store = toolsync::store::Store::open_existing(&world.data.join("store")).unwrap();
+    names
+        .iter()
+        .map(|name| {
+            let cohort = Cohorts::find(&store, CohortKey::Name, name).unwrap()?;
+            let members = Cohorts::members(&store, cohort.id).unwrap();
+            Some((cohort.idnumber, members))
+        })
+        .collect()
+}
+
+/// `cohort` joins the account to the cohort, created if missing with `cohortid` as its
+/// idnumber; a row whose cohort cannot be made or joined fails whole.
 #[test]
-fn cohort_columns_are_refused_until_their_processor_exists() {
+fn cohort_columns_create_and_join_cohorts() {
     let world = World::users();
-    let file = world.file("h.csv", "username;firstname;lastname;cohort\nx;X;X;K\n");
-    let (code, report) = outcome_of(&world, &file, &[]);
-    assert_eq!(code, 3);
+    let file = world.file(
+        "c.csv",
+        "username;firstname;lastname;cohort;cohortid\n\
+         ann;Ann;A;3A;K3A\n\
+         bob;Bob;B;3A;\n\
+         cy;Cy;C;;K9\n",
+    );
+    let (code, report) = outcome_of(&world, &file, &["--report", "full"]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(counts(&report), (2, 0, 0, 0, 1), "{report}");
+    let rows = &report["rows"];
+    assert_eq!(
+        rows[0]["message"],
+        "cohort `3A` created (idnumber `K3A`); joined cohort `3A`"
+    );
+    assert_eq!(rows[1]["message"], "joined cohort `3A`");
+    assert_eq!(report["errors"][0]["line"], 4);
     assert!(
-        report["refused"].as_str().unwrap().contains("`cohort`"),
+        reasons(&report)[0].contains("`cohortid` `K9` needs a `cohort`"),
         "{report}"
+    );
+    assert!(
+        world.show_user("cy").is_none(),
+        "the failed row created nothing"
+    );
+
+    // Already members: unchanged. A cohortid another cohort holds fails its row, account
+    // included; a differing cohortid of an existing cohort is a warning.
+    let again = world.file(
+        "d.csv",
+        "username;firstname;lastname;cohort;cohortid\n\
+         ann;Ann;A;3A;K3A\n\
+         bob;Bob;B;3A;\n\
+         dan;Dan;D;3B;K3A\n\
+         eve;Eve;E;3A;K3\n",
+    );
+    let (code, report) = outcome_of(&world, &again, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(counts(&report), (1, 0, 0, 2, 1), "{report}");
+    assert_eq!(
+        reasons(&report),
+        vec![
+            "`cohortid`: cohort `3B` cannot be created: idnumber `K3A` belongs to another cohort (id 1)"
+        ]
+    );
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("cohort `3A` exists with idnumber `K3A`; cohortid `K3` ignored"),
+        "{report}"
+    );
+    assert!(world.show_user("dan").is_none());
+    world.assert_consistent();
+    let id = |name: &str| world.show_user(name).unwrap()["id"].as_u64().unwrap();
+    let members = vec![id("ann"), id("bob"), id("eve")];
+    assert_eq!(
+        last_look_at_cohorts(&world, &["3A", "3B"]),
+        vec![Some(("K3A".to_string(), members)), None],
+        "3A made with its idnumber and joined by ann, bob and eve; 3B never made"
     );
 }
 

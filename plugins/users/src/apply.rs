@@ -5,8 +5,11 @@
 use toolsync_plugin_api::model::diff::{self, DiffRules};
 use toolsync_plugin_api::model::registry::user_fields;
 use toolsync_plugin_api::model::{PasswordState, User, UserKey, Users};
-use toolsync_plugin_api::{fail, Derived, Outcome, ReadTxn, Row, RowError, RowHandler, Txn};
+use toolsync_plugin_api::{
+    fail, Derived, Outcome, OutcomeKind, ReadTxn, Row, RowError, RowHandler, Txn,
+};
 
+use crate::cohort::CohortColumns;
 use crate::enrol::EnrolmentColumns;
 use crate::fields::{Empty, Target};
 use crate::identity::normalise_username;
@@ -18,34 +21,52 @@ pub struct UsersRun {
     settings: Settings,
     /// The columns of this file that set stored fields.
     targets: Vec<Target>,
+    cohorts: CohortColumns,
     enrolments: EnrolmentColumns,
 }
 
 impl UsersRun {
-    pub fn new(settings: Settings, targets: Vec<Target>, enrolments: EnrolmentColumns) -> Self {
+    pub fn new(
+        settings: Settings,
+        targets: Vec<Target>,
+        cohorts: CohortColumns,
+        enrolments: EnrolmentColumns,
+    ) -> Self {
         UsersRun {
             settings,
             targets,
+            cohorts,
             enrolments,
         }
     }
 
-    /// §3.6 step 4: the enrolment columns, in the account's transaction, once the account is
-    /// created, revived or updated.
-    fn enrol(
+    /// §3.6 step 4: the cohort columns, then the enrolment columns, in the account's
+    /// transaction, once the account is created, revived or updated. A membership added is a
+    /// change of the account: an `unchanged` outcome becomes `updated`. Enrolments keep the
+    /// account's kind (they are notes about its courses).
+    fn join_and_enrol(
         &self,
         row: &Row<'_>,
         txn: &mut Txn<'_>,
-        outcome: Outcome,
+        mut outcome: Outcome,
     ) -> Result<Outcome, RowError> {
-        if self.enrolments.is_empty() {
+        if self.cohorts.is_empty() && self.enrolments.is_empty() {
             return Ok(outcome);
         }
         let Some(user) = Users::by_username(txn, &outcome.subject)? else {
             return Ok(outcome);
         };
+        let joined = self.cohorts.apply(row, txn, &user, self.settings.now)?;
+        if joined.changed && outcome.kind == OutcomeKind::Unchanged {
+            outcome.kind = OutcomeKind::Updated;
+        }
+        outcome.warnings.extend(joined.warnings);
         let notes = self.enrolments.apply(row, txn, &user, self.settings.now)?;
-        Ok(notes.iter().fold(outcome, |o, n| o.note(n)))
+        Ok(joined
+            .notes
+            .iter()
+            .chain(&notes)
+            .fold(outcome, |o, n| o.note(n)))
     }
 
     /// `deleted` acts only on a true value (§2.7); its type (`bool`) checked the cell.
@@ -271,10 +292,10 @@ impl RowHandler for UsersRun {
             (true, account) => self.delete(txn, account, &key),
             (false, None) => self
                 .create(row, &derived, txn, &key)
-                .and_then(|o| self.enrol(row, txn, o)),
+                .and_then(|o| self.join_and_enrol(row, txn, o)),
             (false, Some(user)) => self
                 .update(row, &derived, txn, user, found.rename_to)
-                .and_then(|o| self.enrol(row, txn, o)),
+                .and_then(|o| self.join_and_enrol(row, txn, o)),
         };
         outcome.map_err(|e| e.about(&subject))
     }

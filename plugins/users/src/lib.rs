@@ -5,13 +5,16 @@
 //! - [`fields`]: the table of stored fields (type, clearable, place) that drives conversions;
 //! - [`identity`]: finding a row's account and resolving renames;
 //! - [`password`]: bcrypt hashing, spread over the cores by `prepare`;
-//! - [`apply`]: the per-row logic.
+//! - [`apply`]: the per-row logic;
+//! - [`cohort`], [`enrol`]: the cohort and enrolment columns, applied in the account's
+//!   transaction.
 //!
 //! Every invariant of the shared data (unique usernames and idnumbers, index entries) is the
 //! model's (`toolsync_plugin_api::model::Users`): this crate asks, and fails the row when the
 //! model refuses.
 
 pub mod apply;
+pub mod cohort;
 pub mod enrol;
 pub mod fields;
 pub mod identity;
@@ -24,6 +27,7 @@ mod tests;
 use toolsync_plugin_api::{ColumnSpec, Manifest, Processor, RowHandler, StartContext, StartError};
 
 use crate::apply::UsersRun;
+use crate::cohort::CohortColumns;
 use crate::enrol::EnrolmentColumns;
 use crate::fields::{Target, FIELDS};
 use crate::options::Settings;
@@ -78,16 +82,12 @@ impl Processor for UsersProcessor {
                 )
                 .not_in_template(),
             );
-        let unsupported = "not supported yet: a file with this column is refused";
         for column in options::COHORT_COLUMNS {
-            manifest = manifest.column(
-                ColumnSpec::new(
-                    column,
-                    column_kind(column),
-                    &format!("cohort membership; {unsupported}"),
-                )
-                .not_in_template(),
-            );
+            manifest = manifest.column(ColumnSpec::new(
+                column,
+                column_kind(column),
+                cohort_help(column),
+            ));
         }
         for pattern in options::ENROLMENT_PATTERNS {
             let mut spec = ColumnSpec::new(pattern, column_kind(pattern), enrolment_help(pattern))
@@ -106,8 +106,20 @@ impl Processor for UsersProcessor {
         let settings = Settings::from_context(ctx)?;
         settings.check_columns(ctx.columns())?;
         let targets = Target::present(ctx.columns(), settings.identity.column());
+        let cohorts = CohortColumns::of(ctx.columns());
         let enrolments = EnrolmentColumns::of(ctx.columns(), settings.course_key);
-        Ok(Box::new(UsersRun::new(settings, targets, enrolments)))
+        Ok(Box::new(UsersRun::new(
+            settings, targets, cohorts, enrolments,
+        )))
+    }
+}
+
+/// What a cohort column means (formats.md §3.6).
+fn cohort_help(column: &str) -> &'static str {
+    match column {
+        "cohort" => "cohort name: the account joins it (and the courses it is bound to); created if missing, site-wide",
+        "cohortid" => "idnumber of a cohort that `cohort` creates (ignored, with a warning, when the cohort exists with another); non-empty needs `cohort`",
+        _ => "",
     }
 }
 

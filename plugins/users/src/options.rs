@@ -20,7 +20,7 @@ pub const ENROLMENT_PATTERNS: [&str; 6] = [
     "end{n}",
     "group{n}",
 ];
-/// The cohort membership columns.
+/// The cohort membership columns (applied by [`crate::cohort`]).
 pub const COHORT_COLUMNS: [&str; 2] = ["cohort", "cohortid"];
 
 /// The options as the manifest declares them, with their defaults.
@@ -99,8 +99,6 @@ impl Settings {
     /// - The identity column is required.
     /// - `id` is accepted only as the identity: ids are assigned by the store, so an `id` column
     ///   next to another identity could only contradict the account found.
-    /// - Cohort columns are declared (the schema shows them) but not supported yet: they need
-    ///   the cohort entity of the model.
     pub fn check_columns(&self, columns: &Columns) -> Result<(), StartError> {
         let mut problems = Vec::new();
         let identity = self.identity.column();
@@ -112,19 +110,6 @@ impl Settings {
         if columns.has("id") && self.identity != UserKey::Id {
             problems.push(format!(
                 "`id` is only accepted with identity = id (this run's identity is {identity})"
-            ));
-        }
-        let unsupported: Vec<String> = columns
-            .names()
-            .iter()
-            .filter(|name| COHORT_COLUMNS.contains(&name.as_str()))
-            .map(|name| format!("`{name}`"))
-            .collect();
-        if !unsupported.is_empty() {
-            problems.push(format!(
-                "{} not supported yet: cohort columns arrive with the cohorts processor; \
-                 remove the columns",
-                unsupported.join(", ")
             ));
         }
         if problems.is_empty() {

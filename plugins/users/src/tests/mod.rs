@@ -1,6 +1,7 @@
 //! The processor's behaviour, row by row, through the same path the host drives (header check,
 //! `start`, parallel `prepare`, `apply`, all across the ABI objects) over an in-memory store.
 
+mod cohorts;
 mod create_update;
 mod delete_revive;
 mod emails;

@@ -96,17 +96,8 @@ fn the_manifest_declares_the_format() {
 }
 
 #[test]
-fn cohort_columns_are_refused_at_start_and_enrolment_companions_need_their_course() {
+fn enrolment_companions_need_their_course() {
     let mut w = World::new();
-    let reason = refused_reason(&w.refused(&[], "username;cohort;cohortid", &["x;K;k1"]));
-    assert!(
-        reason.contains("`cohort`, `cohortid` not supported yet"),
-        "{reason}"
-    );
-    assert!(
-        reason.contains("arrive with the cohorts processor; remove the columns"),
-        "{reason}"
-    );
     // A companion without its anchor is the header check's.
     match w.refused(&[], "username;role1", &["x;student"]) {
         Refusal::Header(reason) => assert!(
@@ -141,10 +132,12 @@ fn the_identity_column_is_required_and_id_goes_only_with_identity_id() {
     // Every problem at once.
     let reason = refused_reason(&w.refused(&[("identity", "idnumber")], "id;cohort", &["1;C"]));
     assert!(
-        reason.contains("`idnumber` is required")
-            && reason.contains("`id` is only")
-            && reason.contains("`cohort`"),
+        reason.contains("`idnumber` is required") && reason.contains("`id` is only"),
         "{reason}"
+    );
+    assert!(
+        !reason.contains("cohort"),
+        "cohort columns are accepted: {reason}"
     );
     // oldusername without allow_rename is not a refusal: rename rows fail one by one.
     w.run(&[], "username;oldusername", &["a;b"]);
