@@ -13,6 +13,7 @@
 mod accounts;
 
 pub use accounts::user_fields;
+mod cohorts;
 mod courses;
 mod enrolments;
 mod groups;
@@ -120,6 +121,9 @@ pub static ENTITIES: &[&dyn Entity] = &[
     &groups::GROUPS,
     &groups::GROUPINGS,
     &groups::MEMBERS,
+    &cohorts::COHORTS,
+    &cohorts::MEMBERS,
+    &cohorts::BINDINGS,
 ];
 
 /// The entity `word` names, by its name or its singular.
