@@ -79,6 +79,8 @@ pub enum Command {
     ///   enrolment     an account, then a course: its enrolments, roles and groups there
     ///   group         a course, then the group (idnumber, name or id)
     ///   grouping      a course, then the grouping (idnumber, name or id)
+    ///   cohort        idnumber, name or id: its members (a count), its `bindings` (course,
+    ///                 role, enabled, period, group, enrolments) and the `courses` they feed
     /// `--by FIELD` tries that field only. Exit 1 with a message on stderr when nothing
     /// matches.
     ///
@@ -91,7 +93,7 @@ pub enum Command {
     /// shows its columns, `path`, `courses` (how many are directly in it) and `children`.
     #[command(verbatim_doc_comment)]
     Show {
-        /// The entity: user, role, course, category, enrolment, group, grouping
+        /// The entity: user, role, course, category, enrolment, group, grouping, cohort
         entity: String,
         /// The record's key (two for enrolment, group, grouping: see above)
         #[arg(required = true, num_args = 1..=2)]
@@ -114,9 +116,13 @@ pub enum Command {
     /// course-create, metacourse) accepts as input: `toolsync export courses > c.csv` then
     /// `toolsync run course-create c.csv` on another store rebuilds the courses, their
     /// categories (by path), sections and self/guest access. Ids, timestamps,
-    /// defaultgroupingid, teachers and other enrolments are not in it. The other entities'
-    /// CSV is for reading. The JSON array holds what `show` prints, without a course's
-    /// `enrolments` summary nor a category's `courses` and `children`.
+    /// defaultgroupingid, teachers and other enrolments are not in it. enrolments, groups,
+    /// group-members, cohorts, cohort-members (cohorts) and cohort-bindings (cohort-courses)
+    /// run back through their processor unchanged; a `#` note on the first line says which
+    /// options read the file when a key falls back (a cohort without an idnumber goes by name).
+    /// The other entities' CSV is for reading. The JSON array holds what `show` prints,
+    /// without a course's `enrolments` summary nor a category's `courses` and `children` (a
+    /// cohort's `bindings` are a count there).
     #[command(verbatim_doc_comment)]
     Export {
         /// The entity (plural or singular); none lists them

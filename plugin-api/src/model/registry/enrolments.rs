@@ -53,7 +53,7 @@ impl Names {
         })
     }
 
-    fn role(&mut self, ctx: Ctx<'_>, id: u64) -> ModelResult<String> {
+    pub(super) fn role(&mut self, ctx: Ctx<'_>, id: u64) -> ModelResult<String> {
         cached(&mut self.roles, id, || {
             Ok(Roles::get(&ctx.store, id)?.map(|r| r.shortname))
         })

@@ -13,6 +13,7 @@
 mod accounts;
 
 pub use accounts::user_fields;
+mod cohorts;
 mod courses;
 mod enrolments;
 mod groups;
@@ -120,6 +121,9 @@ pub static ENTITIES: &[&dyn Entity] = &[
     &groups::GROUPS,
     &groups::GROUPINGS,
     &groups::MEMBERS,
+    &cohorts::COHORTS,
+    &cohorts::MEMBERS,
+    &cohorts::BINDINGS,
 ];
 
 /// The entity `word` names, by its name or its singular.
@@ -397,6 +401,83 @@ impl<R: 'static> Entity for Table<R> {
             }
             Ok(true)
         })
+    }
+}
+
+/// A [`Table`] whose CSV header a pass of its own decides, rather than the declared order of
+/// its CSV columns: a file keyed by one field or another names its key column after the field
+/// (cohort-members: `cidnumber`, or `cname` when a cohort has no idnumber). Every name of the
+/// header is one of the table's CSV columns; the columns it leaves out are not written.
+pub struct Headed<R: 'static> {
+    pub table: Table<R>,
+    pub header: fn(Ctx<'_>) -> ModelResult<Vec<String>>,
+}
+
+impl<R: 'static> Entity for Headed<R> {
+    fn name(&self) -> &'static str {
+        self.table.name()
+    }
+
+    fn singular(&self) -> &'static str {
+        self.table.singular()
+    }
+
+    fn about(&self) -> &'static str {
+        self.table.about()
+    }
+
+    fn key_help(&self) -> Option<&'static str> {
+        self.table.key_help()
+    }
+
+    fn arity(&self) -> usize {
+        self.table.arity()
+    }
+
+    fn lookup_fields(&self) -> Vec<&'static str> {
+        self.table.lookup_fields()
+    }
+
+    fn processor(&self) -> Option<&'static str> {
+        self.table.processor()
+    }
+
+    fn json_separator(&self) -> &'static str {
+        self.table.json_separator()
+    }
+
+    fn show(
+        &self,
+        ctx: Ctx<'_>,
+        keys: &[&str],
+        by: Option<&str>,
+    ) -> Result<Option<Fields>, FindError> {
+        self.table.show(ctx, keys, by)
+    }
+
+    fn each_json(
+        &self,
+        ctx: Ctx<'_>,
+        visit: &mut dyn FnMut(Fields) -> ModelResult<()>,
+    ) -> ModelResult<()> {
+        self.table.each_json(ctx, visit)
+    }
+
+    fn csv_note(&self, ctx: Ctx<'_>) -> ModelResult<Option<String>> {
+        self.table.csv_note(ctx)
+    }
+
+    fn csv_header(&self, ctx: Ctx<'_>) -> ModelResult<Vec<String>> {
+        (self.header)(ctx)
+    }
+
+    fn each_csv(
+        &self,
+        ctx: Ctx<'_>,
+        header: &[String],
+        visit: &mut dyn FnMut(Vec<String>) -> ModelResult<()>,
+    ) -> ModelResult<()> {
+        self.table.each_csv(ctx, header, visit)
     }
 }
 
