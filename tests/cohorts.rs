@@ -371,3 +371,81 @@ fn binding_a_large_cohort_is_one_row_with_its_counts() {
     assert_eq!(enrolments.len(), 2 * MEMBERS);
     world.assert_consistent();
 }
+
+/// `--set` options a CSV export's `# note` asks for (`--set cohort_key=name ...`).
+fn options_of_note(csv: &str) -> Vec<String> {
+    let Some(note) = csv.lines().next().filter(|l| l.starts_with('#')) else {
+        return Vec::new();
+    };
+    let words: Vec<&str> = note.split_whitespace().collect();
+    let mut options = Vec::new();
+    for pair in words.windows(2) {
+        if pair[0] == "--set" {
+            options.push("--set".to_string());
+            options.push(pair[1].trim_end_matches(['`', '.', ',']).to_string());
+        }
+    }
+    options
+}
+
+/// Each CSV export runs back through its processor and changes nothing: every row
+/// `unchanged`, the store as it was. Cohorts with and without an idnumber, a category, a
+/// disabled binding, dates and a group.
+#[test]
+fn the_cohort_exports_run_back_and_change_nothing() {
+    let world = world();
+    let (code, done) = rows(
+        &world,
+        "cohorts",
+        "cohorts.csv",
+        "cidnumber;cname;cdescription;component;userid\n\
+         3A;Class 3A;Third year;erp;U1\n3A;Class 3A;;;U2\n4B;Class 4B;;;U3\n",
+        &[],
+    );
+    assert_eq!(code, 0, "{done:?}");
+    rows(
+        &world,
+        "cohorts",
+        "named.csv",
+        "cname;userid\nNo number;U4\n",
+        &[("--set"), ("cohort_key=name")],
+    );
+    let (code, done) = rows(
+        &world,
+        "cohort-courses",
+        "bind.csv",
+        "cohort;course;cmd;role;enrolstart;enrolend;makegroup\n\
+         3A;A;;;2026-09-01;2027-07-01;1\n3A;B;;teacher;;;\n4B;B;;;;;\n4B;B;del;;;;\n",
+        &[],
+    );
+    assert_eq!(code, 0, "{done:?}");
+    let shown = world.show("cohort", "3A").expect("shown");
+    assert_eq!(shown["members"], 2);
+    assert_eq!(shown["courses"], serde_json::json!(["A", "B"]));
+    assert_eq!(shown["bindings"].as_array().unwrap().len(), 2);
+    let before = participation(&world);
+    let cohorts_before =
+        exports_without_stamps(&world, &["cohorts", "cohort-members", "cohort-bindings"]);
+    for (entity, processor) in [
+        ("cohorts", "cohorts"),
+        ("cohort-members", "cohorts"),
+        ("cohort-bindings", "cohort-courses"),
+    ] {
+        let csv = world.run(&["export", entity, "--format", "csv"]).stdout();
+        let options = options_of_note(&csv);
+        let options: Vec<&str> = options.iter().map(String::as_str).collect();
+        let (code, done) = rows(&world, processor, &format!("{entity}.csv"), &csv, &options);
+        assert_eq!(code, 0, "{entity}: {done:?}\n{csv}");
+        assert!(!done.is_empty(), "{entity}: {csv}");
+        assert!(
+            done.iter().all(|d| d.starts_with("unchanged")),
+            "{entity} ran back with changes: {done:?}\n{csv}"
+        );
+    }
+    assert_eq!(participation(&world), before);
+    assert_eq!(
+        exports_without_stamps(&world, &["cohorts", "cohort-members", "cohort-bindings"]),
+        cohorts_before
+    );
+    world.assert_consistent();
+}

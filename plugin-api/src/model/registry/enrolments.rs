@@ -9,13 +9,14 @@ use serde_json::{json, Value};
 use super::groups::Accounts;
 use super::{scan_space, Column, Ctx, FindError, Lookup, Table};
 use crate::model::enrol::{self, EnrolInstance, Enrolments, Method, RoleAssignment, UserEnrolment};
-use crate::model::{Courses, Groups, ModelResult, Roles, UserKey, Users};
+use crate::model::{Cohorts, Courses, Groups, ModelResult, Roles, UserKey, Users};
 
 /// Names of what records point to, looked up once each (bounded: an export of a million
 /// enrolments does not keep a million names).
 #[derive(Default)]
 pub(super) struct Names {
     courses: HashMap<u64, String>,
+    cohorts: HashMap<u64, String>,
     users: HashMap<u64, String>,
     roles: HashMap<u64, String>,
     instances: HashMap<(u64, u64), Option<EnrolInstance>>,
@@ -56,6 +57,36 @@ impl Names {
     pub(super) fn role(&mut self, ctx: Ctx<'_>, id: u64) -> ModelResult<String> {
         cached(&mut self.roles, id, || {
             Ok(Roles::get(&ctx.store, id)?.map(|r| r.shortname))
+        })
+    }
+
+    /// A cohort as a file names it: its idnumber, else its name.
+    pub(super) fn cohort(&mut self, ctx: Ctx<'_>, id: u64) -> ModelResult<String> {
+        cached(&mut self.cohorts, id, || {
+            Ok(Cohorts::get(&ctx.store, id)?.map(|c| {
+                if c.idnumber.is_empty() {
+                    c.name
+                } else {
+                    c.idnumber
+                }
+            }))
+        })
+    }
+
+    /// What owns a role assignment or a group membership (`source`, an instance of the
+    /// course): empty for a row's, `meta:MASTER` for a metacourse link's, `cohort:COHORT` for a
+    /// cohort binding's.
+    pub(super) fn owner(&mut self, ctx: Ctx<'_>, course: u64, source: u64) -> ModelResult<String> {
+        if source == 0 {
+            return Ok(String::new());
+        }
+        Ok(match self.instance(ctx, course, source)? {
+            Some(i) if i.method == Method::Meta => format!("meta:{}", self.course(ctx, i.master)?),
+            Some(i) if i.method == Method::Cohort => {
+                format!("cohort:{}", self.cohort(ctx, i.cohort)?)
+            }
+            Some(i) => format!("{}:{}", i.method, i.id),
+            None => format!("#{source}"),
         })
     }
 
@@ -416,14 +447,7 @@ fn assignment_row(
     names: &mut Names,
     a: RoleAssignment,
 ) -> ModelResult<AssignmentRow> {
-    let owner = match a.source {
-        0 => String::new(),
-        source => match names.instance(ctx, a.course, source)? {
-            Some(i) if i.method == Method::Meta => format!("meta:{}", names.course(ctx, i.master)?),
-            Some(i) => format!("{}:{}", i.method, i.id),
-            None => format!("#{source}"),
-        },
-    };
+    let owner = names.owner(ctx, a.course, a.source)?;
     Ok(AssignmentRow {
         user: names.user(ctx, a.user)?,
         course: names.course(ctx, a.course)?,

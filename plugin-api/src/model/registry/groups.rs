@@ -251,6 +251,10 @@ pub fn member_keys(ctx: Ctx<'_>) -> ModelResult<MemberKeys> {
         group::MEMBER_SPACE,
         b"",
         &mut |key, membership: Membership| {
+            if membership.source != 0 {
+                // Not in the CSV (a binding's): it decides nothing.
+                return Ok(true);
+            }
             let (course, group_id) = membership_place(key);
             if groups
                 .get(ctx, course, group_id)?
@@ -288,8 +292,11 @@ fn member_note(ctx: Ctx<'_>) -> ModelResult<Option<String>> {
     )))
 }
 
+#[derive(Clone)]
 pub struct MemberRow {
     membership: Membership,
+    /// What made the membership (`cohort:3A`), empty for a row's.
+    owner: String,
     course: String,
     group: String,
     group_idnumber: String,
@@ -322,6 +329,7 @@ pub static MEMBERS: Table<MemberRow> = Table {
                 );
                 let (user, user_idnumber) = accounts.get(ctx, membership.user)?;
                 visit(MemberRow {
+                    owner: names.owner(ctx, course, membership.source)?,
                     course: names.course(ctx, course)?,
                     group,
                     group_idnumber,
@@ -341,6 +349,7 @@ pub static MEMBERS: Table<MemberRow> = Table {
         Column::json("group", |r| r.group.clone().into()),
         Column::json("user", |r| r.user.clone().into()),
         Column::json("timeadded", |r| r.membership.timeadded.into()),
+        Column::json("owner", |r| r.owner.clone().into()),
         Column::csv("courseid", |r| r.course.clone().into()),
         Column::csv("groupid", |r| match r.keys.group {
             GroupKey::Idnumber => r.group_idnumber.clone().into(),
@@ -352,6 +361,14 @@ pub static MEMBERS: Table<MemberRow> = Table {
         }),
     ],
     show_extra: None,
-    csv_lines: None,
+    // A membership a cohort binding made is the binding's: the cohort-bindings export
+    // (`makegroup`) makes it again, a group-members row would make it a row's.
+    csv_lines: Some(|r| {
+        if r.owner.is_empty() {
+            vec![r.clone()]
+        } else {
+            Vec::new()
+        }
+    }),
     csv_note: Some(member_note),
 };
