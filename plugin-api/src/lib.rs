@@ -27,7 +27,8 @@ pub mod values;
 pub use abi::{ColumnSpec, Derived, LogLevel, Manifest, OptionSpec, OutcomeKind};
 pub use export::log;
 pub use processor::{
-    Columns, Finish, Outcome, Processor, Row, RowError, RowHandler, StartContext, StartError,
+    counted, Columns, Finish, Outcome, Processor, Row, RowError, RowHandler, StartContext,
+    StartError, BOOL_WORDS,
 };
 pub use txn::{OwnData, OwnDataMut, ReadTxn, StoreError, StoreRead, Txn};
 

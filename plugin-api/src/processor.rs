@@ -399,6 +399,17 @@ impl<'a> Row<'a> {
         self.get(column).filter(|v| !v.is_empty())
     }
 
+    /// What the row sets an optional text field to (formats.md §2.7): the cell's text; `None`
+    /// (keep the field) for an absent column or an empty cell, unless `empty_clears`, which
+    /// makes a present empty cell `Some("")` (clear it).
+    pub fn edit(&self, column: &str, empty_clears: bool) -> Option<&'a str> {
+        match self.text(column) {
+            Some(value) => Some(value),
+            None if empty_clears && self.get(column).is_some() => Some(""),
+            None => None,
+        }
+    }
+
     /// Every value, in file order.
     pub fn values(&self) -> impl Iterator<Item = &'a str> + '_ {
         self.values.iter().map(|v| v.as_str())
@@ -593,6 +604,20 @@ impl OptionSpec {
         self.choices = words.iter().map(|w| RString::from(*w)).collect();
         self
     }
+
+    /// A boolean option: its words (formats.md §2.5) listed as its choices by `toolsync
+    /// schema`; read it with [`StartContext::option_bool`].
+    pub fn boolean(key: &str, default: &str, description: &str) -> Self {
+        Self::new(key, default, description).choices(&BOOL_WORDS)
+    }
+}
+
+/// The words a boolean option or cell takes (formats.md §2.5).
+pub const BOOL_WORDS: [&str; 6] = ["true", "false", "1", "0", "yes", "no"];
+
+/// `1 member`, `2 members`: a count in a row's message.
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[doc(hidden)]

@@ -18,12 +18,11 @@ use toolsync_plugin_api::model::{
     RoleKey, Roles, Synced,
 };
 use toolsync_plugin_api::{
-    fail, ColumnSpec, Derived, Manifest, Outcome, OutcomeKind, Processor, Row, RowError,
+    counted, fail, ColumnSpec, Derived, Manifest, Outcome, OutcomeKind, Processor, Row, RowError,
     RowHandler, StartContext, StartError, Txn,
 };
 
 use crate::cohorts::with_synced;
-use crate::counted;
 
 pub struct CohortCourses;
 

@@ -15,11 +15,9 @@ use toolsync_plugin_api::model::{
     Categories, Category, Cohort, CohortKey, Cohorts, Synced, User, UserKey,
 };
 use toolsync_plugin_api::{
-    fail, ColumnSpec, Derived, Manifest, OptionSpec, Outcome, OutcomeKind, Processor, Row,
+    counted, fail, ColumnSpec, Derived, Manifest, OptionSpec, Outcome, OutcomeKind, Processor, Row,
     RowError, RowHandler, StartContext, StartError, Txn,
 };
-
-use crate::{counted, BOOL_WORDS};
 
 pub struct CohortsProcessor;
 
@@ -71,28 +69,25 @@ impl Processor for CohortsProcessor {
         .option(keys::cohort_key_option())
         .option(keys::user_key_option("idnumber"))
         .option(
-            OptionSpec::new(
+            OptionSpec::boolean(
                 "autocreate",
                 "true",
                 "add creates a missing cohort (not with cohort_key = id)",
-            )
-            .choices(&BOOL_WORDS),
+            ),
         )
         .option(
-            OptionSpec::new(
+            OptionSpec::boolean(
                 "allow_cohort_delete",
                 "true",
                 "del without a user deletes the cohort, with its memberships and course bindings",
-            )
-            .choices(&BOOL_WORDS),
+            ),
         )
         .option(
-            OptionSpec::new(
+            OptionSpec::boolean(
                 "empty_clears",
                 "false",
                 "an empty cell resets cdescription, component and cidnumber (unless the key)",
-            )
-            .choices(&BOOL_WORDS),
+            ),
         )
     }
 
@@ -347,14 +342,14 @@ impl CohortsRun {
             }
         }
         if self.key != CohortKey::Idnumber {
-            if let Some(idnumber) = self.edit(row, "cidnumber") {
+            if let Some(idnumber) = row.edit("cidnumber", self.empty_clears) {
                 idnumber.clone_into(&mut cohort.idnumber);
             }
         }
-        if let Some(description) = self.edit(row, "cdescription") {
+        if let Some(description) = row.edit("cdescription", self.empty_clears) {
             description.clone_into(&mut cohort.description);
         }
-        if let Some(component) = self.edit(row, "component") {
+        if let Some(component) = row.edit("component", self.empty_clears) {
             component.clone_into(&mut cohort.component);
         }
         if let Some(category) = category {
@@ -374,16 +369,6 @@ impl CohortsRun {
         );
         Cohorts::save(txn, &mut cohort, self.now)?;
         Ok((cohort, OutcomeKind::Updated, notes))
-    }
-
-    /// What the row sets an optional text field to: `None` keeps it (an absent column, or an
-    /// empty cell without `empty_clears`), `Some("")` clears it (formats.md §2.7).
-    fn edit<'a>(&self, row: &Row<'a>, column: &str) -> Option<&'a str> {
-        match row.text(column) {
-            Some(value) => Some(value),
-            None if self.empty_clears && row.get(column).is_some() => Some(""),
-            None => None,
-        }
     }
 
     /// The category the row names (`ccatcontext` by id or `ccatcontextidnumber`), if any: at

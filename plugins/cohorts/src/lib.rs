@@ -16,11 +16,3 @@ pub mod cohorts;
 mod testkit;
 
 toolsync_plugin_api::export_plugin!(cohorts::CohortsProcessor, bindings::CohortCourses);
-
-/// The words a boolean option takes (formats.md §2.5), listed by `toolsync schema`.
-pub(crate) const BOOL_WORDS: [&str; 6] = ["true", "false", "1", "0", "yes", "no"];
-
-/// `1 member`, `2 members`.
-pub(crate) fn counted(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}

@@ -59,11 +59,8 @@ impl World {
             .iter()
             .fold(Runner::new(processor), |r, (k, v)| r.option(k, v))
             .started_at(1_000);
-        let header: Vec<&str> = header.split(';').collect();
-        let rows: Vec<Vec<&str>> = rows.iter().map(|r| r.split(';').collect()).collect();
-        let rows: Vec<&[&str]> = rows.iter().map(Vec::as_slice).collect();
         let report = runner
-            .run(&mut self.store, &header, &rows)
+            .run_lines(&mut self.store, header, rows, ';')
             .expect("not refused");
         let findings = check_store(&self.store.read()).unwrap();
         assert!(findings.is_clean(), "{:#?}", findings.problems);

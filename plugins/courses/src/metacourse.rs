@@ -7,8 +7,8 @@
 
 use toolsync_plugin_api::model::{Course, CourseKey, Enrolments};
 use toolsync_plugin_api::{
-    ColumnSpec, Derived, Manifest, Outcome, Processor, Row, RowError, RowHandler, StartContext,
-    StartError, StoreRead, Txn,
+    counted, ColumnSpec, Derived, Manifest, Outcome, Processor, Row, RowError, RowHandler,
+    StartContext, StartError, StoreRead, Txn,
 };
 
 use toolsync_plugin_api::keys;
@@ -123,7 +123,7 @@ impl RowHandler for MetacourseRun {
                     .count();
                 Ok(Outcome::created(subject).note(format!(
                     "{} mirrored from `{}` into `{}`",
-                    plural(mirrored, "participant", "participants"),
+                    counted(mirrored, "participant", "participants"),
                     master.shortname,
                     meta.shortname
                 )))
@@ -141,17 +141,13 @@ impl RowHandler for MetacourseRun {
                 Enrolments::unlink(txn, master.id, meta.id, self.now)?;
                 Ok(Outcome::deleted(subject).note(format!(
                     "{} and {} the link gave in `{}` removed",
-                    plural(enrolments, "enrolment", "enrolments"),
-                    plural(assignments, "role assignment", "role assignments"),
+                    counted(enrolments, "enrolment", "enrolments"),
+                    counted(assignments, "role assignment", "role assignments"),
                     meta.shortname
                 )))
             }
         }
     }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use toolsync_plugin_api::{
     RowError, RowHandler, StartContext, StartError, Txn,
 };
 
-use crate::row::{self, BOOL_WORDS};
+use crate::row;
 
 pub struct GroupsProcessor;
 
@@ -89,12 +89,11 @@ impl Processor for GroupsProcessor {
             "the grouping in `updateid` or `grouping`",
         ))
         .option(
-            OptionSpec::new(
+            OptionSpec::boolean(
                 "empty_clears",
                 "false",
                 "an empty cell resets description and idnumber",
-            )
-            .choices(&BOOL_WORDS),
+            ),
         )
     }
 
@@ -237,16 +236,6 @@ struct Upserted<R> {
 }
 
 impl GroupsRun {
-    /// What the row sets an optional text field to: `None` keeps it (an absent column, or an
-    /// empty cell without `empty_clears`), `Some("")` clears it (formats.md §2.7).
-    fn edit<'a>(&self, row: &Row<'a>, column: &str) -> Option<&'a str> {
-        match row.text(column) {
-            Some(value) => Some(value),
-            None if self.empty_clears && row.get(column).is_some() => Some(""),
-            None => None,
-        }
-    }
-
     /// Applies the row to the group or grouping it designates, found by `key` in update mode:
     /// the record found takes the row's present columns, a record not found is created.
     fn upsert<R: Record>(
@@ -257,8 +246,8 @@ impl GroupsRun {
         key: GroupKey,
     ) -> Result<Upserted<R>, RowError> {
         let name = row::required(row, "name")?;
-        let idnumber = self.edit(row, "idnumber");
-        let description = self.edit(row, "description");
+        let idnumber = row.edit("idnumber", self.empty_clears);
+        let description = row.edit("description", self.empty_clears);
         let updateid = row.text("updateid");
         let given_idnumber = idnumber.filter(|i| !i.is_empty());
         let found = match (updateid, given_idnumber) {

@@ -27,11 +27,6 @@ pub fn in_course(row: &Row<'_>, name_column: &str) -> String {
     )
 }
 
-/// `1 group`, `2 groups`.
-pub fn counted(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// Names in backquotes, comma-separated: `` `A`, `B` ``.
 pub fn listed<S: AsRef<str>>(names: &[S]) -> String {
     names
@@ -40,6 +35,3 @@ pub fn listed<S: AsRef<str>>(names: &[S]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-
-/// The words a boolean option takes (formats.md §2.5), listed by `toolsync schema`.
-pub const BOOL_WORDS: [&str; 6] = ["true", "false", "1", "0", "yes", "no"];

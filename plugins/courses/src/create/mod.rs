@@ -118,32 +118,28 @@ impl Processor for CourseCreate {
                 "category path used when a new course has none (created if missing)",
             ))
             .option(
-                OptionSpec::new(
+                OptionSpec::boolean(
                     "new_categories_visible",
                     "true",
                     "visibility of categories created from a path",
-                )
-                .choices(&BOOL_WORDS),
+                ),
             )
             .option(
-                OptionSpec::new("update_existing", "false", "apply rows to existing courses")
-                    .choices(&BOOL_WORDS),
+                OptionSpec::boolean("update_existing", "false", "apply rows to existing courses"),
             )
             .option(
-                OptionSpec::new(
+                OptionSpec::boolean(
                     "protect_category",
                     "false",
                     "with update_existing: never move a course",
-                )
-                .choices(&BOOL_WORDS),
+                ),
             )
             .option(
-                OptionSpec::new(
+                OptionSpec::boolean(
                     "empty_clears",
                     "false",
                     "an empty cell resets summary, idnumber, lang, theme, cost and topic parts",
-                )
-                .choices(&BOOL_WORDS),
+                ),
             )
             .option(
                 OptionSpec::new(
@@ -160,8 +156,6 @@ impl Processor for CourseCreate {
         Ok(Box::new(CreateRun::new(settings)))
     }
 }
-
-const BOOL_WORDS: [&str; 6] = ["true", "false", "1", "0", "yes", "no"];
 
 impl Settings {
     pub fn from_context(ctx: &StartContext) -> Result<Settings, StartError> {

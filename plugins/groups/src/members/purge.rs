@@ -21,7 +21,7 @@ use serde_json::json;
 use toolsync_plugin_api::model::{Courses, Groups};
 use toolsync_plugin_api::{Finish, RowError, StartContext, Txn};
 
-use crate::row::counted;
+use toolsync_plugin_api::counted;
 
 /// The `purge_empty_groups` option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
