@@ -52,7 +52,6 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::hash::Hasher;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
@@ -551,8 +550,7 @@ fn content(bench: &Bench, data: &Path) -> Result<Content, String> {
     let mut hasher = DefaultHasher::new();
     // The CSV export of enrolments is the enrolments processor's input: it leaves out those
     // a method owns (cohort bindings), so the JSON one, without its times (each run's own).
-    let enrolments = digest_json_export(
-        bench,
+    let enrolments = bench.digest_json_export(
         data,
         "enrolments",
         &["timecreated", "timemodified"],
@@ -573,50 +571,6 @@ fn content(bench: &Bench, data: &Path) -> Result<Content, String> {
         digest: hasher.finish(),
         keyspaces,
     })
-}
-
-/// `toolsync export ENTITY --format json`, one record a line, fed into `hasher` record by
-/// record without the fields named in `skip`; returns the number of records.
-fn digest_json_export(
-    bench: &Bench,
-    data: &Path,
-    entity: &str,
-    skip: &[&str],
-    hasher: &mut DefaultHasher,
-) -> Result<u64, String> {
-    let mut child = bench
-        .toolsync(data)
-        .args(["export", entity, "--format", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start toolsync export: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut count = 0;
-    for line in BufReader::with_capacity(1 << 20, stdout).lines() {
-        let line = line.map_err(|e| format!("cannot read the export: {e}"))?;
-        let record = line
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .trim_end_matches(',');
-        if record.is_empty() {
-            continue;
-        }
-        let mut fields: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(record)
-                .map_err(|e| format!("`export {entity}`: not a record a line ({e})"))?;
-        for field in skip {
-            fields.remove(*field);
-        }
-        hasher.write(serde_json::Value::Object(fields).to_string().as_bytes());
-        hasher.write_u8(b'\n');
-        count += 1;
-    }
-    let status = child.wait().map_err(|e| e.to_string())?;
-    if !status.success() {
-        return Err(format!("`toolsync export {entity}` failed: {status}"));
-    }
-    Ok(count)
 }
 
 /// The machine's load average over 1, 5 and 15 minutes.

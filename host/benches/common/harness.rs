@@ -239,6 +239,33 @@ impl Bench {
         Ok((Measure::taken(label, rows, waited, data), out))
     }
 
+    /// Every line `toolsync export ENTITY --format FORMAT` prints, streamed to `visit`; fails
+    /// when the export does.
+    fn each_export_line(
+        &self,
+        data: &Path,
+        entity: &str,
+        format: &str,
+        mut visit: impl FnMut(String) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let mut child = self
+            .toolsync(data)
+            .args(["export", entity, "--format", format])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start toolsync export: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        for line in BufReader::with_capacity(1 << 20, stdout).lines() {
+            visit(line.map_err(|e| format!("cannot read the export: {e}"))?)?;
+        }
+        let status = child.wait().map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("`toolsync export {entity}` failed: {status}"));
+        }
+        Ok(())
+    }
+
     /// `toolsync export ENTITY --format csv`, fed into `hasher` field by field (the columns
     /// named in `skip` left out: what differs from run to run, such as a start date); returns
     /// the number of records. The values must hold no line break (one line, one record).
@@ -249,31 +276,24 @@ impl Bench {
         skip: &[&str],
         hasher: &mut DefaultHasher,
     ) -> Result<u64, String> {
-        let mut child = self
-            .toolsync(data)
-            .args(["export", entity, "--format", "csv"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("cannot start toolsync export: {e}"))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        // A leading `#` line is the export's note on how to read it back (group names for
-        // groups without idnumber...): not a record.
-        let mut lines = BufReader::with_capacity(1 << 20, stdout)
-            .lines()
-            .skip_while(|l| l.as_ref().is_ok_and(|l| l.starts_with('#')));
-        let header = lines
-            .next()
-            .ok_or(format!("`export {entity}` printed nothing"))?
-            .map_err(|e| format!("cannot read the export: {e}"))?;
-        let skipped: Vec<bool> = split_fields(&header)
-            .iter()
-            .map(|h| skip.contains(&h.as_str()))
-            .collect();
-        hasher.write(header.as_bytes());
+        let mut skipped: Option<Vec<bool>> = None;
         let mut count = 0;
-        for line in lines {
-            let line = line.map_err(|e| format!("cannot read the export: {e}"))?;
+        self.each_export_line(data, entity, "csv", |line| {
+            // A leading `#` line is the export's note on how to read it back (group names for
+            // groups without idnumber...): not a record.
+            if skipped.is_none() && line.starts_with('#') {
+                return Ok(());
+            }
+            let Some(skipped) = &skipped else {
+                skipped = Some(
+                    split_fields(&line)
+                        .iter()
+                        .map(|h| skip.contains(&h.as_str()))
+                        .collect(),
+                );
+                hasher.write(line.as_bytes());
+                return Ok(());
+            };
             for (n, field) in split_fields(&line).iter().enumerate() {
                 if !skipped.get(n).copied().unwrap_or(false) {
                     hasher.write(field.as_bytes());
@@ -282,11 +302,43 @@ impl Bench {
             }
             hasher.write_u8(b'\n');
             count += 1;
+            Ok(())
+        })?;
+        if skipped.is_none() {
+            return Err(format!("`export {entity}` printed nothing"));
         }
-        let status = child.wait().map_err(|e| e.to_string())?;
-        if !status.success() {
-            return Err(format!("`toolsync export {entity}` failed: {status}"));
-        }
+        Ok(count)
+    }
+
+    /// `toolsync export ENTITY --format json`, one record a line, fed into `hasher` record by
+    /// record without the fields named in `skip`; returns the number of records.
+    pub fn digest_json_export(
+        &self,
+        data: &Path,
+        entity: &str,
+        skip: &[&str],
+        hasher: &mut DefaultHasher,
+    ) -> Result<u64, String> {
+        let mut count = 0;
+        self.each_export_line(data, entity, "json", |line| {
+            let record = line
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .trim_end_matches(',');
+            if record.is_empty() {
+                return Ok(());
+            }
+            let mut fields: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(record)
+                    .map_err(|e| format!("`export {entity}`: not a record a line ({e})"))?;
+            for field in skip {
+                fields.remove(*field);
+            }
+            hasher.write(serde_json::Value::Object(fields).to_string().as_bytes());
+            hasher.write_u8(b'\n');
+            count += 1;
+            Ok(())
+        })?;
         Ok(count)
     }
 
