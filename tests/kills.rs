@@ -519,6 +519,52 @@ fn a_binding_of_a_large_cohort_killed_at_random_instants_resumes_to_the_same_sto
     }
 }
 
+/// A batch too large for one sled batch — a cohort-courses file binding a large cohort, one
+/// batch of ~30,000 writes — killed between the chunks it is applied in: the next open of the
+/// store completes the batch from its redo record (so `toolsync check` finds it consistent),
+/// and the run then resumes and ends as an uninterrupted run does.
+#[test]
+fn a_batch_killed_between_its_chunks_is_completed_at_the_next_open() {
+    let scenario = SCENARIOS
+        .iter()
+        .find(|s| s.processor == "cohort-courses")
+        .unwrap();
+    let (counts, content) = scenario.reference();
+    let (world, file) = scenario.prepare();
+    // Paused after the first chunk long enough for sled to write it (it does every 500 ms),
+    // then killed: the store holds the redo record and part of the batch.
+    let pause = world.root.join("pause");
+    std::fs::create_dir_all(&pause).unwrap();
+    let mut child = scenario
+        .command(&world, &file)
+        .env(
+            "TOOLSYNC_FAULT",
+            format!("between-batch-chunks:pause={}", pause.display()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !pause.join("reached").exists() {
+        assert!(
+            child.try_wait().unwrap().is_none() && Instant::now() < deadline,
+            "the batch was not applied in chunks"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(1_500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    world.assert_consistent();
+    let (code, report) = scenario.run(&world, &file);
+    assert_eq!(code, scenario.exit, "{report}");
+    assert_eq!(report["counts"], counts, "the re-run's report");
+    assert_outputs_once(scenario, &world, &file, "killed between chunks", false);
+    assert_same_content(&store_content(&world), &content, "killed between chunks");
+    world.assert_consistent();
+}
+
 /// Two stores' exports are the same; else the first record that differs, not the whole store.
 fn assert_same_content(actual: &[String], expected: &[String], context: &str) {
     for (entity, (a, e)) in actual.iter().zip(expected).enumerate() {

@@ -14,7 +14,9 @@
 //! here, like a kill, usually loses them, and the next run does the last batch again),
 //! `before-final-flush`, `after-final-flush` (the finish plan is durable, no output is
 //! written), `after-tryback`, `after-report`, `after-archive`, `after-cleanup` (the input
-//! removed), `after-journal-clear`; and `restore-before-swap` (`toolsync restore` has built
+//! removed), `after-journal-clear`; `between-batch-chunks` (a batch too large for one sled batch
+//! is being applied in chunks under its redo record: the next open completes it); and
+//! `restore-before-swap` (`toolsync restore` has built
 //! and marked the restored store, and not yet put it in place).
 
 use std::path::PathBuf;
