@@ -105,6 +105,7 @@ pub static USERS: Table<User> = Table {
     show_extra: None,
     csv_lines: None,
     csv_note: None,
+    csv_header: None,
 };
 
 pub static ROLES: Table<Role> = Table {
@@ -139,6 +140,7 @@ pub static ROLES: Table<Role> = Table {
     show_extra: None,
     csv_lines: None,
     csv_note: None,
+    csv_header: None,
 };
 
 /// An account as `show user` prints it (what an update's change list compares).

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use super::enrolments::Names;
 use super::groups::Accounts;
-use super::{scan_keyed, scan_space, Column, Ctx, FindError, Headed, Lookup, Named, Table};
+use super::{scan_keyed, scan_space, Column, Ctx, FindError, Lookup, Named, Table};
 use crate::model::cohort::{self, Cohort, CohortKey, CohortMember, Cohorts};
 use crate::model::enrol::{self, EnrolInstance, Method};
 use crate::model::{id_at, id_key, Categories, Groups, ModelResult, UserKey};
@@ -259,6 +259,7 @@ pub static COHORTS: Table<CohortRow> = Table {
     show_extra: Some(bound),
     csv_lines: None,
     csv_note: Some(cohorts_note),
+    csv_header: None,
 };
 
 // ----- members ------------------------------------------------------------------------------
@@ -319,57 +320,55 @@ pub struct MemberRow {
     keys: MemberKeys,
 }
 
-pub static MEMBERS: Headed<MemberRow> = Headed {
-    table: Table {
-        name: "cohort-members",
-        singular: "cohort-member",
-        about: "cohort memberships: cohort, account",
-        key_help: None,
-        arity: 1,
-        processor: Some("cohorts"),
-        json_separator: ",\n",
-        scan: |ctx, visit| {
-            let keys = member_keys(ctx)?;
-            let (mut cohorts, mut accounts) = (CohortNames::default(), Accounts::default());
-            scan_keyed(
-                ctx,
-                cohort::MEMBER_SPACE,
-                b"",
-                &mut |key, member: CohortMember| {
-                    let (cohort, cohort_idnumber) = cohorts.get(ctx, id_at(key, 0).unwrap_or(0))?;
-                    let (user, user_idnumber) = accounts.get(ctx, member.user)?;
-                    visit(MemberRow {
-                        cohort,
-                        cohort_idnumber,
-                        user,
-                        user_idnumber,
-                        keys,
-                        member,
-                    })
-                },
-            )
-        },
-        lookups: &[],
-        // The JSON names each membership's cohort and account; the CSV is a cohorts file with
-        // the keys [`member_keys`] chose, of which [`member_header`] writes one cohort column.
-        columns: &[
-            Column::json("cohort", |r| r.cohort.clone().into()),
-            Column::json("cohort_idnumber", |r| r.cohort_idnumber.clone().into()),
-            Column::json("user", |r| r.user.clone().into()),
-            Column::json("user_idnumber", |r| r.user_idnumber.clone().into()),
-            Column::json("timeadded", |r| r.member.timeadded.into()),
-            Column::csv("cidnumber", |r| r.cohort_idnumber.clone().into()),
-            Column::csv("cname", |r| r.cohort.clone().into()),
-            Column::csv("userid", |r| match r.keys.user {
-                UserKey::Idnumber => r.user_idnumber.clone().into(),
-                _ => r.user.clone().into(),
-            }),
-        ],
-        show_extra: None,
-        csv_lines: None,
-        csv_note: Some(member_note),
+pub static MEMBERS: Table<MemberRow> = Table {
+    name: "cohort-members",
+    singular: "cohort-member",
+    about: "cohort memberships: cohort, account",
+    key_help: None,
+    arity: 1,
+    processor: Some("cohorts"),
+    json_separator: ",\n",
+    scan: |ctx, visit| {
+        let keys = member_keys(ctx)?;
+        let (mut cohorts, mut accounts) = (CohortNames::default(), Accounts::default());
+        scan_keyed(
+            ctx,
+            cohort::MEMBER_SPACE,
+            b"",
+            &mut |key, member: CohortMember| {
+                let (cohort, cohort_idnumber) = cohorts.get(ctx, id_at(key, 0).unwrap_or(0))?;
+                let (user, user_idnumber) = accounts.get(ctx, member.user)?;
+                visit(MemberRow {
+                    cohort,
+                    cohort_idnumber,
+                    user,
+                    user_idnumber,
+                    keys,
+                    member,
+                })
+            },
+        )
     },
-    header: member_header,
+    lookups: &[],
+    // The JSON names each membership's cohort and account; the CSV is a cohorts file with
+    // the keys [`member_keys`] chose, of which [`member_header`] writes one cohort column.
+    columns: &[
+        Column::json("cohort", |r| r.cohort.clone().into()),
+        Column::json("cohort_idnumber", |r| r.cohort_idnumber.clone().into()),
+        Column::json("user", |r| r.user.clone().into()),
+        Column::json("user_idnumber", |r| r.user_idnumber.clone().into()),
+        Column::json("timeadded", |r| r.member.timeadded.into()),
+        Column::csv("cidnumber", |r| r.cohort_idnumber.clone().into()),
+        Column::csv("cname", |r| r.cohort.clone().into()),
+        Column::csv("userid", |r| match r.keys.user {
+            UserKey::Idnumber => r.user_idnumber.clone().into(),
+            _ => r.user.clone().into(),
+        }),
+    ],
+    show_extra: None,
+    csv_lines: None,
+    csv_note: Some(member_note),
+    csv_header: Some(member_header),
 };
 
 // ----- bindings -----------------------------------------------------------------------------
@@ -506,6 +505,7 @@ pub static BINDINGS: Table<BindingRow> = Table {
     show_extra: None,
     csv_lines: None,
     csv_note: Some(binding_note),
+    csv_header: None,
 };
 
 #[cfg(test)]

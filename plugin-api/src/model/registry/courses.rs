@@ -83,6 +83,7 @@ pub static CATEGORIES: Table<CategoryRow> = Table {
     }),
     csv_lines: None,
     csv_note: None,
+    csv_header: None,
 };
 
 // ----- courses ------------------------------------------------------------------------------
@@ -243,6 +244,7 @@ pub static COURSES: Table<CourseRow> = Table {
     }),
     csv_lines: None,
     csv_note: None,
+    csv_header: None,
 };
 
 /// The roles `show course` lists as teachers.
@@ -365,4 +367,5 @@ pub static SECTIONS: Table<SectionRow> = Table {
     show_extra: None,
     csv_lines: None,
     csv_note: None,
+    csv_header: None,
 };

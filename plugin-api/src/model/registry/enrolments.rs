@@ -151,6 +151,7 @@ pub static INSTANCES: Table<InstanceRow> = Table {
     show_extra: None,
     csv_lines: None,
     csv_note: None,
+    csv_header: None,
 };
 
 // ----- user enrolments ----------------------------------------------------------------------
@@ -428,6 +429,7 @@ pub static ENROLMENTS: Table<EnrolmentRow> = Table {
     show_extra: Some(held),
     csv_lines: Some(csv_lines),
     csv_note: Some(enrolment_note),
+    csv_header: None,
 };
 
 // ----- role assignments ---------------------------------------------------------------------
@@ -485,6 +487,7 @@ pub static ASSIGNMENTS: Table<AssignmentRow> = Table {
     show_extra: None,
     csv_lines: None,
     csv_note: None,
+    csv_header: None,
 };
 
 // ----- metacourse links ---------------------------------------------------------------------
@@ -526,4 +529,5 @@ pub static META_LINKS: Table<LinkRow> = Table {
     show_extra: None,
     csv_lines: None,
     csv_note: None,
+    csv_header: None,
 };

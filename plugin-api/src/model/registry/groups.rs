@@ -103,6 +103,7 @@ pub static GROUPS: Table<GroupRow> = Table {
     show_extra: None,
     csv_lines: None,
     csv_note: None,
+    csv_header: None,
 };
 
 pub struct GroupingRow {
@@ -164,6 +165,7 @@ pub static GROUPINGS: Table<GroupingRow> = Table {
     show_extra: None,
     csv_lines: None,
     csv_note: None,
+    csv_header: None,
 };
 
 /// How the CSV of `group-members` designates groups and accounts. The processor reads
@@ -371,4 +373,5 @@ pub static MEMBERS: Table<MemberRow> = Table {
         }
     }),
     csv_note: Some(member_note),
+    csv_header: None,
 };

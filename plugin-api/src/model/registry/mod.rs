@@ -137,6 +137,9 @@ pub fn entity(word: &str) -> Option<&'static dyn Entity> {
 /// See [`Entity::csv_note`].
 pub type CsvNote = fn(Ctx<'_>) -> ModelResult<Option<String>>;
 
+/// See [`Table::csv_header`].
+pub type CsvHeader = fn(Ctx<'_>) -> ModelResult<Vec<String>>;
+
 /// Named values (a family's members, what `show` adds).
 pub type Named = Vec<(String, Value)>;
 
@@ -234,6 +237,11 @@ pub struct Table<R: 'static> {
     pub csv_lines: Option<fn(&R) -> Vec<R>>,
     /// See [`Entity::csv_note`].
     pub csv_note: Option<CsvNote>,
+    /// A CSV header decided by a pass of its own rather than the declared order of the CSV
+    /// columns: a file keyed by one field or another names its key column after the field
+    /// (cohort-members: `cidnumber`, or `cname` when a cohort has no idnumber). Every name is
+    /// one of the table's CSV columns; the columns it leaves out are not written.
+    pub csv_header: Option<CsvHeader>,
 }
 
 impl<R: 'static> Table<R> {
@@ -334,6 +342,9 @@ impl<R: 'static> Entity for Table<R> {
     }
 
     fn csv_header(&self, ctx: Ctx<'_>) -> ModelResult<Vec<String>> {
+        if let Some(header) = self.csv_header {
+            return header(ctx);
+        }
         let families: Vec<(usize, ReadFamily<R>)> = self
             .columns
             .iter()
@@ -401,83 +412,6 @@ impl<R: 'static> Entity for Table<R> {
             }
             Ok(true)
         })
-    }
-}
-
-/// A [`Table`] whose CSV header a pass of its own decides, rather than the declared order of
-/// its CSV columns: a file keyed by one field or another names its key column after the field
-/// (cohort-members: `cidnumber`, or `cname` when a cohort has no idnumber). Every name of the
-/// header is one of the table's CSV columns; the columns it leaves out are not written.
-pub struct Headed<R: 'static> {
-    pub table: Table<R>,
-    pub header: fn(Ctx<'_>) -> ModelResult<Vec<String>>,
-}
-
-impl<R: 'static> Entity for Headed<R> {
-    fn name(&self) -> &'static str {
-        self.table.name()
-    }
-
-    fn singular(&self) -> &'static str {
-        self.table.singular()
-    }
-
-    fn about(&self) -> &'static str {
-        self.table.about()
-    }
-
-    fn key_help(&self) -> Option<&'static str> {
-        self.table.key_help()
-    }
-
-    fn arity(&self) -> usize {
-        self.table.arity()
-    }
-
-    fn lookup_fields(&self) -> Vec<&'static str> {
-        self.table.lookup_fields()
-    }
-
-    fn processor(&self) -> Option<&'static str> {
-        self.table.processor()
-    }
-
-    fn json_separator(&self) -> &'static str {
-        self.table.json_separator()
-    }
-
-    fn show(
-        &self,
-        ctx: Ctx<'_>,
-        keys: &[&str],
-        by: Option<&str>,
-    ) -> Result<Option<Fields>, FindError> {
-        self.table.show(ctx, keys, by)
-    }
-
-    fn each_json(
-        &self,
-        ctx: Ctx<'_>,
-        visit: &mut dyn FnMut(Fields) -> ModelResult<()>,
-    ) -> ModelResult<()> {
-        self.table.each_json(ctx, visit)
-    }
-
-    fn csv_note(&self, ctx: Ctx<'_>) -> ModelResult<Option<String>> {
-        self.table.csv_note(ctx)
-    }
-
-    fn csv_header(&self, ctx: Ctx<'_>) -> ModelResult<Vec<String>> {
-        (self.header)(ctx)
-    }
-
-    fn each_csv(
-        &self,
-        ctx: Ctx<'_>,
-        header: &[String],
-        visit: &mut dyn FnMut(Vec<String>) -> ModelResult<()>,
-    ) -> ModelResult<()> {
-        self.table.each_csv(ctx, header, visit)
     }
 }
 
