@@ -240,3 +240,56 @@ fn empty_cells_keep_values_unless_empty_clears() {
     );
     assert_eq!(cohort.idnumber, "3A", "the key is never cleared");
 }
+
+/// A member joining a cohort bound to 200 courses is enrolled in the 200 in that row, and the
+/// row says so; leaving takes the 200 back.
+#[test]
+fn joining_a_cohort_bound_to_200_courses_enrols_in_each_in_one_row() {
+    use toolsync_plugin_api::model::{CohortKey, Course, Courses, Enrolments};
+    let mut w = World::new();
+    w.row(P, &[], HEADER, "add;3A;Class 3A;;;;;");
+    let category = w.category;
+    let courses: Vec<Course> = {
+        let mut txn = w.txn();
+        let cohort = Cohorts::find(&txn, CohortKey::Idnumber, "3A")
+            .unwrap()
+            .unwrap();
+        let student = Roles::by_shortname(&txn, "student").unwrap().unwrap().id;
+        (0..200)
+            .map(|i| {
+                let name = format!("C{i}");
+                let course =
+                    Courses::create(&mut txn, Course::new(&name, &name, category, 1)).unwrap();
+                Cohorts::bind(
+                    &mut txn,
+                    &cohort,
+                    &course,
+                    student,
+                    &BindingSpec::default(),
+                    1,
+                )
+                .unwrap();
+                course
+            })
+            .collect()
+    };
+    let joined = w.row(P, &[], HEADER, "add;3A;;;;;;U1");
+    assert_eq!(
+        (joined.kind, joined.message.as_str()),
+        (Created, "ann joined; 200 enrolments made")
+    );
+    let enrolled = |w: &World| {
+        courses
+            .iter()
+            .filter(|c| {
+                !Enrolments::enrolments(&w.store.read(), c.id)
+                    .unwrap()
+                    .is_empty()
+            })
+            .count()
+    };
+    assert_eq!(enrolled(&w), 200);
+    let left = w.row(P, &[], HEADER, "del;3A;;;;;;U1");
+    assert_eq!(left.message, "ann left; 200 enrolments removed");
+    assert_eq!(enrolled(&w), 0);
+}
