@@ -537,6 +537,43 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A batch over the threshold lands whole, and no redo record stays behind; a record left
+    /// by a killed process is completed by the next open; a record that does not decode makes
+    /// the store refused as damaged, not half-applied.
+    #[test]
+    fn a_chunked_batch_lands_whole_and_a_left_redo_record_is_completed_at_open() {
+        let dir = scratch("redo");
+        let store = Store::create(&dir).unwrap();
+        let many = |tag: &str| -> Writes {
+            (0..ONE_BATCH_WRITES + 5)
+                .map(|i| (format!("t\0{tag}{i:06}").into_bytes(), Some(vec![1])))
+                .collect()
+        };
+        store.apply(many("a")).unwrap();
+        assert_eq!(store.db.scan_prefix(b"t\0a").count(), ONE_BATCH_WRITES + 5);
+        assert_eq!(store.db.get(REDO_KEY).unwrap(), None);
+        // What a process killed between chunks leaves: the record, part of the batch.
+        let batch = many("b");
+        store.db.insert(REDO_KEY, redo::encode(&batch)).unwrap();
+        store.apply_chunk(batch.iter().take(CHUNK_WRITES)).unwrap();
+        store.db.flush().unwrap();
+        drop(store);
+        let store = Store::open_existing(&dir).unwrap();
+        assert_eq!(store.db.scan_prefix(b"t\0b").count(), ONE_BATCH_WRITES + 5);
+        assert_eq!(store.db.get(REDO_KEY).unwrap(), None);
+        store.db.insert(REDO_KEY, &b"garbage"[..]).unwrap();
+        store.db.flush().unwrap();
+        drop(store);
+        let refused = Store::open_existing(&dir).err().expect("refused");
+        assert!(
+            refused
+                .to_string()
+                .contains("its redo record does not decode"),
+            "{refused}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn io_errors_read_plainly_and_a_full_disk_by_name() {
         let path = Path::new("/data/store");
