@@ -367,6 +367,25 @@ impl Runner {
         self.run(store, &header, &rows)
     }
 
+    /// One line under `header` that must fail and leave the store exactly as it was (a failed
+    /// row writes nothing, formats.md §2.8); its result. Panics otherwise, naming the line.
+    pub fn run_failing_line(
+        &self,
+        store: &mut MemoryStore,
+        header: &str,
+        line: &str,
+        delimiter: char,
+    ) -> RowResult {
+        let before = store.clone();
+        let mut report = self
+            .run_lines(store, header, &[line], delimiter)
+            .unwrap_or_else(|refusal| panic!("refused: {}", refusal.reason()));
+        let result = report.rows.remove(0);
+        assert_eq!(result.kind, OutcomeKind::Failed, "{line}: {result:?}");
+        assert!(*store == before, "a failed row writes nothing: {line}");
+        result
+    }
+
     /// Checks the header, surveys the rows in a run of their own when the manifest asks for it
     /// ([`Manifest::surveyed`]; refusing with [`Refusal::Survey`] before any row is applied),
     /// starts the run and streams every row through the host's row loop (line 1 is the header,

@@ -512,6 +512,7 @@ pub static BINDINGS: Table<BindingRow> = Table {
 mod tests {
     use super::*;
     use crate::model::registry::entity;
+    use crate::model::registry::world_tests::{csv, ctx};
     use crate::model::{
         BindingSpec, Course, CourseKey, Courses, Enrolments, Period, RoleKey, Roles, User, Users,
     };
@@ -579,22 +580,6 @@ mod tests {
         Cohorts::set_enabled(&mut txn, &to_b, false, 4).unwrap();
         drop(txn);
         store
-    }
-
-    fn ctx(store: &MemoryStore) -> Ctx<'_> {
-        Ctx { store, now: 10 }
-    }
-
-    fn csv(store: &MemoryStore, word: &str) -> Vec<String> {
-        let e = entity(word).unwrap();
-        let header = e.csv_header(ctx(store)).unwrap();
-        let mut lines = vec![header.join(";")];
-        e.each_csv(ctx(store), &header, &mut |cells| {
-            lines.push(cells.join(";"));
-            Ok(())
-        })
-        .unwrap();
-        lines
     }
 
     fn json(store: &MemoryStore, word: &str) -> Vec<Value> {

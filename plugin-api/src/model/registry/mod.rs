@@ -576,7 +576,7 @@ mod world_tests {
         store
     }
 
-    fn ctx(store: &MemoryStore) -> Ctx<'_> {
+    pub(super) fn ctx(store: &MemoryStore) -> Ctx<'_> {
         Ctx { store, now: 10 }
     }
 
@@ -589,7 +589,8 @@ mod world_tests {
         Value::Object(fields)
     }
 
-    fn csv(store: &MemoryStore, word: &str) -> Vec<String> {
+    /// An entity's CSV export, header first, a line each.
+    pub(super) fn csv(store: &MemoryStore, word: &str) -> Vec<String> {
         let e = entity(word).unwrap();
         let header = e.csv_header(ctx(store)).unwrap();
         let mut lines = vec![header.join(";")];
