@@ -147,6 +147,11 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Account pictures: `picture get` writes a stored PNG out
+    Picture {
+        #[command(subcommand)]
+        action: PictureAction,
+    },
     /// Replace the store with a backup made by `toolsync backup`
     ///
     /// The backup is verified whole before anything changes; the restored store is built
@@ -169,6 +174,32 @@ pub enum JournalAction {
     /// from the top of its file (rows already applied come out `unchanged`). Nothing to forget
     /// is exit 0 with a note on stderr; a name no plugin provides is exit 4
     Clear { processor: String },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum PictureAction {
+    /// Write an account's stored picture (a PNG) to stdout or a file: `toolsync picture get
+    /// jdoe > jdoe.png`. Exit 1 when the account is unknown or has no picture
+    Get {
+        /// The account: username, idnumber, e-mail or id (tried in that order)
+        account: String,
+        /// Which rendition: 512 (fits 512×512, aspect kept), 100 or 35 (square thumbnails)
+        #[arg(long, default_value_t = 512, value_parser = picture_size)]
+        size: u32,
+        /// Match this field alone (e.g. `--by idnumber`)
+        #[arg(long, value_name = "FIELD")]
+        by: Option<String>,
+        /// Write into this file instead of stdout
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+fn picture_size(text: &str) -> Result<u32, String> {
+    match text {
+        "512" | "100" | "35" => Ok(text.parse().expect("digits")),
+        _ => Err("one of 512, 100, 35".to_string()),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -323,7 +354,7 @@ fn dispatch(cli: Cli) -> CmdResult {
                     "--dry-run and --atomic do not go together: a dry run commits nothing anyway",
                 ));
             }
-            crate::run::run(&data, processor, &registry.manifests(), &args)
+            crate::run::run_processor(&data, processor, &registry.manifests(), &args)
         }
         Command::Show { entity, keys, by } => {
             commands::show::show(&data, &entity, &keys, by.as_deref())
@@ -335,5 +366,14 @@ fn dispatch(cli: Cli) -> CmdResult {
         Command::Journal { action } => commands::journal::run(&data, action, registry),
         Command::Backup { file, force } => commands::backup::backup(&data, &file, force),
         Command::Restore { file, force } => commands::backup::restore(&data, &file, force),
+        Command::Picture {
+            action:
+                PictureAction::Get {
+                    account,
+                    size,
+                    by,
+                    output,
+                },
+        } => commands::picture::get(&data, &account, size, by.as_deref(), output.as_deref()),
     }
 }

@@ -58,6 +58,12 @@ impl DataDir {
         self.root.join("store")
     }
 
+    /// The content-addressed files of the store's records (pictures' PNGs), beside the store
+    /// and part of it: `toolsync check` compares them, `backup` copies them.
+    pub fn stored_files(&self) -> PathBuf {
+        self.root.join("pictures")
+    }
+
     /// Opens the store that is already there; a missing one is an error, never created.
     pub fn open_store(&self) -> Result<Store, StoreError> {
         self.complete_restore()?;

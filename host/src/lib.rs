@@ -19,4 +19,5 @@ pub mod output;
 pub mod panics;
 pub mod run;
 pub mod store;
+pub mod stored_files;
 pub mod suggest;

@@ -55,6 +55,24 @@
 //! The wrapper maps this onto `RowHandler::survey` (each row) and `RowHandler::survey_verdict`
 //! (the end), catching panics: a panic refuses the file. A host older than 1.1 would not
 //! survey, but it never loads a plugin built against 1.1 (semver rule).
+//!
+//! ## Archive input and stored files (API 1.5)
+//!
+//! A processor whose manifest declares [`protocol::ARCHIVE_OPTION`] (`_archive`, default
+//! `true`; `Manifest::archive_input`) reads zip archives instead of CSV files (formats.md
+//! §3.10): the host opens the archive, applies the archive rules (safe paths, sizes counted on
+//! the bytes decompressed, system files skipped), and hands each remaining entry over as a row
+//! of two values, `path` (the entry's name) and `content` (its bytes, base64 — row values are
+//! text in the 1.0 ABI; the `bytes` column type decodes them). Rows are numbered by their
+//! position in the archive. The host also honours the options `file_prefix`,
+//! `max_archive_bytes` and `max_image_bytes` when the manifest declares them.
+//!
+//! A processor that declares [`protocol::FILES_OPTION`] (`_files`, `Manifest::stores_files`)
+//! gets, in that option, the folder of content-addressed files of the data dir
+//! ([`crate::blobs::Blobs`]), where it may write files named by their SHA-256 before a row
+//! commits (a picture's PNGs); the records that name them are the store's. After each of its
+//! runs, committed or not, the host removes every file no record names (see
+//! `model::picture::Pictures::names`), so a failed, rolled-back or killed row leaves none.
 
 use abi_stable::{
     declare_root_module_statics,
@@ -357,6 +375,12 @@ pub mod protocol {
     /// Manifest option (API 1.2): the processor writes nothing (course-check). The host
     /// refuses its writes and its reports say `committed: no`.
     pub const READ_ONLY_OPTION: &str = "_read_only";
+    /// Manifest option (API 1.5): the processor reads zip archives, an entry a row (see the
+    /// module documentation).
+    pub const ARCHIVE_OPTION: &str = "_archive";
+    /// Manifest option (API 1.5): the processor stores files; the host sets its value to the
+    /// data dir's folder of content-addressed files.
+    pub const FILES_OPTION: &str = "_files";
     /// Run option set by the host on the survey run only.
     pub const PHASE_OPTION: &str = "_phase";
     /// The value of [`PHASE_OPTION`] on the survey run.

@@ -12,6 +12,7 @@
 //! releases stay compatible (abi_stable treats every 0.x minor as a break).
 
 pub mod abi;
+pub mod blobs;
 pub mod engine;
 pub mod export;
 pub mod files;

@@ -275,6 +275,13 @@ impl StartContext {
         crate::values::parse_int(self.option(key), min, max).map_err(|e| bad_option(key, &e))
     }
 
+    /// The folder of content-addressed files the host lends a processor that declared
+    /// [`Manifest::stores_files`]; `None` when it gave none (a unit test's runner may).
+    pub fn files(&self) -> Option<crate::blobs::Blobs> {
+        let dir = self.option(protocol::FILES_OPTION);
+        (!dir.is_empty()).then(|| crate::blobs::Blobs::new(dir))
+    }
+
     pub fn columns_handle(&self) -> Columns {
         self.columns.clone()
     }
@@ -371,6 +378,14 @@ impl<'a> Row<'a> {
     /// An `int`, `date` or `bool` cell as a number.
     pub fn int(&self, column: &str) -> Option<i64> {
         self.cell(column).and_then(Cell::int)
+    }
+
+    /// A `bytes` cell (an archive entry's content).
+    pub fn bytes(&self, column: &str) -> Option<&'a [u8]> {
+        match self.cell(column) {
+            Some(Cell::Bytes(bytes)) => Some(bytes),
+            _ => None,
+        }
     }
 
     /// A `bool` cell.
@@ -512,6 +527,36 @@ impl Manifest {
         self.flag(protocol::READ_ONLY_OPTION)
     }
 
+    /// Declares that the processor reads zip archives, each entry a row of `path` and
+    /// `content` (API 1.5): the protocol flag `_archive` carries it.
+    pub fn archive_input(self) -> Self {
+        self.option(OptionSpec::new(
+            protocol::ARCHIVE_OPTION,
+            "true",
+            "(protocol) the input is zip archives, an entry a row",
+        ))
+    }
+
+    pub fn is_archive(&self) -> bool {
+        self.flag(protocol::ARCHIVE_OPTION)
+    }
+
+    /// Declares that the processor writes content-addressed files (API 1.5): the host hands
+    /// it their folder in the protocol option `_files` ([`StartContext::files`]).
+    pub fn stores_files(self) -> Self {
+        self.option(OptionSpec::new(
+            protocol::FILES_OPTION,
+            "",
+            "(protocol) the folder of content-addressed files, set by the host",
+        ))
+    }
+
+    pub fn has_files(&self) -> bool {
+        self.options
+            .iter()
+            .any(|o| o.key.as_str() == protocol::FILES_OPTION)
+    }
+
     /// Whether a protocol flag is declared with a true default.
     fn flag(&self, key: &str) -> bool {
         self.options
@@ -534,7 +579,7 @@ impl Manifest {
                 format!(
                     "column `{}`: `{}` is not a column type (text(n), longtext, int[a..b], bool, \
                      date, email, enum ..., key(entity), word(n), ident(n), lang, country, \
-                     timezone, secret)",
+                     timezone, secret, bytes)",
                     c.name, c.kind
                 )
             })

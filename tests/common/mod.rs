@@ -13,6 +13,7 @@ pub const COURSES: &str = "toolsync_courses";
 pub const ENROLMENTS: &str = "toolsync_enrolments";
 pub const GROUPS: &str = "toolsync_groups";
 pub const COHORTS: &str = "toolsync_cohorts";
+pub const PICTURES: &str = "toolsync_pictures";
 pub const PANICKY: &str = "toolsync_fixture_panicky";
 pub const API_V2: &str = "toolsync_fixture_api_v2";
 pub const API_LAYOUT: &str = "toolsync_fixture_api_layout";

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use toolsync_plugin_api::engine::{full_key, Backend};
 use toolsync_plugin_api::model::check::check_store;
-use toolsync_plugin_api::model::MODEL_VERSION;
+use toolsync_plugin_api::blobs::Blobs;
+use toolsync_plugin_api::model::{Pictures, MODEL_VERSION};
 
 use crate::backup::{self, BackupError, Meta, Reader};
 use crate::data_dir::{DataDir, RESTORED_MARKER};
@@ -15,6 +16,9 @@ use crate::error::{CmdResult, Error, ExitCode, StoreError};
 use crate::output::Out;
 use crate::run::JOURNAL_SPACE;
 use crate::store::{FilesLock, Store, STORE_FORMAT};
+
+/// The keyspace of a backup's stored files (never a keyspace of the store).
+const FILES_SPACE: &str = "_files";
 
 /// Writes every entry of the store to `dest` (whole or not at all), while holding the store's
 /// lock: no run can change it meanwhile. Journals of interrupted runs are left out: they point
@@ -47,6 +51,22 @@ pub fn backup(data: &DataDir, dest: &Path, force: bool) -> CmdResult {
             continue;
         }
         writer.entry(&key, &value).map_err(failed)?;
+    }
+    // The stored files the records name (pictures' PNGs), as entries of a keyspace of their
+    // own that no store holds: a restore writes them back as files.
+    let files = Blobs::new(data.stored_files());
+    let mut named = Vec::new();
+    for name in files.list().map_err(failed)?.names {
+        if Pictures::names(&store, &name).map_err(Error::from)? {
+            named.push(name);
+        }
+    }
+    named.sort();
+    for name in &named {
+        let bytes = files.read(name).map_err(failed)?;
+        writer
+            .entry(&full_key(FILES_SPACE, name.as_bytes()), &bytes)
+            .map_err(failed)?;
     }
     let (out, count) = writer.finish().map_err(failed)?;
     let file = out.into_inner().map_err(|e| failed(e.into_error()))?;
@@ -115,8 +135,26 @@ pub fn restore(data: &DataDir, source: &Path, force: bool) -> CmdResult {
     let restoring = data.restoring();
     let _ = std::fs::remove_dir_all(&restoring);
     let mut reader = open().map_err(unreadable)?;
-    let (restored, count) = Store::import(&restoring, || {
-        reader.next_entry().map_err(|e| e.to_string())
+    let files = Blobs::new(data.stored_files());
+    let files_prefix = full_key(FILES_SPACE, b"");
+    let (restored, count) = Store::import(&restoring, || loop {
+        let entry = reader.next_entry().map_err(|e| e.to_string())?;
+        match entry {
+            // A stored file: back into the folder (content-addressed, so adding one never
+            // disturbs the store in place; the next sweep removes what no record names).
+            Some((key, value)) if key.starts_with(&files_prefix) => {
+                let name = files
+                    .put(&value)
+                    .map_err(|e| format!("cannot write {}: {e}", files.root().display()))?;
+                if name.as_bytes() != &key[files_prefix.len()..] {
+                    return Err(format!(
+                        "the stored file {} does not hash to its name",
+                        String::from_utf8_lossy(&key[files_prefix.len()..])
+                    ));
+                }
+            }
+            other => return Ok(other),
+        }
     })?;
     let findings = check_store(&restored).map_err(Error::from)?;
     drop(restored);

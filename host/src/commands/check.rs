@@ -18,18 +18,24 @@ struct Verdict<'a> {
     entries: u64,
     checked: std::collections::BTreeMap<&'a str, u64>,
     problems: &'a [Problem],
+    /// Stored files no record names: not damage (the next pictures run removes them).
+    note: Option<&'a str>,
 }
 
 pub fn run(data: &DataDir, json: bool) -> CmdResult {
     let store = data.open_store()?;
     let mut findings = check_store(&store).map_err(Error::from)?;
     journals(&store, &mut findings)?;
+    let note = crate::stored_files::compare(data, &store, &mut findings)?;
     let mut out = Out::stdout();
     if json {
-        out.json(&verdict(&findings))?;
+        out.json(&verdict(&findings, note.as_deref()))?;
     } else {
         for p in &findings.problems {
             out.line(&format!("{} {}: {}", p.space, p.entry, p.what))?;
+        }
+        if let Some(note) = &note {
+            out.line(&format!("note: {note}"))?;
         }
         out.line(&summary(&findings))?;
     }
@@ -41,7 +47,7 @@ pub fn run(data: &DataDir, json: bool) -> CmdResult {
     })
 }
 
-fn verdict(findings: &Findings) -> Verdict<'_> {
+fn verdict<'a>(findings: &'a Findings, note: Option<&'a str>) -> Verdict<'a> {
     Verdict {
         clean: findings.is_clean(),
         entries: findings.checked.iter().map(|(_, n)| n).sum(),
@@ -51,6 +57,7 @@ fn verdict(findings: &Findings) -> Verdict<'_> {
             .map(|(space, n)| (space.as_str(), *n))
             .collect(),
         problems: &findings.problems,
+        note,
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod check;
 pub mod journal;
+pub mod picture;
 pub mod plugins;
 pub mod schema;
 pub mod show;

@@ -156,11 +156,19 @@ fn choices(o: &OptionSpec) -> String {
 fn text(m: &Manifest) -> Vec<String> {
     let mut lines = vec![
         format!("{} {} — {}", m.name, m.version, m.description),
-        format!(
-            "default input: {}; header: {}",
-            m.default_input,
-            if m.has_header { "yes" } else { "no" }
-        ),
+        if m.is_archive() {
+            format!(
+                "input: zip archives ({}), an entry a row; the columns below are what the host \
+                 hands over",
+                m.default_input
+            )
+        } else {
+            format!(
+                "default input: {}; header: {}",
+                m.default_input,
+                if m.has_header { "yes" } else { "no" }
+            )
+        },
         String::new(),
         "columns:".to_string(),
     ];
@@ -229,15 +237,23 @@ fn markdown(m: &Manifest) -> Vec<String> {
         ),
         format!("**{}** {} — {}", m.name, m.version, md(&m.description)),
         String::new(),
-        format!(
-            "Default input file: `{}`; {}.",
-            m.default_input,
-            if m.has_header {
-                "the first record is the header"
-            } else {
-                "no header line"
-            }
-        ),
+        if m.is_archive() {
+            format!(
+                "Input: zip archives, `{}` by default; each entry is a row of the two values \
+                 below.",
+                m.default_input
+            )
+        } else {
+            format!(
+                "Default input file: `{}`; {}.",
+                m.default_input,
+                if m.has_header {
+                    "the first record is the header"
+                } else {
+                    "no header line"
+                }
+            )
+        },
         String::new(),
         "| column | type | notes | description |".to_string(),
         "|---|---|---|---|".to_string(),
@@ -291,6 +307,13 @@ fn markdown(m: &Manifest) -> Vec<String> {
 /// The header line: the columns the processor marks for templates.
 pub fn template(processor: &LoadedProcessor) -> CmdResult {
     let m = &processor.manifest;
+    if m.is_archive() {
+        return Err(crate::error::Error::usage(format!(
+            "{} reads zip archives, not CSV: there is no template (put the images in a zip, \
+             each named after its account: ann.jpg)",
+            m.name
+        )));
+    }
     let mut out = Out::stdout();
     if !m.has_header {
         out.line(&format!(

@@ -52,30 +52,41 @@ pub fn show(data: &DataDir, word: &str, keys: &[String], by: Option<&str>) -> Cm
         )));
     }
     let store = data.open_store()?;
-    let ctx = Ctx {
-        store: &store,
-        now: clock::now(),
-    };
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    match entity.show(ctx, &keys, by) {
-        Ok(Some(fields)) => {
+    match find(entity, &store, keys, by)? {
+        Ok(fields) => {
             let mut out = Out::stdout();
             out.json(&fields)?;
             out.flush()?;
             Ok(ExitCode::Ok)
         }
-        Ok(None) => {
-            output::note(format!(
-                "no {} matches `{}`",
-                entity.singular(),
-                keys.join(" ")
-            ));
-            Ok(ExitCode::RowsFailed)
-        }
-        Err(FindError::NotFound(why)) => {
+        Err(why) => {
             output::note(why);
             Ok(ExitCode::RowsFailed)
         }
+    }
+}
+
+/// One record of `entity` by its keys: `Ok(Err(why))` when nothing matches (exit 1 with the
+/// reason, for `show` and `picture get`).
+pub fn find(
+    entity: &dyn Entity,
+    store: &crate::store::Store,
+    keys: &[String],
+    by: Option<&str>,
+) -> Result<Result<registry::Fields, String>, Error> {
+    let ctx = Ctx {
+        store,
+        now: clock::now(),
+    };
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    match entity.show(ctx, &keys, by) {
+        Ok(Some(fields)) => Ok(Ok(fields)),
+        Ok(None) => Ok(Err(format!(
+            "no {} matches `{}`",
+            entity.singular(),
+            keys.join(" ")
+        ))),
+        Err(FindError::NotFound(why)) => Ok(Err(why)),
         Err(FindError::BadKey(why)) => Err(Error::usage(why)),
         Err(FindError::Model(e)) => Err(model_failure(e)),
     }

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use toolsync_reader::{CsvReader, DelimiterChoice, FileInfo, ReadOptions};
 
+use super::input::Shape;
+
 use super::plan::Plan;
 use super::report::{self, Level, Summary};
 use super::spool;
@@ -125,12 +127,15 @@ impl FinishPlan {
         data: &DataDir,
         plan: &Plan<'_>,
         summary: &Summary,
-        info: &FileInfo,
+        shape: Shape<'_>,
         secrets: &Secrets,
         spool_dir: &Path,
     ) -> Result<(), Error> {
         if let Some(path) = self.tryback.as_ref().filter(|p| !p.exists()) {
-            write_tryback(path, &plan.input, info, spool_dir)?;
+            match shape {
+                Shape::Csv(info) => write_tryback(path, &plan.input, info, spool_dir)?,
+                Shape::Archive => write_archive_tryback(path, &plan.input, spool_dir)?,
+            }
             tracing::info!(tryback = %path.display(), "tryback written");
         }
         faults::point("after-tryback");
@@ -142,7 +147,7 @@ impl FinishPlan {
         }
         faults::point("after-report");
         if let Some(path) = self.archive.as_ref().filter(|p| !p.exists()) {
-            archive(data, plan, info, secrets, path)?;
+            archive(data, plan, shape, secrets, path)?;
             tracing::info!(archive = %path.display(), "input archived");
         }
         faults::point("after-archive");
@@ -280,6 +285,18 @@ fn write_tryback(
     })
 }
 
+/// The tryback of an archive: a zip of the failed entries, copied as stored (the spool lists
+/// their indexes; unsafe entries were never listed), owner-only.
+fn write_archive_tryback(path: &Path, input: &Path, spool_dir: &Path) -> Result<(), Error> {
+    let listed = std::fs::read_to_string(spool_dir.join(spool::TRYBACK))
+        .map_err(|e| Error::output("cannot read the run's tryback spool", e))?;
+    let indexes: Vec<usize> = listed.lines().filter_map(|l| l.parse().ok()).collect();
+    write_whole(path, |out| {
+        let file = out.get_mut();
+        toolsync_archive::write_tryback(input, &indexes, file)
+    })
+}
+
 /// The archive copy of the input, readable by its owner only, byte for byte except the cells
 /// of secret columns (users' `password`), emptied — so that no secret is kept and re-running an
 /// archive never changes one (formats.md §4.4). The file is read again by the same rules (and
@@ -288,17 +305,21 @@ fn write_tryback(
 fn archive(
     data: &DataDir,
     plan: &Plan<'_>,
-    info: &FileInfo,
+    shape: Shape<'_>,
     secrets: &Secrets,
     path: &Path,
 ) -> Result<(), Error> {
     create_private_dir(&data.archives())?;
     write_whole(path, |out| {
         let mut source = File::open(&plan.input)?;
-        if secrets.positions.is_empty() {
-            std::io::copy(&mut source, out)?;
-            return Ok(());
-        }
+        let info = match shape {
+            Shape::Csv(info) if !secrets.positions.is_empty() => info,
+            // No secret to empty (an archive has none): a copy byte for byte.
+            _ => {
+                std::io::copy(&mut source, out)?;
+                return Ok(());
+            }
+        };
         let options = ReadOptions {
             delimiter: DelimiterChoice::Byte(info.delimiter),
             ..plan.read

@@ -1,10 +1,12 @@
 //! Step 2, read: open the file by the common reading rules (encoding, BOM, delimiter, header)
-//! and check its header against the processor's schema — before any row runs. A file that
-//! fails here is refused (exit 3) and nothing reaches the store.
+//! and check its header against the processor's schema — before any row runs; or, for an
+//! archive processor (formats.md §3.10), open the zip archive and check its total size. A file
+//! that fails here is refused (exit 3) and nothing reaches the store.
 
 use abi_stable::std_types::RStr;
 use toolsync_plugin_api::engine::{AsInput, Input};
-use toolsync_plugin_api::schema::{self, Quoted, LISTED};
+use toolsync_archive::{Archive, Entry, EntryKind, Limits};
+use toolsync_plugin_api::schema::{self, encode_bytes, Quoted, LISTED};
 use toolsync_plugin_api::ColumnSpec;
 use toolsync_reader::{delimiter_name, header_refusal, CsvReader, FileInfo, Item};
 
@@ -13,11 +15,51 @@ use super::report::Summary;
 
 /// A file opened and accepted.
 pub struct Opened {
-    pub reader: CsvReader,
-    pub info: FileInfo,
+    pub source: Source,
     /// The canonical column name of each field (empty for an ignored column); for a headerless
-    /// file, the manifest's columns in order.
+    /// file or an archive, the manifest's columns in order.
     pub columns: Vec<String>,
+    /// What recognises the same input when a killed run is started again.
+    pub fingerprint: u64,
+    pub size: u64,
+}
+
+/// What the rows come from.
+pub enum Source {
+    Csv { reader: CsvReader, info: FileInfo },
+    Archive { archive: Archive, limits: Limits },
+}
+
+/// What the finish needs to know of the input's shape (its tryback and archive copy).
+#[derive(Clone, Copy)]
+pub enum Shape<'a> {
+    Csv(&'a FileInfo),
+    Archive,
+}
+
+impl Opened {
+    pub fn shape(&self) -> Shape<'_> {
+        match &self.source {
+            Source::Csv { info, .. } => Shape::Csv(info),
+            Source::Archive { .. } => Shape::Archive,
+        }
+    }
+
+    /// The CSV file's reading, `None` for an archive.
+    pub fn csv_info(&self) -> Option<&FileInfo> {
+        match &self.source {
+            Source::Csv { info, .. } => Some(info),
+            Source::Archive { .. } => None,
+        }
+    }
+
+    /// Progress counts: bytes for a file, entries for an archive.
+    pub fn progress_total(&self) -> u64 {
+        match &self.source {
+            Source::Csv { .. } => self.size,
+            Source::Archive { archive, .. } => archive.entry_count() as u64,
+        }
+    }
 }
 
 /// Opens the input and checks its header; `Err` is the refusal's reason, which names the line
@@ -25,6 +67,9 @@ pub struct Opened {
 /// delimiter) and file-level warnings go into `summary`.
 pub fn open(plan: &Plan<'_>, summary: &mut Summary) -> Result<Opened, String> {
     let manifest = &plan.processor.manifest;
+    if let Some(limits) = plan.archive_limits {
+        return open_archive(plan, limits);
+    }
     let (reader, info) = CsvReader::open(&plan.input, &plan.read).map_err(|r| r.message)?;
     describe(summary, &info, manifest.split_fields);
     let columns = match &info.header {
@@ -64,9 +109,34 @@ pub fn open(plan: &Plan<'_>, summary: &mut Summary) -> Result<Opened, String> {
             .collect(),
     };
     Ok(Opened {
-        reader,
-        info,
+        fingerprint: info.fingerprint,
+        size: info.size,
+        source: Source::Csv { reader, info },
         columns,
+    })
+}
+
+/// An archive: refused when it is no readable zip, or when its entries decompress to more than
+/// `max_archive_bytes` in all — checked on the bytes decompressed, before any entry is applied.
+fn open_archive(plan: &Plan<'_>, limits: Limits) -> Result<Opened, String> {
+    let mut archive = Archive::open(&plan.input)?;
+    let total = archive.check_total(&limits)?;
+    tracing::info!(
+        entries = archive.entry_count(),
+        decompressed = total,
+        "archive opened"
+    );
+    Ok(Opened {
+        columns: plan
+            .processor
+            .manifest
+            .columns
+            .iter()
+            .map(|c| c.name.to_string())
+            .collect(),
+        fingerprint: archive.fingerprint(),
+        size: archive.size(),
+        source: Source::Archive { archive, limits },
     })
 }
 
@@ -127,12 +197,47 @@ fn describe(summary: &mut Summary, info: &FileInfo, split_fields: bool) {
     }
 }
 
-/// A reader item as the engine's row loop takes it.
-pub struct ReadItem(pub Item);
+/// An item as the engine's row loop takes it: a CSV reader's record, or an archive's entry.
+pub enum ReadItem {
+    Csv(Item),
+    /// An entry, with its content base64-encoded when it has some (the `bytes` column).
+    Entry(Entry, String),
+}
+
+impl ReadItem {
+    pub fn entry(entry: Entry) -> ReadItem {
+        let content = match &entry.kind {
+            EntryKind::Data(bytes) => encode_bytes(bytes),
+            _ => String::new(),
+        };
+        ReadItem::Entry(entry, content)
+    }
+
+    pub fn line(&self) -> u64 {
+        match self {
+            ReadItem::Csv(item) => item.line(),
+            ReadItem::Entry(entry, _) => entry.line,
+        }
+    }
+}
 
 impl AsInput for ReadItem {
     fn input(&self) -> Input<'_> {
-        match &self.0 {
+        let item = match self {
+            ReadItem::Csv(item) => item,
+            ReadItem::Entry(entry, content) => {
+                let line = entry.line;
+                return match &entry.kind {
+                    EntryKind::Data(_) => Input::Row {
+                        line,
+                        values: vec![RStr::from(entry.path.as_str()), RStr::from(content.as_str())],
+                    },
+                    EntryKind::Skipped(reason) => Input::Skipped { line, reason },
+                    EntryKind::Failed { reason, .. } => Input::Malformed { line, reason },
+                };
+            }
+        };
+        match item {
             Item::Row(record) => Input::Row {
                 line: record.line,
                 values: record
@@ -151,5 +256,5 @@ impl AsInput for ReadItem {
 
 /// The reader's items, one at a time.
 pub fn items(reader: &mut CsvReader) -> impl Iterator<Item = ReadItem> + '_ {
-    std::iter::from_fn(move || reader.next_item().map(ReadItem))
+    std::iter::from_fn(move || reader.next_item().map(ReadItem::Csv))
 }

@@ -35,6 +35,7 @@ use crate::loader::LoadedProcessor;
 use crate::store::Store;
 use crate::{clock, faults};
 use finish::{FinishPlan, Secrets};
+use input::Source;
 pub use journal::{Journal, SPACE as JOURNAL_SPACE};
 use plan::Plan;
 use progress::Progress;
@@ -89,13 +90,15 @@ pub fn run(
     // 2. Read: the header against the schema, before any row runs.
     let mut opened = match input::open(&plan, &mut summary) {
         Ok(opened) => {
-            tracing::info!(
-                encoding = ?opened.info.encoding,
-                delimiter = %char::from(opened.info.delimiter),
-                columns = ?opened.columns,
-                size = opened.info.size,
-                "input opened"
-            );
+            if let Some(info) = opened.csv_info() {
+                tracing::info!(
+                    encoding = ?info.encoding,
+                    delimiter = %char::from(info.delimiter),
+                    columns = ?opened.columns,
+                    size = info.size,
+                    "input opened"
+                );
+            }
             opened
         }
         Err(reason) => {
@@ -126,8 +129,8 @@ pub fn run(
     let mut state = resumed.unwrap_or_else(|| {
         Journal::fresh(
             plan.input.display().to_string(),
-            opened.info.fingerprint,
-            opened.info.size,
+            opened.fingerprint,
+            opened.size,
             summary.started_at,
             stamp.clone(),
         )
@@ -148,7 +151,8 @@ pub fn run(
     if !state.finished {
         // 3. Survey, then start the processor.
         let spec = plan.spec(&opened.columns, summary.started_at);
-        let surveyed = if processor.manifest.is_surveyed() {
+        // An archive is not surveyed: no archive processor asks for it.
+        let surveyed = if processor.manifest.is_surveyed() && opened.csv_info().is_some() {
             tracing::info!("surveying the whole file before any row is applied");
             survey::survey(&plan, &spec, &store)
         } else {
@@ -165,7 +169,7 @@ pub fn run(
                 .processor
                 .start(spec)
                 .into_result()
-                .map_err(|e| about_the_header(e, &opened.info))
+                .map_err(|e| about_the_header(e, opened.csv_info()))
         });
         let mut run = match started {
             Ok(run) => run,
@@ -180,7 +184,7 @@ pub fn run(
         // disk...), the run says up to where its rows are committed.
         let streamed = (|| -> Result<(), Error> {
             // 4. Stream the rows.
-            let mut progress = Progress::new(opened.info.size, args.quiet);
+            let mut progress = Progress::new(opened.progress_total(), args.quiet);
             let source = File::open(&plan.input).map_err(|source| ReadError::Unreadable {
                 path: plan.input.clone(),
                 source,
@@ -194,11 +198,18 @@ pub fn run(
                 args.max_errors,
                 &mut progress,
             );
-            rows.stream(&mut engine, &mut run, &mut opened.reader)?;
+            match &mut opened.source {
+                Source::Csv { reader, .. } => {
+                    rows.stream(&mut engine, &mut run, reader)?;
+                    rows.state.comments = reader.comments();
+                }
+                Source::Archive { archive, limits } => {
+                    rows.stream_archive(&mut engine, &mut run, archive, *limits)?
+                }
+            }
             if finishes(args, rows.state, read_only) {
                 rows.finish(&mut engine, &mut run)?;
             }
-            rows.state.comments = opened.reader.comments();
 
             if let Some(reason) = &rows.state.stopped {
                 tracing::info!(reason = %reason, "stopped early");
@@ -225,7 +236,7 @@ pub fn run(
             Ok(())
         })();
         if let Err(error) = streamed {
-            return Err(stopped_by(error, &store, &plan, &opened.info, &mut summary));
+            return Err(stopped_by(error, &store, &plan, &opened, &mut summary));
         }
     }
     // Done: the last batch committed (now or by the run this one completes); the finish
@@ -245,10 +256,12 @@ pub fn run(
             .push("--atomic: rows failed, nothing was committed".to_string());
     }
     if state.tally.total() == 0 {
-        summary.warnings.push(if opened.info.header.is_some() {
-            "no data rows: the file holds a header only".to_string()
-        } else {
-            "no data rows: the file holds no record".to_string()
+        summary.warnings.push(match opened.csv_info() {
+            Some(info) if info.header.is_some() => {
+                "no data rows: the file holds a header only".to_string()
+            }
+            Some(_) => "no data rows: the file holds no record".to_string(),
+            None => "no entries: the archive holds no file".to_string(),
         });
     }
     spool.flush()?;
@@ -274,7 +287,7 @@ pub fn run(
         summary.tryback = outputs.tryback.clone();
         summary.stored = outputs.reports.as_ref().map(|r| r.txt.clone());
         let secrets = secrets(&processor.manifest, &opened.columns);
-        outputs.complete(data, &plan, &summary, &opened.info, &secrets, &spool_dir)?;
+        outputs.complete(data, &plan, &summary, opened.shape(), &secrets, &spool_dir)?;
         // Printing may fail (a full stdout): the run is complete all the same.
         let printed = finish::print_report(&plan, &summary, Some(&spool_dir));
         Journal::clear(&store, name)?;
@@ -287,6 +300,10 @@ pub fn run(
         finish::publish(data, &plan, &mut summary, Some(&spool_dir), &stamp)?;
         let _ = std::fs::remove_dir_all(&spool_dir);
     }
+    if processor.manifest.has_files() {
+        // After the final flush: the records that name files are durable.
+        crate::stored_files::sweep(data, &store)?;
+    }
     tracing::info!(
         rows = state.tally.total(),
         ok = state.tally.ok(),
@@ -297,6 +314,72 @@ pub fn run(
     Ok(exit)
 }
 
+/// Runs a processor as the operator asked: [`run`] on the named file; for an archive processor
+/// given no file (formats.md §3.10), [`run`] on every `<file_prefix>*.zip` of the file area in
+/// byte order of names, each a run with its own report — from the one an interrupted run was
+/// on, when there is one (those before it had finished). The exit code is the worst of them.
+pub fn run_processor(
+    data: &DataDir,
+    processor: &LoadedProcessor,
+    processors: &[&Manifest],
+    args: &RunArgs,
+) -> CmdResult {
+    if !processor.manifest.is_archive() || args.file.is_some() {
+        return run(data, processor, processors, args);
+    }
+    let options = crate::config::Options::resolve(&processor.manifest, data, &args.sets, processors)?;
+    let prefix = options.get("file_prefix").to_string();
+    let area = data.files();
+    let mut archives = archives_in(&area, &prefix);
+    if archives.is_empty() {
+        return Err(RunError::Refused(format!(
+            "no archive named {prefix}*.zip in the file area {}: put one there, or name one \
+             (toolsync run {} FILE.zip)",
+            area.display(),
+            processor.manifest.name
+        ))
+        .into());
+    }
+    if let Ok(store) = data.open_store() {
+        if let Some(journal) = Journal::load(&store, &processor.manifest.name)? {
+            if let Some(at) = archives.iter().position(|a| a.display().to_string() == journal.input) {
+                archives.drain(..at);
+            }
+        }
+    }
+    let mut worst = ExitCode::Ok;
+    for archive in archives {
+        let args = RunArgs {
+            file: Some(archive),
+            ..args.clone()
+        };
+        let code = run(data, processor, processors, &args)?;
+        if code as u8 > worst as u8 {
+            worst = code;
+        }
+    }
+    Ok(worst)
+}
+
+/// The regular files of `dir` named `<prefix>…zip` (case-insensitive), in byte order of names.
+fn archives_in(dir: &std::path::Path, prefix: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let prefix = prefix.to_lowercase();
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().to_lowercase();
+            name.starts_with(&prefix) && name.ends_with(".zip") && !name.contains("_tryback_")
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    found
+}
+
 /// A run stopped by an error while streaming or committing. A store error (a full disk, I/O,
 /// damage) says how far the committed rows go — the journal of the last commit knows — and the
 /// summary of what is committed is printed; the run resumes from there when started again.
@@ -304,7 +387,7 @@ fn stopped_by(
     error: Error,
     store: &Store,
     plan: &Plan<'_>,
-    info: &toolsync_reader::FileInfo,
+    opened: &input::Opened,
     summary: &mut Summary,
 ) -> Error {
     let Error::Store(cause) = error else {
@@ -316,7 +399,7 @@ fn stopped_by(
     let committed = Journal::load(store, &plan.name)
         .ok()
         .flatten()
-        .filter(|j| j.fingerprint == info.fingerprint && j.size == info.size);
+        .filter(|j| j.fingerprint == opened.fingerprint && j.size == opened.size);
     let position = match committed.as_ref().map(|j| j.line_done) {
         Some(line) if line > 0 => format!(
             "rows up to line {line} are committed, none after it: run the file again to resume"
@@ -373,8 +456,8 @@ fn finishes(args: &RunArgs, state: &Journal, read_only: bool) -> bool {
 /// `start` sees the file's columns and the options only, so when it refuses a file that has a
 /// header, the refusal is about that header (a column an option requires, a forbidden
 /// combination): it names the line taken as the header, as every header refusal does.
-fn about_the_header(error: StartError, info: &toolsync_reader::FileInfo) -> StartError {
-    match (error, &info.header) {
+fn about_the_header(error: StartError, info: Option<&toolsync_reader::FileInfo>) -> StartError {
+    match (error, info.and_then(|info| info.header.as_ref())) {
         (StartError::Refused(m), Some(header)) => {
             StartError::Refused(toolsync_reader::header_refusal(header.line, m.as_str()).into())
         }
@@ -460,7 +543,7 @@ fn resume(
         return Ok(None);
     };
     let other_file =
-        journal.fingerprint != opened.info.fingerprint || journal.size != opened.info.size;
+        journal.fingerprint != opened.fingerprint || journal.size != opened.size;
     // An --atomic run commits all or nothing: it does not take over the rows of an
     // interrupted batch-by-batch run (they stay committed and come out `unchanged`).
     let atomic_over_partial = plan.args.atomic && !journal.finished;

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use abi_stable::std_types::{RString, Tuple2};
-use toolsync_plugin_api::abi::RunSpec;
+use toolsync_archive::Limits;
+use toolsync_plugin_api::abi::{protocol, RunSpec};
 use toolsync_plugin_api::Manifest;
 use toolsync_reader::{parse_size, DelimiterChoice, EncodingChoice, ReadOptions};
 
@@ -40,6 +41,8 @@ pub struct Plan<'p> {
     pub shown: String,
     /// Why the input cannot be read: the run is refused before anything opens it.
     pub input_refused: Option<String>,
+    /// For an archive processor (formats.md §3.10): the size limits of its archives.
+    pub archive_limits: Option<Limits>,
     pub args: &'p RunArgs,
 }
 
@@ -73,6 +76,18 @@ impl<'p> Plan<'p> {
             cleanup: options.flag("cleanup")?,
         };
         let allow_unknown = options.flag("allow_unknown_columns")?;
+        let archive_limits = if manifest.is_archive() {
+            Some(archive_limits(&options)?)
+        } else {
+            None
+        };
+        if manifest.has_files() {
+            // Where the processor writes its content-addressed files (a picture's PNGs).
+            options.set(
+                protocol::FILES_OPTION,
+                &data.stored_files().display().to_string(),
+            );
+        }
         let located = locate(&data.files(), args.file.as_deref(), options.get("input"));
         tracing::info!(
             processor = %manifest.name,
@@ -101,6 +116,7 @@ impl<'p> Plan<'p> {
             shown: located.path.display().to_string(),
             input: located.path,
             input_refused: located.refused,
+            archive_limits,
             args,
         })
     }
@@ -126,6 +142,19 @@ impl<'p> Plan<'p> {
             force: self.args.force,
         }
     }
+}
+
+/// `max_image_bytes` (one entry) and `max_archive_bytes` (the whole archive), as sizes
+/// (`8 MiB`); a processor that does not declare them gets the defaults of formats.md §3.10.
+fn archive_limits(options: &Options) -> Result<Limits, ConfigError> {
+    let size = |key: &str, default: u64| match options.get(key) {
+        "" => Ok(default),
+        text => toolsync_archive::parse_size(text).map_err(|why| bad_value(key, why)),
+    };
+    Ok(Limits {
+        max_entry_bytes: size("max_image_bytes", 8 << 20)?,
+        max_archive_bytes: size("max_archive_bytes", 64 << 20)?,
+    })
 }
 
 fn bad_value(key: &str, why: String) -> ConfigError {

@@ -122,6 +122,13 @@ impl Spool {
         Ok(())
     }
 
+    /// Notes a failed archive entry for the tryback archive: its index, a line each.
+    pub fn tryback_entry(&mut self, index: usize) -> Result<(), Error> {
+        self.tryback
+            .write(format!("{index}\n").as_bytes())
+            .map_err(spool_error)
+    }
+
     /// Hands everything written so far to the OS (a killed process loses nothing written
     /// before a commit) and returns the lengths to record in the journal.
     pub fn flush(&mut self) -> Result<SpoolLengths, Error> {

@@ -10,7 +10,8 @@ use std::time::Instant;
 use toolsync_plugin_api::abi::{RowOutcome, RunBox};
 use toolsync_plugin_api::engine::{Engine, Flow, Sink};
 use toolsync_plugin_api::OutcomeKind;
-use toolsync_reader::{CsvReader, Item};
+use toolsync_archive::{Archive, EntryKind, Limits};
+use toolsync_reader::CsvReader;
 
 use super::input::ReadItem;
 use super::journal::Journal;
@@ -90,7 +91,7 @@ impl<'a> Rows<'a> {
         let mut reader_items = {
             let reader = &mut *reader;
             std::iter::from_fn(move || {
-                let item = reader.next_item().map(ReadItem);
+                let item = reader.next_item().map(ReadItem::Csv);
                 position.set(reader.position());
                 item
             })
@@ -101,6 +102,26 @@ impl<'a> Rows<'a> {
         if let Some(error) = reader.read_error() {
             self.state.stopped = Some(format!("the input could not be read to the end: {error}"));
         }
+        Ok(())
+    }
+
+    /// [`Rows::stream`] for an archive: its entries from the first one an interrupted run did
+    /// not commit (the skipped ones are not decompressed), each a row.
+    pub fn stream_archive(
+        &mut self,
+        engine: &mut Engine<'_>,
+        run: &mut RunBox,
+        archive: &mut Archive,
+        limits: Limits,
+    ) -> Result<(), Error> {
+        let position = Rc::clone(&self.position);
+        let mut entries = archive.entries(limits, self.state.items_done).map(|entry| {
+            position.set(entry.line);
+            ReadItem::entry(entry)
+        });
+        let stopped = engine.stream(run, &mut entries, self)?;
+        self.progress.finish();
+        self.state.stopped = stopped;
         Ok(())
     }
 
@@ -152,11 +173,21 @@ impl<'a> Rows<'a> {
         Ok(())
     }
 
-    fn fail(&mut self, item: &Item, subject: &str, reason: &str) -> Result<(), Error> {
-        let (start, end) = item.raw_range();
-        self.spool.row(item.line(), "failed", subject, reason)?;
-        self.spool.error(item.line(), reason)?;
-        self.spool.tryback(&mut self.source, start, end)
+    fn fail(&mut self, item: &ReadItem, subject: &str, reason: &str) -> Result<(), Error> {
+        let line = item.line();
+        self.spool.row(line, "failed", subject, reason)?;
+        self.spool.error(line, reason)?;
+        match item {
+            ReadItem::Csv(item) => {
+                let (start, end) = item.raw_range();
+                self.spool.tryback(&mut self.source, start, end)
+            }
+            ReadItem::Entry(entry, _) => match &entry.kind {
+                // An unsafe entry is never written out again, not even into the tryback.
+                EntryKind::Failed { tryback: false, .. } => Ok(()),
+                _ => self.spool.tryback_entry(entry.index),
+            },
+        }
     }
 }
 
@@ -166,26 +197,32 @@ impl Sink<ReadItem> for Rows<'_> {
     fn record(&mut self, item: &ReadItem, outcome: &RowOutcome) -> Result<(), Error> {
         // Per row, so trace only: the fields are evaluated only when the level is on.
         tracing::trace!(
-            line = item.0.line(),
+            line = item.line(),
             outcome = outcome.kind.as_str(),
             subject = %outcome.subject,
             detail = %outcome.message,
             "row"
         );
         self.state.tally.add(outcome.kind);
-        self.last_line = item.0.line();
+        let line = item.line();
+        self.last_line = line;
+        // An archive's entry: every message starts with its path (formats.md §3.10).
+        let said = |text: &str| match item {
+            ReadItem::Entry(entry, _) if text.is_empty() => entry.path.clone(),
+            ReadItem::Entry(entry, _) => format!("{}: {text}", entry.path),
+            ReadItem::Csv(_) => text.to_string(),
+        };
         if outcome.kind == OutcomeKind::Failed {
-            return self.fail(&item.0, &outcome.subject, &outcome.message);
+            return self.fail(item, &outcome.subject, &said(&outcome.message));
         }
-        let line = item.0.line();
         self.spool.row(
             line,
             outcome.kind.as_str(),
             &outcome.subject,
-            &outcome.message,
+            &said(&outcome.message),
         )?;
         for warning in outcome.warnings.iter() {
-            self.spool.warning(Some(line), warning)?;
+            self.spool.warning(Some(line), &said(warning))?;
         }
         Ok(())
     }

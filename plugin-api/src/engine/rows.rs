@@ -22,8 +22,12 @@ pub const CHUNK_ROWS: usize = 256;
 pub enum Input<'i> {
     /// A row to hand to the processor: its physical line and its values in header order.
     Row { line: u64, values: Vec<RStr<'i>> },
-    /// A record that fails by itself (wrong field count, unreadable bytes...).
+    /// A record that fails by itself (wrong field count, unreadable bytes, an unsafe path in
+    /// an archive...).
     Malformed { line: u64, reason: &'i str },
+    /// A record the host's reading rules skip without showing it to the processor (an
+    /// archive's system file, formats.md §3.10).
+    Skipped { line: u64, reason: &'i str },
 }
 
 /// What the loop needs to know of an item; the caller's item type keeps whatever else it needs
@@ -137,7 +141,8 @@ impl<'b> Engine<'b> {
             for (item, derived) in chunk.iter().zip(derived) {
                 let outcome = match item.input() {
                     Input::Row { line, values } => self.apply(run, line, &values, derived)?,
-                    Input::Malformed { reason, .. } => failed(reason),
+                    Input::Malformed { reason, .. } => not_shown(OutcomeKind::Failed, reason),
+                    Input::Skipped { reason, .. } => not_shown(OutcomeKind::Skipped, reason),
                 };
                 sink.record(item, &outcome)?;
                 if let Flow::Stop(reason) = sink.after_item(self)? {
@@ -163,25 +168,36 @@ impl<'b> Engine<'b> {
                 },
                 view.as_abi(),
             ),
-            Input::Malformed { .. } => Derived::default(),
+            Input::Malformed { .. } | Input::Skipped { .. } => Derived::default(),
         };
-        let per_thread = chunk.len().div_ceil(self.threads).max(1);
+        // Each thread takes the next row not yet taken, so that rows of very uneven cost (a
+        // picture of 4096×4096 among thumbnails) keep every core busy to the end of the chunk.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = self.threads.min(chunk.len());
+        let mut derived = vec![Derived::default(); chunk.len()];
         std::thread::scope(|scope| {
-            let handles: Vec<_> = chunk
-                .chunks(per_thread)
-                .map(|part| {
-                    let prepare_one = &prepare_one;
-                    (
-                        part.len(),
-                        scope.spawn(move || part.iter().map(prepare_one).collect::<Vec<_>>()),
-                    )
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let (prepare_one, next) = (&prepare_one, &next);
+                    scope.spawn(move || {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(item) = chunk.get(i) else {
+                                return done;
+                            };
+                            done.push((i, prepare_one(item)));
+                        }
+                    })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .flat_map(|(len, h)| h.join().unwrap_or_else(|_| vec![Derived::default(); len]))
-                .collect()
-        })
+            // A thread that panicked leaves its rows without derived values: `apply` then
+            // does their work itself.
+            for (i, d) in handles.into_iter().flat_map(|h| h.join().unwrap_or_default()) {
+                derived[i] = d;
+            }
+        });
+        derived
     }
 
     /// Applies one row: its writes join the batch when it succeeds, and are dropped when it
@@ -269,10 +285,10 @@ impl<'b> Engine<'b> {
     }
 }
 
-/// A failed outcome for a record that never reached the processor.
-fn failed(reason: &str) -> RowOutcome {
+/// The outcome of a record that never reached the processor.
+fn not_shown(kind: OutcomeKind, reason: &str) -> RowOutcome {
     RowOutcome {
-        kind: OutcomeKind::Failed,
+        kind,
         subject: "".into(),
         message: reason.into(),
         warnings: Default::default(),

@@ -15,6 +15,7 @@ use super::course::{self, Course, Courses};
 use super::enrol::{self, EnrolInstance, Enrolments, Method, RoleAssignment, UserEnrolment};
 use super::group::{self, Group, Grouping, Groups, Membership, Set};
 use super::index::{Multi, Unique};
+use super::picture::{self, Picture, Pictures};
 use super::role::{self, Role, Roles};
 use super::user::{self, User, Users};
 use super::{activity, id_at, id_key, ids, key_id, ModelResult};
@@ -66,6 +67,7 @@ pub fn check_store(store: &impl StoreRead) -> ModelResult<Findings> {
     assignments(store, &mut f)?;
     groups(store, &mut f)?;
     cohorts(store, &mut f)?;
+    pictures(store, &mut f)?;
     activities(store, &mut f)?;
     sequences(store, &mut f)?;
     Ok(f)
@@ -925,6 +927,58 @@ fn cohorts(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
                 cohort::BINDING_SPACE,
                 readable(key),
                 "points to no binding of this cohort",
+            );
+        }
+        Ok(())
+    })
+}
+
+/// Pictures: of live accounts, with their three renditions named by valid file names, each
+/// file name indexed both ways. (Whether the files exist is the host's part: the model does not
+/// know where the data dir is.)
+fn pictures(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
+    each_record(store, f, picture::SPACE, |f, key, p: Picture| {
+        let space = picture::SPACE;
+        if key_id(key) != Some(p.user) {
+            f.add(space, readable(key), format!("the record says account {}", p.user));
+        }
+        match Users::get(store, p.user)? {
+            None => f.add(space, readable(key), format!("its account {} does not exist", p.user)),
+            Some(u) if u.deleted => {
+                f.add(space, readable(key), format!("its account {} is deleted", p.user))
+            }
+            Some(_) => {}
+        }
+        let sizes: Vec<u32> = p.renditions.iter().map(|r| r.size).collect();
+        if sizes != picture::SIZES {
+            f.add(space, readable(key), format!("its renditions are {sizes:?}, not 512, 100, 35"));
+        }
+        for r in &p.renditions {
+            if !crate::blobs::is_name(&r.file) {
+                f.add(space, readable(key), format!("`{}` is not a stored file's name", r.file));
+            } else if !Pictures::holders(store, &r.file)?.contains(&p.user) {
+                f.add(
+                    picture::BY_FILE,
+                    format!("\"{}\"", r.file),
+                    format!("missing the entry of the picture of account {}", p.user),
+                );
+            }
+        }
+        Ok(())
+    })?;
+    each_entry(store, f, picture::BY_FILE, |f, key, _| {
+        let split = key.len().saturating_sub(8);
+        let (name, user) = (String::from_utf8_lossy(&key[..split]), id_at(&key[split..], 0));
+        let named = match user {
+            Some(user) => Pictures::get(store, user)?
+                .is_some_and(|p| p.renditions.iter().any(|r| r.file == name)),
+            None => false,
+        };
+        if !named {
+            f.add(
+                picture::BY_FILE,
+                format!("\"{name}\""),
+                "lists a picture that does not name this file",
             );
         }
         Ok(())

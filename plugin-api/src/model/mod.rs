@@ -16,6 +16,7 @@ pub mod diff;
 pub mod enrol;
 pub mod group;
 mod index;
+pub mod picture;
 pub mod registry;
 pub mod role;
 pub mod user;
@@ -29,6 +30,7 @@ pub use enrol::{
     UserEnrolment,
 };
 pub use group::{Group, GroupKey, Grouping, Groups};
+pub use picture::{Picture, Pictures, Rendition};
 pub use role::{Role, RoleKey, Roles};
 pub use user::{PasswordState, User, UserKey, Users};
 
@@ -48,7 +50,9 @@ use crate::txn::{StoreError, StoreRead, Txn};
 ///   binding is a `cohort` instance with its cohort, role, period and group; group
 ///   memberships may be owned (`source`). Nothing older converts: a store of model 3 has no
 ///   cohorts.
-pub const MODEL_VERSION: u32 = 4;
+/// - 5: account pictures (`picture`, `picture.file`), their PNGs stored as files. Nothing
+///   older converts.
+pub const MODEL_VERSION: u32 = 5;
 
 /// Brings a store written by model `from` up to [`MODEL_VERSION`], in the caller's
 /// transaction (the host runs it when it opens an older store). Returns what it did, for the
@@ -96,6 +100,9 @@ pub fn upgrade(txn: &mut Txn<'_>, from: u32) -> ModelResult<Vec<String>> {
     if from < 4 {
         done.push("model 4: cohorts and cohort bindings (nothing to convert)".to_string());
     }
+    if from < 5 {
+        done.push("model 5: account pictures (nothing to convert)".to_string());
+    }
     Ok(done)
 }
 
@@ -137,6 +144,8 @@ pub const KEYSPACES: &[&str] = &[
     cohort::MEMBER_SPACE,
     cohort::MEMBER_BY_USER,
     cohort::BINDING_SPACE,
+    picture::SPACE,
+    picture::BY_FILE,
     activity::SPACE,
 ];
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::index::{self, text_key, Multi, Unique};
 use super::{
-    columns_of, id_key, model_version, Cohorts, Enrolments, Extra, ModelError, ModelResult,
+    columns_of, id_key, model_version, Cohorts, Enrolments, Extra, ModelError, ModelResult, Pictures,
     Omitted, MODEL_VERSION,
 };
 use crate::txn::{StoreRead, Txn};
@@ -321,6 +321,7 @@ impl Users {
     pub fn soft_delete(txn: &mut Txn<'_>, user: &mut User, now: i64) -> ModelResult<()> {
         Cohorts::remove_user(txn, user.id, now)?;
         Enrolments::remove_user(txn, user.id, now)?;
+        Pictures::remove(txn, user.id)?;
         user.deleted = true;
         user.timemodified = now;
         Self::save(txn, user)

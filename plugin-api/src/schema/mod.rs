@@ -6,7 +6,7 @@
 pub mod types;
 
 use crate::abi::ColumnSpec;
-pub use types::{quoted, Cell, ColumnType, Quoted};
+pub use types::{decode_bytes, encode_bytes, quoted, Cell, ColumnType, Quoted};
 
 /// `n` when `name` is an instance of `pattern` (`course{n}` / `course12` → 12). `n` is decimal,
 /// without sign or leading zero. Range checks are the caller's.

@@ -23,6 +23,7 @@
 //! | `country` | two letters | uppercased |
 //! | `timezone` | an IANA name (`Europe/Paris`, `UTC`) or `99` | the text |
 //! | `secret` | any text without control characters; never shown | the text |
+//! | `bytes` | binary content, base64 over the plugin boundary (an archive entry) | the bytes |
 
 use crate::time::{parse_date, Zone};
 use crate::values::{check_email, is_word, parse_bool, parse_int};
@@ -50,6 +51,10 @@ pub enum ColumnType {
     Country,
     Timezone,
     Secret,
+    /// Binary content: an archive processor's entry (formats.md §3.10). Row values are text
+    /// in the frozen 1.0 ABI, so the host sends it base64-encoded ([`encode_bytes`]) and the
+    /// conversion decodes it.
+    Bytes,
 }
 
 /// A converted, normalised cell.
@@ -60,6 +65,8 @@ pub enum Cell {
     Bool(bool),
     /// Unix seconds; 0 means no date.
     Date(i64),
+    /// A `bytes` cell, decoded.
+    Bytes(Vec<u8>),
 }
 
 impl Cell {
@@ -69,6 +76,7 @@ impl Cell {
             Cell::Text(t) => t.clone(),
             Cell::Int(i) | Cell::Date(i) => i.to_string(),
             Cell::Bool(b) => u8::from(*b).to_string(),
+            Cell::Bytes(b) => format!("{} bytes", b.len()),
         }
     }
 
@@ -84,7 +92,7 @@ impl Cell {
         match self {
             Cell::Int(i) | Cell::Date(i) => Some(*i),
             Cell::Bool(b) => Some(i64::from(*b)),
-            Cell::Text(_) => None,
+            Cell::Text(_) | Cell::Bytes(_) => None,
         }
     }
 
@@ -158,6 +166,7 @@ impl ColumnType {
             "country" => ColumnType::Country,
             "timezone" => ColumnType::Timezone,
             "secret" => ColumnType::Secret,
+            "bytes" => ColumnType::Bytes,
             _ if kind.starts_with("text(") => ColumnType::Text(Some(size("text")?)),
             _ if kind.starts_with("word(") => ColumnType::Word(size("word")?),
             _ if kind.starts_with("ident(") => ColumnType::Ident(size("ident")?),
@@ -290,6 +299,7 @@ impl ColumnType {
                     Err(format!("{v} is not a two-letter country code"))
                 }
             }
+            ColumnType::Bytes => decode_bytes(value).map(Cell::Bytes),
             ColumnType::Timezone => {
                 if is_timezone(value) {
                     Ok(Cell::Text(value.to_string()))
@@ -323,8 +333,23 @@ impl std::fmt::Display for ColumnType {
             ColumnType::Country => f.write_str("country"),
             ColumnType::Timezone => f.write_str("timezone"),
             ColumnType::Secret => f.write_str("secret"),
+            ColumnType::Bytes => f.write_str("bytes"),
         }
     }
+}
+
+/// A `bytes` value as it crosses the plugin boundary: standard base64 with padding.
+pub fn encode_bytes(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The inverse of [`encode_bytes`]; the error says why the text is no base64.
+pub fn decode_bytes(text: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| format!("not base64-encoded bytes: {e}"))
 }
 
 /// `99`, or a zone of the tz database the run uses ([`Zone::parse`], the one the `timezone`
@@ -401,6 +426,7 @@ mod tests {
             "country",
             "timezone",
             "secret",
+            "bytes",
         ] {
             let parsed = ColumnType::parse(kind).unwrap_or_else(|| panic!("{kind}"));
             assert_eq!(parsed.to_string(), kind);
@@ -460,6 +486,13 @@ mod tests {
         ] {
             assert!(convert("timezone", tz).is_err(), "{tz}");
         }
+        assert_eq!(
+            convert("bytes", &encode_bytes(b"\x89PNG\0")),
+            Ok(Cell::Bytes(b"\x89PNG\0".to_vec()))
+        );
+        assert!(convert("bytes", "not base64!")
+            .unwrap_err()
+            .starts_with("not base64-encoded bytes"));
         let secret = convert("secret", "pass\u{7}word").unwrap_err();
         assert!(!secret.contains("pass"), "{secret}");
     }

@@ -17,6 +17,9 @@ mod cohorts;
 mod courses;
 mod enrolments;
 mod groups;
+mod pictures;
+
+pub use pictures::PictureRow;
 
 use serde_json::{Map, Value};
 
@@ -124,6 +127,7 @@ pub static ENTITIES: &[&dyn Entity] = &[
     &cohorts::COHORTS,
     &cohorts::MEMBERS,
     &cohorts::BINDINGS,
+    &pictures::PICTURES,
 ];
 
 /// The entity `word` names, by its name or its singular.

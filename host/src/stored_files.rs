@@ -1,0 +1,108 @@
+//! The store's content-addressed files (pictures' PNGs, `toolsync_plugin_api::blobs`), kept in
+//! step with the records that name them.
+//!
+//! A processor writes a file before the row naming it commits (in `prepare`, on every core), so
+//! a row that fails afterwards, a run rolled back or killed, or a picture replaced leaves a file
+//! no record names. [`sweep`] removes those after every run of a processor that stores files,
+//! once the store is durable — never before: a record committed but not yet flushed could come
+//! back after a crash and name a file already gone. [`compare`] is `toolsync check`'s part:
+//! every file a record names is there, and the orphans are counted.
+
+use toolsync_plugin_api::blobs::Blobs;
+use toolsync_plugin_api::model::check::{Findings, Problem};
+use toolsync_plugin_api::model::picture::{self, Picture};
+use toolsync_plugin_api::model::Pictures;
+use toolsync_plugin_api::txn::StoreRead;
+
+use crate::data_dir::DataDir;
+use crate::error::Error;
+use crate::store::Store;
+
+/// What a sweep removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub orphans: usize,
+    /// Half-written files a kill left.
+    pub temporary: usize,
+}
+
+/// Removes every stored file no record names, and the temporary files of killed writes. This
+/// process holds the store's lock, so no other run is between writing a file and committing
+/// its record.
+pub fn sweep(data: &DataDir, store: &Store) -> Result<Swept, Error> {
+    let blobs = Blobs::new(data.stored_files());
+    let listing = blobs.list().map_err(|e| files_error(&blobs, e))?;
+    let mut swept = Swept::default();
+    for name in &listing.names {
+        if !Pictures::names(store, name).map_err(Error::from)? {
+            blobs.remove(name).map_err(|e| files_error(&blobs, e))?;
+            swept.orphans += 1;
+        }
+    }
+    for path in &listing.temporary {
+        if std::fs::remove_file(path).is_ok() {
+            swept.temporary += 1;
+        }
+    }
+    tracing::info!(
+        orphans = swept.orphans,
+        temporary = swept.temporary,
+        "stored files no record names removed"
+    );
+    Ok(swept)
+}
+
+/// `toolsync check`: a file a picture names and that is missing is a problem; files no record
+/// names are counted (the next pictures run removes them) in the returned note.
+pub fn compare(
+    data: &DataDir,
+    store: &impl StoreRead,
+    findings: &mut Findings,
+) -> Result<Option<String>, Error> {
+    let blobs = Blobs::new(data.stored_files());
+    let mut named = 0u64;
+    store.for_each(picture::SPACE, b"", &mut |_, value| {
+        let Ok(p) = serde_json::from_slice::<Picture>(value) else {
+            return Ok(true); // the model's check names it
+        };
+        for r in &p.renditions {
+            named += 1;
+            if toolsync_plugin_api::blobs::is_name(&r.file) && !blobs.exists(&r.file) {
+                findings.problems.push(Problem {
+                    space: picture::SPACE.to_string(),
+                    entry: format!("account {}", p.user),
+                    what: format!(
+                        "its {} rendition's file {} is missing",
+                        r.size,
+                        blobs.path(&r.file).unwrap_or_default().display()
+                    ),
+                });
+            }
+        }
+        Ok(true)
+    })?;
+    let listing = blobs.list().map_err(|e| files_error(&blobs, e))?;
+    let mut orphans = 0;
+    for name in &listing.names {
+        if !Pictures::names(store, name).map_err(Error::from)? {
+            orphans += 1;
+        }
+    }
+    findings
+        .checked
+        .push(("stored files".to_string(), listing.names.len() as u64));
+    tracing::debug!(named, files = listing.names.len(), orphans, "stored files compared");
+    let stray = orphans + listing.temporary.len();
+    Ok((stray > 0).then(|| {
+        format!(
+            "{stray} stored file{} in {} no record names (left by failed, rolled-back or killed \
+             rows, or replaced pictures): the next pictures run removes them",
+            if stray == 1 { "" } else { "s" },
+            blobs.root().display()
+        )
+    }))
+}
+
+fn files_error(blobs: &Blobs, e: std::io::Error) -> Error {
+    Error::output(format!("cannot read {}", blobs.root().display()), e)
+}

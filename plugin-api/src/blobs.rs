@@ -1,0 +1,242 @@
+//! Content-addressed files: bytes too large for the key-value store (a picture's PNGs), each
+//! file named by the SHA-256 of its content, under a folder of the data dir.
+//!
+//! Why files and not store values: sled keeps up to 16 entries in a leaf and rewrites the
+//! whole leaf when one of them changes, so 400 KB values would be rewritten many times over;
+//! and a batch of 2,000 pictures would hold a gigabyte in memory until it commits. A file is
+//! written once, by `prepare` on every core, before the row that names it commits; the record
+//! that names it commits with the row, atomically, as any other.
+//!
+//! The rules that keep the two in step:
+//! - a file is written whole or not at all (a temporary name, synced, renamed, the folder
+//!   synced), so a record never names a half-written file, even after a power cut;
+//! - a name is its content's hash: writing the same bytes twice is a no-op, and two records
+//!   may share a file;
+//! - a file no record names (a failed row, a rolled-back or killed run, a replaced picture) is
+//!   an orphan: the host removes orphans after every run of a processor that stores files, and
+//!   `toolsync check` lists those left.
+//!
+//! Layout: `<root>/<first two hex digits>/<64 hex digits>.png`, a level of 256 folders so that
+//! no folder grows to millions of entries.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// The extension of every stored file (they are PNGs; the name says so to an operator who
+/// looks).
+const EXTENSION: &str = "png";
+/// Temporary files start with this; a kill may leave one, which the sweep removes.
+const TEMPORARY: &str = ".partial-";
+
+/// A folder of content-addressed files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blobs {
+    root: PathBuf,
+}
+
+/// Lowercase hex of a SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// Whether `name` is a file name this folder gives: 64 lowercase hex digits. Checked before a
+/// name read from a record becomes a path, so that a damaged record cannot point outside.
+pub fn is_name(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+impl Blobs {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Blobs { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the file named `name` lives (`None` for a name this folder never gives).
+    pub fn path(&self, name: &str) -> Option<PathBuf> {
+        is_name(name).then(|| {
+            self.root
+                .join(&name[..2])
+                .join(format!("{name}.{EXTENSION}"))
+        })
+    }
+
+    /// Stores `bytes` and returns their name (their SHA-256). Whole or not at all, durable when
+    /// it returns; a file of that name already there is kept (same name, same content).
+    pub fn put(&self, bytes: &[u8]) -> io::Result<String> {
+        let name = sha256_hex(bytes);
+        let path = self.path(&name).expect("a SHA-256 is a valid name");
+        if fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64) {
+            return Ok(name);
+        }
+        let dir = path.parent().expect("a stored file has a folder");
+        create_private_dir_all(dir)?;
+        // Unique per process and thread: `prepare` writes from several threads at once, and
+        // two of them may store the same bytes.
+        let temporary = dir.join(format!(
+            "{TEMPORARY}{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let written = (|| {
+            let mut file = private_file(&temporary)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            fs::rename(&temporary, &path)?;
+            sync_dir(dir)
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&temporary);
+        }
+        written.map(|()| name)
+    }
+
+    /// The content of the file named `name`.
+    pub fn read(&self, name: &str) -> io::Result<Vec<u8>> {
+        match self.path(name) {
+            Some(path) => fs::read(path),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("`{name}` is not the name of a stored file"),
+            )),
+        }
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.path(name).is_some_and(|p| p.is_file())
+    }
+
+    /// Every stored file's name, and the temporary files a kill left (as paths), in no
+    /// particular order. A missing root holds nothing.
+    pub fn list(&self) -> io::Result<Listing> {
+        let mut listing = Listing::default();
+        let shards = match fs::read_dir(&self.root) {
+            Ok(shards) => shards,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(listing),
+            Err(e) => return Err(e),
+        };
+        for shard in shards {
+            let shard = shard?;
+            if !shard.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(shard.path())? {
+                let entry = entry?;
+                let file_name = entry.file_name();
+                let file_name = file_name.to_string_lossy();
+                match file_name.strip_suffix(&format!(".{EXTENSION}")) {
+                    Some(name) if is_name(name) => listing.names.push(name.to_string()),
+                    _ if file_name.starts_with(TEMPORARY) => listing.temporary.push(entry.path()),
+                    _ => {}
+                }
+            }
+        }
+        Ok(listing)
+    }
+
+    /// Removes the file named `name` (gone already: fine).
+    pub fn remove(&self, name: &str) -> io::Result<()> {
+        match self.path(name).map(fs::remove_file) {
+            Some(Err(e)) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What [`Blobs::list`] found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub names: Vec<String>,
+    pub temporary: Vec<PathBuf>,
+}
+
+/// Owner-only, as everything in the data dir: pictures are personal data.
+fn private_file(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Makes a rename in `dir` durable (the folder's entry is data too).
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_named_by_its_content_stored_once_and_listed() {
+        let dir = std::env::temp_dir().join(format!("toolsync-blobs-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let blobs = Blobs::new(&dir);
+        assert!(blobs.list().unwrap().names.is_empty(), "no folder yet");
+        let name = blobs.put(b"picture").unwrap();
+        assert_eq!(name, sha256_hex(b"picture"));
+        assert_eq!(blobs.put(b"picture").unwrap(), name, "same bytes, same file");
+        assert_eq!(blobs.read(&name).unwrap(), b"picture");
+        let path = blobs.path(&name).unwrap();
+        assert!(path.starts_with(dir.join(&name[..2])));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let stray = dir.join(&name[..2]).join(format!("{TEMPORARY}x"));
+        fs::write(&stray, b"half").unwrap();
+        let listing = blobs.list().unwrap();
+        assert_eq!(listing.names, vec![name.clone()]);
+        assert_eq!(listing.temporary, vec![stray]);
+        blobs.remove(&name).unwrap();
+        blobs.remove(&name).unwrap();
+        assert!(!blobs.exists(&name));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_name_that_is_no_hash_is_never_a_path() {
+        let blobs = Blobs::new("/data/pictures");
+        for bad in ["../../etc/passwd", "", &"A".repeat(64), &"0".repeat(63)] {
+            assert_eq!(blobs.path(bad), None, "{bad}");
+            assert!(blobs.read(bad).is_err());
+        }
+        assert!(blobs.path(&"0".repeat(64)).is_some());
+    }
+}
