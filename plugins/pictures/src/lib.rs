@@ -1,1 +1,3 @@
-
+#[doc(hidden)]
+pub mod fixtures;
+pub mod imaging;
