@@ -140,12 +140,19 @@ fn a_good_archive_sets_every_picture_and_runs_again_unchanged() {
         .iter()
         .map(|r| r["line"].as_u64().unwrap())
         .collect();
-    assert_eq!(lines, [2, 3, 4, 5, 6], "entries keep their place, the folder counted");
+    assert_eq!(
+        lines,
+        [2, 3, 4, 5, 6],
+        "entries keep their place, the folder counted"
+    );
 
     let ann = world.show("picture", "ann").expect("ann has a picture");
     assert_eq!(ann["sha256"], sha256_hex(&png));
     assert_eq!(ann["format"], "png");
-    assert_eq!((ann["width"].as_u64(), ann["height"].as_u64()), (Some(600), Some(400)));
+    assert_eq!(
+        (ann["width"].as_u64(), ann["height"].as_u64()),
+        (Some(600), Some(400))
+    );
     assert_eq!(ann["renditions"]["512"]["width"], 512);
     assert_eq!(ann["renditions"]["512"]["height"], 341);
     let bob = world.show("picture", "bob").unwrap();
@@ -165,7 +172,8 @@ fn a_good_archive_sets_every_picture_and_runs_again_unchanged() {
     assert_eq!(all.len(), 5);
     let csv = world.run(&["export", "pictures"]);
     assert!(
-        csv.stdout().starts_with("username,sha256,format,width,height,size512,size100,size35"),
+        csv.stdout()
+            .starts_with("username,sha256,format,width,height,size512,size100,size35"),
         "{}",
         csv.stdout()
     );
@@ -187,7 +195,10 @@ fn a_good_archive_sets_every_picture_and_runs_again_unchanged() {
     );
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["counts"]["updated"], 2, "{report}");
-    assert_eq!(world.show("picture", "ann").unwrap()["sha256"], sha256_hex(&other));
+    assert_eq!(
+        world.show("picture", "ann").unwrap()["sha256"],
+        sha256_hex(&other)
+    );
     // ann and bob now share their three files; the six they had are gone.
     assert_eq!(stored_files(&world).len(), 15 - 6 + 3);
     let (code, report) = run_archive(
@@ -197,7 +208,10 @@ fn a_good_archive_sets_every_picture_and_runs_again_unchanged() {
         &["--set", "overwrite=false"],
     );
     assert_eq!(code, 0, "{report}");
-    assert_eq!(rows(&report), ["skipped cy: cy.png: has a picture; overwrite is off"]);
+    assert_eq!(
+        rows(&report),
+        ["skipped cy: cy.png: has a picture; overwrite is off"]
+    );
     world.assert_consistent();
 }
 
@@ -216,7 +230,8 @@ fn each_hostile_entry_fails_alone_with_its_reason() {
         add(w, "../bob.png", &tiny);
         add(w, "/etc/cy.png", &tiny);
         add(w, "C:\\dan.png", &tiny);
-        w.add_symlink("link.png", "/etc/passwd", deflated()).unwrap();
+        w.add_symlink("link.png", "/etc/passwd", deflated())
+            .unwrap();
         add(w, "__MACOSX/._ann.png", b"resource fork");
         add(w, ".DS_Store", b"finder");
         add(w, "zed.png", &tiny);
@@ -246,14 +261,20 @@ fn each_hostile_entry_fails_alone_with_its_reason() {
         ("failed zed: zed.png: no user with username = zed", ""),
         ("failed del: del.png: ", "account deleted"),
         ("failed bob: bob.png: not a PNG, JPEG or GIF image", ""),
-        ("failed cy: cy.png: 100000×100000 pixels, over the limit", ""),
+        (
+            "failed cy: cy.png: 100000×100000 pixels, over the limit",
+            "",
+        ),
         ("failed dan: dan.jpg: cannot decode the image", ""),
         ("failed : eve.png: over max_image_bytes", ""),
         ("created j.doe: j.doe.png", ""),
     ];
     assert_eq!(rows.len(), expect.len(), "{rows:#?}");
     for (row, (start, inside)) in rows.iter().zip(expect) {
-        assert!(row.starts_with(start) && row.contains(inside), "{row} ≠ {start}…{inside}");
+        assert!(
+            row.starts_with(start) && row.contains(inside),
+            "{row} ≠ {start}…{inside}"
+        );
     }
     // Only the two good pictures are stored: 6 files, none of a failed entry.
     assert_eq!(stored_files(&world).len(), 6);
@@ -265,11 +286,20 @@ fn each_hostile_entry_fails_alone_with_its_reason() {
     }
     let check = world.run(&["check"]);
     assert_eq!(check.code(), 0, "{}", check.stdout());
-    assert!(!check.stdout().contains("no record names"), "{}", check.stdout());
+    assert!(
+        !check.stdout().contains("no record names"),
+        "{}",
+        check.stdout()
+    );
 
     // The tryback: the failed entries as stored, the unsafe ones left out, owner-only.
     let tryback = PathBuf::from(report["tryback"].as_str().expect("a tryback"));
-    assert!(tryback.file_name().unwrap().to_str().unwrap().starts_with("hostile_tryback_"));
+    assert!(tryback
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("hostile_tryback_"));
     assert_eq!(tryback.extension().unwrap(), "zip");
     #[cfg(unix)]
     {
@@ -281,7 +311,10 @@ fn each_hostile_entry_fails_alone_with_its_reason() {
     let names: Vec<String> = (0..back.len())
         .map(|i| back.by_index_raw(i).unwrap().name().to_string())
         .collect();
-    assert_eq!(names, ["zed.png", "del.png", "bob.png", "cy.png", "dan.jpg", "eve.png"]);
+    assert_eq!(
+        names,
+        ["zed.png", "del.png", "bob.png", "cy.png", "dan.jpg", "eve.png"]
+    );
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut back.by_name("bob.png").unwrap(), &mut bytes).unwrap();
     assert_eq!(bytes, b"hello, this is not an image\n");
@@ -295,10 +328,18 @@ fn an_archive_over_its_total_or_no_zip_at_all_is_refused() {
         ("bob.bin", vec![0u8; 200_000]),
         ("cy.bin", vec![0u8; 200_000]),
     ]);
-    let (code, report) = run_archive(&world, "big.zip", &big, &["--set", "max_archive_bytes=300 KiB"]);
+    let (code, report) = run_archive(
+        &world,
+        "big.zip",
+        &big,
+        &["--set", "max_archive_bytes=300 KiB"],
+    );
     assert_eq!(code, 3, "{report}");
     let refused = report["refused"].as_str().unwrap();
-    assert!(refused.contains("max_archive_bytes") && refused.contains("cy.bin"), "{refused}");
+    assert!(
+        refused.contains("max_archive_bytes") && refused.contains("cy.bin"),
+        "{refused}"
+    );
     assert!(world.show("picture", "ann").is_none(), "nothing applied");
     assert!(stored_files(&world).is_empty());
 
@@ -323,7 +364,13 @@ fn a_zip_bomb_whose_sizes_lie_is_stopped() {
     lie_about_sizes(&mut archive, 1024);
     let (code, report) = run_archive(&world, "bomb.zip", &archive, &[]);
     assert_eq!(code, 3, "{report}");
-    assert!(report["refused"].as_str().unwrap().contains("max_archive_bytes"), "{report}");
+    assert!(
+        report["refused"]
+            .as_str()
+            .unwrap()
+            .contains("max_archive_bytes"),
+        "{report}"
+    );
     let (code, report) = run_archive(
         &world,
         "bomb.zip",
@@ -331,7 +378,10 @@ fn a_zip_bomb_whose_sizes_lie_is_stopped() {
         &["--set", "max_archive_bytes=1 GiB"],
     );
     assert_eq!(code, 1, "{report}");
-    assert!(reasons(&report)[0].contains("over max_image_bytes"), "{report}");
+    assert!(
+        reasons(&report)[0].contains("over max_image_bytes"),
+        "{report}"
+    );
 }
 
 /// Writes `size` as the uncompressed size of every entry, in its local header and in the
@@ -373,12 +423,20 @@ fn the_default_archives_run_in_name_order_and_a_dry_run_stores_nothing() {
     let run = world.run(&["run", "pictures"]);
     assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
     let out = run.stdout();
-    let first = out.find("USERPICTURES_1.ZIP").expect("the first archive's report");
-    let second = out.find("userpictures_2.zip").expect("the second archive's report");
+    let first = out
+        .find("USERPICTURES_1.ZIP")
+        .expect("the first archive's report");
+    let second = out
+        .find("userpictures_2.zip")
+        .expect("the second archive's report");
     assert!(first < second, "byte order of names: {out}");
     // The last one applied wins: ann's picture is 30×30.
     assert_eq!(world.show("picture", "ann").unwrap()["width"], 30);
-    assert_eq!(stored_files(&world).len(), 3, "the first picture's files were swept");
+    assert_eq!(
+        stored_files(&world).len(),
+        3,
+        "the first picture's files were swept"
+    );
     let reports = std::fs::read_dir(area.join("reports")).unwrap().count();
     assert_eq!(reports, 8, "two reports an archive, dry runs included");
 
@@ -386,7 +444,12 @@ fn the_default_archives_run_in_name_order_and_a_dry_run_stores_nothing() {
     std::fs::remove_file(area.join("USERPICTURES_1.ZIP")).unwrap();
     let none = world.run(&["run", "pictures"]);
     assert_eq!(none.code(), 3);
-    assert!(none.stderr().contains("no archive named userpictures_*.zip"), "{}", none.stderr());
+    assert!(
+        none.stderr()
+            .contains("no archive named userpictures_*.zip"),
+        "{}",
+        none.stderr()
+    );
 }
 
 #[test]
@@ -395,7 +458,10 @@ fn a_deleted_account_loses_its_picture_and_a_backup_keeps_the_files() {
     let (code, report) = run_archive(
         &world,
         "p.zip",
-        &zip(&[("ann.png", fixtures::png(40, 40)), ("bob.png", fixtures::png(41, 41))]),
+        &zip(&[
+            ("ann.png", fixtures::png(40, 40)),
+            ("bob.png", fixtures::png(41, 41)),
+        ]),
         &[],
     );
     assert_eq!(code, 0, "{report}");
@@ -408,10 +474,24 @@ fn a_deleted_account_loses_its_picture_and_a_backup_keeps_the_files() {
     assert_eq!(code, 0, "{report}");
     assert!(world.show("picture", "bob").is_none());
     let check = world.run(&["check"]);
-    assert_eq!(check.code(), 0, "unnamed files are no damage: {}", check.stdout());
-    assert!(check.stdout().contains("3 stored files"), "{}", check.stdout());
+    assert_eq!(
+        check.code(),
+        0,
+        "unnamed files are no damage: {}",
+        check.stdout()
+    );
+    assert!(
+        check.stdout().contains("3 stored files"),
+        "{}",
+        check.stdout()
+    );
     // The next pictures run removes them.
-    let (code, report) = run_archive(&world, "q.zip", &zip(&[("ann.png", fixtures::png(40, 40))]), &[]);
+    let (code, report) = run_archive(
+        &world,
+        "q.zip",
+        &zip(&[("ann.png", fixtures::png(40, 40))]),
+        &[],
+    );
     assert_eq!(code, 0, "{report}");
     assert_eq!(stored_files(&world).len(), 3);
 
@@ -434,16 +514,37 @@ fn picture_get_says_what_is_missing_and_never_writes_on_a_terminal_by_mistake() 
     let world = world();
     let run = world.run(&["picture", "get", "ann"]);
     assert_eq!(run.code(), 1, "{}", run.stderr());
-    assert!(run.stderr().contains("`ann` has no picture"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("`ann` has no picture"),
+        "{}",
+        run.stderr()
+    );
     let run = world.run(&["picture", "get", "nobody"]);
     assert_eq!(run.code(), 1);
-    assert!(run.stderr().contains("no picture matches `nobody`"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("no picture matches `nobody`"),
+        "{}",
+        run.stderr()
+    );
     let run = world.run(&["picture", "get", "ann", "--size", "64"]);
     assert_eq!(run.code(), 2, "{}", run.stderr());
-    let (code, _) = run_archive(&world, "p.zip", &zip(&[("ann.png", fixtures::png(40, 40))]), &[]);
+    let (code, _) = run_archive(
+        &world,
+        "p.zip",
+        &zip(&[("ann.png", fixtures::png(40, 40))]),
+        &[],
+    );
     assert_eq!(code, 0);
     let out = world.root.join("ann.png");
-    let run = world.run(&["picture", "get", "ann", "--size", "35", "--output", out.to_str().unwrap()]);
+    let run = world.run(&[
+        "picture",
+        "get",
+        "ann",
+        "--size",
+        "35",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert_eq!(png_size(&std::fs::read(&out).unwrap()), (35, 35));
 }
@@ -453,7 +554,10 @@ fn picture_get_says_what_is_missing_and_never_writes_on_a_terminal_by_mistake() 
 #[test]
 fn a_killed_run_resumes_and_leaves_no_stray_file() {
     let world = world();
-    let archive = zip(&[("ann.png", fixtures::png(40, 40)), ("bob.png", fixtures::png(41, 41))]);
+    let archive = zip(&[
+        ("ann.png", fixtures::png(40, 40)),
+        ("bob.png", fixtures::png(41, 41)),
+    ]);
     let file = world.file("k.zip", &archive);
     let run = world
         .command(&["run", "pictures", file.to_str().unwrap()])
@@ -476,13 +580,19 @@ fn two_entries_for_one_account_apply_in_order() {
     let (code, report) = run_archive(
         &world,
         "twice.zip",
-        &zip(&[("ann.png", fixtures::png(40, 40)), ("again/ann.png", fixtures::png(50, 50))]),
+        &zip(&[
+            ("ann.png", fixtures::png(40, 40)),
+            ("again/ann.png", fixtures::png(50, 50)),
+        ]),
         &[],
     );
     assert_eq!(code, 0, "{report}");
     assert_eq!(
         rows(&report),
-        ["created ann: ann.png: png 40×40", "updated ann: again/ann.png: png 50×50"]
+        [
+            "created ann: ann.png: png 40×40",
+            "updated ann: again/ann.png: png 50×50"
+        ]
     );
     assert_eq!(world.show("picture", "ann").unwrap()["width"], 50);
     assert_eq!(stored_files(&world).len(), 3);

@@ -91,7 +91,12 @@ pub fn compare(
     findings
         .checked
         .push(("stored files".to_string(), listing.names.len() as u64));
-    tracing::debug!(named, files = listing.names.len(), orphans, "stored files compared");
+    tracing::debug!(
+        named,
+        files = listing.names.len(),
+        orphans,
+        "stored files compared"
+    );
     let stray = orphans + listing.temporary.len();
     Ok((stray > 0).then(|| {
         format!(

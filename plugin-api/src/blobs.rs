@@ -209,7 +209,11 @@ mod tests {
         assert!(blobs.list().unwrap().names.is_empty(), "no folder yet");
         let name = blobs.put(b"picture").unwrap();
         assert_eq!(name, sha256_hex(b"picture"));
-        assert_eq!(blobs.put(b"picture").unwrap(), name, "same bytes, same file");
+        assert_eq!(
+            blobs.put(b"picture").unwrap(),
+            name,
+            "same bytes, same file"
+        );
         assert_eq!(blobs.read(&name).unwrap(), b"picture");
         let path = blobs.path(&name).unwrap();
         assert!(path.starts_with(dir.join(&name[..2])));

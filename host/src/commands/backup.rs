@@ -5,9 +5,9 @@
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
+use toolsync_plugin_api::blobs::Blobs;
 use toolsync_plugin_api::engine::{full_key, Backend};
 use toolsync_plugin_api::model::check::check_store;
-use toolsync_plugin_api::blobs::Blobs;
 use toolsync_plugin_api::model::{Pictures, MODEL_VERSION};
 
 use crate::backup::{self, BackupError, Meta, Reader};

@@ -4,8 +4,8 @@
 //! that fails here is refused (exit 3) and nothing reaches the store.
 
 use abi_stable::std_types::RStr;
-use toolsync_plugin_api::engine::{AsInput, Input};
 use toolsync_archive::{Archive, Entry, EntryKind, Limits};
+use toolsync_plugin_api::engine::{AsInput, Input};
 use toolsync_plugin_api::schema::{self, encode_bytes, Quoted, LISTED};
 use toolsync_plugin_api::ColumnSpec;
 use toolsync_reader::{delimiter_name, header_refusal, CsvReader, FileInfo, Item};
@@ -230,7 +230,10 @@ impl AsInput for ReadItem {
                 return match &entry.kind {
                     EntryKind::Data(_) => Input::Row {
                         line,
-                        values: vec![RStr::from(entry.path.as_str()), RStr::from(content.as_str())],
+                        values: vec![
+                            RStr::from(entry.path.as_str()),
+                            RStr::from(content.as_str()),
+                        ],
                     },
                     EntryKind::Skipped(reason) => Input::Skipped { line, reason },
                     EntryKind::Failed { reason, .. } => Input::Malformed { line, reason },

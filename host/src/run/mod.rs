@@ -327,7 +327,8 @@ pub fn run_processor(
     if !processor.manifest.is_archive() || args.file.is_some() {
         return run(data, processor, processors, args);
     }
-    let options = crate::config::Options::resolve(&processor.manifest, data, &args.sets, processors)?;
+    let options =
+        crate::config::Options::resolve(&processor.manifest, data, &args.sets, processors)?;
     let prefix = options.get("file_prefix").to_string();
     let area = data.files();
     let mut archives = archives_in(&area, &prefix);
@@ -342,7 +343,10 @@ pub fn run_processor(
     }
     if let Ok(store) = data.open_store() {
         if let Some(journal) = Journal::load(&store, &processor.manifest.name)? {
-            if let Some(at) = archives.iter().position(|a| a.display().to_string() == journal.input) {
+            if let Some(at) = archives
+                .iter()
+                .position(|a| a.display().to_string() == journal.input)
+            {
                 archives.drain(..at);
             }
         }
@@ -542,8 +546,7 @@ fn resume(
         tracing::info!("no interrupted run to resume: starting from the first row");
         return Ok(None);
     };
-    let other_file =
-        journal.fingerprint != opened.fingerprint || journal.size != opened.size;
+    let other_file = journal.fingerprint != opened.fingerprint || journal.size != opened.size;
     // An --atomic run commits all or nothing: it does not take over the rows of an
     // interrupted batch-by-batch run (they stay committed and come out `unchanged`).
     let atomic_over_partial = plan.args.atomic && !journal.finished;

@@ -7,10 +7,10 @@ use std::fs::File;
 use std::rc::Rc;
 use std::time::Instant;
 
+use toolsync_archive::{Archive, EntryKind, Limits};
 use toolsync_plugin_api::abi::{RowOutcome, RunBox};
 use toolsync_plugin_api::engine::{Engine, Flow, Sink};
 use toolsync_plugin_api::OutcomeKind;
-use toolsync_archive::{Archive, EntryKind, Limits};
 use toolsync_reader::CsvReader;
 
 use super::input::ReadItem;

@@ -193,7 +193,10 @@ impl<'b> Engine<'b> {
                 .collect();
             // A thread that panicked leaves its rows without derived values: `apply` then
             // does their work itself.
-            for (i, d) in handles.into_iter().flat_map(|h| h.join().unwrap_or_default()) {
+            for (i, d) in handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+            {
                 derived[i] = d;
             }
         });

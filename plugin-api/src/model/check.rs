@@ -940,22 +940,40 @@ fn pictures(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
     each_record(store, f, picture::SPACE, |f, key, p: Picture| {
         let space = picture::SPACE;
         if key_id(key) != Some(p.user) {
-            f.add(space, readable(key), format!("the record says account {}", p.user));
+            f.add(
+                space,
+                readable(key),
+                format!("the record says account {}", p.user),
+            );
         }
         match Users::get(store, p.user)? {
-            None => f.add(space, readable(key), format!("its account {} does not exist", p.user)),
-            Some(u) if u.deleted => {
-                f.add(space, readable(key), format!("its account {} is deleted", p.user))
-            }
+            None => f.add(
+                space,
+                readable(key),
+                format!("its account {} does not exist", p.user),
+            ),
+            Some(u) if u.deleted => f.add(
+                space,
+                readable(key),
+                format!("its account {} is deleted", p.user),
+            ),
             Some(_) => {}
         }
         let sizes: Vec<u32> = p.renditions.iter().map(|r| r.size).collect();
         if sizes != picture::SIZES {
-            f.add(space, readable(key), format!("its renditions are {sizes:?}, not 512, 100, 35"));
+            f.add(
+                space,
+                readable(key),
+                format!("its renditions are {sizes:?}, not 512, 100, 35"),
+            );
         }
         for r in &p.renditions {
             if !crate::blobs::is_name(&r.file) {
-                f.add(space, readable(key), format!("`{}` is not a stored file's name", r.file));
+                f.add(
+                    space,
+                    readable(key),
+                    format!("`{}` is not a stored file's name", r.file),
+                );
             } else if !Pictures::holders(store, &r.file)?.contains(&p.user) {
                 f.add(
                     picture::BY_FILE,
@@ -968,7 +986,10 @@ fn pictures(store: &impl StoreRead, f: &mut Findings) -> ModelResult<()> {
     })?;
     each_entry(store, f, picture::BY_FILE, |f, key, _| {
         let split = key.len().saturating_sub(8);
-        let (name, user) = (String::from_utf8_lossy(&key[..split]), id_at(&key[split..], 0));
+        let (name, user) = (
+            String::from_utf8_lossy(&key[..split]),
+            id_at(&key[split..], 0),
+        );
         let named = match user {
             Some(user) => Pictures::get(store, user)?
                 .is_some_and(|p| p.renditions.iter().any(|r| r.file == name)),

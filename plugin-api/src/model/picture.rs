@@ -130,9 +130,7 @@ impl Pictures {
 
     /// Whether some record names the stored file `name`.
     pub fn names(store: &impl StoreRead, name: &str) -> ModelResult<bool> {
-        Ok(!store
-            .scan_prefix(BY_FILE, name.as_bytes(), 1)?
-            .is_empty())
+        Ok(!store.scan_prefix(BY_FILE, name.as_bytes(), 1)?.is_empty())
     }
 
     /// The accounts whose picture names the file `name` (what `check` compares).

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::index::{self, text_key, Multi, Unique};
 use super::{
-    columns_of, id_key, model_version, Cohorts, Enrolments, Extra, ModelError, ModelResult, Pictures,
-    Omitted, MODEL_VERSION,
+    columns_of, id_key, model_version, Cohorts, Enrolments, Extra, ModelError, ModelResult,
+    Omitted, Pictures, MODEL_VERSION,
 };
 use crate::txn::{StoreRead, Txn};
 

@@ -45,8 +45,12 @@ impl Processor for PicturesProcessor {
         .stores_files()
         .parallel_prepare()
         .column(
-            ColumnSpec::new("path", "text", "the entry's path in the archive (set by the host)")
-                .required(),
+            ColumnSpec::new(
+                "path",
+                "text",
+                "the entry's path in the archive (set by the host)",
+            )
+            .required(),
         )
         .column(
             ColumnSpec::new("content", "bytes", "the entry's bytes (set by the host)").required(),
@@ -130,7 +134,11 @@ fn account_key(path: &str) -> &str {
 
 impl PicturesRun {
     /// Everything `prepare` does; `apply` calls it too when `prepare` did not run.
-    fn prepare_entry(&self, row: &Row<'_>, store: &impl toolsync_plugin_api::txn::StoreRead) -> Prepared {
+    fn prepare_entry(
+        &self,
+        row: &Row<'_>,
+        store: &impl toolsync_plugin_api::txn::StoreRead,
+    ) -> Prepared {
         let (path, content) = (row.get("path").unwrap_or(""), row.bytes("content"));
         let Some(content) = content else {
             return Prepared::Failed("the entry has no content".to_string());
@@ -222,12 +230,13 @@ impl RowHandler for PicturesRun {
         };
         // The store as it is now: an earlier entry of the archive may have set this picture.
         let stored = Pictures::get(txn, user).map_err(|e| RowError::from(e).about(&subject))?;
+        // In the order of formats.md §3.10: with `overwrite` off, any picture there stays.
         if let Some(stored) = &stored {
-            if stored.sha256 == sha256 {
-                return Ok(Outcome::unchanged(subject).note("same picture (SHA-256)"));
-            }
             if !self.overwrite {
                 return Ok(Outcome::skipped(subject).note("has a picture; overwrite is off"));
+            }
+            if stored.sha256 == sha256 {
+                return Ok(Outcome::unchanged(subject).note("same picture (SHA-256)"));
             }
         }
         let picture = match rendered {
@@ -238,22 +247,27 @@ impl RowHandler for PicturesRun {
                     .map_err(|reason| RowError::new(reason).about(&subject))?
             }
         };
-        let described = format!(
-            "{} {}×{}",
-            picture.format, picture.width, picture.height
-        );
-        Ok(match Pictures::set(txn, picture, self.now)
-            .map_err(|e| RowError::from(e).about(&subject))?
-        {
-            Set::Created => Outcome::created(subject).note(described),
-            Set::Updated => Outcome::updated(subject).note(described),
-        })
+        let described = format!("{} {}×{}", picture.format, picture.width, picture.height);
+        Ok(
+            match Pictures::set(txn, picture, self.now)
+                .map_err(|e| RowError::from(e).about(&subject))?
+            {
+                Set::Created => Outcome::created(subject).note(described),
+                Set::Updated => Outcome::updated(subject).note(described),
+            },
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::account_key;
+    use super::*;
+    use crate::fixtures;
+    use toolsync_plugin_api::model::check::check_store;
+    use toolsync_plugin_api::model::{User, Users};
+    use toolsync_plugin_api::schema::encode_bytes;
+    use toolsync_plugin_api::testing::{MemoryStore, Report, Runner};
+    use toolsync_plugin_api::OutcomeKind::*;
 
     #[test]
     fn the_account_is_the_file_name_without_its_last_extension() {
@@ -262,5 +276,154 @@ mod tests {
         assert_eq!(account_key("photos\\bob.gif"), "bob");
         assert_eq!(account_key("carol"), "carol");
         assert_eq!(account_key("dir/.hidden"), ".hidden");
+    }
+
+    /// Accounts ann, bob, and dee (soft-deleted).
+    fn store() -> MemoryStore {
+        let mut store = MemoryStore::new();
+        let mut txn = store.txn();
+        for name in ["ann", "bob", "dee"] {
+            let mut user = Users::create(&mut txn, User::new(name, name, "T", 1)).unwrap();
+            if name == "dee" {
+                Users::soft_delete(&mut txn, &mut user, 1).unwrap();
+            }
+        }
+        drop(txn);
+        store
+    }
+
+    fn run(store: &mut MemoryStore, runner: Runner, entries: &[(&str, Vec<u8>)]) -> Report {
+        let lines: Vec<String> = entries
+            .iter()
+            .map(|(path, bytes)| format!("{path};{}", encode_bytes(bytes)))
+            .collect();
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let report = runner
+            .started_at(100)
+            .run_lines(store, "path;content", &lines, ';')
+            .expect("not refused");
+        assert!(check_store(&*store).unwrap().is_clean());
+        report
+    }
+
+    fn said(report: &Report) -> Vec<String> {
+        report
+            .rows
+            .iter()
+            .map(|r| format!("{:?} {}: {}", r.kind, r.subject, r.message))
+            .collect()
+    }
+
+    #[test]
+    fn each_outcome_in_archive_order() {
+        let mut store = store();
+        let (a, b) = (fixtures::png(60, 40), fixtures::jpeg(90, 120, 80));
+        let report = run(
+            &mut store,
+            Runner::new(PicturesProcessor),
+            &[
+                ("ann.png", a.clone()),
+                ("x/bob.jpeg", b.clone()),
+                ("again/ann.png", a.clone()),
+                ("zed.png", a.clone()),
+                ("dee.png", a.clone()),
+                ("bob.png", b"not an image".to_vec()),
+            ],
+        );
+        assert_eq!(
+            said(&report),
+            [
+                "Created ann: png 60×40",
+                "Created bob: jpeg 90×120",
+                "Unchanged ann: same picture (SHA-256)",
+                "Failed zed: no user with username = zed",
+                "Failed dee: `name`: account deleted (dee)",
+                "Failed bob: not a PNG, JPEG or GIF image",
+            ]
+        );
+        let ann = Users::by_username(&store.txn(), "ann").unwrap().unwrap();
+        let picture = Pictures::get(&store.txn(), ann.id).unwrap().unwrap();
+        assert_eq!(picture.sha256, sha256_hex(&a));
+        assert_eq!(picture.timecreated, 100);
+        let sizes: Vec<(u32, u32, u32)> = picture
+            .renditions
+            .iter()
+            .map(|r| (r.size, r.width, r.height))
+            .collect();
+        assert_eq!(sizes, [(512, 60, 40), (100, 100, 100), (35, 35, 35)]);
+
+        // Another picture: updated; with overwrite off: skipped; the same again: unchanged.
+        let c = fixtures::gif(30, 30);
+        let report = run(
+            &mut store,
+            Runner::new(PicturesProcessor),
+            &[("ann.gif", c.clone())],
+        );
+        assert_eq!(report.kinds(), [Updated]);
+        let report = run(
+            &mut store,
+            Runner::new(PicturesProcessor).option("overwrite", "false"),
+            &[("ann.png", a), ("ann.gif", c)],
+        );
+        assert_eq!(
+            said(&report),
+            [
+                "Skipped ann: has a picture; overwrite is off",
+                "Skipped ann: has a picture; overwrite is off"
+            ]
+        );
+    }
+
+    /// Two entries for one account in one chunk: `prepare` saw no picture for either, so the
+    /// second is rendered against the first in `apply`, in order; without `prepare` (one
+    /// core), `apply` does all the work and the outcomes are the same.
+    #[test]
+    fn prepare_and_apply_agree_whatever_ran_first() {
+        for (runner, expected) in [
+            (Runner::new(PicturesProcessor), [Created, Updated, Updated]),
+            (
+                Runner::new(PicturesProcessor).without_prepare(),
+                [Created, Updated, Updated],
+            ),
+            (
+                Runner::new(PicturesProcessor).option("overwrite", "false"),
+                [Created, Skipped, Skipped],
+            ),
+        ] {
+            let mut store = store();
+            let report = run(
+                &mut store,
+                runner,
+                &[
+                    ("ann.png", fixtures::png(20, 20)),
+                    ("dup/ann.png", fixtures::png(30, 30)),
+                    // The first entry's bytes again, after the second replaced them.
+                    ("dup/ann.jpg", fixtures::png(20, 20)),
+                ],
+            );
+            assert_eq!(report.kinds(), expected, "{:?}", said(&report));
+        }
+    }
+
+    #[test]
+    fn limits_and_keys_are_options() {
+        let mut store = store();
+        let report = run(
+            &mut store,
+            Runner::new(PicturesProcessor)
+                .option("max_image_width", "50")
+                .option("user_key", "id"),
+            &[
+                ("1.png", fixtures::png(51, 10)),
+                ("2.png", fixtures::png(50, 10)),
+            ],
+        );
+        assert_eq!(
+            said(&report),
+            [
+                "Failed 1: 51×10 pixels, over the limit of 50×4096 (max_image_width, max_image_height)",
+                "Created 2: png 50×10",
+            ]
+        );
     }
 }
