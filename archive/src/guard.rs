@@ -5,8 +5,7 @@
 //! directory: every byte they look for (`/`, `\`, `.`, `:`, NUL, ASCII letters) is ASCII, and
 //! ASCII bytes never occur inside a multi-byte UTF-8 character.
 
-/// Unix file type bits of the external attributes' upper half, and the symbolic link type.
-const S_IFMT: u32 = 0o170000;
+/// The Unix symbolic link file type, in the upper half of the external attributes.
 const S_IFLNK: u32 = 0o120000;
 
 /// Why a name is unsafe, as the precision of "unsafe path (…)"; `None` when it is not.
@@ -38,9 +37,12 @@ pub(crate) fn unsafe_reason(name: &[u8]) -> Option<&'static str> {
 ///
 /// The upper 16 bits hold a Unix mode whatever system the archive says made it: tools that
 /// restore links (Info-ZIP's unzip among them) read them for several systems, so the check does
-/// not trust the "made by" field an attacker writes too.
+/// not trust the "made by" field an attacker writes too. The test is the zip crate's own (both
+/// bits of the link type set), wider than an exact type match: the zip crate, hence any tool
+/// built on it that extracts the tryback, also takes the invalid types 0o13, 0o16 and 0o17 for
+/// links.
 pub(crate) fn is_symlink(external_attributes: u32) -> bool {
-    (external_attributes >> 16) & S_IFMT == S_IFLNK
+    (external_attributes >> 16) & S_IFLNK == S_IFLNK
 }
 
 /// Whether a (safe) name is a system file: under a `__MACOSX` folder (macOS's resource forks), or
@@ -49,9 +51,7 @@ pub(crate) fn is_symlink(external_attributes: u32) -> bool {
 pub(crate) fn is_system(name: &[u8]) -> bool {
     let parts: Vec<&[u8]> = components(name).collect();
     let folders = parts.len().saturating_sub(1);
-    parts
-        .iter()
-        .any(|c| c.first() == Some(&b'.') && *c != b".")
+    parts.iter().any(|c| c.first() == Some(&b'.') && *c != b".")
         || parts[..folders].iter().any(|c| *c == b"__MACOSX")
 }
 
@@ -88,7 +88,14 @@ mod tests {
         ] {
             assert_eq!(unsafe_reason(name.as_bytes()), Some(why), "{name:?}");
         }
-        for name in ["a.png", "./a.png", "a/./b.png", "a..b.png", "a/b..png", "photos/x:y.png"] {
+        for name in [
+            "a.png",
+            "./a.png",
+            "a/./b.png",
+            "a..b.png",
+            "a/b..png",
+            "photos/x:y.png",
+        ] {
             assert_eq!(unsafe_reason(name.as_bytes()), None, "{name:?}");
         }
     }
@@ -107,7 +114,14 @@ mod tests {
         ] {
             assert!(is_system(name.as_bytes()), "{name:?}");
         }
-        for name in ["a.png", "./a.png", "photos/./a.png", "__MACOSX", "photos/a.b.png", ""] {
+        for name in [
+            "a.png",
+            "./a.png",
+            "photos/./a.png",
+            "__MACOSX",
+            "photos/a.b.png",
+            "",
+        ] {
             assert!(!is_system(name.as_bytes()), "{name:?}");
         }
     }
@@ -119,6 +133,9 @@ mod tests {
         assert!(!is_symlink(0o040755 << 16));
         // A socket shares a bit with the link type, it is no link.
         assert!(!is_symlink(0o140755 << 16));
+        // Types no system defines, read as links by the zip crate.
+        assert!(is_symlink(0o160755 << 16));
+        assert!(is_symlink(0o170755 << 16));
         assert!(!is_symlink(0x20)); // MS-DOS "archive" attribute only
     }
 }

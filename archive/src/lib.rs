@@ -13,6 +13,9 @@
 //!   most one byte past its limit, whatever its headers say, so a zip bomb costs at most the limit;
 //! - an entry's failure stays that entry's: one damaged entry does not refuse the archive.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod guard;
 mod size;
 mod source;
@@ -122,18 +125,18 @@ impl Archive {
         let walker = file
             .try_clone()
             .map_err(|e| format!("cannot be read: {e}"))?;
+        let mut walker = Source::new(walker, size, Budget::new(u64::MAX));
         let budget = Budget::new(
             size.saturating_mul(OPEN_BUDGET_FACTOR)
                 .saturating_add(1 << 20),
         );
-        let zip = ZipArchive::new(Source::new(file, size, budget.clone())).map_err(open_error)?;
+        let zip = match ZipArchive::new(Source::new(file, size, budget.clone())) {
+            Ok(zip) => zip,
+            Err(e) => return Err(open_error(e, &mut walker)),
+        };
         budget.lift();
-        let (records, fingerprint) = walk_central_directory(
-            Source::new(walker, size, Budget::new(u64::MAX)),
-            zip.central_directory_start(),
-            zip.len(),
-            size,
-        )?;
+        let (records, fingerprint) =
+            walk_central_directory(walker, zip.central_directory_start(), zip.len(), size)?;
         Ok(Archive {
             zip,
             size,
@@ -224,7 +227,11 @@ impl Archive {
 
     /// One row: the guards, then the bytes.
     fn row(&mut self, index: usize, limits: &Limits, chunk: &mut [u8]) -> Entry {
-        let path = self.zip.name_for_index(index).unwrap_or_default().to_string();
+        let path = self
+            .zip
+            .name_for_index(index)
+            .unwrap_or_default()
+            .to_string();
         let record = self.records[index].clone();
         let entry = |kind: EntryKind, decompressed: u64| Entry {
             line: index as u64 + 1,
@@ -326,7 +333,10 @@ impl Archive {
     }
 }
 
-/// The rows of an archive, from [`Archive::entries`].
+/// The rows of an archive, from [`Archive::entries`]: an iterator of [`Entry`].
+///
+/// Why it borrows the archive mutably: each row is decompressed when it is asked for, from the
+/// archive's one open file, so the host holds one entry's bytes at a time.
 pub struct Entries<'a> {
     archive: &'a mut Archive,
     limits: Limits,
@@ -421,15 +431,11 @@ impl std::fmt::Debug for EntryKind {
 /// Why raw: the user gets back exactly what failed, to fix and send again, and a failed entry (a
 /// bomb, a damaged one) is never decompressed to be copied. The host creates `out` (owner-only
 /// permissions) and names the indexes of the failed rows whose `tryback` is true. Whatever it
-/// names, an unsafe entry, an encrypted one, a directory or an index given twice is left out: a
-/// tryback must never carry a path that escapes the folder it is extracted into. An index past
-/// the archive's entries, an archive that is refused or changed since, and write errors are
-/// errors.
-pub fn write_tryback(
-    source: &Path,
-    indexes: &[usize],
-    out: impl Write + Seek,
-) -> io::Result<()> {
+/// names, an unsafe entry, an encrypted one, one whose local header cannot be found, a directory
+/// or an index given twice is left out: a tryback must never carry a path that escapes the folder
+/// it is extracted into, nor an entry that cannot be copied as stored. An index past the
+/// archive's entries, an archive that is refused, and read or write errors are errors.
+pub fn write_tryback(source: &Path, indexes: &[usize], out: impl Write + Seek) -> io::Result<()> {
     let mut archive =
         Archive::open(source).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     archive.copy_raw(indexes, out)
@@ -523,7 +529,9 @@ fn walk_central_directory(
     let mut hash = Fnv::new();
     hash.write(&size.to_le_bytes());
     let mut records = Vec::new();
-    reader.seek(SeekFrom::Start(start)).map_err(|e| damaged(1, e))?;
+    reader
+        .seek(SeekFrom::Start(start))
+        .map_err(|e| damaged(1, e))?;
     let mut fixed = [0u8; CENTRAL_FIXED];
     let mut variable = Vec::new();
     for n in 1..=count {
@@ -537,7 +545,9 @@ fn walk_central_directory(
         let name_len = usize::from(u16_at(28));
         let rest = name_len + usize::from(u16_at(30)) + usize::from(u16_at(32));
         variable.resize(rest, 0);
-        reader.read_exact(&mut variable).map_err(|e| damaged(n, e))?;
+        reader
+            .read_exact(&mut variable)
+            .map_err(|e| damaged(n, e))?;
         hash.write(&fixed);
         hash.write(&variable);
         records.push(Record {
@@ -584,18 +594,56 @@ impl Fnv {
 }
 
 /// The reason of a refusal at opening.
-fn open_error(e: ZipError) -> String {
+///
+/// When no end record could be used, the zip crate only says so (it drops the errors of the
+/// candidates it tried), so the file itself tells a text file from a truncated or damaged zip.
+fn open_error(e: ZipError, file: &mut Source) -> String {
     match e {
-        ZipError::InvalidArchive(m) if m.contains("EOCD") => format!(
-            "not a zip archive, or a truncated one: no valid end of central directory record ({m})"
-        ),
+        ZipError::InvalidArchive(m) if m.contains("EOCD") => match end_record_evidence(file) {
+            Evidence::EndRecord => {
+                "damaged zip archive: its central directory cannot be read".to_string()
+            }
+            Evidence::LocalHeader => {
+                "truncated or damaged zip archive: no end of central directory record".to_string()
+            }
+            Evidence::None => "not a zip archive".to_string(),
+        },
         ZipError::Io(e) if e.to_string() == BUDGET_SPENT => {
             format!("damaged zip archive: {BUDGET_SPENT}")
         }
         ZipError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            "damaged zip archive: its central directory is cut short".to_string()
+            "truncated or damaged zip archive: its central directory is cut short".to_string()
         }
         e => format!("damaged zip archive: {}", zip_error(e)),
+    }
+}
+
+/// What a file that has no usable end record still shows of a zip.
+enum Evidence {
+    /// An end record signature where one must be (the last 22 + 65,535 bytes).
+    EndRecord,
+    /// The file starts with an entry's local header.
+    LocalHeader,
+    None,
+}
+
+fn end_record_evidence(file: &mut Source) -> Evidence {
+    const TAIL: u64 = 22 + u16::MAX as u64;
+    let mut head = [0u8; 4];
+    let starts_with_entry = file.seek(SeekFrom::Start(0)).is_ok()
+        && file.read_exact(&mut head).is_ok()
+        && head == *b"PK\x03\x04";
+    let mut tail = Vec::new();
+    let len = file.seek(SeekFrom::End(0)).unwrap_or(0);
+    let read = file
+        .seek(SeekFrom::Start(len.saturating_sub(TAIL)))
+        .and_then(|_| file.take(TAIL).read_to_end(&mut tail));
+    if read.is_ok() && tail.windows(4).any(|w| w == b"PK\x05\x06") {
+        Evidence::EndRecord
+    } else if starts_with_entry {
+        Evidence::LocalHeader
+    } else {
+        Evidence::None
     }
 }
 

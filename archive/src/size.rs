@@ -135,11 +135,33 @@ mod tests {
             assert_eq!(parse_size(text), Ok(bytes), "{text:?}");
         }
         for text in [
-            "", " ", "MiB", "-1", "-1 MiB", "8 MB", "8 kb", "8 GB", "8 TiB", "1.5", "1.5 B", "1.",
-            ".5 KiB", "1.2.3 KiB", "8 MiB x", "8 Mi B", "0x10", "18446744073709551616",
-            "17179869184 GiB", "1.0000000001 KiB", "١٢",
+            "",
+            " ",
+            "MiB",
+            "-1",
+            "-1 MiB",
+            "8 MB",
+            "8 kb",
+            "8 GB",
+            "8 TiB",
+            "1.5",
+            "1.5 B",
+            "1.",
+            ".5 KiB",
+            "1.2.3 KiB",
+            "8 MiB x",
+            "8 Mi B",
+            "0x10",
+            "18446744073709551616",
+            "17179869184 GiB",
+            "1.0000000001 KiB",
+            "١٢",
         ] {
-            assert!(parse_size(text).is_err(), "{text:?} → {:?}", parse_size(text));
+            assert!(
+                parse_size(text).is_err(),
+                "{text:?} → {:?}",
+                parse_size(text)
+            );
         }
         let err = parse_size("8 MB").unwrap_err();
         assert!(err.contains("8 MiB") && err.contains("ambiguous"), "{err}");
@@ -158,7 +180,14 @@ mod tests {
             let text = human_size(bytes);
             assert_eq!(parse_size(&text), Ok(bytes), "{bytes} → {text:?}");
         }
-        for text in ["8 MiB", "64 MiB", "1.5 KiB", "1234 bytes", "1 byte", "3 GiB"] {
+        for text in [
+            "8 MiB",
+            "64 MiB",
+            "1.5 KiB",
+            "1234 bytes",
+            "1 byte",
+            "3 GiB",
+        ] {
             assert_eq!(human_size(parse_size(text).unwrap()), text);
         }
     }

@@ -103,7 +103,8 @@ impl Read for Source {
         if out.is_empty() {
             return Ok(0);
         }
-        let buffered = self.pos >= self.buf_start && self.pos - self.buf_start < self.buf_len as u64;
+        let buffered =
+            self.pos >= self.buf_start && self.pos - self.buf_start < self.buf_len as u64;
         if !buffered {
             if out.len() >= self.buf.len() {
                 let n = self.physical(self.pos, out)?;

@@ -228,10 +228,7 @@ fn good_archive_rows_lines_and_bytes() {
     let (_t, mut archive) = open(&bytes);
     assert_eq!(archive.entry_count(), 4);
     assert_eq!(archive.size(), bytes.len() as u64);
-    assert_eq!(
-        archive.check_total(&ROOMY),
-        Ok((a.len() + b.len()) as u64)
-    );
+    assert_eq!(archive.check_total(&ROOMY), Ok((a.len() + b.len()) as u64));
     let rows: Vec<Entry> = archive.entries(ROOMY, 0).collect();
     let lines: Vec<(u64, usize, &str)> = rows
         .iter()
@@ -329,7 +326,10 @@ fn unsafe_paths_fail_out_of_the_tryback() {
     assert_eq!(rows.len(), names.len());
     for (row, (name, why)) in rows.iter().zip(names) {
         assert_eq!(row.path, name);
-        assert_eq!(failed(row), (format!("unsafe path ({why})").as_str(), false));
+        assert_eq!(
+            failed(row),
+            (format!("unsafe path ({why})").as_str(), false)
+        );
         assert_eq!(row.decompressed, 0);
     }
 }
@@ -341,6 +341,33 @@ fn symlink_entry_is_unsafe() {
     assert_eq!(failed(&rows[0]), ("unsafe path (symbolic link)", false));
     assert_eq!(rows[0].decompressed, 0);
     assert_eq!(data(&rows[1]), b"a");
+
+    // The archive says an MS-DOS tool made it: the link type still counts.
+    let mut bytes = build(&[Link("link.png", "/etc/passwd")]);
+    let (central, _) = layout(&bytes)[0];
+    assert_eq!(bytes[central + 5], 3, "made by Unix");
+    bytes[central + 5] = 0;
+    let rows = self::rows(&bytes, ROOMY, 0);
+    assert_eq!(failed(&rows[0]), ("unsafe path (symbolic link)", false));
+}
+
+#[test]
+fn names_are_decoded_utf8_or_cp437_and_kept_raw() {
+    let mut bytes = build(&[
+        Stored("crème.png", b"1"),
+        Stored("cafX.png", b"2"),
+        Stored("a\x1b[31m\r.png", b"3"),
+    ]);
+    // The second name becomes CP437 0x82 ("é"), without the UTF-8 flag.
+    let (central, local) = layout(&bytes)[1];
+    assert_eq!(u16_at(&bytes, central + 8) & 0x800, 0);
+    bytes[local + 30 + 3] = 0x82;
+    bytes[central + 46 + 3] = 0x82;
+    let rows = rows(&bytes, ROOMY, 0);
+    let paths: Vec<&str> = rows.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["crème.png", "café.png", "a\x1b[31m\r.png"]);
+    assert_eq!(data(&rows[1]), b"2");
+    assert_eq!(data(&rows[2]), b"3");
 }
 
 /// Writes an entry whose Info-ZIP Unicode path field (0x7075) names `unicode` while the name
@@ -446,7 +473,10 @@ fn entry_over_the_limit_with_honest_headers() {
     for row in &rows[..2] {
         assert_eq!(
             failed(row),
-            ("over max_image_bytes: more than 1000 bytes once decompressed", true)
+            (
+                "over max_image_bytes: more than 1000 bytes once decompressed",
+                true
+            )
         );
         assert_eq!(row.decompressed, 1001);
     }
@@ -470,9 +500,11 @@ fn archive_over_its_limit_is_refused_naming_the_entry() {
     };
     assert_eq!(
         archive.check_total(&limits(1000)),
-        Err("over max_archive_bytes: more than 1000 bytes once decompressed, passed at entry 4 \
+        Err(
+            "over max_archive_bytes: more than 1000 bytes once decompressed, passed at entry 4 \
              (\"d/c\\n\\u{1b}[1m.png\")"
-            .to_string())
+                .to_string()
+        )
     );
     assert_eq!(archive.check_total(&limits(1600)), Ok(1600));
     assert!(archive.check_total(&limits(1599)).is_err());
@@ -573,23 +605,29 @@ fn files_that_are_not_readable_zips_are_refused() {
         Stored("a.png", &bytes_of(2000, 1)),
         Deflated("b.png", &bytes_of(2000, 2)),
     ]);
-    let err = refusal(b"username,picture\njdoe,jdoe.png\n");
-    assert!(err.starts_with("not a zip archive"), "{err}");
+    assert_eq!(
+        refusal(b"username,picture\njdoe,jdoe.png\n"),
+        "not a zip archive"
+    );
     assert_eq!(refusal(b""), "not a zip archive: the file is empty");
-    let err = refusal(&good[..good.len() / 2]);
-    assert!(err.starts_with("not a zip archive, or a truncated one"), "{err}");
+    let truncated = "truncated or damaged zip archive: no end of central directory record";
+    assert_eq!(refusal(&good[..good.len() / 2]), truncated);
+    assert_eq!(
+        refusal(&good[..good.len() - 1]),
+        "truncated or damaged zip archive: its central directory is cut short"
+    );
 
+    let damaged = "damaged zip archive: its central directory cannot be read";
     // The central directory's first record loses its signature.
     let mut bad = good.clone();
     let start = central_start(&bad);
     bad[start..start + 4].copy_from_slice(b"XXXX");
-    let err = refusal(&bad);
-    assert!(!err.is_empty());
+    assert_eq!(refusal(&bad), damaged);
 
     // Its name length runs past the directory.
     let mut bad = good.clone();
     put_u16(&mut bad, start + 28, 0xffff);
-    refusal(&bad);
+    assert_eq!(refusal(&bad), damaged);
 
     // The second record is scrambled.
     let mut bad = good.clone();
@@ -597,7 +635,13 @@ fn files_that_are_not_readable_zips_are_refused() {
     for b in &mut bad[second..second + 20] {
         *b ^= 0x5a;
     }
-    refusal(&bad);
+    assert_eq!(refusal(&bad), damaged);
+
+    // The end record points past the directory.
+    let mut bad = good.clone();
+    let eocd = bad.len() - 22;
+    put_u32(&mut bad, eocd + 16, (start + 3) as u32);
+    assert!(refusal(&bad).starts_with("damaged zip archive"));
 
     // A directory, not a file.
     let dir = std::env::temp_dir();
@@ -631,10 +675,16 @@ fn crafted_end_records_do_not_hang_the_opening() {
         bytes.extend_from_slice(b"PK\x05\x06");
         bytes.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0, 46, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     }
+    // Without the budget, 40,000 of them (880 KB) take 3 s and the time grows with the square
+    // of the count (hours for 64 MB); with it, a few milliseconds.
     let started = Instant::now();
     let err = refusal(&bytes);
-    assert!(started.elapsed() < Duration::from_secs(20), "{err}");
-    assert!(err.starts_with("damaged zip archive") || err.starts_with("not a zip"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{err}");
+    assert_eq!(
+        err,
+        "damaged zip archive: its structure needs far more reading than the file's size \
+         (crafted end records?)"
+    );
 }
 
 // ---- Resuming ----
@@ -701,7 +751,8 @@ fn tryback_copies_entries_raw_in_the_order_given() {
         let s = src.index_for_name(name).unwrap();
         let (mut raw_src, mut raw_copy) = (Vec::new(), Vec::new());
         let f = src.by_index_raw(s).unwrap();
-        let (method, crc, size, csize) = (f.compression(), f.crc32(), f.size(), f.compressed_size());
+        let (method, crc, size, csize) =
+            (f.compression(), f.crc32(), f.size(), f.compressed_size());
         std::io::copy(&mut { f }, &mut raw_src).unwrap();
         let g = copy.by_index_raw(i).unwrap();
         assert_eq!(
@@ -774,13 +825,8 @@ fn fnv1a_64_reference_values() {
 
 #[test]
 fn fingerprint_is_stable_and_tells_archives_apart() {
-    let items = |c: &'static [u8]| {
-        build(&[
-            Stored("a.png", b"same"),
-            Dir("d/"),
-            Deflated("d/b.png", c),
-        ])
-    };
+    let items =
+        |c: &'static [u8]| build(&[Stored("a.png", b"same"), Dir("d/"), Deflated("d/b.png", c)]);
     let one = items(b"content one");
     let (_t1, a1) = open(&one);
     let (_t2, a2) = open(&one.clone());
