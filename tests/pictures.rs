@@ -377,7 +377,13 @@ fn a_zip_bomb_whose_sizes_lie_is_stopped() {
         &["--set", "max_archive_bytes=4 MiB"],
     );
     assert_eq!(code, 3, "{report}");
-    assert!(report["refused"].as_str().unwrap().contains("max_archive_bytes"), "{report}");
+    assert!(
+        report["refused"]
+            .as_str()
+            .unwrap()
+            .contains("max_archive_bytes"),
+        "{report}"
+    );
 }
 
 /// Writes `size` as the uncompressed size of every entry, in its local header and in the
