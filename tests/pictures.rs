@@ -552,27 +552,44 @@ fn picture_get_says_what_is_missing_and_never_writes_on_a_terminal_by_mistake() 
     assert_eq!(png_size(&std::fs::read(&out).unwrap()), (35, 35));
 }
 
-/// A run killed after prepare stored files but before its rows committed leaves files no
-/// record names; running the archive again applies every entry once and sweeps them.
+/// A run killed after `prepare` stored its files, before its rows are durable (an abort right
+/// after the last commit, which sled has not written yet): whatever of it survived, the next
+/// run leaves exactly the files the pictures name — three a picture — and a consistent store.
 #[test]
-fn a_killed_run_resumes_and_leaves_no_stray_file() {
+fn a_killed_run_leaves_no_stray_file_after_the_next_run() {
     let world = world();
-    let archive = zip(&[
-        ("ann.png", fixtures::png(40, 40)),
-        ("bob.png", fixtures::png(41, 41)),
-    ]);
-    let file = world.file("k.zip", &archive);
+    let first = world.file(
+        "k.zip",
+        zip(&[
+            ("ann.png", fixtures::png(40, 40)),
+            ("bob.png", fixtures::png(41, 41)),
+        ]),
+    );
     let run = world
-        .command(&["run", "pictures", file.to_str().unwrap()])
+        .command(&["run", "pictures", first.to_str().unwrap()])
         .env("TOOLSYNC_FAULT", "after-last-commit")
         .output()
         .unwrap();
     assert_ne!(run.status.code(), Some(0), "the fault point was reached");
-    let (code, report) = world.run_json("pictures", &file, &[]);
-    assert_eq!(code, 0, "{report}");
+    assert_eq!(
+        stored_files(&world).len(),
+        6,
+        "prepare stored the files before the kill"
+    );
+    let (code, report) = run_archive(
+        &world,
+        "l.zip",
+        &zip(&[("ann.png", fixtures::png(50, 50))]),
+        &[],
+    );
+    assert!(code == 0, "{report}");
     world.assert_consistent();
-    assert_eq!(stored_files(&world).len(), 6);
-    assert!(world.show("picture", "ann").is_some() && world.show("picture", "bob").is_some());
+    let pictures = ["ann", "bob"]
+        .iter()
+        .filter(|a| world.show("picture", a).is_some())
+        .count();
+    assert_eq!(stored_files(&world).len(), 3 * pictures);
+    assert_eq!(world.show("picture", "ann").unwrap()["width"], 50);
 }
 
 /// Two entries for one account apply in order; the first one's files, rendered and stored by
@@ -599,5 +616,43 @@ fn two_entries_for_one_account_apply_in_order() {
     );
     assert_eq!(world.show("picture", "ann").unwrap()["width"], 50);
     assert_eq!(stored_files(&world).len(), 3);
+    world.assert_consistent();
+}
+
+/// `--atomic` with a failed entry commits nothing: no record, and the files `prepare` stored
+/// for the good entries are swept; `--max-errors` keeps what came before the stop.
+#[test]
+fn an_atomic_run_rolled_back_leaves_no_picture_and_no_file() {
+    let world = world();
+    let archive = zip(&[
+        ("ann.png", fixtures::png(40, 40)),
+        ("bob.png", b"not an image".to_vec()),
+        ("cy.png", fixtures::png(41, 41)),
+    ]);
+    let (code, report) = run_archive(&world, "atomic.zip", &archive, &["--atomic"]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["committed"], false);
+    assert!(world.show("picture", "ann").is_none());
+    assert!(
+        stored_files(&world).is_empty(),
+        "{:?}",
+        stored_files(&world)
+    );
+    assert_eq!(
+        report["tryback"],
+        Value::Null,
+        "no tryback for a rolled-back run"
+    );
+
+    let (code, report) = run_archive(&world, "stop.zip", &archive, &["--max-errors", "1"]);
+    assert_eq!(code, 1, "{report}");
+    assert!(report["stopped"].as_str().unwrap().contains("--max-errors"));
+    assert!(world.show("picture", "ann").is_some());
+    assert!(world.show("picture", "cy").is_none(), "after the stop");
+    assert_eq!(
+        stored_files(&world).len(),
+        3,
+        "cy's files, prepared in the same chunk, swept"
+    );
     world.assert_consistent();
 }

@@ -43,6 +43,9 @@ use report::Summary;
 use spool::Spool;
 pub use stream::BATCH_ROWS;
 
+/// Entries of an archive prepared together, per thread.
+const ARCHIVE_CHUNK_PER_THREAD: usize = 4;
+
 /// What the operator asked for.
 #[derive(Debug, Clone, Default)]
 pub struct RunArgs {
@@ -147,6 +150,11 @@ pub fn run(
         1
     };
     let mut engine = Engine::new(&store, guard).prepare_on(threads);
+    if plan.archive_limits.is_some() {
+        // An archive's entries are up to `max_image_bytes` each, held (with their base64 form)
+        // while their chunk is prepared: a few per thread keep every core busy, not 256.
+        engine = engine.chunk(ARCHIVE_CHUNK_PER_THREAD * threads);
+    }
 
     if !state.finished {
         // 3. Survey, then start the processor.
