@@ -31,13 +31,11 @@ pub struct Swept {
 /// its record.
 pub fn sweep(data: &DataDir, store: &Store) -> Result<Swept, Error> {
     let blobs = Blobs::new(data.stored_files());
-    let listing = blobs.list().map_err(|e| files_error(&blobs, e))?;
+    let (listing, orphans) = unnamed(&blobs, store)?;
     let mut swept = Swept::default();
-    for name in &listing.names {
-        if !Pictures::names(store, name).map_err(Error::from)? {
-            blobs.remove(name).map_err(|e| files_error(&blobs, e))?;
-            swept.orphans += 1;
-        }
+    for name in &orphans {
+        blobs.remove(name).map_err(|e| files_error(&blobs, e))?;
+        swept.orphans += 1;
     }
     for path in &listing.temporary {
         if std::fs::remove_file(path).is_ok() {
@@ -81,13 +79,8 @@ pub fn compare(
         }
         Ok(true)
     })?;
-    let listing = blobs.list().map_err(|e| files_error(&blobs, e))?;
-    let mut orphans = 0;
-    for name in &listing.names {
-        if !Pictures::names(store, name).map_err(Error::from)? {
-            orphans += 1;
-        }
-    }
+    let (listing, orphans) = unnamed(&blobs, store)?;
+    let orphans = orphans.len();
     findings
         .checked
         .push(("stored files".to_string(), listing.names.len() as u64));
@@ -106,6 +99,21 @@ pub fn compare(
             blobs.root().display()
         )
     }))
+}
+
+/// Every stored file, and the names among them that no record names.
+fn unnamed(
+    blobs: &Blobs,
+    store: &impl StoreRead,
+) -> Result<(toolsync_plugin_api::blobs::Listing, Vec<String>), Error> {
+    let listing = blobs.list().map_err(|e| files_error(blobs, e))?;
+    let mut orphans = Vec::new();
+    for name in &listing.names {
+        if !Pictures::names(store, name).map_err(Error::from)? {
+            orphans.push(name.clone());
+        }
+    }
+    Ok((listing, orphans))
 }
 
 fn files_error(blobs: &Blobs, e: std::io::Error) -> Error {
