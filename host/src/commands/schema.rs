@@ -26,6 +26,8 @@ struct SchemaJson<'a> {
     version: &'a str,
     description: &'a str,
     default_input: &'a str,
+    /// `csv`, or `zip` for a processor that reads zip archives (an entry a row).
+    input: &'static str,
     has_header: bool,
     columns: Vec<ColumnJson<'a>>,
     options: Vec<OptionJson>,
@@ -101,6 +103,7 @@ fn schema_json(m: &Manifest) -> SchemaJson<'_> {
         version: &m.version,
         description: &m.description,
         default_input: &m.default_input,
+        input: if m.is_archive() { "zip" } else { "csv" },
         has_header: m.has_header,
         columns: m
             .columns
