@@ -259,7 +259,7 @@ fn each_hostile_entry_fails_alone_with_its_reason() {
         ("skipped : __MACOSX/._ann.png: system file", ""),
         ("skipped : .DS_Store: system file", ""),
         ("failed zed: zed.png: no user with username = zed", ""),
-        ("failed del: del.png: ", "account deleted"),
+        ("failed del: del.png: account deleted (del)", ""),
         ("failed bob: bob.png: not a PNG, JPEG or GIF image", ""),
         (
             "failed cy: cy.png: 100000×100000 pixels, over the limit",
@@ -654,5 +654,26 @@ fn an_atomic_run_rolled_back_leaves_no_picture_and_no_file() {
         3,
         "cy's files, prepared in the same chunk, swept"
     );
+    world.assert_consistent();
+}
+
+/// A picture file that cannot be written (a full disk; here, `pictures/` is a file) is no fault
+/// of the entry: the run stops as on any store error (exit 5), nothing is counted failed, and
+/// once the cause is gone the same archive runs to its end.
+#[test]
+fn a_picture_file_that_cannot_be_written_stops_the_run_and_the_next_run_resumes() {
+    let world = world();
+    let archive = zip(&[("ann.png", fixtures::png(40, 40)), ("bob.png", fixtures::png(41, 41))]);
+    let file = world.file("w.zip", &archive);
+    std::fs::write(world.data.join("pictures"), b"in the way").unwrap();
+    let run = world.run(&["run", "pictures", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 5, "{}{}", run.stdout(), run.stderr());
+    assert!(run.stderr().contains("cannot write a picture file"), "{}", run.stderr());
+    assert!(world.show("picture", "ann").is_none());
+    std::fs::remove_file(world.data.join("pictures")).unwrap();
+    let (code, report) = world.run_json("pictures", &file, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["counts"]["created"], 2, "{report}");
+    assert_eq!(report["counts"]["failed"], 0, "{report}");
     world.assert_consistent();
 }

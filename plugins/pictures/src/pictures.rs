@@ -14,6 +14,7 @@
 //!   commits with the row. A row that fails leaves its files unnamed: the host's sweep removes
 //!   them after the run.
 
+use toolsync_plugin_api::abi::protocol::STORE_FAILURE;
 use toolsync_plugin_api::blobs::{sha256_hex, Blobs};
 use toolsync_plugin_api::model::picture::{Picture, Rendition, Set};
 use toolsync_plugin_api::model::{Pictures, UserKey};
@@ -123,6 +124,9 @@ enum Prepared {
     Rendered(Picture),
 }
 
+/// What `find_user` calls the key it was given (and this processor's messages leave out).
+const NAME: &str = "name";
+
 /// The account key an entry names: its file name without the last extension.
 fn account_key(path: &str) -> &str {
     let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
@@ -143,9 +147,13 @@ impl PicturesRun {
         let Some(content) = content else {
             return Prepared::Failed("the entry has no content".to_string());
         };
-        let user = match keys::find_user(store, self.key, "name", account_key(path)) {
+        let user = match keys::find_user(store, self.key, NAME, account_key(path)) {
             Ok(user) => user,
-            Err(e) => return Prepared::Failed(e.reason),
+            // The row has no column to name: the entry's path starts every message already.
+            Err(e) => {
+                let reason = e.reason.strip_prefix(&format!("`{NAME}`: ")).unwrap_or(&e.reason);
+                return Prepared::Failed(reason.to_string());
+            }
         };
         let sha256 = sha256_hex(content);
         match Pictures::get(store, user.id) {
@@ -170,9 +178,15 @@ impl PicturesRun {
         let mut renditions = Vec::with_capacity(processed.renditions.len());
         for r in &processed.renditions {
             let file = match &self.files {
-                Some(files) => files
-                    .put(&r.png)
-                    .map_err(|e| format!("cannot store the picture: {e}"))?,
+                // Not the entry's fault (a full disk, a permission): a failure of the store,
+                // which stops the run (exit 5) so that a re-run resumes here, rather than a
+                // failed row that would stay failed.
+                Some(files) => files.put(&r.png).map_err(|e| {
+                    format!(
+                        "{STORE_FAILURE}cannot write a picture file in {}: {e}",
+                        files.root().display()
+                    )
+                })?,
                 None => sha256_hex(&r.png),
             };
             renditions.push(Rendition {
@@ -337,7 +351,7 @@ mod tests {
                 "Created bob: jpeg 90×120",
                 "Unchanged ann: same picture (SHA-256)",
                 "Failed zed: no user with username = zed",
-                "Failed dee: `name`: account deleted (dee)",
+                "Failed dee: account deleted (dee)",
                 "Failed bob: not a PNG, JPEG or GIF image",
             ]
         );
