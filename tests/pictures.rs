@@ -663,12 +663,19 @@ fn an_atomic_run_rolled_back_leaves_no_picture_and_no_file() {
 #[test]
 fn a_picture_file_that_cannot_be_written_stops_the_run_and_the_next_run_resumes() {
     let world = world();
-    let archive = zip(&[("ann.png", fixtures::png(40, 40)), ("bob.png", fixtures::png(41, 41))]);
+    let archive = zip(&[
+        ("ann.png", fixtures::png(40, 40)),
+        ("bob.png", fixtures::png(41, 41)),
+    ]);
     let file = world.file("w.zip", &archive);
     std::fs::write(world.data.join("pictures"), b"in the way").unwrap();
     let run = world.run(&["run", "pictures", file.to_str().unwrap()]);
     assert_eq!(run.code(), 5, "{}{}", run.stdout(), run.stderr());
-    assert!(run.stderr().contains("cannot write a picture file"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("cannot write a picture file"),
+        "{}",
+        run.stderr()
+    );
     assert!(world.show("picture", "ann").is_none());
     std::fs::remove_file(world.data.join("pictures")).unwrap();
     let (code, report) = world.run_json("pictures", &file, &[]);
@@ -676,4 +683,82 @@ fn a_picture_file_that_cannot_be_written_stops_the_run_and_the_next_run_resumes(
     assert_eq!(report["counts"]["created"], 2, "{report}");
     assert_eq!(report["counts"]["failed"], 0, "{report}");
     world.assert_consistent();
+}
+
+/// Killed after the clean-up removed the first archive, before its journal was cleared: the
+/// next default run says what that run did (its stored report, its failed entry in the exit
+/// code), then reads the archives still there.
+#[test]
+fn a_default_run_killed_after_a_clean_up_still_reports_that_archive() {
+    let world = world();
+    let area = world.data.join("files");
+    std::fs::create_dir_all(&area).unwrap();
+    std::fs::write(
+        area.join("userpictures_a.zip"),
+        zip(&[
+            ("ann.png", fixtures::png(30, 30)),
+            ("zed.png", fixtures::png(31, 31)),
+        ]),
+    )
+    .unwrap();
+    std::fs::write(
+        area.join("userpictures_b.zip"),
+        zip(&[("bob.png", fixtures::png(32, 32))]),
+    )
+    .unwrap();
+    let killed = world
+        .command(&["run", "pictures", "--set", "cleanup=true"])
+        .env("TOOLSYNC_FAULT", "after-cleanup")
+        .output()
+        .unwrap();
+    assert_ne!(killed.status.code(), Some(0));
+    assert!(
+        !area.join("userpictures_a.zip").exists(),
+        "cleaned up before the kill"
+    );
+    let run = world.run(&["run", "pictures", "--set", "cleanup=true"]);
+    assert_eq!(
+        run.code(),
+        1,
+        "zed.png failed in the first archive: {}",
+        run.stdout()
+    );
+    assert!(
+        run.stdout()
+            .contains("zed.png: no user with username = zed"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stderr().contains("had finished and removed its input"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        world.show("picture", "bob").is_some(),
+        "the second archive ran"
+    );
+    assert!(!area.join("userpictures_b.zip").exists());
+    world.assert_consistent();
+}
+
+/// What means nothing to an archive is refused, not ignored; `input` names the archive.
+#[test]
+fn csv_flags_are_refused_and_the_input_option_names_the_archive() {
+    let world = world();
+    let file = world.file("in.zip", zip(&[("ann.png", fixtures::png(30, 30))]));
+    let path = file.to_str().unwrap();
+    for args in [
+        vec!["run", "pictures", path, "--delimiter", ";"],
+        vec!["run", "pictures", path, "--encoding", "utf-8"],
+        vec!["run", "pictures", path, "--set", "max_image_bytes=0"],
+        vec!["run", "pictures", path, "--set", "max_archive_bytes=12 KB"],
+    ] {
+        let run = world.run(&args);
+        assert_eq!(run.code(), 2, "{args:?}: {}", run.stderr());
+    }
+    let input = format!("input={path}");
+    let run = world.run(&["run", "pictures", "--set", &input]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    assert!(world.show("picture", "ann").is_some());
 }

@@ -18,6 +18,16 @@ pub(crate) fn unsafe_reason(name: &[u8]) -> Option<&'static str> {
     if name.contains(&0) {
         return Some("NUL byte");
     }
+    // A line break or an escape sequence in a name forges report lines and drives terminals;
+    // no tool that makes photo archives writes one. (C1 controls, U+0080..U+009F, are two bytes
+    // in UTF-8: `C2 80`..`C2 9F`.)
+    if name.iter().any(|&b| b < 0x20 || b == 0x7f)
+        || name
+            .windows(2)
+            .any(|w| w[0] == 0xc2 && (0x80..=0x9f).contains(&w[1]))
+    {
+        return Some("control character");
+    }
     if matches!(name.first(), Some(b'/' | b'\\')) {
         return Some("absolute");
     }

@@ -40,6 +40,8 @@ const CHUNK: usize = 64 * 1024;
 /// The central directory file header: its signature and fixed size (APPNOTE 4.3.12).
 const CENTRAL_SIGNATURE: [u8; 4] = *b"PK\x01\x02";
 const CENTRAL_FIXED: usize = 46;
+/// Bytes of a local file header before its name.
+const LOCAL_FIXED: u64 = 30;
 
 /// The compression methods the crate is built with (zip's `deflate-flate2` feature only).
 const STORED: u16 = 0;
@@ -534,6 +536,10 @@ fn walk_central_directory(
         .map_err(|e| damaged(1, e))?;
     let mut fixed = [0u8; CENTRAL_FIXED];
     let mut variable = Vec::new();
+    let mut names: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+    // (local header offset, compressed size, record number) of each entry, to find two records
+    // that share their data.
+    let mut extents: Vec<(u64, u64, usize)> = Vec::new();
     for n in 1..=count {
         reader.read_exact(&mut fixed).map_err(|e| damaged(n, e))?;
         if fixed[..4] != CENTRAL_SIGNATURE {
@@ -550,12 +556,43 @@ fn walk_central_directory(
             .map_err(|e| damaged(n, e))?;
         hash.write(&fixed);
         hash.write(&variable);
+        let name = &variable[..name_len];
+        if let Some(first) = names.insert(name.to_vec(), n) {
+            return Err(format!(
+                "entries {first} and {n} have the same name {}: different tools would see \
+                 different files in it",
+                quoted(&String::from_utf8_lossy(name))
+            ));
+        }
+        let u32_at = |at: usize| {
+            u32::from_le_bytes([fixed[at], fixed[at + 1], fixed[at + 2], fixed[at + 3]])
+        };
+        let (compressed, offset) = (u32_at(20), u32_at(42));
+        // Zip64 sizes and offsets live in an extra field: those entries are not compared.
+        if compressed != u32::MAX && offset != u32::MAX {
+            extents.push((u64::from(offset), u64::from(compressed), n));
+        }
         records.push(Record {
             flags: u16_at(8),
             method: u16_at(10),
             external_attributes: u32::from_le_bytes([fixed[38], fixed[39], fixed[40], fixed[41]]),
             raw_unsafe: guard::unsafe_reason(&variable[..name_len]),
         });
+    }
+    // Two records whose data overlap (a second name for the same bytes): a streaming reader sees
+    // one file where this one sees two, and a zip bomb multiplies its output that way.
+    extents.sort_unstable();
+    for pair in extents.windows(2) {
+        let ((at, size, first), (next_at, _, second)) = (pair[0], pair[1]);
+        // At least the 30 bytes of a local header, then the data, before the next one starts.
+        if next_at < at + LOCAL_FIXED + size {
+            return Err(format!(
+                "entries {} and {} overlap (their data share bytes of the archive): different \
+                 tools would see different files in it",
+                first.min(second),
+                first.max(second)
+            ));
+        }
     }
     // The zip crate read as many records as the end record declares; it lists fewer entries only
     // when names repeat (it keeps one entry per name). Then a record follows the last one listed.

@@ -367,7 +367,8 @@ fn names_are_decoded_utf8_or_cp437_and_kept_raw() {
     let paths: Vec<&str> = rows.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths, ["crème.png", "café.png", "a\x1b[31m\r.png"]);
     assert_eq!(data(&rows[1]), b"2");
-    assert_eq!(data(&rows[2]), b"3");
+    // An escape sequence or a line break in a name: unsafe, never applied nor copied.
+    assert_eq!(failed(&rows[2]), ("unsafe path (control character)", false));
 }
 
 /// Writes an entry whose Info-ZIP Unicode path field (0x7075) names `unicode` while the name
@@ -663,7 +664,22 @@ fn duplicate_names_are_refused() {
     bytes[local + 30] = b'a';
     bytes[central + 46] = b'a';
     let err = refusal(&bytes);
-    assert!(err.starts_with("two entries have the same name"), "{err}");
+    assert_eq!(
+        err,
+        "entries 1 and 2 have the same name \"a.png\": different tools would see different files \
+         in it"
+    );
+}
+
+/// Two central records pointing at the same local header: one file for a streaming reader, two
+/// (under two names) here.
+#[test]
+fn entries_sharing_their_data_are_refused() {
+    let mut bytes = build(&[Stored("a.png", b"first"), Stored("b.png", b"other")]);
+    let (central, _) = layout(&bytes)[1];
+    put_u32(&mut bytes, central + 42, 0);
+    let err = refusal(&bytes);
+    assert!(err.starts_with("entries 1 and 2 overlap"), "{err}");
 }
 
 #[test]

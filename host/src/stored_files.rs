@@ -94,7 +94,7 @@ pub fn compare(
     Ok((stray > 0).then(|| {
         format!(
             "{stray} stored file{} in {} no record names (left by failed, rolled-back or killed \
-             rows, or replaced pictures): the next pictures run removes them",
+             rows, replaced pictures or deleted accounts): the next pictures run removes them",
             if stray == 1 { "" } else { "s" },
             blobs.root().display()
         )

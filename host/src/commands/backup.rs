@@ -74,8 +74,10 @@ pub fn backup(data: &DataDir, dest: &Path, force: bool) -> CmdResult {
     std::fs::rename(&partial, dest).map_err(failed)?;
     let mut out = Out::stdout();
     out.line(&format!(
-        "backed up {count} entries of the store at {} to {} ({} bytes)",
+        "backed up {} entries of the store at {} and {} picture files to {} ({} bytes)",
+        count - named.len() as u64,
         store.path().display(),
+        named.len(),
         dest.display(),
         std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0)
     ))?;
@@ -116,7 +118,18 @@ pub fn restore(data: &DataDir, source: &Path, force: bool) -> CmdResult {
         }
         .into());
     }
-    while reader.next_entry().map_err(unreadable)?.is_some() {}
+    let files_prefix = full_key(FILES_SPACE, b"");
+    while let Some((key, value)) = reader.next_entry().map_err(unreadable)? {
+        // A stored file must hash to its name: checked before anything is written.
+        if let Some(name) = key.strip_prefix(files_prefix.as_slice()) {
+            if toolsync_plugin_api::blobs::sha256_hex(&value).as_bytes() != name {
+                return Err(unreadable(BackupError::Damaged(format!(
+                    "the stored file {} does not hash to its name",
+                    String::from_utf8_lossy(name)
+                ))));
+            }
+        }
+    }
 
     // 2. The store in place, if any, must not be in use, and is replaced only when asked.
     data.complete_restore()?;
@@ -136,22 +149,18 @@ pub fn restore(data: &DataDir, source: &Path, force: bool) -> CmdResult {
     let _ = std::fs::remove_dir_all(&restoring);
     let mut reader = open().map_err(unreadable)?;
     let files = Blobs::new(data.stored_files());
-    let files_prefix = full_key(FILES_SPACE, b"");
+    let mut restored_files = 0u64;
     let (restored, count) = Store::import(&restoring, || loop {
         let entry = reader.next_entry().map_err(|e| e.to_string())?;
         match entry {
-            // A stored file: back into the folder (content-addressed, so adding one never
-            // disturbs the store in place; the next sweep removes what no record names).
+            // A stored file (its name checked in step 1): back into the folder. Content-
+            // addressed, so adding one never disturbs the store in place; the next sweep
+            // removes what no record names.
             Some((key, value)) if key.starts_with(&files_prefix) => {
-                let name = files
+                files
                     .put(&value)
                     .map_err(|e| format!("cannot write {}: {e}", files.root().display()))?;
-                if name.as_bytes() != &key[files_prefix.len()..] {
-                    return Err(format!(
-                        "the stored file {} does not hash to its name",
-                        String::from_utf8_lossy(&key[files_prefix.len()..])
-                    ));
-                }
+                restored_files += 1;
             }
             other => return Ok(other),
         }
@@ -169,7 +178,8 @@ pub fn restore(data: &DataDir, source: &Path, force: bool) -> CmdResult {
 
     let mut out = Out::stdout();
     out.line(&format!(
-        "restored {count} entries from {} (written {} by toolsync {})",
+        "restored {count} entries and {restored_files} picture files from {} (written {} by \
+         toolsync {})",
         source.display(),
         crate::clock::rfc3339(meta.created_at),
         meta.toolsync

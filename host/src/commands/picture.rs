@@ -52,8 +52,18 @@ pub fn get(
         )
     })?;
     match into {
-        Some(path) => std::fs::write(path, &bytes)
-            .map_err(|e| Error::output(format!("cannot write {}", path.display()), e))?,
+        Some(path) => {
+            let failed = |e| Error::output(format!("cannot write {}", path.display()), e);
+            let mut file = std::fs::File::create(path).map_err(failed)?;
+            // `--output /dev/tty` is a terminal too.
+            if file.is_terminal() {
+                return Err(Error::usage(format!(
+                    "{} is a terminal: a PNG is not written there",
+                    path.display()
+                )));
+            }
+            std::io::Write::write_all(&mut file, &bytes).map_err(failed)?;
+        }
         None => {
             let mut out = Out::stdout();
             out.write_all(&bytes)?;

@@ -337,27 +337,49 @@ pub fn run_processor(
     }
     let options =
         crate::config::Options::resolve(&processor.manifest, data, &args.sets, processors)?;
+    // An `input` set in toolsync.toml or by --set names the one archive to read.
+    if options.get("input") != processor.manifest.default_input.as_str() {
+        let args = RunArgs {
+            file: Some(PathBuf::from(options.get("input"))),
+            ..args.clone()
+        };
+        return run(data, processor, processors, &args);
+    }
     let prefix = options.get("file_prefix").to_string();
-    let area = data.files();
-    let mut archives = archives_in(&area, &prefix);
+    // Absolute, as the journal names its input: a resumed run finds its archive again.
+    let area = std::path::absolute(data.files()).unwrap_or_else(|_| data.files());
+    let (mut archives, trybacks) = archives_in(&area, &prefix);
+    // A run killed after its clean-up removed its archive, before it cleared its journal: its
+    // stored report and exit code come first (`run` says so, and clears the journal).
+    let interrupted = data.open_store().ok().and_then(|store| {
+        Journal::load(&store, &processor.manifest.name)
+            .ok()
+            .flatten()
+    });
+    if let Some(journal) = &interrupted {
+        let path = PathBuf::from(&journal.input);
+        match archives.iter().position(|a| *a == path) {
+            // Those before it had finished.
+            Some(at) => drop(archives.drain(..at)),
+            None if journal.finished && !path.exists() => archives.insert(0, path),
+            None => {}
+        }
+    }
     if archives.is_empty() {
+        let skipped = match trybacks {
+            0 => String::new(),
+            n => format!(
+                " ({n} tryback archive{} there not read)",
+                if n == 1 { "" } else { "s" }
+            ),
+        };
         return Err(RunError::Refused(format!(
-            "no archive named {prefix}*.zip in the file area {}: put one there, or name one \
-             (toolsync run {} FILE.zip)",
+            "no archive named {prefix}*.zip in the file area {}{skipped}: put one there, or name \
+             one (toolsync run {} FILE.zip)",
             area.display(),
             processor.manifest.name
         ))
         .into());
-    }
-    if let Ok(store) = data.open_store() {
-        if let Some(journal) = Journal::load(&store, &processor.manifest.name)? {
-            if let Some(at) = archives
-                .iter()
-                .position(|a| a.display().to_string() == journal.input)
-            {
-                archives.drain(..at);
-            }
-        }
     }
     let mut worst = ExitCode::Ok;
     for archive in archives {
@@ -373,23 +395,28 @@ pub fn run_processor(
     Ok(worst)
 }
 
-/// The regular files of `dir` named `<prefix>…zip` (case-insensitive), in byte order of names.
-fn archives_in(dir: &std::path::Path, prefix: &str) -> Vec<PathBuf> {
+/// The regular files of `dir` named `<prefix>…zip` (case-insensitive), in byte order of names,
+/// and how many of the names were trybacks (`…_tryback_…`), which are left out: a tryback is
+/// for the operator to fix and run by name.
+fn archives_in(dir: &std::path::Path, prefix: &str) -> (Vec<PathBuf>, usize) {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
+        return (Vec::new(), 0);
     };
     let prefix = prefix.to_lowercase();
-    let mut found: Vec<PathBuf> = entries
+    let (mut found, trybacks): (Vec<PathBuf>, Vec<PathBuf>) = entries
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter(|e| {
             let name = e.file_name().to_string_lossy().to_lowercase();
-            name.starts_with(&prefix) && name.ends_with(".zip") && !name.contains("_tryback_")
+            name.starts_with(&prefix) && name.ends_with(".zip")
         })
         .map(|e| e.path())
-        .collect();
+        .partition(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().to_lowercase().contains("_tryback_"))
+        });
     found.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-    found
+    (found, trybacks.len())
 }
 
 /// A run stopped by an error while streaming or committing. A store error (a full disk, I/O,

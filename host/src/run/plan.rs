@@ -77,6 +77,20 @@ impl<'p> Plan<'p> {
         };
         let allow_unknown = options.flag("allow_unknown_columns")?;
         let archive_limits = if manifest.is_archive() {
+            // The CSV reading flags mean nothing to an archive: said rather than ignored.
+            if let Some(flag) = [
+                args.delimiter.as_ref().map(|_| "--delimiter"),
+                args.encoding.as_ref().map(|_| "--encoding"),
+            ]
+            .into_iter()
+            .flatten()
+            .next()
+            {
+                return Err(Error::usage(format!(
+                    "{flag}: {} reads zip archives, not CSV files",
+                    manifest.name
+                )));
+            }
             Some(archive_limits(&options)?)
         } else {
             None
@@ -149,7 +163,11 @@ impl<'p> Plan<'p> {
 fn archive_limits(options: &Options) -> Result<Limits, ConfigError> {
     let size = |key: &str, default: u64| match options.get(key) {
         "" => Ok(default),
-        text => toolsync_archive::parse_size(text).map_err(|why| bad_value(key, why)),
+        text => match toolsync_archive::parse_size(text) {
+            Ok(0) => Err(bad_value(key, "must be at least 1 byte".to_string())),
+            Ok(size) => Ok(size),
+            Err(why) => Err(bad_value(key, why)),
+        },
     };
     Ok(Limits {
         max_entry_bytes: size("max_image_bytes", 8 << 20)?,

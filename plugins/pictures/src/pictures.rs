@@ -151,7 +151,10 @@ impl PicturesRun {
             Ok(user) => user,
             // The row has no column to name: the entry's path starts every message already.
             Err(e) => {
-                let reason = e.reason.strip_prefix(&format!("`{NAME}`: ")).unwrap_or(&e.reason);
+                let reason = e
+                    .reason
+                    .strip_prefix(&format!("`{NAME}`: "))
+                    .unwrap_or(&e.reason);
                 return Prepared::Failed(reason.to_string());
             }
         };
