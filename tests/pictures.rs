@@ -525,7 +525,7 @@ fn picture_get_says_what_is_missing_and_never_writes_on_a_terminal_by_mistake() 
     let run = world.run(&["picture", "get", "nobody"]);
     assert_eq!(run.code(), 1);
     assert!(
-        run.stderr().contains("no picture matches `nobody`"),
+        run.stderr().contains("no user matches `nobody`"),
         "{}",
         run.stderr()
     );

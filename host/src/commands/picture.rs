@@ -28,9 +28,16 @@ pub fn get(
     }
     let entity = registry::entity("picture").expect("the model declares pictures");
     let store = data.open_store()?;
-    let fields = match super::show::find(entity, &store, &[account.to_string()], by)? {
+    let keys = [account.to_string()];
+    let fields = match super::show::find(entity, &store, &keys, by)? {
         Ok(fields) => fields,
         Err(why) => {
+            // No picture because no account: say which.
+            let users = registry::entity("user").expect("the model declares users");
+            let why = match super::show::find(users, &store, &keys, by)? {
+                Ok(_) => why,
+                Err(no_account) => no_account,
+            };
             output::note(why);
             return Ok(ExitCode::RowsFailed);
         }
