@@ -380,10 +380,13 @@ impl<'a> Row<'a> {
         self.cell(column).and_then(Cell::int)
     }
 
-    /// A `bytes` cell (an archive entry's content).
-    pub fn bytes(&self, column: &str) -> Option<&'a [u8]> {
+    /// A `bytes` cell (an archive entry's content), decoded now: read it once, where it is
+    /// needed.
+    pub fn bytes(&self, column: &str) -> Option<Vec<u8>> {
         match self.cell(column) {
-            Some(Cell::Bytes(bytes)) => Some(bytes),
+            Some(Cell::Bytes) => self
+                .non_empty(column)
+                .and_then(|text| crate::schema::decode_bytes(text).ok()),
             _ => None,
         }
     }

@@ -65,8 +65,10 @@ pub enum Cell {
     Bool(bool),
     /// Unix seconds; 0 means no date.
     Date(i64),
-    /// A `bytes` cell, decoded.
-    Bytes(Vec<u8>),
+    /// A `bytes` cell: valid base64, decoded when read (`Row::bytes`), so that a row handler
+    /// that does not need the bytes (an `apply` whose `prepare` did the work) never pays for
+    /// them.
+    Bytes,
 }
 
 impl Cell {
@@ -76,7 +78,7 @@ impl Cell {
             Cell::Text(t) => t.clone(),
             Cell::Int(i) | Cell::Date(i) => i.to_string(),
             Cell::Bool(b) => u8::from(*b).to_string(),
-            Cell::Bytes(b) => format!("{} bytes", b.len()),
+            Cell::Bytes => String::new(),
         }
     }
 
@@ -92,7 +94,7 @@ impl Cell {
         match self {
             Cell::Int(i) | Cell::Date(i) => Some(*i),
             Cell::Bool(b) => Some(i64::from(*b)),
-            Cell::Text(_) | Cell::Bytes(_) => None,
+            Cell::Text(_) | Cell::Bytes => None,
         }
     }
 
@@ -299,7 +301,7 @@ impl ColumnType {
                     Err(format!("{v} is not a two-letter country code"))
                 }
             }
-            ColumnType::Bytes => decode_bytes(value).map(Cell::Bytes),
+            ColumnType::Bytes => check_base64(value).map(|()| Cell::Bytes),
             ColumnType::Timezone => {
                 if is_timezone(value) {
                     Ok(Cell::Text(value.to_string()))
@@ -342,6 +344,18 @@ impl std::fmt::Display for ColumnType {
 pub fn encode_bytes(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Whether `text` is standard base64 with padding, without decoding it: its length a multiple
+/// of 4, its characters of the alphabet, `=` only at the end (at most two).
+fn check_base64(text: &str) -> Result<(), String> {
+    let body = text.trim_end_matches('=');
+    let padding = text.len() - body.len();
+    let alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+    if text.len() % 4 != 0 || padding > 2 || !body.bytes().all(alphabet) {
+        return Err("not base64-encoded bytes".to_string());
+    }
+    Ok(())
 }
 
 /// The inverse of [`encode_bytes`]; the error says why the text is no base64.
@@ -488,8 +502,15 @@ mod tests {
         }
         assert_eq!(
             convert("bytes", &encode_bytes(b"\x89PNG\0")),
-            Ok(Cell::Bytes(b"\x89PNG\0".to_vec()))
+            Ok(Cell::Bytes)
         );
+        assert_eq!(
+            decode_bytes(&encode_bytes(b"\x89PNG\0")).unwrap(),
+            b"\x89PNG\0"
+        );
+        for bad in ["abc", "ab=c", "a===", "ab c"] {
+            assert!(convert("bytes", bad).is_err(), "{bad}");
+        }
         assert!(convert("bytes", "not base64!")
             .unwrap_err()
             .starts_with("not base64-encoded bytes"));

@@ -144,7 +144,7 @@ impl PicturesRun {
         store: &impl toolsync_plugin_api::txn::StoreRead,
     ) -> Prepared {
         let (path, content) = (row.get("path").unwrap_or(""), row.bytes("content"));
-        let Some(content) = content else {
+        let Some(content) = content.as_deref() else {
             return Prepared::Failed("the entry has no content".to_string());
         };
         let user = match keys::find_user(store, self.key, NAME, account_key(path)) {
@@ -260,7 +260,7 @@ impl RowHandler for PicturesRun {
             Some(picture) => picture,
             None => {
                 let content = row.bytes("content").unwrap_or_default();
-                self.render(user, content, sha256)
+                self.render(user, &content, sha256)
                     .map_err(|reason| RowError::new(reason).about(&subject))?
             }
         };
