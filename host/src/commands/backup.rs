@@ -165,6 +165,10 @@ pub fn restore(data: &DataDir, source: &Path, force: bool) -> CmdResult {
             other => return Ok(other),
         }
     })?;
+    files.sync().map_err(|e| StoreError::Open {
+        path: files.root().to_path_buf(),
+        message: format!("cannot make the restored picture files durable: {e}"),
+    })?;
     let findings = check_store(&restored).map_err(Error::from)?;
     drop(restored);
     let marker = restoring.join(RESTORED_MARKER);

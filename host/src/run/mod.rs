@@ -42,6 +42,7 @@ use progress::Progress;
 use report::Summary;
 use spool::Spool;
 pub use stream::BATCH_ROWS;
+use toolsync_plugin_api::blobs::Blobs;
 
 /// Entries of an archive prepared together, per thread.
 const ARCHIVE_CHUNK_PER_THREAD: usize = 4;
@@ -206,6 +207,9 @@ pub fn run(
                 args.max_errors,
                 &mut progress,
             );
+            if processor.manifest.has_files() {
+                rows.files = Some(Blobs::new(data.stored_files()));
+            }
             match &mut opened.source {
                 Source::Csv { reader, .. } => {
                     rows.stream(&mut engine, &mut run, reader)?;

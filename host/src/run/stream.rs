@@ -17,7 +17,8 @@ use super::input::ReadItem;
 use super::journal::Journal;
 use super::progress::Progress;
 use super::spool::Spool;
-use crate::error::Error;
+use crate::error::{Error, StoreError};
+use toolsync_plugin_api::blobs::Blobs;
 
 /// Rows per committed batch: large enough to amortise the store's per-commit cost, small enough
 /// that a kill loses little work and memory stays flat.
@@ -38,6 +39,8 @@ pub struct Rows<'a> {
     pub journaled: bool,
     pub max_errors: Option<u64>,
     pub progress: &'a mut Progress,
+    /// The stored files of a processor that writes them: made durable before each commit.
+    pub files: Option<Blobs>,
     since_commit: u64,
     /// The line of the last item recorded.
     last_line: u64,
@@ -66,6 +69,7 @@ impl<'a> Rows<'a> {
             journaled,
             max_errors,
             progress,
+            files: None,
             since_commit: 0,
             last_line: 0,
             position: Rc::new(Cell::new(0)),
@@ -136,6 +140,15 @@ impl<'a> Rows<'a> {
         }
         if self.journaled || last {
             self.state.stage(engine.staging(), self.name);
+        }
+        // The files the batch's records name reach the disk before the records do.
+        if let Some(files) = &self.files {
+            files.sync().map_err(|e| {
+                StoreError::Failure(format!(
+                    "cannot make the files in {} durable: {e}",
+                    files.root().display()
+                ))
+            })?;
         }
         engine.commit()?;
         tracing::info!(
