@@ -38,7 +38,7 @@ fn blocks(text: &str) -> BTreeMap<String, (usize, usize)> {
 
 #[test]
 fn the_formats_page_matches_the_processors() {
-    let world = World::with(&[USERS, COURSES, ENROLMENTS, GROUPS, COHORTS]);
+    let world = World::with(&[USERS, COURSES, ENROLMENTS, GROUPS, COHORTS, PICTURES]);
     // The binary alone in its folder: the build folder may hold test fixtures.
     let run = std::process::Command::new(world.lone_binary())
         .arg("--data-dir")
@@ -68,6 +68,7 @@ fn the_formats_page_matches_the_processors() {
             "group-members",
             "groups",
             "metacourse",
+            "pictures",
             "users"
         ]
     );

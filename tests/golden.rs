@@ -71,7 +71,7 @@ fn check(name: &str, actual: &str) {
 }
 
 fn samples_world() -> World {
-    let world = World::with(&[USERS, COURSES, ENROLMENTS, GROUPS, COHORTS]);
+    let world = World::with(&[USERS, COURSES, ENROLMENTS, GROUPS, COHORTS, PICTURES]);
     for (processor, file) in [
         ("users", "userimport.csv"),
         ("users", "userimport-excel-cp1252.csv"),
@@ -83,6 +83,7 @@ fn samples_world() -> World {
         ("group-members", "groupmembers.csv"),
         ("cohorts", "cohorts.csv"),
         ("cohort-courses", "cohortscourses.csv"),
+        ("pictures", "userpictures_sample.zip"),
     ] {
         let path = examples().join(file);
         let run = world.run(&["run", processor, path.to_str().unwrap()]);
@@ -131,6 +132,13 @@ fn show_and_export_of_the_samples_are_pinned() {
         "show-role-student.json",
         &stdout(&["show", "role", "student"]),
     );
+    // The pictures' records: hashes of the sample's entries and of the PNGs rendered from
+    // them (deterministic: the same image library, filter and compression).
+    check(
+        "show-picture-asmith.json",
+        &stdout(&["show", "picture", "asmith"]),
+    );
+    check("export-pictures.csv", &stdout(&["export", "pictures"]));
 }
 
 #[test]

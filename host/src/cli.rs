@@ -81,6 +81,8 @@ pub enum Command {
     ///   grouping      a course, then the grouping (idnumber, name or id)
     ///   cohort        idnumber, name or id: its members (a count), its `bindings` (course,
     ///                 role, enabled, period, group, enrolments) and the `courses` they feed
+    ///   picture       an account (username, idnumber, e-mail or id): the picture's hash,
+    ///                 format, size and renditions (`toolsync picture get` writes the PNG)
     /// `--by FIELD` tries that field only. Exit 1 with a message on stderr when nothing
     /// matches.
     ///
@@ -93,7 +95,7 @@ pub enum Command {
     /// shows its columns, `path`, `courses` (how many are directly in it) and `children`.
     #[command(verbatim_doc_comment)]
     Show {
-        /// The entity: user, role, course, category, enrolment, group, grouping, cohort
+        /// The entity: user, role, course, category, enrolment, group, grouping, cohort, picture
         entity: String,
         /// The record's key (two for enrolment, group, grouping: see above)
         #[arg(required = true, num_args = 1..=2)]

@@ -24,7 +24,8 @@ pub struct Opened {
     pub size: u64,
 }
 
-/// What the rows come from.
+/// What the rows come from. (One per run: the size of the larger variant costs nothing.)
+#[allow(clippy::large_enum_variant)]
 pub enum Source {
     Csv { reader: CsvReader, info: FileInfo },
     Archive { archive: Archive, limits: Limits },
