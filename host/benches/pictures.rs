@@ -15,7 +15,7 @@
 //! kept in the folder above the work folder (`target/tmp/bench-pictures/archive-<N>.zip`) and
 //! reused by the next run when whole, since encoding 10,000 photos takes minutes; then a
 //! template data folder, where toolsync itself creates the accounts (`run users` on a file of
-//! `username` alone, one account per picture of the larger archive).
+//! `username;firstname;lastname`, one account per picture of the larger archive).
 //!
 //! Every measured run is a child process, timed from spawn to exit, its CPU time and peak
 //! resident memory read with `wait4` (`ru_maxrss`), pinned to the first CPU, or the first two,

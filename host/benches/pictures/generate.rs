@@ -1,7 +1,7 @@
 //! The pictures bench's files, deterministic: the same count always gives the same bytes.
 //!
-//! - A users file (formats.md §3.6) of the accounts alone, `username`: account `n` (1-based) is
-//!   `pic00001`.
+//! - A users file (formats.md §3.6) of the accounts, `username;firstname;lastname` (the least
+//!   that creates one): account `n` (1-based) is `pic00001`, `Picture` `Number n`.
 //! - A zip archive (§3.12) of `n` JPEG photos of 1200×1600 at quality 85
 //!   (`toolsync_pictures::fixtures::jpeg_seeded`, about 280 KB each), entry `n` named
 //!   `pic00001.jpg` with seed `n`: every picture's pixels differ, so do its renditions. The
@@ -25,7 +25,7 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 pub const WIDTH: u32 = 1200;
 pub const HEIGHT: u32 = 1600;
 pub const QUALITY: u8 = 85;
-pub const USERS_HEADER: &str = "username";
+pub const USERS_HEADER: &str = "username;firstname;lastname";
 
 pub fn username(n: u64) -> String {
     format!("pic{n:05}")
@@ -45,7 +45,7 @@ pub fn write_users(path: &Path, users: u64) -> std::io::Result<()> {
     let mut out = BufWriter::new(File::create(path)?);
     writeln!(out, "{USERS_HEADER}")?;
     for n in 1..=users {
-        writeln!(out, "{}", username(n))?;
+        writeln!(out, "{};Picture;Number {n}", username(n))?;
     }
     out.flush()
 }
