@@ -39,6 +39,12 @@
 //! picture is different, so none is shared); the loop says it processed every entry into 3
 //! renditions.
 //!
+//! Each toolsync run's data folder (its PNGs and the archive copy: about 530 KB per picture)
+//! is kept until every run is done, then the work folder is removed: deleting tens of
+//! thousands of files between two measured runs would slow the second one's file creation on
+//! some file systems (ext4 without a journal skips recently freed inodes). The defaults need
+//! about 12 GB free for that, besides the archives (3.2 GB, kept).
+//!
 //! Environment: `TOOLSYNC_BENCH_PICTURES_PLUGIN`, `TOOLSYNC_BENCH_PLUGIN` (the pictures and
 //! users libraries to use instead of the ones cargo built), `TOOLSYNC_BENCH_DIR` (the folder of
 //! the archives, default `target/tmp/bench-pictures`; the work folder is its `run/`, removed
@@ -375,7 +381,9 @@ fn toolsync_run(
         checked.elapsed().as_secs_f64(),
         bytes(pictures_bytes)
     );
-    let _ = std::fs::remove_dir_all(&data);
+    // Kept until the end of the bench: deleting 30,000 files just before the next measured
+    // run would slow that run's file creation (ext4 without a journal skips inodes freed in
+    // the last minutes when it allocates new ones).
     Ok(Run {
         side: Side::Toolsync,
         cores,
