@@ -73,13 +73,28 @@ pub fn png_with_alpha(w: u32, h: u32) -> Vec<u8> {
 /// A photo-like baseline JPEG: a smooth gradient plus deterministic per-pixel noise, so its size
 /// is realistic (1200×1600 at quality 85 is a few hundred KB).
 pub fn jpeg(w: u32, h: u32, quality: u8) -> Vec<u8> {
-    let mut lcg = Lcg(0x005E_ED0F_7001_5A7C);
+    photo_jpeg(w, h, quality, 0x005E_ED0F_7001_5A7C, [0, 0])
+}
+
+/// A [`jpeg`] of its own for each `seed` (the benchmark's thousands of different photos): the
+/// noise comes from a stream seeded by `seed`, and the red and green gradients are shifted by
+/// the seed's low and next bytes, so that any two seeds below 65,536 differ at nearly every
+/// pixel, in their thumbnails too. Same size and cost to decode as [`jpeg`].
+pub fn jpeg_seeded(w: u32, h: u32, quality: u8, seed: u64) -> Vec<u8> {
+    let noise = 0x005E_ED0F_7001_5A7C ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    photo_jpeg(w, h, quality, noise, [seed as u8, (seed >> 8) as u8])
+}
+
+/// The pixels of [`jpeg`]: `noise` seeds the noise, `shift` is added (wrapping) to the red and
+/// green gradients.
+fn photo_jpeg(w: u32, h: u32, quality: u8, noise: u64, shift: [u8; 2]) -> Vec<u8> {
+    let mut lcg = Lcg(noise);
     let mut rgb = Vec::with_capacity(w as usize * h as usize * 3);
     for y in 0..h {
         for x in 0..w {
             let base = [
-                ramp(x, w),
-                ramp(y, h),
+                ramp(x, w).wrapping_add(shift[0]),
+                ramp(y, h).wrapping_add(shift[1]),
                 ramp(x + y, w + h - 1).wrapping_add(64),
             ];
             for b in base {
@@ -206,6 +221,18 @@ pub fn text_as_png() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seeded_jpegs_differ_and_decode() {
+        let (a, b) = (jpeg_seeded(64, 48, 85, 1), jpeg_seeded(64, 48, 85, 2));
+        assert_ne!(a, b);
+        assert_eq!(jpeg_seeded(64, 48, 85, 1), a, "deterministic");
+        assert_ne!(a, jpeg(64, 48, 85));
+        for bytes in [a, b] {
+            let decoded = image::load_from_memory(&bytes).expect("a valid JPEG");
+            assert_eq!((decoded.width(), decoded.height()), (64, 48));
+        }
+    }
 
     #[test]
     fn crc32_matches_the_reference_value() {
