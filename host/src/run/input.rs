@@ -3,6 +3,8 @@
 //! archive processor (formats.md §3.10), open the zip archive and check its total size. A file
 //! that fails here is refused (exit 3) and nothing reaches the store.
 
+use std::sync::OnceLock;
+
 use abi_stable::std_types::RStr;
 use toolsync_archive::{Archive, Entry, EntryKind, Limits};
 use toolsync_plugin_api::engine::{AsInput, Input};
@@ -201,17 +203,14 @@ fn describe(summary: &mut Summary, info: &FileInfo, split_fields: bool) {
 /// An item as the engine's row loop takes it: a CSV reader's record, or an archive's entry.
 pub enum ReadItem {
     Csv(Item),
-    /// An entry, with its content base64-encoded when it has some (the `bytes` column).
-    Entry(Entry, String),
+    /// An entry, and its content base64-encoded (the `bytes` column) once a row is first
+    /// asked of it: by `prepare`, on its thread, so that encoding runs on every core.
+    Entry(Entry, OnceLock<String>),
 }
 
 impl ReadItem {
     pub fn entry(entry: Entry) -> ReadItem {
-        let content = match &entry.kind {
-            EntryKind::Data(bytes) => encode_bytes(bytes),
-            _ => String::new(),
-        };
-        ReadItem::Entry(entry, content)
+        ReadItem::Entry(entry, OnceLock::new())
     }
 
     pub fn line(&self) -> u64 {
@@ -229,11 +228,11 @@ impl AsInput for ReadItem {
             ReadItem::Entry(entry, content) => {
                 let line = entry.line;
                 return match &entry.kind {
-                    EntryKind::Data(_) => Input::Row {
+                    EntryKind::Data(bytes) => Input::Row {
                         line,
                         values: vec![
                             RStr::from(entry.path.as_str()),
-                            RStr::from(content.as_str()),
+                            RStr::from(content.get_or_init(|| encode_bytes(bytes)).as_str()),
                         ],
                     },
                     EntryKind::Skipped(reason) => Input::Skipped { line, reason },
