@@ -88,6 +88,9 @@ struct Record {
     /// Why the raw name bytes are unsafe, when they are (checked besides the decoded name: the
     /// Info-ZIP Unicode path field can make the two differ).
     raw_unsafe: Option<&'static str>,
+    /// The uncompressed size it declares (0 when it is in a zip64 field): only a hint for the
+    /// first allocation, never trusted as a bound.
+    declared: u64,
 }
 
 impl Record {
@@ -276,8 +279,10 @@ impl Archive {
             let tryback = self.copyable(index);
             return entry(EntryKind::Failed { reason, tryback }, 0);
         }
-        let mut data = Vec::new();
         let cap = limits.max_entry_bytes;
+        // Sized by what the entry declares (no more than the limit, whatever it claims), so
+        // that an honest entry is read without regrowing; a lying one grows by doubling, capped.
+        let mut data = Vec::with_capacity(usize::try_from(record.declared.min(cap)).unwrap_or(0));
         let (read, outcome) = stream_entry(&mut self.zip, index, cap, chunk, |bytes| {
             push_capped(&mut data, bytes, cap)
         });
@@ -577,6 +582,10 @@ fn walk_central_directory(
             method: u16_at(10),
             external_attributes: u32::from_le_bytes([fixed[38], fixed[39], fixed[40], fixed[41]]),
             raw_unsafe: guard::unsafe_reason(&variable[..name_len]),
+            declared: match u32_at(24) {
+                u32::MAX => 0,
+                size => u64::from(size),
+            },
         });
     }
     // Two records whose data overlap (a second name for the same bytes): a streaming reader sees

@@ -101,6 +101,20 @@ pub fn compare(
     }))
 }
 
+/// The stored files some record names, sorted (what `toolsync backup` copies).
+pub fn named(data: &DataDir, store: &impl StoreRead) -> Result<Vec<String>, Error> {
+    let blobs = Blobs::new(data.stored_files());
+    let (listing, orphans) = unnamed(&blobs, store)?;
+    let orphans: std::collections::HashSet<String> = orphans.into_iter().collect();
+    let mut named: Vec<String> = listing
+        .names
+        .into_iter()
+        .filter(|name| !orphans.contains(name))
+        .collect();
+    named.sort();
+    Ok(named)
+}
+
 /// Every stored file, and the names among them that no record names.
 fn unnamed(
     blobs: &Blobs,

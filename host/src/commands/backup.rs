@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use toolsync_plugin_api::blobs::Blobs;
 use toolsync_plugin_api::engine::{full_key, Backend};
 use toolsync_plugin_api::model::check::check_store;
-use toolsync_plugin_api::model::{Pictures, MODEL_VERSION};
+use toolsync_plugin_api::model::MODEL_VERSION;
 
 use crate::backup::{self, BackupError, Meta, Reader};
 use crate::data_dir::{DataDir, RESTORED_MARKER};
@@ -55,13 +55,7 @@ pub fn backup(data: &DataDir, dest: &Path, force: bool) -> CmdResult {
     // The stored files the records name (pictures' PNGs), as entries of a keyspace of their
     // own that no store holds: a restore writes them back as files.
     let files = Blobs::new(data.stored_files());
-    let mut named = Vec::new();
-    for name in files.list().map_err(failed)?.names {
-        if Pictures::names(&store, &name).map_err(Error::from)? {
-            named.push(name);
-        }
-    }
-    named.sort();
+    let named = crate::stored_files::named(data, &store)?;
     for name in &named {
         let bytes = files.read(name).map_err(failed)?;
         writer

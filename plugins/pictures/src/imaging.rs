@@ -146,14 +146,8 @@ pub fn process(bytes: &[u8], limits: &Limits) -> Result<Processed, String> {
 
 /// Lowercase hexadecimal SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xF)]));
-    }
-    out
+    // The one hex SHA-256 of the workspace: stored files are named by it too.
+    toolsync_plugin_api::blobs::sha256_hex(bytes)
 }
 
 /// A decoder that has read the header, and nothing more.
