@@ -130,14 +130,15 @@ fn a_verbose_run_logs_its_steps_not_its_rows() {
 /// A journal record in the store, as a killed run leaves one (here unreadable: `clear` is the
 /// way out of that too).
 fn leave_journal(world: &World, processor: &str) {
-    let store = toolsync::store::Store::create(&world.data.join("store")).unwrap();
-    let mut writes = Writes::new();
-    writes.insert(
-        full_key(toolsync::run::JOURNAL_SPACE, processor.as_bytes()),
-        Some(b"{not json".to_vec()),
-    );
-    store.apply(writes).unwrap();
-    store.flush().unwrap();
+    world.with_store(|store| {
+        let mut writes = Writes::new();
+        writes.insert(
+            full_key(toolsync::run::JOURNAL_SPACE, processor.as_bytes()),
+            Some(b"{not json".to_vec()),
+        );
+        store.apply(writes).unwrap();
+        store.flush().unwrap();
+    });
 }
 
 /// `journal clear`: a name no plugin provides is exit 4 with a did-you-mean, as for `run` (and

@@ -515,13 +515,12 @@ fn check_passes_a_clean_store_and_names_damage() {
         "{}",
         run.stdout()
     );
-    {
-        let store = toolsync::store::Store::open_existing(&world.data.join("store")).unwrap();
+    world.with_store(|store| {
         let mut writes = Writes::new();
         writes.insert(full_key("course.shortname", b"C1"), None);
         store.apply(writes).unwrap();
         store.flush_all().unwrap();
-    }
+    });
     let run = world.run(&["check"]);
     assert_eq!(run.code(), 1, "{}", run.stdout());
     assert!(

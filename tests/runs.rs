@@ -107,7 +107,7 @@ fn a_store_in_use_gives_exit_5() {
         "{}",
         run.stderr()
     );
-    drop(held);
+    world.release_store(held);
     assert_eq!(
         world.run(&["run", "users", file.to_str().unwrap()]).code(),
         0
@@ -317,8 +317,7 @@ fn a_damaged_record_met_by_a_row_stops_the_run_with_exit_5() {
     );
     assert_eq!(world.run_json("users", &create, &[]).0, 0);
     let bob = world.show_user("bob").unwrap()["id"].as_u64().unwrap();
-    {
-        let store = toolsync::store::Store::open_existing(&world.data.join("store")).unwrap();
+    world.with_store(|store| {
         let mut writes = Writes::new();
         writes.insert(
             full_key("user", &bob.to_be_bytes()),
@@ -326,7 +325,7 @@ fn a_damaged_record_met_by_a_row_stops_the_run_with_exit_5() {
         );
         store.apply(writes).unwrap();
         store.flush_all().unwrap();
-    }
+    });
     let update = world.file(
         "b.csv",
         "username;firstname;lastname;city\nann;Ann;A;Lyon\nbob;Bob;B;Paris\n",

@@ -417,7 +417,7 @@ fn backup_needs_the_store_to_itself_and_leaves_journals_out() {
     assert_eq!(run.code(), 5, "{}", run.stderr());
     assert!(run.stderr().contains("in use"), "{}", run.stderr());
     assert!(!backup.exists());
-    drop(held);
+    world.release_store(held);
 
     // A run killed in its finish leaves a journal.
     let file = world.file("j.csv", "username;firstname;lastname\njo;Jo;J\n");
@@ -451,8 +451,7 @@ fn backup_needs_the_store_to_itself_and_leaves_journals_out() {
 fn check_names_an_unreadable_journal() {
     let world = World::users();
     loaded(&world);
-    {
-        let store = toolsync::store::Store::create(&world.data.join("store")).unwrap();
+    world.with_store(|store| {
         let mut writes = toolsync_plugin_api::engine::Writes::new();
         writes.insert(
             toolsync_plugin_api::engine::full_key("_journal", b"users"),
@@ -460,7 +459,7 @@ fn check_names_an_unreadable_journal() {
         );
         store.commit(writes).unwrap();
         store.flush_all().unwrap();
-    }
+    });
     let run = world.run(&["check"]);
     assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
     assert!(

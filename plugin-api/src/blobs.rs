@@ -100,6 +100,7 @@ impl Blobs {
         let written = (|| {
             let mut file = private_file(&temporary)?;
             file.write_all(bytes)?;
+            start_writeback(&file);
             fs::rename(&temporary, &path)
         })();
         if written.is_err() {
@@ -225,6 +226,23 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
+}
+
+/// Asks the kernel to start writing `file` to disk now, without waiting: the batch's
+/// [`Blobs::sync`] then finds little left to write, instead of every file of the batch (about
+/// 480 MB for 2,000 photos) while the cores wait. Linux only; elsewhere the sync does it all.
+fn start_writeback(file: &File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a plain system call on a descriptor the caller owns; a failure only means
+        // the sync will write the file itself.
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
 }
 
 #[cfg(test)]

@@ -463,7 +463,7 @@ impl Runner {
         };
         let mut engine = Engine::new(backend, guard)
             .prepare_on(threads)
-            .chunk(self.chunk.min(rows.len()));
+            .chunk(self.chunk.min(rows.len()), usize::MAX);
         let mut sink = Collect(&mut report.rows);
         let memory = |e: StoreFailure| -> ! { panic!("the memory store failed: {e}") };
         engine

@@ -232,6 +232,37 @@ impl World {
         );
     }
 
+    /// Opens the world's store in this process (created if need be) for `f`, and returns once
+    /// its lock is free again, so that a toolsync command may follow at once.
+    pub fn with_store<T>(&self, f: impl FnOnce(&toolsync::store::Store) -> T) -> T {
+        let store = toolsync::store::Store::create(&self.data.join("store")).unwrap();
+        let value = f(&store);
+        self.release_store(store);
+        value
+    }
+
+    /// Drops a store this process opened and waits until its lock is free: sled's background
+    /// threads let go of the store's file a moment after the handle goes, and a toolsync command
+    /// started meanwhile would find the store "in use" (seen in CI).
+    pub fn release_store(&self, store: toolsync::store::Store) {
+        drop(store);
+        let file = std::fs::File::open(self.data.join("store").join("db")).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            use std::os::fd::AsRawFd;
+            // SAFETY: plain system calls on a descriptor this function owns.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the store stays locked after its drop"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Every byte of every file under the store folder.
     pub fn store_bytes(&self) -> Vec<u8> {
         let mut all = Vec::new();

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use toolsync_reader::{CsvReader, DelimiterChoice, FileInfo, ReadOptions};
 
+use super::copy_ahead::CopyAhead;
 use super::input::Shape;
 
 use super::plan::Plan;
@@ -127,10 +128,14 @@ impl FinishPlan {
         data: &DataDir,
         plan: &Plan<'_>,
         summary: &Summary,
-        shape: Shape<'_>,
-        secrets: &Secrets,
+        input: InputCopy<'_>,
         spool_dir: &Path,
     ) -> Result<(), Error> {
+        let InputCopy {
+            shape,
+            secrets,
+            ahead,
+        } = input;
         if let Some(path) = self.tryback.as_ref().filter(|p| !p.exists()) {
             match shape {
                 Shape::Csv(info) => write_tryback(path, &plan.input, info, spool_dir)?,
@@ -147,7 +152,10 @@ impl FinishPlan {
         }
         faults::point("after-report");
         if let Some(path) = self.archive.as_ref().filter(|p| !p.exists()) {
-            archive(data, plan, shape, secrets, path)?;
+            create_private_dir(&data.archives())?;
+            if !ahead.is_some_and(|copy| copy.place(path)) {
+                archive(plan, shape, secrets, path)?;
+            }
             tracing::info!(archive = %path.display(), "input archived");
         }
         faults::point("after-archive");
@@ -163,6 +171,15 @@ impl FinishPlan {
         faults::point("after-cleanup");
         Ok(())
     }
+}
+
+/// What the finish needs to copy the input to `files/archives/`.
+pub struct InputCopy<'a> {
+    pub shape: Shape<'a>,
+    /// The cells the copy empties.
+    pub secrets: &'a Secrets,
+    /// The copy made during the run, if any.
+    pub ahead: Option<CopyAhead>,
 }
 
 /// Writes both full reports, each aside then renamed into place.
@@ -302,14 +319,7 @@ fn write_archive_tryback(path: &Path, input: &Path, spool_dir: &Path) -> Result<
 /// archive never changes one (formats.md §4.4). The file is read again by the same rules (and
 /// the delimiter the run used) to find those cells; everything else, comments, line ends and
 /// the encoding included, is copied as it was.
-fn archive(
-    data: &DataDir,
-    plan: &Plan<'_>,
-    shape: Shape<'_>,
-    secrets: &Secrets,
-    path: &Path,
-) -> Result<(), Error> {
-    create_private_dir(&data.archives())?;
+fn archive(plan: &Plan<'_>, shape: Shape<'_>, secrets: &Secrets, path: &Path) -> Result<(), Error> {
     write_whole(path, |out| {
         let mut source = File::open(&plan.input)?;
         let info = match shape {

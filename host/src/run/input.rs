@@ -222,6 +222,14 @@ impl ReadItem {
 }
 
 impl AsInput for ReadItem {
+    /// An entry's bytes, and their base64 form once prepared.
+    fn weight(&self) -> usize {
+        match self {
+            ReadItem::Entry(entry, _) => (entry.decompressed as usize).saturating_mul(7) / 3,
+            ReadItem::Csv(_) => 0,
+        }
+    }
+
     fn input(&self) -> Input<'_> {
         let item = match self {
             ReadItem::Csv(item) => item,

@@ -9,6 +9,7 @@
 //! 5. commit the last batch (not for a dry run nor a rolled-back `--atomic` run);
 //! 6. [`finish`] — tryback, reports, archive, clean-up.
 
+mod copy_ahead;
 mod finish;
 mod input;
 mod journal;
@@ -34,7 +35,8 @@ use crate::error::{CmdResult, Error, ExitCode, ReadError, RunError, StoreError};
 use crate::loader::LoadedProcessor;
 use crate::store::Store;
 use crate::{clock, faults};
-use finish::{FinishPlan, Secrets};
+use copy_ahead::CopyAhead;
+use finish::{FinishPlan, InputCopy, Secrets};
 use input::Source;
 pub use journal::{Journal, SPACE as JOURNAL_SPACE};
 use plan::Plan;
@@ -44,8 +46,14 @@ use spool::Spool;
 pub use stream::BATCH_ROWS;
 use toolsync_plugin_api::blobs::Blobs;
 
-/// Entries of an archive prepared together, per thread.
-const ARCHIVE_CHUNK_PER_THREAD: usize = 4;
+/// Entries of an archive prepared together, per thread: enough that a thread seldom waits at
+/// a chunk's end for the others' last entry.
+const ARCHIVE_CHUNK_PER_THREAD: usize = 8;
+
+/// The most an archive's chunk holds (entries and their base64 forms), besides the next chunk
+/// read meanwhile: photos of 300 KB make chunks of [`ARCHIVE_CHUNK_PER_THREAD`] a thread, and
+/// entries of several MB smaller ones.
+const ARCHIVE_CHUNK_BYTES: usize = 24 << 20;
 
 /// What the operator asked for.
 #[derive(Debug, Clone, Default)]
@@ -154,8 +162,13 @@ pub fn run(
     if plan.archive_limits.is_some() {
         // An archive's entries are up to `max_image_bytes` each, held (with their base64 form)
         // while their chunk is prepared: a few per thread keep every core busy, not 256.
-        engine = engine.chunk(ARCHIVE_CHUNK_PER_THREAD * threads);
+        engine = engine.chunk(ARCHIVE_CHUNK_PER_THREAD * threads, ARCHIVE_CHUNK_BYTES);
     }
+
+    let secrets = secrets(&processor.manifest, &opened.columns);
+    let mut copy_ahead =
+        (plan.outputs.archive && !args.dry_run && !state.finished && secrets.positions.is_empty())
+            .then(|| CopyAhead::start(&plan.input, &spool_dir));
 
     if !state.finished {
         // 3. Survey, then start the processor.
@@ -298,8 +311,17 @@ pub fn run(
         summary.finished_at = outputs.finished_at;
         summary.tryback = outputs.tryback.clone();
         summary.stored = outputs.reports.as_ref().map(|r| r.txt.clone());
-        let secrets = secrets(&processor.manifest, &opened.columns);
-        outputs.complete(data, &plan, &summary, opened.shape(), &secrets, &spool_dir)?;
+        outputs.complete(
+            data,
+            &plan,
+            &summary,
+            InputCopy {
+                shape: opened.shape(),
+                secrets: &secrets,
+                ahead: copy_ahead.take(),
+            },
+            &spool_dir,
+        )?;
         // Printing may fail (a full stdout): the run is complete all the same.
         let printed = finish::print_report(&plan, &summary, Some(&spool_dir));
         Journal::clear(&store, name)?;
@@ -309,6 +331,8 @@ pub fn run(
         printed?;
     } else {
         summary.finished_at = clock::now();
+        // Nothing committed, nothing archived: the copy stops before its folder goes.
+        drop(copy_ahead.take());
         finish::publish(data, &plan, &mut summary, Some(&spool_dir), &stamp)?;
         let _ = std::fs::remove_dir_all(&spool_dir);
     }

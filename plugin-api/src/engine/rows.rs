@@ -34,6 +34,12 @@ pub enum Input<'i> {
 /// (the host: the record's raw byte range, for the tryback file).
 pub trait AsInput {
     fn input(&self) -> Input<'_>;
+
+    /// About how many bytes the item holds once prepared (an archive entry and its base64
+    /// form), for the engine's chunk budget; 0 for a row of text.
+    fn weight(&self) -> usize {
+        0
+    }
 }
 
 /// A failure of the store met while applying (I/O, a corrupt record): the run stops on it; it is
@@ -87,6 +93,7 @@ pub struct Engine<'b> {
     guard: Guard,
     threads: usize,
     chunk: usize,
+    chunk_bytes: usize,
 }
 
 impl<'b> Engine<'b> {
@@ -98,6 +105,7 @@ impl<'b> Engine<'b> {
             guard,
             threads: 1,
             chunk: CHUNK_ROWS,
+            chunk_bytes: usize::MAX,
         }
     }
 
@@ -107,10 +115,22 @@ impl<'b> Engine<'b> {
         self
     }
 
-    /// Rows read ahead and prepared together (default [`CHUNK_ROWS`]).
-    pub fn chunk(mut self, rows: usize) -> Self {
+    /// Rows read ahead and prepared together (default [`CHUNK_ROWS`]), and no more once they
+    /// weigh `bytes` ([`AsInput::weight`]; a heavier item makes a chunk alone).
+    pub fn chunk(mut self, rows: usize, bytes: usize) -> Self {
         self.chunk = rows.max(1);
+        self.chunk_bytes = bytes;
         self
+    }
+
+    /// The next chunk of `items`.
+    fn read_chunk<I: AsInput>(&self, items: &mut impl Iterator<Item = I>, chunk: &mut Vec<I>) {
+        let mut weight = 0usize;
+        while chunk.len() < self.chunk && weight < self.chunk_bytes {
+            let Some(item) = items.next() else { break };
+            weight = weight.saturating_add(item.weight());
+            chunk.push(item);
+        }
     }
 
     pub fn backend(&self) -> &'b dyn Backend {
@@ -130,15 +150,20 @@ impl<'b> Engine<'b> {
         items: &mut impl Iterator<Item = I>,
         sink: &mut S,
     ) -> Result<Option<String>, S::Error> {
-        let mut chunk: Vec<I> = Vec::with_capacity(self.chunk);
+        let mut chunk: Vec<I> = Vec::new();
+        self.read_chunk(items, &mut chunk);
         loop {
-            chunk.clear();
-            chunk.extend(items.by_ref().take(self.chunk));
             if chunk.is_empty() {
                 return Ok(None);
             }
-            let derived = self.prepare(run, &chunk);
-            for (item, derived) in chunk.iter().zip(derived) {
+            // While the threads prepare this chunk, this one reads the next: a reader that
+            // decompresses or decodes then costs the threads no wait. (Without `prepare` the
+            // next chunk is read after this one is applied, as the loop stops at a `Stop`.)
+            let mut next = Vec::new();
+            let derived = self.prepare(run, &chunk, || self.read_chunk(items, &mut next));
+            // Each item is dropped once recorded: an archive's entries are large.
+            for (item, derived) in chunk.drain(..).zip(derived) {
+                let item = &item;
                 let outcome = match item.input() {
                     Input::Row { line, values } => self.apply(run, line, &values, derived)?,
                     Input::Malformed { reason, .. } => not_shown(OutcomeKind::Failed, reason),
@@ -150,12 +175,21 @@ impl<'b> Engine<'b> {
                 }
             }
             sink.after_chunk();
+            chunk = next;
+            if self.threads <= 1 {
+                self.read_chunk(items, &mut chunk);
+            }
         }
     }
 
     /// `prepare` for a chunk, spread over the threads, all reading the store as it stands
-    /// before the chunk.
-    fn prepare<I: AsInput + Sync>(&self, run: &RunBox, chunk: &[I]) -> Vec<Derived> {
+    /// before the chunk; `read_ahead` runs on this thread meanwhile (not at all on one thread).
+    fn prepare<I: AsInput + Sync>(
+        &self,
+        run: &RunBox,
+        chunk: &[I],
+        read_ahead: impl FnOnce(),
+    ) -> Vec<Derived> {
         if self.threads <= 1 {
             return vec![Derived::default(); chunk.len()];
         }
@@ -191,6 +225,7 @@ impl<'b> Engine<'b> {
                     })
                 })
                 .collect();
+            read_ahead();
             // A thread that panicked leaves its rows without derived values: `apply` then
             // does their work itself.
             for (i, d) in handles
@@ -347,5 +382,54 @@ impl<'b> Survey<'b> {
         let mut view = ReadView::new(&self.staging, self.backend);
         let outcome = self.run.finish(view.as_abi_mut());
         protocol::verdict_from_finish(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::MemoryBackend;
+
+    /// An item of a given weight.
+    struct Weighing(usize);
+
+    impl AsInput for Weighing {
+        fn input(&self) -> Input<'_> {
+            Input::Skipped {
+                line: 1,
+                reason: "",
+            }
+        }
+        fn weight(&self) -> usize {
+            self.0
+        }
+    }
+
+    fn chunks(engine: &Engine<'_>, weights: &[usize]) -> Vec<Vec<usize>> {
+        let mut items = weights.iter().map(|&w| Weighing(w));
+        let mut chunks = Vec::new();
+        loop {
+            let mut chunk = Vec::new();
+            engine.read_chunk(&mut items, &mut chunk);
+            if chunk.is_empty() {
+                return chunks;
+            }
+            chunks.push(chunk.iter().map(|i| i.0).collect());
+        }
+    }
+
+    #[test]
+    fn a_chunk_stops_at_its_row_count_or_once_it_weighs_its_budget() {
+        let backend = MemoryBackend::default();
+        let engine = Engine::new(&backend, Guard::read_only()).chunk(3, 10);
+        assert_eq!(
+            chunks(&engine, &[1, 1, 1, 1, 4, 6, 3, 25, 2]),
+            [vec![1, 1, 1], vec![1, 4, 6], vec![3, 25], vec![2]]
+        );
+        let unbounded = Engine::new(&backend, Guard::read_only()).chunk(2, usize::MAX);
+        assert_eq!(
+            chunks(&unbounded, &[100, 100, 100]),
+            [vec![100, 100], vec![100]]
+        );
     }
 }
