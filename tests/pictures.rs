@@ -762,3 +762,38 @@ fn csv_flags_are_refused_and_the_input_option_names_the_archive() {
     assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
     assert!(world.show("picture", "ann").is_some());
 }
+
+/// An archive's rows commit 200 entries at a time (each entry is heavy, a commit light: a kill
+/// loses little, and the store's memory stays small). The archive copy, made while the rows
+/// run, is the archive byte for byte.
+#[test]
+fn an_archive_commits_every_200_entries_and_its_copy_is_the_archive() {
+    let world = world();
+    let mut entries: Vec<(String, Vec<u8>)> = (0..450)
+        .map(|i| (format!("nobody{i:03}.png"), fixtures::png(2, 2)))
+        .collect();
+    entries.push(("ann.png".into(), fixtures::png(20, 20)));
+    let named: Vec<(&str, Vec<u8>)> = entries
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.clone()))
+        .collect();
+    let bytes = zip(&named);
+    let file = world.file("b.zip", &bytes);
+    let run = world.run(&["-v", "run", "pictures", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let committed: Vec<String> = run
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("batch committed"))
+        .filter_map(|l| l.split("rows=").nth(1)?.split(' ').next().map(String::from))
+        .collect();
+    assert_eq!(committed, ["200", "400", "451"], "{}", run.stderr());
+    let archives: Vec<PathBuf> = std::fs::read_dir(world.data.join("files/archives"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("_b.zip"))
+        .collect();
+    assert_eq!(archives.len(), 1, "{archives:?}");
+    assert_eq!(std::fs::read(&archives[0]).unwrap(), bytes);
+    assert_eq!(world.show("picture", "ann").unwrap()["width"], 20);
+}

@@ -115,19 +115,24 @@ impl DataDir {
     /// `run` does this. A new store is announced on stderr, so that a mistyped `--data-dir`
     /// shows at once.
     pub fn open_or_create_store(&self) -> Result<Store, StoreError> {
+        self.open_or_create_store_with_cache(crate::store::CACHE_BYTES)
+    }
+
+    /// [`DataDir::open_or_create_store`] with a page cache of `cache_bytes`.
+    pub fn open_or_create_store_with_cache(&self, cache_bytes: u64) -> Result<Store, StoreError> {
         self.complete_restore()?;
         let store = self.store();
         if Store::exists(&store) {
             // `create`, not `open_existing`: a store whose first run was killed before its
             // first commit holds nothing, and is seeded now.
-            return Store::create(&store);
+            return Store::create_with_cache(&store, cache_bytes);
         }
         let new_root = !self.root.exists();
         create_private_dir(&self.root).map_err(|e| StoreError::Open {
             path: self.root.clone(),
             message: format!("cannot create the data dir: {e}"),
         })?;
-        let opened = Store::create(&store)?;
+        let opened = Store::create_with_cache(&store, cache_bytes)?;
         if new_root {
             tracing::warn!(data_dir = %self.root.display(), "created a new data dir and an empty store");
         } else {

@@ -22,7 +22,12 @@ pub const STORE_FORMAT: u32 = 1;
 pub const META: &str = "_meta";
 
 /// sled's page cache, bounded so that memory does not track the store's size.
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The cache of a run whose rows are few and heavy (an archive's entries: milliseconds of
+/// decoding each, a handful of keys): a larger one saves such a run nothing, and filled up as
+/// the run went on, it made the run's peak memory grow with the archive's entry count.
+pub const SMALL_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The file sled keeps its log in; its presence is what makes a folder a store.
 const DB_FILE: &str = "db";
@@ -65,18 +70,23 @@ impl Store {
                 path: dir.to_path_buf(),
             });
         }
-        Store::open(dir, false)
+        Store::open(dir, false, CACHE_BYTES)
     }
 
     /// Creates and seeds a new store in `dir`, or opens the one already there.
     pub fn create(dir: &Path) -> Result<Store, StoreError> {
-        Store::open(dir, true)
+        Store::open(dir, true, CACHE_BYTES)
+    }
+
+    /// [`Store::create`] with a page cache of `cache_bytes`.
+    pub fn create_with_cache(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        Store::open(dir, true, cache_bytes)
     }
 
     /// `may_seed`: a store with no data at all (new, or killed before its first commit) is
     /// seeded; otherwise it is refused as damaged, since an existing log that holds nothing
     /// was emptied or truncated — a read command must not show that as an empty platform.
-    fn open(dir: &Path, may_seed: bool) -> Result<Store, StoreError> {
+    fn open(dir: &Path, may_seed: bool, cache_bytes: u64) -> Result<Store, StoreError> {
         // Owner-only; an existing store made readable by others (a data dir made by hand) is
         // tightened.
         create_private_dir(dir).map_err(|e| StoreError::Open {
@@ -84,7 +94,7 @@ impl Store {
             message: format!("cannot create the folder: {e}"),
         })?;
         clear_interrupted_snapshots(dir)?;
-        let config = sled::Config::new().path(dir).cache_capacity(CACHE_BYTES);
+        let config = sled::Config::new().path(dir).cache_capacity(cache_bytes);
         let db = panics::catch(|| config.open())
             .map_err(|panic| StoreError::damaged(dir, panic))?
             .map_err(|e| open_error(dir, e))?;

@@ -50,6 +50,13 @@ use toolsync_plugin_api::blobs::Blobs;
 /// a chunk's end for the others' last entry.
 const ARCHIVE_CHUNK_PER_THREAD: usize = 8;
 
+/// Entries an archive's batch commits. An entry costs milliseconds of decoding and rendering,
+/// a commit (the stored files synced, the records written) far less than a batch of them: small
+/// batches lose little to a kill, and keep the batch's writes and the store's share of memory
+/// small — at [`stream::BATCH_ROWS`], committing 8,000 records at once made the store's memory
+/// jump by 30 MB.
+const ARCHIVE_BATCH_ROWS: u64 = 200;
+
 /// The most an archive's chunk holds (entries and their base64 forms), besides the next chunk
 /// read meanwhile: photos of 300 KB make chunks of [`ARCHIVE_CHUNK_PER_THREAD`] a thread, and
 /// entries of several MB smaller ones.
@@ -84,7 +91,11 @@ pub fn run(
     // 1. Resolve.
     let plan = Plan::resolve(data, processor, processors, args)?;
     let name = plan.name.as_str();
-    let store = data.open_or_create_store()?;
+    let store = data.open_or_create_store_with_cache(if plan.archive_limits.is_some() {
+        crate::store::SMALL_CACHE_BYTES
+    } else {
+        crate::store::CACHE_BYTES
+    })?;
     // Spools and report drafts hold what the file carried: owner-only, like the store.
     finish::create_private_dir(&data.runs())?;
     remove_stale_spools(data, &store);
@@ -222,6 +233,9 @@ pub fn run(
             );
             if processor.manifest.has_files() {
                 rows.files = Some(Blobs::new(data.stored_files()));
+            }
+            if plan.archive_limits.is_some() {
+                rows.batch_rows = ARCHIVE_BATCH_ROWS;
             }
             match &mut opened.source {
                 Source::Csv { reader, .. } => {

@@ -41,6 +41,8 @@ pub struct Rows<'a> {
     pub progress: &'a mut Progress,
     /// The stored files of a processor that writes them: made durable before each commit.
     pub files: Option<Blobs>,
+    /// Rows a batch commits ([`BATCH_ROWS`] unless the run says otherwise).
+    pub batch_rows: u64,
     since_commit: u64,
     /// The line of the last item recorded.
     last_line: u64,
@@ -70,6 +72,7 @@ impl<'a> Rows<'a> {
             max_errors,
             progress,
             files: None,
+            batch_rows: BATCH_ROWS,
             since_commit: 0,
             last_line: 0,
             position: Rc::new(Cell::new(0)),
@@ -251,7 +254,8 @@ impl Sink<ReadItem> for Rows<'_> {
             }
         }
         if self.journaled
-            && (self.since_commit >= BATCH_ROWS || engine.staging().batch_len() >= BATCH_WRITES)
+            && (self.since_commit >= self.batch_rows
+                || engine.staging().batch_len() >= BATCH_WRITES)
         {
             self.commit(engine, false)?;
             self.since_commit = 0;
