@@ -46,21 +46,42 @@ use spool::Spool;
 pub use stream::BATCH_ROWS;
 use toolsync_plugin_api::blobs::Blobs;
 
-/// Entries of an archive prepared together, per thread: enough that a thread seldom waits at
-/// a chunk's end for the others' last entry.
-const ARCHIVE_CHUNK_PER_THREAD: usize = 8;
+/// How a run groups its rows. A CSV file's rows are light and many: the engine's chunks of
+/// [`toolsync_plugin_api::engine::CHUNK_ROWS`], batches of [`BATCH_ROWS`], sled's usual cache.
+/// An archive's entries are heavy and few (up to `max_image_bytes` each, milliseconds of
+/// decoding), which changes all three: the one place that says how.
+struct Grouping {
+    /// sled's page cache.
+    cache_bytes: u64,
+    /// Rows a batch commits.
+    batch_rows: u64,
+    /// Rows a chunk holds per `prepare` thread, and the most it weighs (`None`: the engine's).
+    chunk: Option<(usize, usize)>,
+}
 
-/// Entries an archive's batch commits. An entry costs milliseconds of decoding and rendering,
-/// a commit (the stored files synced, the records written) far less than a batch of them: small
-/// batches lose little to a kill, and keep the batch's writes and the store's share of memory
-/// small — at [`stream::BATCH_ROWS`], committing 8,000 records at once made the store's memory
-/// jump by 30 MB.
-const ARCHIVE_BATCH_ROWS: u64 = 200;
-
-/// The most an archive's chunk holds (entries and their base64 forms), besides the next chunk
-/// read meanwhile: photos of 300 KB make chunks of [`ARCHIVE_CHUNK_PER_THREAD`] a thread, and
-/// entries of several MB smaller ones.
-const ARCHIVE_CHUNK_BYTES: usize = 24 << 20;
+impl Grouping {
+    fn of(plan: &Plan<'_>) -> Grouping {
+        if plan.archive_limits.is_none() {
+            return Grouping {
+                cache_bytes: crate::store::CACHE_BYTES,
+                batch_rows: BATCH_ROWS,
+                chunk: None,
+            };
+        }
+        Grouping {
+            // A larger cache saves such a run nothing, and filled as the run went on.
+            cache_bytes: crate::store::SMALL_CACHE_BYTES,
+            // A commit (the stored files synced, the records written) costs far less than 200
+            // entries: a kill loses little, and the batch's writes stay small — committing
+            // 8,000 records at once (2,000 entries) made the store's memory jump by 30 MB.
+            batch_rows: 200,
+            // 8 entries a thread, so that a thread seldom waits at a chunk's end for the
+            // others' last entry; at most 24 MiB of entries and their base64 forms (besides
+            // the next chunk, read meanwhile), so that entries of several MB make smaller ones.
+            chunk: Some((8, 24 << 20)),
+        }
+    }
+}
 
 /// What the operator asked for.
 #[derive(Debug, Clone, Default)]
@@ -91,11 +112,8 @@ pub fn run(
     // 1. Resolve.
     let plan = Plan::resolve(data, processor, processors, args)?;
     let name = plan.name.as_str();
-    let store = data.open_or_create_store_with_cache(if plan.archive_limits.is_some() {
-        crate::store::SMALL_CACHE_BYTES
-    } else {
-        crate::store::CACHE_BYTES
-    })?;
+    let grouping = Grouping::of(&plan);
+    let store = data.open_or_create_store_with_cache(grouping.cache_bytes)?;
     // Spools and report drafts hold what the file carried: owner-only, like the store.
     finish::create_private_dir(&data.runs())?;
     remove_stale_spools(data, &store);
@@ -170,10 +188,8 @@ pub fn run(
         1
     };
     let mut engine = Engine::new(&store, guard).prepare_on(threads);
-    if plan.archive_limits.is_some() {
-        // An archive's entries are up to `max_image_bytes` each, held (with their base64 form)
-        // while their chunk is prepared: a few per thread keep every core busy, not 256.
-        engine = engine.chunk(ARCHIVE_CHUNK_PER_THREAD * threads, ARCHIVE_CHUNK_BYTES);
+    if let Some((per_thread, bytes)) = grouping.chunk {
+        engine = engine.chunk(per_thread * threads, bytes);
     }
 
     let secrets = secrets(&processor.manifest, &opened.columns);
@@ -234,9 +250,7 @@ pub fn run(
             if processor.manifest.has_files() {
                 rows.files = Some(Blobs::new(data.stored_files()));
             }
-            if plan.archive_limits.is_some() {
-                rows.batch_rows = ARCHIVE_BATCH_ROWS;
-            }
+            rows.batch_rows = grouping.batch_rows;
             match &mut opened.source {
                 Source::Csv { reader, .. } => {
                     rows.stream(&mut engine, &mut run, reader)?;
