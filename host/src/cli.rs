@@ -154,6 +154,26 @@ pub enum Command {
         #[command(subcommand)]
         action: PictureAction,
     },
+    /// The file area (`<data dir>/files/`): list, put, get, remove files and make folders
+    Files {
+        #[command(subcommand)]
+        action: commands::files::FilesAction,
+    },
+    /// Move the complete files of the drop folder ([ingest] drop_dir, default <data dir>/sync)
+    /// into the file area
+    ///
+    /// A file is taken once unchanged for settle_seconds, or at once beside a `<name>.done`
+    /// marker (removed with it); hidden names, names starting with `_` and symbolic links are
+    /// left. A name already in the area is kept: the new file gets `-2`, `-3`... Exit 1 when a
+    /// file could not be moved (it stays in the drop folder).
+    Ingest {
+        /// Override [ingest] settle_seconds
+        #[arg(long, value_name = "SECONDS")]
+        settle_seconds: Option<u64>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Replace the store with a backup made by `toolsync backup`
     ///
     /// The backup is verified whole before anything changes; the restored store is built
@@ -208,7 +228,8 @@ fn picture_size(text: &str) -> Result<u32, String> {
 pub struct RunCmd {
     /// The processor (`toolsync plugins` lists them)
     pub processor: String,
-    /// Input file: a path, or a path in the file area [default: option `input`]
+    /// Input file: a path (looked for in the current directory, then in the file area), or
+    /// `area:<path>` for the file area only [default: option `input`]
     pub file: Option<PathBuf>,
     /// Do everything but commit; the report says what would happen
     #[arg(long)]
@@ -368,6 +389,11 @@ fn dispatch(cli: Cli) -> CmdResult {
         Command::Journal { action } => commands::journal::run(&data, action, registry),
         Command::Backup { file, force } => commands::backup::backup(&data, &file, force),
         Command::Restore { file, force } => commands::backup::restore(&data, &file, force),
+        Command::Ingest {
+            settle_seconds,
+            json,
+        } => commands::ingest::run(&data, settle_seconds, json),
+        Command::Files { action } => commands::files::run(&data, action),
         Command::Picture {
             action:
                 PictureAction::Get {

@@ -267,6 +267,75 @@ fn with_article(kind: &str) -> String {
     format!("{article} {kind}")
 }
 
+/// The tables of `toolsync.toml` that are toolsync's own, not a processor's, with their keys.
+pub const HOST_TABLES: [(&str, &[&str]); 2] = [
+    ("ingest", &["drop_dir", "settle_seconds"]),
+    ("daemon", &["on_finish"]),
+];
+
+/// What `toolsync.toml` sets for toolsync itself: the drop folder (`[ingest]`) and the daemon
+/// (`[daemon]`).
+#[derive(Debug, Clone)]
+pub struct HostSettings {
+    /// `[ingest] drop_dir`: where an outside system drops files; relative to the data dir.
+    /// Default `<data dir>/sync`.
+    pub drop_dir: PathBuf,
+    /// Whether `drop_dir` was configured (a configured folder that is missing is an error; the
+    /// default one is created).
+    pub drop_dir_configured: bool,
+    /// `[ingest] settle_seconds`: how long a dropped file must stay unchanged before it is
+    /// taken. Default 5.
+    pub settle_seconds: u64,
+    /// `[daemon] on_finish`: a shell command given each run's JSON report on stdin.
+    pub on_finish: Option<String>,
+}
+
+impl HostSettings {
+    pub fn read(data: &DataDir) -> Result<HostSettings, ConfigError> {
+        let file = ConfigFile::read(data)?;
+        let mut settings = HostSettings {
+            drop_dir: data.root.join("sync"),
+            drop_dir_configured: false,
+            settle_seconds: 5,
+            on_finish: None,
+        };
+        for (table, keys) in HOST_TABLES {
+            for (key, value) in file.table(table)? {
+                let bad = |why: String| ConfigError::BadValue {
+                    key: format!("[{table}] {key}"),
+                    why,
+                };
+                match (table, key.as_str()) {
+                    ("ingest", "drop_dir") => {
+                        settings.drop_dir = data.root.join(&value);
+                        settings.drop_dir_configured = true;
+                    }
+                    ("ingest", "settle_seconds") => {
+                        settings.settle_seconds = value
+                            .parse()
+                            .map_err(|_| bad(format!("`{value}` is not a number of seconds")))?;
+                    }
+                    ("daemon", "on_finish") => {
+                        settings.on_finish = Some(value).filter(|v| !v.trim().is_empty());
+                    }
+                    _ => {
+                        return Err(ConfigError::UnknownOption {
+                            origin: format!("{}: [{table}]", file.path.display()),
+                            processor: format!("[{table}]"),
+                            key: key.clone(),
+                            hint: did_you_mean(&key, keys.iter().copied())
+                                .map(|k| format!(" (did you mean `{k}`?)"))
+                                .unwrap_or_default(),
+                            valid: keys.join(", "),
+                        })
+                    }
+                }
+            }
+        }
+        Ok(settings)
+    }
+}
+
 /// `<data dir>/toolsync.toml`, parsed (empty when there is none).
 struct ConfigFile {
     path: PathBuf,
@@ -302,6 +371,9 @@ impl ConfigFile {
             }
         };
         for (name, value) in &self.table {
+            if HOST_TABLES.iter().any(|(table, _)| table == name) {
+                continue; // checked by HostSettings::read
+            }
             let Some(manifest) = processors.iter().find(|m| m.name == name.as_str()) else {
                 if !value.is_table() {
                     let having: Vec<String> = processors
@@ -319,13 +391,14 @@ impl ConfigFile {
                         },
                     });
                 }
+                let hosts = HOST_TABLES.iter().map(|(table, _)| *table);
                 return Err(ConfigError::UnknownTable {
                     path: self.path.clone(),
                     table: name.clone(),
-                    hint: did_you_mean(name, names.iter().copied())
+                    hint: did_you_mean(name, names.iter().copied().chain(hosts))
                         .map(|k| format!(": did you mean [{k}]?"))
                         .unwrap_or_default(),
-                    known: tables(),
+                    known: format!("{}; or toolsync's own [ingest], [daemon]", tables()),
                 });
             };
             let Some(section) = value.as_table() else {

@@ -4,6 +4,7 @@
 //! The binary (`main.rs`) only calls [`cli::main`]; the library exists so that benchmarks and
 //! tests can reach the store and the runner without a process in between.
 
+pub mod area;
 pub mod backup;
 pub mod cli;
 pub mod clock;
@@ -13,6 +14,7 @@ pub mod data_dir;
 pub mod error;
 pub mod escape;
 pub mod faults;
+pub mod ingest;
 pub mod loader;
 pub mod logging;
 pub mod output;

@@ -2,6 +2,8 @@
 
 pub mod backup;
 pub mod check;
+pub mod files;
+pub mod ingest;
 pub mod journal;
 pub mod picture;
 pub mod plugins;

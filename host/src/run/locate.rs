@@ -5,6 +5,8 @@
 //!   else in the file area. A path from the current directory is the operator's own business,
 //!   `..` included; a name looked up in the file area stays inside it, so one holding `..` is
 //!   not looked up there.
+//! - `FILE` `area:<path>`: that path in the file area only, never the current directory.
+//! - The file area's reserved folders (`archives/`, `reports/`) are never read as input.
 //! - `FILE` `-` is refused, as the standard input itself would be (below): toolsync has no
 //!   name for a stream.
 //! - The `input` option: absolute, or a name in the file area (no `..`).
@@ -36,6 +38,16 @@ pub fn locate(area: &Path, file: Option<&Path>, option: &str) -> Located {
                 "`-` is not read as the standard input: {NEEDS_A_REGULAR_FILE}"
             )),
         },
+        Some(p) if area_name(p).is_some() => {
+            let name = area_name(p).expect("checked");
+            match in_area(area, Path::new(name)) {
+                Ok(path) => only(path),
+                Err(why) => Located {
+                    path: p.to_path_buf(),
+                    refused: Some(why),
+                },
+            }
+        }
         Some(p) if p.is_absolute() => only(p.to_path_buf()),
         Some(p) => here_or_in_area(area, p),
         None if Path::new(option).is_absolute() => only(PathBuf::from(option)),
@@ -108,7 +120,7 @@ impl Located {
 }
 
 /// `name` in the file area, unless it would leave it (`..`; an absolute name would replace the
-/// area's path when joined).
+/// area's path when joined) or is in a reserved folder.
 fn in_area(area: &Path, name: &Path) -> Result<PathBuf, String> {
     if name
         .components()
@@ -120,7 +132,23 @@ fn in_area(area: &Path, name: &Path) -> Result<PathBuf, String> {
             area.display()
         ));
     }
+    if let Some(folder) = crate::area::FileArea::reserved_folder(&name.to_string_lossy()) {
+        return Err(format!(
+            "`{}` is in the file area's {folder}/, which is never read as input: copy it out \
+             (`toolsync files get {}`) and run the copy",
+            name.display(),
+            name.display()
+        ));
+    }
     Ok(area.join(name))
+}
+
+/// The prefix that names a file in the file area only.
+pub const AREA_PREFIX: &str = "area:";
+
+/// The area path of a `FILE` written `area:<path>`.
+fn area_name(given: &Path) -> Option<&str> {
+    given.to_str()?.strip_prefix(AREA_PREFIX)
 }
 
 /// A relative path with the current directory it was looked for in, for messages.
