@@ -68,6 +68,21 @@ pub enum Command {
     Template { processor: String },
     /// Apply a processor to an input file (default: the processor's configured file)
     Run(RunCmd),
+    /// Run every processor whose default file is in the file area, in dependency order
+    ///
+    /// course-create, users, metacourse, enrolments, groups, group-members, cohorts,
+    /// cohort-courses, pictures, course-reset, course-check, course-delete; a vendor
+    /// processor where its manifest says (after the others by default). Processors that are
+    /// not installed, or whose file is not there, are skipped. One summary at the end; each
+    /// run stores its reports as `run` does. The exit code is the worst of the runs.
+    Runall {
+        /// Stop at the first run with failed rows or a refusal (the rest are `not run`)
+        #[arg(long)]
+        stop_on_failure: bool,
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Print one record as JSON (e.g. `show user jdoe`, `show course PHYS101`)
     ///
     /// Entities and their keys (`toolsync export` lists every entity):
@@ -174,6 +189,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The run history: past runs from their stored reports (`reports show <id>` prints one,
+    /// `reports prune` removes old ones with their archives)
+    Reports(commands::reports::ReportsCmd),
     /// Replace the store with a backup made by `toolsync backup`
     ///
     /// The backup is verified whole before anything changes; the restored store is built
@@ -371,6 +389,7 @@ fn dispatch(cli: Cli) -> CmdResult {
                 full_report: cmd.report == ReportLevel::Full,
                 force: cmd.force,
                 quiet: cli.quiet,
+                ..RunArgs::default()
             };
             if args.dry_run && args.atomic {
                 return Err(Error::usage(
@@ -378,6 +397,32 @@ fn dispatch(cli: Cli) -> CmdResult {
                 ));
             }
             crate::run::run_processor(&data, processor, &registry.manifests(), &args)
+        }
+        Command::Runall {
+            stop_on_failure,
+            json,
+        } => {
+            let registry = registry()?;
+            if registry.processors.is_empty() {
+                return Err(Error::usage(registry.none_found()));
+            }
+            let all: Vec<&crate::loader::LoadedProcessor> = registry.processors.iter().collect();
+            let options = crate::bundle::Options {
+                stop_on_failure,
+                skip_unchanged: false,
+                quiet: cli.quiet,
+            };
+            let summary = crate::bundle::run_bundle(&data, &registry, &all, &options)?;
+            let mut out = output::Out::stdout();
+            if json {
+                out.json(&summary)?;
+            } else {
+                for line in crate::bundle::text(&summary) {
+                    out.line(&line)?;
+                }
+            }
+            out.flush()?;
+            Ok(ExitCode::from_code(summary.exit_code))
         }
         Command::Show { entity, keys, by } => {
             commands::show::show(&data, &entity, &keys, by.as_deref())
@@ -393,6 +438,7 @@ fn dispatch(cli: Cli) -> CmdResult {
             settle_seconds,
             json,
         } => commands::ingest::run(&data, settle_seconds, json),
+        Command::Reports(cmd) => commands::reports::run(&data, cmd),
         Command::Files { action } => commands::files::run(&data, action),
         Command::Picture {
             action:

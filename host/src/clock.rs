@@ -21,6 +21,24 @@ pub fn rfc3339(secs: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
+/// The instant of a report's `2026-11-21T19:38:00Z` (any RFC 3339 offset).
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    time::parse_date(text, &time::Zone::utc()).ok()
+}
+
+/// The instant of an output name's `20261121-193800` stamp, read as UTC (stamps are in the
+/// run's `timezone`, which the name does not say: off by that zone's offset at most).
+pub fn parse_stamp(stamp: &str) -> Option<i64> {
+    let digits = |range: std::ops::Range<usize>| stamp.get(range)?.parse::<u32>().ok();
+    let (y, mo, d) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
+    let (h, mi, s) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);
+    if stamp.as_bytes().get(8) != Some(&b'-') || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let days = time::days_from_civil(i64::from(y), mo, d);
+    Some(days * 86_400 + i64::from(h * 3600 + mi * 60 + s))
+}
+
 /// `20261121-193800`
 fn stamp(secs: i64) -> String {
     let (y, mo, d, h, mi, s) = civil(secs);
@@ -67,6 +85,9 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_788_220_800), "2026-09-01T00:00:00Z");
         assert_eq!(stamp(951_782_400), "20000229-000000");
+        assert_eq!(parse_stamp("20000229-000000"), Some(951_782_400));
+        assert_eq!(parse_rfc3339("2000-02-29T00:00:00Z"), Some(951_782_400));
+        assert_eq!(parse_stamp("2000022-000000"), None);
         assert_eq!(rfc3339(253_402_300_799), "9999-12-31T23:59:59Z");
     }
 

@@ -107,6 +107,18 @@ pub fn common_options(manifest: &Manifest) -> Vec<OptionSpec> {
             "copy the input to the file area's archives/ after the run",
         ),
         OptionSpec::new("cleanup", "false", "remove the input after a complete run"),
+        OptionSpec::new(
+            "schedule",
+            "",
+            "when `toolsync daemon` runs this processor on its default file: a cron expression \
+             (`0 2 * * *`; six fields start with seconds), in option `timezone`; empty: never",
+        ),
+        OptionSpec::new(
+            "rerun_unchanged",
+            "false",
+            "the daemon runs a default file again even when the last completed run applied \
+             the same content",
+        ),
     ]
 }
 

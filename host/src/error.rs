@@ -26,6 +26,23 @@ pub enum ExitCode {
     Store = 5,
 }
 
+impl ExitCode {
+    /// The code of a number a run returned (an unknown number is a store error, the worst).
+    pub fn from_code(code: u8) -> ExitCode {
+        [
+            ExitCode::Ok,
+            ExitCode::RowsFailed,
+            ExitCode::Usage,
+            ExitCode::InputRefused,
+            ExitCode::Processor,
+            ExitCode::Store,
+        ]
+        .into_iter()
+        .find(|c| *c as u8 == code)
+        .unwrap_or(ExitCode::Store)
+    }
+}
+
 /// Anything that stops a command.
 #[derive(Debug, Error)]
 pub enum Error {

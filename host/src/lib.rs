@@ -6,6 +6,7 @@
 
 pub mod area;
 pub mod backup;
+pub mod bundle;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -14,6 +15,7 @@ pub mod data_dir;
 pub mod error;
 pub mod escape;
 pub mod faults;
+pub mod history;
 pub mod ingest;
 pub mod loader;
 pub mod logging;

@@ -381,6 +381,9 @@ pub mod protocol {
     /// Manifest option (API 1.5): the processor stores files; the host sets its value to the
     /// data dir's folder of content-addressed files.
     pub const FILES_OPTION: &str = "_files";
+    /// Manifest option (API 1.6): the processors this one runs after in a bundle (`toolsync
+    /// runall`, the daemon), comma-separated; its default value carries the list.
+    pub const AFTER_OPTION: &str = "_after";
     /// Run option set by the host on the survey run only.
     pub const PHASE_OPTION: &str = "_phase";
     /// The value of [`PHASE_OPTION`] on the survey run.

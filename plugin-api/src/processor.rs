@@ -544,6 +544,28 @@ impl Manifest {
         self.flag(protocol::ARCHIVE_OPTION)
     }
 
+    /// Declares where the processor goes in a bundle (`toolsync runall`, the daemon's runs of
+    /// one minute; API 1.6): after these processors, when they are installed. Without it, a
+    /// vendor processor runs after every processor toolsync ships. The protocol flag `_after`
+    /// carries the list, so hosts before 1.6 load the plugin unchanged.
+    pub fn after(self, processors: &[&str]) -> Self {
+        self.option(OptionSpec::new(
+            protocol::AFTER_OPTION,
+            &processors.join(","),
+            "(protocol) the processors this one runs after in a bundle",
+        ))
+    }
+
+    /// The processors declared with [`Manifest::after`].
+    pub fn runs_after(&self) -> Vec<String> {
+        self.options
+            .iter()
+            .filter(|o| o.key.as_str() == protocol::AFTER_OPTION)
+            .flat_map(|o| o.default.split(',').map(|p| p.trim().to_string()))
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+
     /// Declares that the processor writes content-addressed files (API 1.5): the host hands
     /// it their folder in the protocol option `_files` ([`StartContext::files`]).
     pub fn stores_files(self) -> Self {

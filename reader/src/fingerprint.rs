@@ -42,6 +42,27 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
+/// The fingerprint and size of a whole file, as a run's pre-pass computes them: whether a file
+/// is the one a completed run applied (the daemon's `rerun_unchanged`), without reading it as
+/// CSV.
+pub fn fingerprint_file(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let (mut h, mut size) = (Fnv1a64::new(), 0u64);
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok((h.finish(), size)),
+            Ok(n) => {
+                h.update(&buf[..n]);
+                size += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

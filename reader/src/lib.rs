@@ -37,7 +37,7 @@ mod tests;
 
 use std::fmt;
 
-pub use fingerprint::fnv1a64;
+pub use fingerprint::{fingerprint_file, fnv1a64};
 pub use options::{
     delimiter_name, parse_size, size_name, DelimiterChoice, Encoding, EncodingChoice, ReadOptions,
     Source, DEFAULT_MAX_RECORD_SIZE,

@@ -36,6 +36,8 @@ impl Processor for Badges {
             "enum add del",
             "add (default) or del",
         ))
+        // In a bundle (`toolsync runall`), after the accounts it awards badges to.
+        .after(&["users"])
         .option(user_key_option("username"))
         .option(OptionSpec::new(
             "max_badges",

@@ -7,5 +7,6 @@ pub mod ingest;
 pub mod journal;
 pub mod picture;
 pub mod plugins;
+pub mod reports;
 pub mod schema;
 pub mod show;

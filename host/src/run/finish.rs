@@ -206,6 +206,38 @@ pub fn print_report(
     summary: &Summary,
     spool_dir: Option<&Path>,
 ) -> Result<(), Error> {
+    if let Some(tap) = &plan.args.tap {
+        let json = summary.stored.as_ref().map(|txt| {
+            let name = file_name(txt).replace(".report.txt", ".report.json");
+            txt.with_file_name(name)
+        });
+        let t = &summary.tally;
+        let (outcome, exit_code) = crate::history::outcome(
+            summary.refused.is_some(),
+            summary.stopped.is_some(),
+            summary.dry_run,
+            summary.committed || !plan.args.atomic,
+            t.failed(),
+        );
+        tap.lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(super::Finished {
+                processor: summary.processor.clone(),
+                file: summary.file.clone(),
+                rows_total: t.total(),
+                rows_ok: t.ok(),
+                rows_failed: t.failed(),
+                rows_skipped: t.skipped(),
+                committed: summary.committed,
+                outcome,
+                exit_code,
+                refused: summary.refused.clone(),
+                report: json,
+            });
+    }
+    if plan.args.silent {
+        return Ok(());
+    }
     let level = if plan.args.full_report {
         Level::Full
     } else {

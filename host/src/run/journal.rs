@@ -15,6 +15,27 @@ use super::tally::Tally;
 use crate::error::StoreError;
 
 pub const SPACE: &str = "_journal";
+/// What each processor's last completed run applied (input path, fingerprint, size): the
+/// daemon does not run a default file again when it is the same content.
+pub const APPLIED_SPACE: &str = "_applied";
+
+/// The record of [`APPLIED_SPACE`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Applied {
+    pub input: String,
+    pub fingerprint: u64,
+    pub size: u64,
+    pub finished_at: i64,
+}
+
+/// What the last completed run of `processor` applied, if any (an unreadable record counts as
+/// none: at worst the file runs again, its rows `unchanged`).
+pub fn applied(store: &dyn Backend, processor: &str) -> Result<Option<Applied>, StoreError> {
+    let bytes = store
+        .get(&full_key(APPLIED_SPACE, processor.as_bytes()))
+        .map_err(|e| StoreError::Failure(e.0))?;
+    Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Journal {
@@ -105,6 +126,30 @@ impl Journal {
     pub fn stage(&self, staging: &mut Staging, processor: &str) {
         let bytes = serde_json::to_vec(self).expect("a journal always serialises");
         staging.put_raw(SPACE, processor.as_bytes(), Some(&bytes));
+    }
+
+    /// Removes the journal of a completed run and records what it applied ([`Applied`]), in
+    /// one commit, durably.
+    pub fn complete(
+        &self,
+        store: &dyn Backend,
+        processor: &str,
+        finished_at: i64,
+    ) -> Result<(), StoreError> {
+        let applied = Applied {
+            input: self.input.clone(),
+            fingerprint: self.fingerprint,
+            size: self.size,
+            finished_at,
+        };
+        let mut writes = Writes::new();
+        writes.insert(full_key(SPACE, processor.as_bytes()), None);
+        writes.insert(
+            full_key(APPLIED_SPACE, processor.as_bytes()),
+            Some(serde_json::to_vec(&applied).expect("a record always serialises")),
+        );
+        store.apply(writes).map_err(|e| StoreError::Failure(e.0))?;
+        store.flush().map_err(|e| StoreError::Failure(e.0))
     }
 
     /// Removes the journal of a completed (or abandoned) run, durably.

@@ -99,6 +99,31 @@ pub struct RunArgs {
     pub full_report: bool,
     pub force: bool,
     pub quiet: bool,
+    /// Print no report on stdout (runall and the daemon print their own summary).
+    pub silent: bool,
+    /// Where each finished run's summary goes (runall, the daemon).
+    pub tap: Option<Tap>,
+}
+
+/// Collects the [`Finished`] summaries of the runs made with it.
+pub type Tap = std::sync::Arc<std::sync::Mutex<Vec<Finished>>>;
+
+/// What a run that produced its report tells whoever started it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Finished {
+    pub processor: String,
+    pub file: String,
+    pub rows_total: u64,
+    pub rows_ok: u64,
+    pub rows_failed: u64,
+    pub rows_skipped: u64,
+    pub committed: bool,
+    /// `ok`, `failed rows`, `stopped`, `refused`, `rolled back` or `dry run`.
+    pub outcome: &'static str,
+    pub exit_code: u8,
+    pub refused: Option<String>,
+    /// The stored JSON report, when there is one.
+    pub report: Option<PathBuf>,
 }
 
 /// Runs `processor` on the input `args` name; `processors` are the manifests of every processor
@@ -352,7 +377,7 @@ pub fn run(
         )?;
         // Printing may fail (a full stdout): the run is complete all the same.
         let printed = finish::print_report(&plan, &summary, Some(&spool_dir));
-        Journal::clear(&store, name)?;
+        state.complete(&store, name, summary.finished_at)?;
         tracing::info!("journal cleared");
         faults::point("after-journal-clear");
         let _ = std::fs::remove_dir_all(&spool_dir);
@@ -449,6 +474,62 @@ pub fn run_processor(
         }
     }
     Ok(worst)
+}
+
+/// The input a run of `processor` with no `FILE` would read, if it is there: its `input` file
+/// in the file area (something that is there but not a regular file counts: the run says
+/// why it refuses it), or for an archive processor the file area when it holds one of its
+/// archives. `None` when there is nothing to run.
+pub fn default_input(
+    data: &DataDir,
+    processor: &LoadedProcessor,
+    processors: &[&Manifest],
+) -> Result<Option<PathBuf>, Error> {
+    let manifest = &processor.manifest;
+    let options = crate::config::Options::resolve(manifest, data, &[], processors)?;
+    let input = options.get("input");
+    if manifest.is_archive() && input == manifest.default_input.as_str() {
+        let (archives, _) = archives_in(&data.files(), options.get("file_prefix"));
+        return Ok(archives.into_iter().next());
+    }
+    let located = locate::locate(&data.files(), None, input);
+    Ok(std::fs::symlink_metadata(&located.path)
+        .is_ok()
+        .then_some(located.path))
+}
+
+/// Whether `input` holds the content the last completed run of `processor` applied (same
+/// fingerprint and size), and the processor's `rerun_unchanged` option is off.
+pub fn applied_already(
+    data: &DataDir,
+    processor: &LoadedProcessor,
+    processors: &[&Manifest],
+    input: &std::path::Path,
+) -> Result<bool, Error> {
+    let manifest = &processor.manifest;
+    let options = crate::config::Options::resolve(manifest, data, &[], processors)?;
+    if options.flag("rerun_unchanged")? || !Store::exists(&data.store()) {
+        return Ok(false);
+    }
+    let applied = {
+        let store = data.open_store()?;
+        journal::applied(&store, &manifest.name)?
+    };
+    let Some(applied) = applied else {
+        return Ok(false);
+    };
+    let unreadable = |e: std::io::Error| ReadError::Unreadable {
+        path: input.to_path_buf(),
+        source: e,
+    };
+    let (fingerprint, size) = if manifest.is_archive() {
+        let archive = toolsync_archive::Archive::open(input)
+            .map_err(|why| unreadable(std::io::Error::other(why)))?;
+        (archive.fingerprint(), archive.size())
+    } else {
+        toolsync_reader::fingerprint_file(input).map_err(unreadable)?
+    };
+    Ok(applied.fingerprint == fingerprint && applied.size == size)
 }
 
 /// The regular files of `dir` named `<prefix>…zip` (case-insensitive), in byte order of names,
@@ -596,7 +677,7 @@ fn finished_without_input(
     if !(journal.finished && cleaned && journal.input == plan.input.display().to_string()) {
         return Ok(None);
     }
-    Journal::clear(store, &plan.name)?;
+    journal.complete(store, &plan.name, clock::now())?;
     let _ = std::fs::remove_dir_all(spool_dir);
     crate::output::note(format!(
         "the last run of {} on {} had finished and removed its input; its stored report follows",
