@@ -192,6 +192,16 @@ pub enum Command {
     /// The run history: past runs from their stored reports (`reports show <id>` prints one,
     /// `reports prune` removes old ones with their archives)
     Reports(commands::reports::ReportsCmd),
+    /// Run the processors on their schedules, in the foreground, and serve the other commands
+    ///
+    /// Each processor with a `schedule` option (a cron expression in toolsync.toml, e.g.
+    /// `[users] schedule = "0 2 * * *"`) runs at its times: `ingest` first, then the processor
+    /// on its default file (not again when its content was already applied, unless
+    /// `rerun_unchanged = true`). Logs go to stderr (RUST_LOG or -v for more). While it runs,
+    /// `show`, `export`, `check`, `run`... are handed to it through <data dir>/daemon.sock;
+    /// a `run` waits for the run in progress. SIGTERM or SIGINT: the run in progress commits
+    /// its batch and the daemon exits 0; the run resumes at the next start.
+    Daemon,
     /// Replace the store with a backup made by `toolsync backup`
     ///
     /// The backup is verified whole before anything changes; the restored store is built
@@ -327,8 +337,38 @@ pub fn main() -> i32 {
             }
         }
     };
-    logging::init(cli.verbose, cli.quiet);
+    let daemon = matches!(cli.command, Command::Daemon);
+    logging::init(cli.verbose, cli.quiet, daemon);
     crate::panics::install();
+    // While a daemon holds the data dir's store, the commands that need it run there.
+    if crate::daemon::handed_over(&cli.command) || matches!(cli.command, Command::Restore { .. }) {
+        let handed = DataDir::resolve(cli.data_dir.as_deref())
+            .map_err(Error::from)
+            .and_then(|data| {
+                if matches!(cli.command, Command::Restore { .. }) {
+                    if crate::daemon::client::daemon_up(&data) {
+                        return Err(Error::usage(
+                            "a daemon runs on this data dir: stop it before a restore (the \
+                             store it holds would be replaced under it)",
+                        ));
+                    }
+                    return Ok(None);
+                }
+                let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+                crate::daemon::client::forward(&data, &args)
+            });
+        match handed {
+            Ok(Some(code)) => return code,
+            Ok(None) => {}
+            Err(error) => return fail(error),
+        }
+    }
+    execute(cli)
+}
+
+/// Runs a parsed command line here; its exit code (the daemon runs its clients' commands
+/// through this too).
+pub fn execute(cli: Cli) -> i32 {
     match dispatch(cli) {
         Ok(code) => code as i32,
         Err(error) => fail(error),
@@ -439,6 +479,7 @@ fn dispatch(cli: Cli) -> CmdResult {
             json,
         } => commands::ingest::run(&data, settle_seconds, json),
         Command::Reports(cmd) => commands::reports::run(&data, cmd),
+        Command::Daemon => crate::daemon::run(&data, &registry()?),
         Command::Files { action } => commands::files::run(&data, action),
         Command::Picture {
             action:

@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{ConfigError, StoreError};
 use crate::store::Store;
 
+/// The store the daemon holds ([`DataDir::hold_store`]).
+static HELD: std::sync::Mutex<Option<Store>> = std::sync::Mutex::new(None);
+
 /// The environment variable naming the data dir when `--data-dir` is not given.
 pub const ENV: &str = "TOOLSYNC_DATA";
 const DEFAULT: &str = "toolsync-data";
@@ -64,8 +67,26 @@ impl DataDir {
         self.root.join("pictures")
     }
 
+    /// Keeps `store` open for the rest of the process: every command this process runs on
+    /// this data dir uses it (the daemon, which serves the other commands while sled allows
+    /// one process per store).
+    pub fn hold_store(&self, store: Store) {
+        *HELD.lock().unwrap_or_else(|p| p.into_inner()) = Some(store);
+    }
+
+    /// The store this process holds for this data dir, if any.
+    fn held_store(&self) -> Option<Store> {
+        let held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+        held.as_ref()
+            .filter(|store| store.path() == self.store())
+            .cloned()
+    }
+
     /// Opens the store that is already there; a missing one is an error, never created.
     pub fn open_store(&self) -> Result<Store, StoreError> {
+        if let Some(store) = self.held_store() {
+            return Ok(store);
+        }
         self.complete_restore()?;
         Store::open_existing(&self.store())
     }
@@ -120,6 +141,9 @@ impl DataDir {
 
     /// [`DataDir::open_or_create_store`] with a page cache of `cache_bytes`.
     pub fn open_or_create_store_with_cache(&self, cache_bytes: u64) -> Result<Store, StoreError> {
+        if let Some(store) = self.held_store() {
+            return Ok(store);
+        }
         self.complete_restore()?;
         let store = self.store();
         if Store::exists(&store) {

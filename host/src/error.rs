@@ -71,6 +71,7 @@ impl Error {
             Error::Run(e) => match e {
                 RunError::BadOption(_) => ExitCode::Usage,
                 RunError::Refused(_) => ExitCode::InputRefused,
+                RunError::Interrupted(_) => ExitCode::RowsFailed,
                 RunError::Output { .. } => ExitCode::Store,
             },
         }
@@ -254,6 +255,10 @@ pub enum RunError {
     /// The processor refuses the file with these options (input refused).
     #[error("{0}")]
     Refused(String),
+    /// The daemon is stopping (SIGTERM): the run stopped after committing its batch in
+    /// progress, its journal says where; it resumes when the daemon starts again.
+    #[error("{0}")]
+    Interrupted(String),
     /// A report, the tryback, the archive or stdout could not be written.
     #[error("{what}: {source}")]
     Output {

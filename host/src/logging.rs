@@ -8,9 +8,12 @@ use tracing_subscriber::EnvFilter;
 
 use crate::output::Stderr;
 
-pub fn init(verbose: u8, quiet: bool) {
+/// `daemon`: the daemon's own events (runs, schedules) are logged at the info level by default:
+/// its log is its report.
+pub fn init(verbose: u8, quiet: bool, daemon: bool) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
+        (false, 0) if daemon => "warn,toolsync::daemon=info",
         (false, 0) => "warn",
         (false, 1) => "info",
         (false, 2) => "debug",

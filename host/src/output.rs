@@ -11,10 +11,17 @@
 //! - On stderr every write error is dropped: stderr is where failures are reported, so a
 //!   failure to write there has nowhere left to go, and it must not change what the command
 //!   does nor its exit code.
+//!
+//! A command the daemon runs for a client (`toolsync show` while `toolsync daemon` holds the
+//! store) prints to that client instead: [`Remote::serve`] routes this thread's stdout and
+//! stderr messages to the client's socket, in frames ([`crate::daemon::protocol`]). A client
+//! gone is a closed pipe: the command finishes its work, printing nothing more.
 
+use std::cell::RefCell;
 use std::fmt::Display;
 use std::io::{BufWriter, ErrorKind, StdoutLock, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -47,21 +54,62 @@ pub fn stdout_failure(e: std::io::Error) -> Error {
     Error::output("cannot write to stdout", e)
 }
 
-/// Buffered stdout.
+/// Buffered stdout: the process's, or the client's of a command the daemon runs.
 pub struct Out {
-    inner: BufWriter<StdoutLock<'static>>,
+    inner: BufWriter<Target>,
+}
+
+/// Where [`Out`] writes.
+enum Target {
+    Local(StdoutLock<'static>),
+    Remote(Remote),
+}
+
+impl Write for Target {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Target::Local(out) => out.write(buf),
+            Target::Remote(remote) => remote
+                .send(crate::daemon::protocol::STDOUT, buf)
+                .map(|()| buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Target::Local(out) => out.flush(),
+            Target::Remote(_) => Ok(()),
+        }
+    }
 }
 
 impl Out {
     pub fn stdout() -> Out {
+        let target = match Remote::current() {
+            Some(remote) => Target::Remote(remote),
+            None => Target::Local(std::io::stdout().lock()),
+        };
         Out {
-            inner: BufWriter::with_capacity(64 * 1024, std::io::stdout().lock()),
+            inner: BufWriter::with_capacity(64 * 1024, target),
         }
     }
 
-    /// Whether stdout was found closed.
+    /// Whether stdout (this thread's client's, for a command the daemon runs) was found
+    /// closed.
     pub fn is_closed() -> bool {
-        CLOSED.load(Ordering::Relaxed)
+        match Remote::current() {
+            Some(remote) => remote.is_closed(),
+            None => CLOSED.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether stdout is a terminal (the client's, for a command the daemon runs).
+    pub fn is_terminal() -> bool {
+        use std::io::IsTerminal;
+        match Remote::current() {
+            Some(remote) => remote.stdout_terminal,
+            None => std::io::stdout().is_terminal(),
+        }
     }
 
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), Error> {
@@ -146,5 +194,65 @@ pub fn note(message: impl Display) {
         let mut escaping = Escaping::new(&mut line);
         let _ = writeln!(escaping, "toolsync: {message}");
     }
-    let _ = Stderr.write_all(&line);
+    match Remote::current() {
+        Some(remote) => {
+            let _ = remote.send(crate::daemon::protocol::STDERR, &line);
+        }
+        None => {
+            let _ = Stderr.write_all(&line);
+        }
+    }
+}
+
+/// The client a command the daemon runs prints to.
+#[derive(Clone)]
+pub struct Remote {
+    stream: Arc<std::sync::Mutex<std::os::unix::net::UnixStream>>,
+    closed: Arc<AtomicBool>,
+    /// The client's stdout is a terminal (a PNG is not printed there).
+    pub stdout_terminal: bool,
+}
+
+thread_local! {
+    static REMOTE: RefCell<Option<Remote>> = const { RefCell::new(None) };
+}
+
+impl Remote {
+    pub fn new(stream: std::os::unix::net::UnixStream, stdout_terminal: bool) -> Remote {
+        Remote {
+            stream: Arc::new(std::sync::Mutex::new(stream)),
+            closed: Arc::new(AtomicBool::new(false)),
+            stdout_terminal,
+        }
+    }
+
+    /// The client of the command this thread runs, if the daemon runs it for one.
+    pub fn current() -> Option<Remote> {
+        REMOTE.with(|r| r.borrow().clone())
+    }
+
+    /// Runs `work` with this thread's stdout and messages going to this client.
+    pub fn serve<T>(&self, work: impl FnOnce() -> T) -> T {
+        REMOTE.with(|r| *r.borrow_mut() = Some(self.clone()));
+        let result = work();
+        REMOTE.with(|r| *r.borrow_mut() = None);
+        result
+    }
+
+    /// Whether the client went away.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Sends a frame; a client gone is noted once, and what follows is dropped.
+    pub fn send(&self, kind: u8, bytes: &[u8]) -> std::io::Result<()> {
+        if self.is_closed() {
+            return Ok(());
+        }
+        let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+        if crate::daemon::protocol::write_frame(&mut *stream, kind, bytes).is_err() {
+            self.closed.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
 }

@@ -47,7 +47,14 @@ const CHUNK_WRITES: usize = 1_000;
 /// killed between two chunks is completed when the store is next opened.
 const REDO_KEY: &[u8] = b"_redo\0batch";
 
-/// The on-disk store.
+/// Commits take this shared; a reader of the whole store (check, export, backup) takes it
+/// exclusively, so that what it reads is the store between two batches, not a batch half
+/// applied nor a scan that saw one keyspace before a batch and another after it. Within one
+/// process: only the daemon runs readers beside a run (one process holds a sled store).
+static COMMITS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// The on-disk store: handles are cheap clones of one open sled database.
+#[derive(Clone)]
 pub struct Store {
     db: sled::Db,
     path: PathBuf,
@@ -111,6 +118,13 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs `read` with no batch committing meanwhile: a consistent view of the whole store
+    /// for a check, an export or a backup while the daemon runs a file (its next batch waits).
+    pub fn quiesced<T>(&self, read: impl FnOnce() -> T) -> T {
+        let _readers = COMMITS.write().unwrap_or_else(|p| p.into_inner());
+        read()
     }
 
     fn check_or_seed(&self, may_seed: bool) -> Result<(), StoreError> {
@@ -305,6 +319,8 @@ impl Backend for Store {
     /// key's final value or removes it.
     fn apply(&self, writes: Writes) -> Result<(), BackendError> {
         self.still_there()?;
+        // A reader of the whole store ([`Store::quiesced`]) sees batches whole.
+        let _commit = COMMITS.read().unwrap_or_else(|p| p.into_inner());
         if writes.len() <= ONE_BATCH_WRITES {
             return self.apply_chunk(writes.iter());
         }

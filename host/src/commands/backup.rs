@@ -25,6 +25,11 @@ const FILES_SPACE: &str = "_files";
 /// at work files the backup does not hold.
 pub fn backup(data: &DataDir, dest: &Path, force: bool) -> CmdResult {
     let store = data.open_store()?;
+    // The store between two batches, when the daemon runs a file meanwhile.
+    store.quiesced(|| backup_of(data, &store, dest, force))
+}
+
+fn backup_of(data: &DataDir, store: &Store, dest: &Path, force: bool) -> CmdResult {
     if dest.exists() && !force {
         return Err(Error::usage(format!(
             "{} exists: name a new file, or add --force to replace it",
@@ -55,7 +60,7 @@ pub fn backup(data: &DataDir, dest: &Path, force: bool) -> CmdResult {
     // The stored files the records name (pictures' PNGs), as entries of a keyspace of their
     // own that no store holds: a restore writes them back as files.
     let files = Blobs::new(data.stored_files());
-    let named = crate::stored_files::named(data, &store)?;
+    let named = crate::stored_files::named(data, store)?;
     for name in &named {
         let bytes = files.read(name).map_err(failed)?;
         writer

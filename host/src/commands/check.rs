@@ -24,9 +24,13 @@ struct Verdict<'a> {
 
 pub fn run(data: &DataDir, json: bool) -> CmdResult {
     let store = data.open_store()?;
-    let mut findings = check_store(&store).map_err(Error::from)?;
-    journals(&store, &mut findings)?;
-    let note = crate::stored_files::compare(data, &store, &mut findings)?;
+    // The store between two batches, when the daemon runs a file meanwhile.
+    let (findings, note) = store.quiesced(|| -> Result<_, Error> {
+        let mut findings = check_store(&store).map_err(Error::from)?;
+        journals(&store, &mut findings)?;
+        let note = crate::stored_files::compare(data, &store, &mut findings)?;
+        Ok((findings, note))
+    })?;
     let mut out = Out::stdout();
     if json {
         out.json(&verdict(&findings, note.as_deref()))?;

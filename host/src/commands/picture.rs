@@ -20,7 +20,7 @@ pub fn get(
     by: Option<&str>,
     into: Option<&Path>,
 ) -> CmdResult {
-    if into.is_none() && std::io::stdout().is_terminal() {
+    if into.is_none() && Out::is_terminal() {
         return Err(Error::usage(
             "a PNG is not printed on a terminal: redirect stdout (`> picture.png`) or give \
              --output FILE",

@@ -107,7 +107,8 @@ pub fn export(data: &DataDir, word: Option<&str>, format: Format) -> CmdResult {
     // megabytes of unterminated JSON a script would take for data.
     let mut staged = Staged::create(&data.runs())?;
     let mut file = std::io::BufWriter::new(&mut staged.file);
-    write_export(entity, ctx, format, &mut file)?;
+    // The store between two batches, when the daemon runs a file meanwhile.
+    store.quiesced(|| write_export(entity, ctx, format, &mut file))?;
     file.flush().map_err(export_failure)?;
     drop(file);
     let mut out = Out::stdout();

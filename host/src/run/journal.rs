@@ -15,8 +15,10 @@ use super::tally::Tally;
 use crate::error::StoreError;
 
 pub const SPACE: &str = "_journal";
-/// What each processor's last completed run applied (input path, fingerprint, size): the
-/// daemon does not run a default file again when it is the same content.
+/// What the last completed run of each processor on each input path applied (fingerprint,
+/// size): the daemon does not run a default file again when it holds the same content. Keyed
+/// by processor and path: another file run meanwhile (a manual run) does not make the default
+/// file run again, and a content applied long ago then replaced is run again if it comes back.
 pub const APPLIED_SPACE: &str = "_applied";
 
 /// The record of [`APPLIED_SPACE`].
@@ -28,11 +30,19 @@ pub struct Applied {
     pub finished_at: i64,
 }
 
-/// What the last completed run of `processor` applied, if any (an unreadable record counts as
+fn applied_key(processor: &str, input: &str) -> Vec<u8> {
+    [processor.as_bytes(), b"\0", input.as_bytes()].concat()
+}
+
+/// What the last completed run of `processor` on `input` applied, if any (an unreadable record counts as
 /// none: at worst the file runs again, its rows `unchanged`).
-pub fn applied(store: &dyn Backend, processor: &str) -> Result<Option<Applied>, StoreError> {
+pub fn applied(
+    store: &dyn Backend,
+    processor: &str,
+    input: &str,
+) -> Result<Option<Applied>, StoreError> {
     let bytes = store
-        .get(&full_key(APPLIED_SPACE, processor.as_bytes()))
+        .get(&full_key(APPLIED_SPACE, &applied_key(processor, input)))
         .map_err(|e| StoreError::Failure(e.0))?;
     Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
 }
@@ -145,7 +155,7 @@ impl Journal {
         let mut writes = Writes::new();
         writes.insert(full_key(SPACE, processor.as_bytes()), None);
         writes.insert(
-            full_key(APPLIED_SPACE, processor.as_bytes()),
+            full_key(APPLIED_SPACE, &applied_key(processor, &self.input)),
             Some(serde_json::to_vec(&applied).expect("a record always serialises")),
         );
         store.apply(writes).map_err(|e| StoreError::Failure(e.0))?;

@@ -39,6 +39,7 @@ use copy_ahead::CopyAhead;
 use finish::{FinishPlan, InputCopy, Secrets};
 use input::Source;
 pub use journal::{Journal, SPACE as JOURNAL_SPACE};
+pub use locate::AREA_PREFIX;
 use plan::Plan;
 use progress::Progress;
 use report::Summary;
@@ -489,7 +490,9 @@ pub fn default_input(
     let options = crate::config::Options::resolve(manifest, data, &[], processors)?;
     let input = options.get("input");
     if manifest.is_archive() && input == manifest.default_input.as_str() {
-        let (archives, _) = archives_in(&data.files(), options.get("file_prefix"));
+        // Absolute, as `run_processor` names them (and the journal, and the applied record).
+        let area = std::path::absolute(data.files()).unwrap_or_else(|_| data.files());
+        let (archives, _) = archives_in(&area, options.get("file_prefix"));
         return Ok(archives.into_iter().next());
     }
     let located = locate::locate(&data.files(), None, input);
@@ -513,7 +516,7 @@ pub fn applied_already(
     }
     let applied = {
         let store = data.open_store()?;
-        journal::applied(&store, &manifest.name)?
+        journal::applied(&store, &manifest.name, &input.display().to_string())?
     };
     let Some(applied) = applied else {
         return Ok(false);

@@ -17,7 +17,7 @@ use super::input::ReadItem;
 use super::journal::Journal;
 use super::progress::Progress;
 use super::spool::Spool;
-use crate::error::{Error, StoreError};
+use crate::error::{Error, RunError, StoreError};
 use toolsync_plugin_api::blobs::Blobs;
 
 /// Rows per committed batch: large enough to amortise the store's per-commit cost, small enough
@@ -246,6 +246,19 @@ impl Sink<ReadItem> for Rows<'_> {
     fn after_item(&mut self, engine: &mut Engine<'_>) -> Result<Flow, Error> {
         self.state.items_done += 1;
         self.since_commit += 1;
+        if crate::daemon::stop_requested() {
+            // The daemon stops: what the batch holds is committed with the journal, the rest
+            // waits for the daemon's next start.
+            if self.journaled {
+                self.commit(engine, false)?;
+            }
+            return Err(RunError::Interrupted(format!(
+                "the daemon is stopping: rows up to line {} are committed, the run resumes \
+                 when it starts again",
+                self.state.line_done
+            ))
+            .into());
+        }
         if let Some(max) = self.max_errors {
             if self.state.tally.failed() >= max {
                 return Ok(Flow::Stop(format!(
