@@ -11,14 +11,18 @@ use crate::output::{Out, Stderr};
 
 /// Whether a daemon answers on the data dir's socket.
 pub fn daemon_up(data: &DataDir) -> bool {
-    UnixStream::connect(data.root.join(SOCKET)).is_ok()
+    connect(data).is_ok()
+}
+
+fn connect(data: &DataDir) -> std::io::Result<UnixStream> {
+    protocol::with_socket_path(&data.root, |at| UnixStream::connect(at))
 }
 
 /// Hands the command line `args` (without the program name) to the daemon of `data`, if one
 /// answers; its exit code. `None`: no daemon, the command runs here.
 pub fn forward(data: &DataDir, args: &[std::ffi::OsString]) -> Result<Option<i32>, Error> {
     let path = data.root.join(SOCKET);
-    let Ok(mut stream) = UnixStream::connect(&path) else {
+    let Ok(mut stream) = connect(data) else {
         return Ok(None);
     };
     let args: Vec<String> = args

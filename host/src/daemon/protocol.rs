@@ -21,6 +21,31 @@ pub const EXIT: u8 = b'x';
 /// The most bytes one frame carries; longer writes go in several.
 const MAX_FRAME: usize = 1 << 20;
 
+/// The longest socket path `bind` and `connect` take (`sun_path` holds 108 bytes, NUL
+/// included).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// Calls `with` on a path that names the data dir's socket: `<data dir>/daemon.sock`, or when
+/// that is too long for a socket address, the same file reached through an open handle of
+/// the data dir (`/proc/self/fd/<n>/daemon.sock`, Linux), so that a deep data dir still works.
+pub fn with_socket_path<T>(
+    data_dir: &std::path::Path,
+    with: impl FnOnce(&std::path::Path) -> io::Result<T>,
+) -> io::Result<T> {
+    let path = data_dir.join(SOCKET);
+    if path.as_os_str().len() <= MAX_SOCKET_PATH {
+        return with(&path);
+    }
+    let dir = std::fs::File::open(data_dir)?;
+    let short = {
+        use std::os::fd::AsRawFd;
+        PathBuf::from(format!("/proc/self/fd/{}/{SOCKET}", dir.as_raw_fd()))
+    };
+    let result = with(&short);
+    drop(dir);
+    result
+}
+
 /// A command the CLI hands to the daemon.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Request {

@@ -31,7 +31,8 @@ impl Server {
             // daemon runs).
             std::fs::remove_file(&path).map_err(failed)?;
         }
-        let listener = UnixListener::bind(&path).map_err(failed)?;
+        let listener =
+            protocol::with_socket_path(&data.root, |at| UnixListener::bind(at)).map_err(failed)?;
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
