@@ -134,7 +134,10 @@ fn a_dropped_file_is_ingested_then_run_on_its_schedule_once() {
     )
     .unwrap();
     daemon.wait_for("the scheduled run", || !past_runs(&world).is_empty());
-    assert!(!drop.join("userimport.csv").exists(), "ingest moved the file");
+    assert!(
+        !drop.join("userimport.csv").exists(),
+        "ingest moved the file"
+    );
     assert!(world.data.join("files/userimport.csv").exists());
     // The run's report reached on_finish.
     daemon.wait_for("on_finish", || finished.exists());
@@ -149,15 +152,25 @@ fn a_dropped_file_is_ingested_then_run_on_its_schedule_once() {
     let shown = world.run_bounded(&["show", "user", "ada"]);
     assert_eq!(shown.code(), 0, "{}", shown.stderr());
     assert!(shown.stdout().contains("\"username\": \"ada\""));
-    assert!(daemon.log().contains("a client's command"), "{}", daemon.log());
+    assert!(
+        daemon.log().contains("a client's command"),
+        "{}",
+        daemon.log()
+    );
     let missing = world.run_bounded(&["show", "user", "nobody"]);
-    assert_eq!(missing.code(), 1, "the daemon's exit code reaches the client");
+    assert_eq!(
+        missing.code(),
+        1,
+        "the daemon's exit code reaches the client"
+    );
     // The same content is not run again on the next seconds.
     std::thread::sleep(Duration::from_secs(3));
     let runs = past_runs(&world);
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0]["outcome"], "failed rows");
-    assert!(daemon.log().contains("was applied by the last completed run"));
+    assert!(daemon
+        .log()
+        .contains("was applied by the last completed run"));
     let (status, log) = daemon.terminate();
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(!world.data.join("daemon.sock").exists());
@@ -178,18 +191,34 @@ fn sigterm_mid_run_then_a_restart_applies_every_row_exactly_once() {
     // A check while the run goes on: answered, and the store it sees is consistent.
     let started = Instant::now();
     let checked = world.run_bounded(&["check"]);
-    assert_eq!(checked.code(), 0, "{}{}", checked.stdout(), checked.stderr());
+    assert_eq!(
+        checked.code(),
+        0,
+        "{}{}",
+        checked.stdout(),
+        checked.stderr()
+    );
     assert!(started.elapsed() < Duration::from_secs(30));
     let (status, log) = daemon.terminate();
     assert_eq!(status.code(), Some(0), "{log}");
-    assert!(log.contains("stopping after the batch in progress"), "{log}");
+    assert!(
+        log.contains("stopping after the batch in progress"),
+        "{log}"
+    );
     let committed = committed_rows(&world).expect("the stopped run left its journal");
     assert!(committed > 0 && committed < rows as u64, "{committed}");
-    assert!(past_runs(&world).is_empty(), "no report before the run ends");
+    assert!(
+        past_runs(&world).is_empty(),
+        "no report before the run ends"
+    );
 
     let daemon = Daemon::start(&world);
     daemon.wait_for("the resumed run's report", || !past_runs(&world).is_empty());
-    assert!(daemon.log().contains("resuming the interrupted run"), "{}", daemon.log());
+    assert!(
+        daemon.log().contains("resuming the interrupted run"),
+        "{}",
+        daemon.log()
+    );
     let (status, log) = daemon.terminate();
     assert_eq!(status.code(), Some(0), "{log}");
     let runs = past_runs(&world);
@@ -229,7 +258,11 @@ fn a_manual_run_waits_for_the_daemons_run_and_show_answers_meanwhile() {
         "{}",
         manual.stderr()
     );
-    assert!(manual.stdout().contains("created: 1"), "{}", manual.stdout());
+    assert!(
+        manual.stdout().contains("created: 1"),
+        "{}",
+        manual.stdout()
+    );
     // The scheduled run ended first: its report, then the manual one's.
     let runs = past_runs(&world);
     let files: Vec<&str> = runs.iter().map(|r| r["file"].as_str().unwrap()).collect();
@@ -255,7 +288,11 @@ fn a_bad_schedule_or_a_second_daemon_is_refused() {
     let daemon = Daemon::start(&world);
     let second = world.run_bounded(&["daemon"]);
     assert_eq!(second.code(), 2, "{}", second.stderr());
-    assert!(second.stderr().contains("a daemon already runs"), "{}", second.stderr());
+    assert!(
+        second.stderr().contains("a daemon already runs"),
+        "{}",
+        second.stderr()
+    );
     let restore = world.run_bounded(&["restore", "x.bak", "--force"]);
     assert_eq!(restore.code(), 2);
     assert!(restore.stderr().contains("stop it before a restore"));
@@ -285,7 +322,10 @@ fn a_client_s_relative_paths_are_its_own() {
     cmd.current_dir(&work);
     let backed = run_bounded(cmd, None);
     assert_eq!(backed.code(), 0, "{}", backed.stderr());
-    assert!(work.join("copy.bak").exists(), "the backup is in the client's folder");
+    assert!(
+        work.join("copy.bak").exists(),
+        "the backup is in the client's folder"
+    );
     let (status, _) = daemon.terminate();
     assert_eq!(status.code(), Some(0));
 }
