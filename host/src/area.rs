@@ -27,6 +27,8 @@ pub enum AreaError {
     BadPath(String, &'static str),
     #[error("`{0}` is in the reserved folder {1}/, which toolsync writes itself: {2}")]
     Reserved(String, &'static str, &'static str),
+    #[error("{0} does not exist in the file area (`toolsync files ls` lists it)")]
+    Missing(String),
     #[error("{path} {why}")]
     Io { path: String, why: String },
 }
@@ -146,7 +148,10 @@ impl FileArea {
     /// name. Returns the area path written and whether a file was replaced.
     pub fn put(&self, from: &Path, to: Option<&str>) -> Result<(String, bool), AreaError> {
         let local = from.display().to_string();
-        let source_meta = std::fs::metadata(from).map_err(|e| io_error(&local, &e))?;
+        let source_meta = std::fs::metadata(from).map_err(|e| AreaError::Io {
+            path: local.clone(),
+            why: format!("cannot be read: {e}"),
+        })?;
         if !source_meta.is_file() {
             return Err(AreaError::Io {
                 path: local,
@@ -170,6 +175,11 @@ impl FileArea {
         }
         let path = self.writable(&name, "`files put` never writes there")?;
         let parent = path.parent().unwrap_or(&self.root);
+        if parent == self.root {
+            // A data dir before its first run: the area is made (owner-only), as a run makes it.
+            crate::data_dir::create_private_dir(&self.root)
+                .map_err(|e| io_error(&self.root.display().to_string(), &e))?;
+        }
         if !parent.is_dir() {
             let folder = shown(&self.root, parent);
             return Err(AreaError::Io {
@@ -279,8 +289,10 @@ pub fn modified_secs(meta: &Metadata) -> i64 {
 }
 
 fn io_error(path: &str, e: &io::Error) -> AreaError {
+    if e.kind() == io::ErrorKind::NotFound {
+        return AreaError::Missing(path.to_string());
+    }
     let why = match e.kind() {
-        io::ErrorKind::NotFound => "does not exist".to_string(),
         io::ErrorKind::AlreadyExists => "already exists".to_string(),
         io::ErrorKind::DirectoryNotEmpty => "is a folder that is not empty".to_string(),
         _ => format!("cannot be used: {e}"),

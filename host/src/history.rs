@@ -34,6 +34,9 @@ pub struct PastRun {
     pub exit_code: u8,
     #[serde(skip)]
     started: i64,
+    /// When its JSON report was written.
+    #[serde(skip)]
+    written: std::time::Duration,
 }
 
 /// The keys of a JSON report the history reads; the rest of it is skipped.
@@ -91,6 +94,7 @@ impl PastRun {
             outcome,
             exit_code,
             started,
+            written: std::time::Duration::ZERO,
         }
     }
 
@@ -144,12 +148,30 @@ pub fn past_runs(data: &DataDir) -> std::io::Result<Vec<PastRun>> {
             serde_json::from_reader::<_, Head>(std::io::BufReader::new(file))
                 .map_err(std::io::Error::other)
         });
+        let written = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .unwrap_or_default();
         match read {
-            Ok(head) => runs.push(PastRun::from_head(id.to_string(), head)),
+            Ok(head) => {
+                let mut run = PastRun::from_head(id.to_string(), head);
+                run.written = written;
+                runs.push(run)
+            }
             Err(e) => tracing::warn!(report = %entry.path().display(), "not a report: {e}"),
         }
     }
-    runs.sort_by_key(|run| (run.started, same_second_rank(&run.id), run.id.clone()));
+    // Runs of one second: in the order their reports were written.
+    runs.sort_by_key(|run| {
+        (
+            run.started,
+            same_second_rank(&run.id),
+            run.written,
+            run.id.clone(),
+        )
+    });
     Ok(runs)
 }
 

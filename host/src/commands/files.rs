@@ -85,7 +85,9 @@ pub fn run(data: &DataDir, action: FilesAction) -> CmdResult {
 /// A path the area cannot serve is a usage error when it is malformed, else an I/O one.
 fn refused(e: AreaError) -> Error {
     match e {
-        AreaError::BadPath(..) | AreaError::Reserved(..) => Error::usage(e.to_string()),
+        AreaError::BadPath(..) | AreaError::Reserved(..) | AreaError::Missing(_) => {
+            Error::usage(e.to_string())
+        }
         AreaError::Io { .. } => Error::output(
             e.to_string(),
             std::io::Error::other("the file area refused it"),

@@ -53,6 +53,7 @@ pub fn ingest_once(data: &DataDir, settle: Option<u64>) -> Result<IngestReport, 
         crate::data_dir::create_private_dir(drop)
             .map_err(|e| Error::output(format!("cannot create {}", drop.display()), e))?;
     }
+    overlap(data, drop)?;
     let lock_path = data.root.join("ingest.lock");
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -68,6 +69,28 @@ pub fn ingest_once(data: &DataDir, settle: Option<u64>) -> Result<IngestReport, 
     let settle = Duration::from_secs(settle.unwrap_or(settings.settle_seconds));
     ingest::ingest(drop, &area, settle)
         .map_err(|e| Error::output(format!("cannot read the drop folder {}", drop.display()), e))
+}
+
+/// Refuses a drop folder that would take toolsync's own files: the data dir itself, a folder
+/// holding it, or one of its folders (the file area, the store…). A folder of its own inside
+/// the data dir (the default `sync/`) is fine.
+fn overlap(data: &DataDir, drop: &std::path::Path) -> Result<(), Error> {
+    let real = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let (drop, root) = (real(drop), real(&data.root));
+    let owned = ["files", "store", "runs", "pictures", "plugins"];
+    let clash = root.starts_with(&drop)
+        || owned
+            .iter()
+            .any(|folder| drop.starts_with(root.join(folder)));
+    if clash {
+        return Err(Error::usage(format!(
+            "the drop folder {} ([ingest] drop_dir) holds toolsync's own files (the data dir \
+             {}, its store or its file area): give it a folder of its own",
+            drop.display(),
+            root.display()
+        )));
+    }
+    Ok(())
 }
 
 /// The text report: a line per file, then the counts.

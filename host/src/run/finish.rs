@@ -80,16 +80,21 @@ impl ReportPaths {
     /// `reports/<stamp>_<name>.report.{txt,json}`, the stamp made unique if a report of that
     /// second exists.
     fn free(data: &DataDir, plan: &Plan<'_>, stamp: &str) -> ReportPaths {
-        let dir = data.reports();
-        let name = file_name(&plan.input);
-        let at = |s: &str| ReportPaths {
-            txt: dir.join(format!("{s}_{name}.report.txt")),
-            json: dir.join(format!("{s}_{name}.report.json")),
-        };
+        let at = |s: &str| ReportPaths::at(data, plan, s);
         at(&free_stamp(stamp, |s| {
             let p = at(s);
             vec![p.txt, p.json]
         }))
+    }
+
+    /// The reports' names for `stamp`, free or not.
+    fn at(data: &DataDir, plan: &Plan<'_>, stamp: &str) -> ReportPaths {
+        let dir = data.reports();
+        let name = file_name(&plan.input);
+        ReportPaths {
+            txt: dir.join(format!("{stamp}_{name}.report.txt")),
+            json: dir.join(format!("{stamp}_{name}.report.json")),
+        }
     }
 }
 
@@ -103,19 +108,20 @@ impl FinishPlan {
         stopped: bool,
     ) -> FinishPlan {
         let name = file_name(&plan.input);
+        // One stamp free for the reports and the archive alike: a run's id (its reports'
+        // name) names its archive too (`toolsync reports prune` removes them together).
+        let reports_at = |s: &str| ReportPaths::at(data, plan, s);
+        let archive_at = |s: &str| data.archives().join(format!("{s}_{name}"));
+        let stamp = free_stamp(stamp, |s| {
+            let reports = reports_at(s);
+            vec![reports.txt, reports.json, archive_at(s)]
+        });
         FinishPlan {
             finished_at: clock::now(),
             tryback: (with_tryback && plan.outputs.tryback)
-                .then(|| tryback_path(&plan.input, stamp)),
-            reports: plan
-                .outputs
-                .store_report
-                .then(|| ReportPaths::free(data, plan, stamp)),
-            archive: plan.outputs.archive.then(|| {
-                let dir = data.archives();
-                let stamp = free_stamp(stamp, |s| vec![dir.join(format!("{s}_{name}"))]);
-                dir.join(format!("{stamp}_{name}"))
-            }),
+                .then(|| tryback_path(&plan.input, &stamp)),
+            reports: plan.outputs.store_report.then(|| reports_at(&stamp)),
+            archive: plan.outputs.archive.then(|| archive_at(&stamp)),
             // A run stopped by --max-errors keeps its input for the next attempt.
             cleanup: plan.outputs.cleanup && !stopped,
         }
