@@ -329,3 +329,44 @@ fn a_client_s_relative_paths_are_its_own() {
     let (status, _) = daemon.terminate();
     assert_eq!(status.code(), Some(0));
 }
+
+/// A slow `on_finish` holds no schedule back, and what it started goes with it when the daemon
+/// stops.
+#[test]
+fn a_slow_on_finish_holds_nothing_back() {
+    let world = World::users();
+    // A duration no other process of this machine sleeps for: found by `pgrep` below.
+    let nap = "sleep 297.31";
+    config(
+        &world,
+        &format!("[users]\nschedule = \"* * * * * *\"\n[daemon]\non_finish = \"{nap}; true\"\n"),
+    );
+    let daemon = Daemon::start(&world);
+    let area = world.data.join("files");
+    std::fs::create_dir_all(&area).unwrap();
+    let file =
+        |name: &str| format!("username,firstname,lastname,email\n{name},F,L,{name}@example.org\n");
+    std::fs::write(area.join("userimport.csv"), file("first")).unwrap();
+    daemon.wait_for("the first run", || past_runs(&world).len() == 1);
+    // The first on_finish sleeps: the next file still runs at its time.
+    std::fs::write(area.join("userimport.csv"), file("second")).unwrap();
+    daemon.wait_for("the second run", || past_runs(&world).len() == 2);
+    let napping = || {
+        Command::new("pgrep")
+            .args(["-f", nap])
+            .output()
+            .map(|o| !o.stdout.is_empty())
+            .unwrap_or(false)
+    };
+    assert!(napping(), "on_finish runs");
+    let started = Instant::now();
+    let (status, log) = daemon.terminate();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!napping(), "the on_finish command's group is killed: {log}");
+}

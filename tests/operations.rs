@@ -8,6 +8,7 @@
 mod common;
 use common::*;
 
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -1280,4 +1281,100 @@ fn runall_exit_code_is_the_worst_of_the_runs() {
         "{}",
         text.stdout()
     );
+}
+
+/// A symbolic link in the file area (made by hand) never leads `files`, `ingest` or `run
+/// area:` out of the area nor into its reserved folders; a local target that is not a regular
+/// file (a FIFO here, a device in real life) is never replaced by `files get`.
+#[test]
+fn links_in_the_area_are_never_followed_out_of_it() {
+    let (world, sync) = drop_world();
+    let users = "username,firstname,lastname,email\nada,Ada,L,ada@example.org\n";
+    let local = world.file("u.csv", users);
+    ok(&world, &["run", "users", arg(&local)]);
+    let outside = world.root.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), "secret").unwrap();
+    let area = area(&world);
+    std::os::unix::fs::symlink("archives", area.join("arch")).unwrap();
+    std::os::unix::fs::symlink(&outside, area.join("out")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret.txt"), area.join("secret.txt")).unwrap();
+    for args in [
+        vec!["files", "put", arg(&local), "arch/x.csv"],
+        vec!["files", "put", arg(&local), "out/x.csv"],
+        vec!["files", "put", arg(&local), "secret.txt"],
+        vec!["files", "get", "out/secret.txt", "-"],
+        vec!["files", "get", "secret.txt", "-"],
+        vec!["files", "rm", "out/secret.txt"],
+        vec!["files", "mkdir", "arch/new"],
+    ] {
+        let refused = world.run_bounded(&args);
+        assert_eq!(
+            refused.code(),
+            2,
+            "{args:?}: {}{}",
+            refused.stdout(),
+            refused.stderr()
+        );
+        assert!(
+            refused.stderr().contains("symbolic link"),
+            "{args:?}: {}",
+            refused.stderr()
+        );
+        assert!(!refused.stdout().contains("secret"), "{args:?}");
+    }
+    assert_eq!(names(&outside), ["secret.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(outside.join("secret.txt")).unwrap(),
+        "secret"
+    );
+    // `rm` of the link itself removes the link, never its target.
+    ok(&world, &["files", "rm", "secret.txt"]);
+    assert!(outside.join("secret.txt").exists());
+    // A run never reads a reserved folder through a link.
+    let archive = names(&area.join("archives")).remove(0);
+    let refused = world.run_bounded(&["run", "users", &format!("area:arch/{archive}")]);
+    assert_eq!(refused.code(), 3, "{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("archives/"),
+        "{}",
+        refused.stderr()
+    );
+    // Ingest does not drop a file through a link either: it stays in the drop folder.
+    std::fs::create_dir_all(sync.join("out")).unwrap();
+    std::fs::write(sync.join("out/evil.csv"), users).unwrap();
+    std::fs::write(sync.join("out/evil.csv.done"), "").unwrap();
+    let run = world.run_bounded(&["ingest", "--json"]);
+    assert_eq!(run.code(), 1, "{}", run.stdout());
+    assert!(sync.join("out/evil.csv").exists());
+    assert_eq!(names(&outside), ["secret.txt"]);
+    // `files get` never replaces what is not a regular file.
+    let fifo = world.root.join("fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    ok(&world, &["files", "put", arg(&local), "plain.csv"]);
+    let refused = world.run_bounded(&["files", "get", "plain.csv", arg(&fifo), "--force"]);
+    assert_eq!(refused.code(), 2, "{}", refused.stderr());
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+}
+
+/// Ingest leaves the folders of the area as they are (their mode included), and a file its
+/// uploader removed meanwhile is no failure.
+#[test]
+fn ingest_keeps_the_area_s_folders_as_they_are() {
+    use std::os::unix::fs::PermissionsExt;
+    let (world, sync) = drop_world();
+    let shared = area(&world).join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o2770)).unwrap();
+    std::fs::create_dir_all(sync.join("shared")).unwrap();
+    std::fs::write(sync.join("shared/a.csv"), "x").unwrap();
+    std::fs::write(sync.join("shared/a.csv.done"), "").unwrap();
+    let report = ingest(&world, &[]);
+    assert_eq!(taken(&report), ["shared/a.csv"]);
+    let mode = std::fs::metadata(&shared).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o2770, "{mode:o}");
 }

@@ -80,6 +80,32 @@ impl FileArea {
                 }
             }
         }
+        // The folders on the way are real folders of the area: a symbolic link among them
+        // would lead out of it, or into a reserved folder under another name.
+        let mut on_the_way = path.parent();
+        while let Some(folder) = on_the_way.filter(|f| f.starts_with(&self.root) && *f != self.root)
+        {
+            if is_link(folder) {
+                return Err(AreaError::BadPath(
+                    name.into(),
+                    "a folder on its way is a symbolic link, which the file area never follows",
+                ));
+            }
+            on_the_way = folder.parent();
+        }
+        Ok(path)
+    }
+
+    /// `name` resolved, the last component a symbolic link refused too (what is read or
+    /// written there would be the link's target's).
+    fn resolve_no_link(&self, name: &str) -> Result<PathBuf, AreaError> {
+        let path = self.resolve(name)?;
+        if is_link(&path) {
+            return Err(AreaError::BadPath(
+                name.into(),
+                "a symbolic link, which the file area never follows",
+            ));
+        }
         Ok(path)
     }
 
@@ -189,6 +215,12 @@ impl FileArea {
                 ),
             });
         }
+        if is_link(&path) {
+            return Err(AreaError::BadPath(
+                name,
+                "a symbolic link, which the file area never follows nor replaces",
+            ));
+        }
         let replaced = path.exists();
         if replaced && !path.is_file() {
             return Err(AreaError::Io {
@@ -205,7 +237,7 @@ impl FileArea {
     /// Opens area file `name` for reading (reserved folders included: archives and reports are
     /// there to be read).
     pub fn open(&self, name: &str) -> Result<(File, u64), AreaError> {
-        let path = self.resolve(name)?;
+        let path = self.resolve_no_link(name)?;
         let shown = shown(&self.root, &path);
         let meta = std::fs::metadata(&path).map_err(|e| io_error(&shown, &e))?;
         if !meta.is_file() {
@@ -240,9 +272,32 @@ impl FileArea {
     /// Creates folder `name` and its missing parents (owner-only); an existing folder is fine.
     pub fn mkdir(&self, name: &str) -> Result<(), AreaError> {
         let path = self.writable(name, "toolsync makes its own folders there")?;
-        crate::data_dir::create_private_dir(&path)
-            .map_err(|e| io_error(&shown(&self.root, &path), &e))
+        if is_link(&path) {
+            return Err(AreaError::BadPath(
+                name.into(),
+                "a symbolic link, which the file area never follows",
+            ));
+        }
+        make_dirs(&path).map_err(|e| io_error(&shown(&self.root, &path), &e))
     }
+}
+
+/// Whether `path` is a symbolic link (not followed).
+fn is_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Creates `dir` and its missing parents, new ones owner-only; folders already there keep
+/// their mode (an operator may have opened one to a group).
+pub fn make_dirs(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 /// `path` as an area path, `/`-separated.
@@ -310,11 +365,8 @@ pub fn write_atomic(
     write: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.partial-{}", std::process::id()));
+    // Short, whatever the name's length (a name may take the 255 bytes a file system allows).
+    let temp = dir.join(format!(".toolsync-partial-{}", std::process::id()));
     let attempt = || -> io::Result<()> {
         let mut out = crate::run::report::private_file(&temp)?;
         write(&mut out)?;

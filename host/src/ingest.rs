@@ -107,6 +107,8 @@ pub fn ingest(drop: &Path, area: &FileArea, settle: Duration) -> io::Result<Inge
                 path: candidate.shown,
                 why: "changed while it was being taken: left for the next ingest".into(),
             }),
+            // Removed by its uploader meanwhile: nothing to take, nothing lost.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !candidate.path.exists() => {}
             Err(e) => {
                 tracing::warn!(file = %candidate.shown, "ingest: cannot take it: {e}");
                 report.failed.push(Left {
@@ -209,7 +211,13 @@ fn take(candidate: &Candidate, area: &FileArea) -> io::Result<Option<Taken>> {
         .resolve(&candidate.shown)
         .map_err(|e| io::Error::other(e.to_string()))?;
     let folder = wanted.parent().unwrap_or(&area.root).to_path_buf();
-    crate::data_dir::create_private_dir(&folder)?;
+    area::make_dirs(&folder).map_err(|e| match e.kind() {
+        io::ErrorKind::AlreadyExists | io::ErrorKind::NotADirectory => io::Error::other(format!(
+            "{} is a file in the file area where this file needs a folder: rename one of them",
+            area::shown(&area.root, &folder)
+        )),
+        _ => e,
+    })?;
     let (target, renamed) = link_into(&candidate.path, &wanted)?;
     area::sync_dir(&folder);
     std::fs::remove_file(&candidate.path)?;
@@ -260,11 +268,8 @@ fn crosses_devices(e: &io::Error) -> bool {
 
 /// A synced, owner-only copy of `source` under a hidden name beside `wanted`.
 fn copy_beside(source: &Path, wanted: &Path) -> io::Result<PathBuf> {
-    let name = wanted
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = wanted.with_file_name(format!(".{name}.ingest-{}", std::process::id()));
+    // Short, whatever the name's length; hidden, so that nothing takes it for an input.
+    let temp = wanted.with_file_name(format!(".toolsync-ingest-{}", std::process::id()));
     let mut out = crate::run::report::private_file(&temp)?;
     io::copy(&mut File::open(source)?, &mut out)?;
     out.sync_all()?;

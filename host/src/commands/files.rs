@@ -11,6 +11,7 @@ use clap::Subcommand;
 use crate::area::{write_atomic, AreaError, FileArea};
 use crate::data_dir::DataDir;
 use crate::error::{CmdResult, Error, ExitCode};
+use crate::escape::escape_controls;
 use crate::output::{self, Out};
 
 #[derive(Subcommand, Debug, Clone)]
@@ -62,7 +63,7 @@ pub fn run(data: &DataDir, action: FilesAction) -> CmdResult {
                 output::note(format!("{written}: replaced"));
             }
             let mut out = Out::stdout();
-            out.line(&written)?;
+            out.line(&escape_controls(&written))?;
             out.flush()?;
             Ok(ExitCode::Ok)
         }
@@ -120,7 +121,7 @@ fn ls(area: &FileArea, dir: &str, json: bool) -> CmdResult {
             out.line(&format!(
                 "{size:>12}  {}  {}",
                 zone.stamp(entry.modified),
-                entry.path
+                escape_controls(&entry.path)
             ))?;
         }
     }
@@ -141,6 +142,13 @@ fn get(area: &FileArea, name: &str, local: Option<&Path>, force: bool) -> CmdRes
         Some(path) => path.to_path_buf(),
         None => PathBuf::from(file_name(name)),
     };
+    if std::fs::symlink_metadata(&target).is_ok_and(|m| !m.is_file()) {
+        return Err(Error::usage(format!(
+            "{} is not a regular file (a device, a folder, a link...): it is never replaced; \
+             give a file name, or `-` for stdout",
+            target.display()
+        )));
+    }
     if target.exists() && !force {
         return Err(Error::usage(format!(
             "{} exists: give --force to replace it, or another local name",

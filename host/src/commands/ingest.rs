@@ -7,6 +7,7 @@ use crate::area::FileArea;
 use crate::config::HostSettings;
 use crate::data_dir::DataDir;
 use crate::error::{CmdResult, Error, ExitCode, StoreError};
+use crate::escape::escape_controls;
 use crate::ingest::{self, IngestReport};
 use crate::output::Out;
 
@@ -97,7 +98,11 @@ fn overlap(data: &DataDir, drop: &std::path::Path) -> Result<(), Error> {
 pub fn text(report: &IngestReport) -> Vec<String> {
     let mut lines = Vec::new();
     for taken in &report.taken {
-        let mut line = format!("taken: {} -> {}", taken.from, taken.to);
+        let mut line = format!(
+            "taken: {} -> {}",
+            escape_controls(&taken.from),
+            escape_controls(&taken.to)
+        );
         if taken.renamed {
             line.push_str(" (a file of that name is already in the file area)");
         }
@@ -105,7 +110,11 @@ pub fn text(report: &IngestReport) -> Vec<String> {
     }
     for (word, files) in [("left", &report.left), ("failed", &report.failed)] {
         for file in files {
-            lines.push(format!("{word}: {}: {}", file.path, file.why));
+            lines.push(format!(
+                "{word}: {}: {}",
+                escape_controls(&file.path),
+                escape_controls(&file.why)
+            ));
         }
     }
     lines.push(format!(

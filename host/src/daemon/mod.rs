@@ -22,11 +22,12 @@
 //!   killed, resumes when the daemon starts again (it runs the journaled file first).
 
 pub mod client;
+mod notify;
 pub mod protocol;
 mod server;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -39,6 +40,7 @@ use crate::error::{CmdResult, ConfigError, Error, ExitCode, StoreError};
 use crate::loader::{LoadedProcessor, Registry};
 use crate::run::{Finished, Journal, RunArgs, Tap, JOURNAL_SPACE};
 use crate::schedule::Schedule;
+use notify::Notifier;
 
 /// Set by SIGTERM or SIGINT: runs stop after their batch in progress (`run::stream`).
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -67,7 +69,15 @@ struct Scheduled<'r> {
 pub fn run(data: &DataDir, registry: &Registry) -> CmdResult {
     let _lock = DaemonLock::take(data)?;
     install_signals()?;
+    if !data.root.is_dir() {
+        return Err(Error::usage(format!(
+            "no data dir at {}: is --data-dir right? (a daemon feeds a data dir set up \
+             beforehand: its toolsync.toml says what to run when)",
+            data.root.display()
+        )));
+    }
     let settings = HostSettings::read(data)?;
+    let notifier = Notifier::start(settings.on_finish.clone());
     let mut scheduled = schedules(data, registry)?;
     if scheduled.is_empty() {
         tracing::warn!(
@@ -86,7 +96,7 @@ pub fn run(data: &DataDir, registry: &Registry) -> CmdResult {
         schedules = scheduled.len(),
         "daemon started"
     );
-    resume_interrupted(data, registry, &settings);
+    resume_interrupted(data, registry, &notifier);
     let now = clock::now();
     for s in &mut scheduled {
         s.next = s.schedule.next_after(now);
@@ -113,7 +123,7 @@ pub fn run(data: &DataDir, registry: &Registry) -> CmdResult {
             })
             .map(|s| s.processor)
             .collect();
-        fire(data, registry, &settings, &due);
+        fire(data, registry, &notifier, &due);
         let after = clock::now().max(now);
         for s in scheduled
             .iter_mut()
@@ -126,6 +136,7 @@ pub fn run(data: &DataDir, registry: &Registry) -> CmdResult {
     tracing::info!("stopping: waiting for the run in progress to commit its batch");
     let _turn = run_turn();
     drop(socket);
+    notifier.stop();
     store.flush_all()?;
     tracing::info!("daemon stopped");
     Ok(ExitCode::Ok)
@@ -199,7 +210,7 @@ fn open_store(data: &DataDir) -> Result<Option<crate::store::Store>, Error> {
 
 /// Runs first what a stopped or killed daemon (or run) left half done: each journaled file,
 /// so that it is applied exactly once.
-fn resume_interrupted(data: &DataDir, registry: &Registry, settings: &HostSettings) {
+fn resume_interrupted(data: &DataDir, registry: &Registry, notifier: &Notifier) {
     let Ok(store) = data.open_store() else { return };
     let journals: Vec<(String, Journal)> = store
         .scan_space(JOURNAL_SPACE, b"")
@@ -231,12 +242,12 @@ fn resume_interrupted(data: &DataDir, registry: &Registry, settings: &HostSettin
             tracing::error!(processor = %name, "the resumed run failed: {e}");
         }
         let finished = std::mem::take(&mut *tap.lock().unwrap_or_else(|p| p.into_inner()));
-        after_runs(settings, &finished);
+        after_runs(notifier, &finished);
     }
 }
 
 /// A scheduled time: ingest, then the due processors in bundle order.
-fn fire(data: &DataDir, registry: &Registry, settings: &HostSettings, due: &[&LoadedProcessor]) {
+fn fire(data: &DataDir, registry: &Registry, notifier: &Notifier, due: &[&LoadedProcessor]) {
     let names: Vec<&str> = due.iter().map(|p| p.manifest.name.as_str()).collect();
     tracing::info!(processors = ?names, "schedule due");
     match crate::commands::ingest::ingest_once(data, None) {
@@ -267,25 +278,27 @@ fn fire(data: &DataDir, registry: &Registry, settings: &HostSettings, due: &[&Lo
                     "no file" => {
                         tracing::info!(processor = %step.processor, "no default file in the file area: nothing to run")
                     }
+                    _ if stop_requested() => {
+                        tracing::info!(processor = %step.processor, note = ?step.note, "stopped")
+                    }
+                    "error" => {
+                        tracing::error!(processor = %step.processor, note = ?step.note, "not run")
+                    }
                     _ => {
                         tracing::info!(processor = %step.processor, status = step.status, note = ?step.note, "not run")
                     }
                 }
-                if let (true, Some(note)) = (step.status != "no file", &step.note) {
-                    if step.exit_code != 0 {
-                        tracing::error!(processor = %step.processor, "{note}");
-                    }
-                }
             }
             let runs: Vec<Finished> = summary.steps.into_iter().flat_map(|s| s.runs).collect();
-            after_runs(settings, &runs);
+            after_runs(notifier, &runs);
         }
         Err(e) => tracing::error!("the scheduled runs failed: {e}"),
     }
 }
 
-/// Logs each run's outcome and hands its report to `on_finish`.
-fn after_runs(settings: &HostSettings, runs: &[Finished]) {
+/// Logs each run's outcome and hands its report to `on_finish` (in the background: a slow
+/// command never holds the schedules back).
+fn after_runs(notifier: &Notifier, runs: &[Finished]) {
     for run in runs {
         let log = format!(
             "{}: {} rows {} (ok {}, failed {}, skipped {}), exit {}",
@@ -302,68 +315,7 @@ fn after_runs(settings: &HostSettings, runs: &[Finished]) {
         } else {
             tracing::warn!(processor = %run.processor, "{log}");
         }
-        if let Some(command) = &settings.on_finish {
-            if let Err(e) = on_finish(command, run) {
-                tracing::error!(processor = %run.processor, command = %command, "on_finish failed: {e}");
-            }
-        }
-    }
-}
-
-/// How long `on_finish` may take before it is killed.
-const ON_FINISH_LIMIT: Duration = Duration::from_secs(60);
-
-/// Runs `command` with `sh -c`, the run's JSON report on its stdin (the stored one, else the
-/// run's summary), and `TOOLSYNC_PROCESSOR`, `TOOLSYNC_OUTCOME`, `TOOLSYNC_EXIT_CODE`,
-/// `TOOLSYNC_REPORT` in its environment.
-fn on_finish(command: &str, run: &Finished) -> Result<(), String> {
-    let report: Vec<u8> = match run.report.as_deref().map(std::fs::read) {
-        Some(Ok(bytes)) => bytes,
-        _ => serde_json::to_vec(run).map_err(|e| e.to_string())?,
-    };
-    let mut child = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .env("TOOLSYNC_PROCESSOR", &run.processor)
-        .env("TOOLSYNC_OUTCOME", run.outcome)
-        .env("TOOLSYNC_EXIT_CODE", run.exit_code.to_string())
-        .env(
-            "TOOLSYNC_REPORT",
-            run.report
-                .as_deref()
-                .map(Path::as_os_str)
-                .unwrap_or_default(),
-        )
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start it: {e}"))?;
-    let mut stdin = child.stdin.take().expect("piped");
-    let writer = std::thread::spawn(move || {
-        // A command that does not read its stdin is no failure.
-        let _ = stdin.write_all(&report);
-    });
-    let started = std::time::Instant::now();
-    let status = loop {
-        match child.try_wait().map_err(|e| e.to_string())? {
-            Some(status) => break status,
-            None if started.elapsed() > ON_FINISH_LIMIT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let _ = writer.join();
-                return Err(format!(
-                    "still running after {} s: killed",
-                    ON_FINISH_LIMIT.as_secs()
-                ));
-            }
-            None => std::thread::sleep(Duration::from_millis(50)),
-        }
-    };
-    let _ = writer.join();
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("it ended with {status}"))
+        notifier.send(run);
     }
 }
 

@@ -140,7 +140,21 @@ fn in_area(area: &Path, name: &Path) -> Result<PathBuf, String> {
             name.display()
         ));
     }
-    Ok(area.join(name))
+    let path = area.join(name);
+    // A symbolic link in the area does not make a reserved folder readable under another name.
+    if let (Ok(real), Ok(area_real)) = (std::fs::canonicalize(&path), std::fs::canonicalize(area)) {
+        if let Some(folder) = crate::area::RESERVED
+            .iter()
+            .find(|r| real.starts_with(area_real.join(r)))
+        {
+            return Err(format!(
+                "`{}` leads into the file area's {folder}/ (a symbolic link), which is never \
+                 read as input",
+                name.display()
+            ));
+        }
+    }
+    Ok(path)
 }
 
 /// The prefix that names a file in the file area only.
