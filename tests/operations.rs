@@ -998,7 +998,7 @@ fn reports_list_show_and_prune() {
             );
         }
     }
-    assert_eq!(names(&archives), [courses_id.clone()]);
+    assert_eq!(names(&archives), std::slice::from_ref(&courses_id));
     let after = json(&ok(&world, &["reports", "--json"]));
     let mut kept = strings(&after, "id");
     kept.sort();
@@ -1103,7 +1103,11 @@ fn reports_prune_never_removes_the_archive_of_a_kept_run() {
         ));
         let real = json(&ok(&world, &["reports", "prune", "--keep", "1", "--json"]));
         let kept = json(&ok(&world, &["reports", "--json"]));
-        assert_eq!(strings(&kept, "id"), [applied_id.clone()], "{kept}");
+        assert_eq!(
+            strings(&kept, "id"),
+            std::slice::from_ref(&applied_id),
+            "{kept}"
+        );
         assert!(
             archives.join(&archive).is_file(),
             "prune removed {archive}, the archive of the run it kept ({applied_id}): dry run \
@@ -1111,7 +1115,7 @@ fn reports_prune_never_removes_the_archive_of_a_kept_run() {
         );
         assert_eq!(
             names(&archives),
-            [archive.clone()],
+            std::slice::from_ref(&archive),
             "only the kept run's archive is left"
         );
         assert_eq!(
