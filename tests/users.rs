@@ -338,3 +338,51 @@ fn an_update_lists_each_changed_field_in_dry_and_real_runs() {
     }
     assert_eq!(world.show_user("ann").unwrap()["city"], "Paris");
 }
+
+/// The brake on mass deletions, end to end: refused before any row (exit 3, the numbers
+/// named, nothing applied, not archived), through with `--force` (the report says so).
+#[test]
+fn a_file_deleting_most_accounts_is_refused_unless_forced() {
+    let world = World::users();
+    let mut accounts = String::from("username,firstname,lastname,email\n");
+    for i in 0..20 {
+        accounts.push_str(&format!("u{i},U,{i},u{i}@example.org\n"));
+    }
+    let accounts = world.file("accounts.csv", accounts);
+    assert_eq!(
+        world
+            .run(&["run", "users", accounts.to_str().unwrap()])
+            .code(),
+        0
+    );
+    let mut wrong = String::from("username,deleted\n");
+    for i in 0..15 {
+        wrong.push_str(&format!("u{i},1\n"));
+    }
+    let wrong = world.file("wrong.csv", wrong);
+    let refused = world.run(&["run", "users", wrong.to_str().unwrap()]);
+    assert_eq!(refused.code(), 3, "{}", refused.stderr());
+    assert!(
+        refused
+            .stderr()
+            .contains("would delete 15 of the 20 accounts"),
+        "{}",
+        refused.stderr()
+    );
+    assert!(world.export_users().iter().all(|u| u["deleted"] == false));
+    let (code, report) = world.run_json("users", &wrong, &["--force"]);
+    assert_eq!(code, 0);
+    assert!(
+        report["warnings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("--force: deleting 15 of 20 accounts"),
+        "{report}"
+    );
+    let deleted = world
+        .export_users()
+        .iter()
+        .filter(|u| u["deleted"] == true)
+        .count();
+    assert_eq!(deleted, 15);
+}

@@ -384,6 +384,9 @@ pub mod protocol {
     /// Manifest option (API 1.6): the processors this one runs after in a bundle (`toolsync
     /// runall`, the daemon), comma-separated; its default value carries the list.
     pub const AFTER_OPTION: &str = "_after";
+    /// Manifest option (API 1.6): the survey pass runs only when the file has one of these
+    /// columns (comma-separated; users surveys a file with a `deleted` column only).
+    pub const SURVEY_WHEN_OPTION: &str = "_survey_when";
     /// Run option set by the host on the survey run only.
     pub const PHASE_OPTION: &str = "_phase";
     /// The value of [`PHASE_OPTION`] on the survey run.

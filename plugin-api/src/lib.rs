@@ -13,6 +13,7 @@
 
 pub mod abi;
 pub mod blobs;
+pub mod brake;
 pub mod engine;
 pub mod export;
 pub mod files;

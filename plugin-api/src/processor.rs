@@ -511,9 +511,38 @@ impl Manifest {
         ))
     }
 
+    /// Asks for the survey pass only for files that have one of `columns` (API 1.6): a file
+    /// without them is read once. The protocol flags `_survey` and `_survey_when` carry it; a
+    /// host before 1.6 surveys every file.
+    pub fn surveyed_when(self, columns: &[&str]) -> Self {
+        self.surveyed().option(OptionSpec::new(
+            protocol::SURVEY_WHEN_OPTION,
+            &columns.join(","),
+            "(protocol) the host surveys files with one of these columns only",
+        ))
+    }
+
     /// Whether the manifest asks for the survey pass (it declares `_survey`, default `true`).
     pub fn is_surveyed(&self) -> bool {
         self.flag(protocol::SURVEY_OPTION)
+    }
+
+    /// Whether a file with these columns is surveyed ([`Manifest::surveyed_when`]).
+    pub fn surveys(&self, columns: &[impl AsRef<str>]) -> bool {
+        if !self.is_surveyed() {
+            return false;
+        }
+        let Some(when) = self
+            .options
+            .iter()
+            .find(|o| o.key.as_str() == protocol::SURVEY_WHEN_OPTION)
+        else {
+            return true;
+        };
+        when.default
+            .split(',')
+            .map(str::trim)
+            .any(|c| columns.iter().any(|have| have.as_ref() == c))
     }
 
     /// Declares that the processor writes nothing (API 1.2): the host refuses its writes, and
@@ -609,6 +638,11 @@ impl Manifest {
                 )
             })
             .collect()
+    }
+
+    /// Several options at once (the brake's two, [`crate::brake::options`]).
+    pub fn options(self, options: impl IntoIterator<Item = OptionSpec>) -> Self {
+        options.into_iter().fold(self, Manifest::option)
     }
 
     pub fn option(mut self, option: OptionSpec) -> Self {

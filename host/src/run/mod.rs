@@ -227,7 +227,8 @@ pub fn run(
         // 3. Survey, then start the processor.
         let spec = plan.spec(&opened.columns, summary.started_at);
         // An archive is not surveyed: no archive processor asks for it.
-        let surveyed = if processor.manifest.is_surveyed() && opened.csv_info().is_some() {
+        let surveyed = if processor.manifest.surveys(&opened.columns) && opened.csv_info().is_some()
+        {
             tracing::info!("surveying the whole file before any row is applied");
             survey::survey(&plan, &spec, &store)
         } else {

@@ -236,6 +236,24 @@ impl Users {
         Ok(txn.get_json(SPACE, &id_key(id))?)
     }
 
+    /// How many accounts are not deleted (one pass over the accounts, streamed).
+    pub fn count_live(txn: &impl StoreRead) -> ModelResult<u64> {
+        #[derive(serde::Deserialize)]
+        struct Flag {
+            #[serde(default)]
+            deleted: bool,
+        }
+        let mut live = 0;
+        txn.for_each(SPACE, b"", &mut |_, value| {
+            let flag: Flag = serde_json::from_slice(value).map_err(|e| {
+                crate::txn::StoreError::Failure(format!("corrupt record in `{SPACE}` ({e})"))
+            })?;
+            live += u64::from(!flag.deleted);
+            Ok(true)
+        })?;
+        Ok(live)
+    }
+
     pub fn by_username(txn: &impl StoreRead, username: &str) -> ModelResult<Option<User>> {
         USERNAMES.follow(txn, username.to_lowercase().as_bytes(), Self::get)
     }

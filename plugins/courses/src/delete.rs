@@ -6,19 +6,20 @@
 //! than `max_delete_ratio` × the courses in the store refuses the file, unless the run has
 //! `--force` (the report then says so). Dry runs are surveyed too.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use toolsync_plugin_api::model::{CourseKey, Courses};
 use toolsync_plugin_api::{
-    ColumnSpec, Derived, Manifest, OptionSpec, Outcome, Processor, ReadTxn, Row, RowError,
-    RowHandler, StartContext, StartError, Txn,
+    ColumnSpec, Derived, Manifest, Outcome, Processor, ReadTxn, Row, RowError, RowHandler,
+    StartContext, StartError, Txn,
 };
 
 use toolsync_plugin_api::keys;
 
 /// The one column of a headerless, whole-line file.
 pub const COLUMN: &str = "course";
-pub const RATIO_OPTION: &str = "max_delete_ratio";
+pub use toolsync_plugin_api::brake::RATIO_OPTION;
+use toolsync_plugin_api::brake::{self, Brake};
 
 pub struct CourseDelete;
 
@@ -42,24 +43,16 @@ impl Processor for CourseDelete {
             .required(),
         )
         .option(keys::course_key_option())
-        .option(OptionSpec::new(
-            RATIO_OPTION,
-            "0.5",
-            "refuse a file naming more than this share (0 to 1) of the store's courses, unless --force",
-        ))
+        // Its threshold predates the brake's minimum: from one course on.
+        .options(brake::options(1))
     }
 
     fn start(&self, ctx: &StartContext) -> Result<Box<dyn RowHandler>, StartError> {
         let key = ctx.course_key()?;
-        let ratio = Ratio::parse(ctx.option(RATIO_OPTION))
-            .map_err(|e| StartError::BadOption(format!("option `{RATIO_OPTION}`: {e}").into()))?;
         Ok(Box::new(DeleteRun {
             key,
-            ratio,
-            force: ctx.force,
+            brake: Brake::new(ctx, "courses")?.said_as("delete", "deleting"),
             now: ctx.started_at,
-            named: HashSet::new(),
-            survey_error: None,
             deleted: HashMap::new(),
         }))
     }
@@ -67,13 +60,9 @@ impl Processor for CourseDelete {
 
 pub struct DeleteRun {
     key: CourseKey,
-    ratio: Ratio,
-    force: bool,
+    /// Survey: the distinct existing courses the file names (bounded by the store).
+    brake: Brake,
     now: i64,
-    /// Survey: the distinct ids of the existing courses the file names (bounded by the store).
-    named: HashSet<u64>,
-    /// Survey: the first store error; a partial count must not let a file through.
-    survey_error: Option<String>,
     /// Key as written → line that deleted it, for the reason of a repeated key (bounded by the
     /// store's courses too).
     deleted: HashMap<String, u64>,
@@ -81,7 +70,7 @@ pub struct DeleteRun {
 
 impl RowHandler for DeleteRun {
     fn survey(&mut self, row: &Row<'_>, store: &ReadTxn<'_>) {
-        if self.survey_error.is_some() {
+        if self.brake.has_failed() {
             return;
         }
         let value = row.get(COLUMN).unwrap_or("");
@@ -89,46 +78,14 @@ impl RowHandler for DeleteRun {
             return;
         }
         match Courses::find(store, self.key, value) {
-            Ok(Some(course)) => {
-                self.named.insert(course.id);
-            }
+            Ok(Some(course)) => self.brake.count(course.id.to_be_bytes()),
             Ok(None) => {}
-            Err(e) => self.survey_error = Some(format!("line {}: {e}", row.line)),
+            Err(e) => self.brake.failed(row.line, e),
         }
     }
 
     fn survey_verdict(&mut self, store: &ReadTxn<'_>) -> Result<Option<String>, StartError> {
-        if let Some(e) = &self.survey_error {
-            return Err(StartError::Refused(
-                format!("the store could not be read while counting the courses to delete: {e}")
-                    .into(),
-            ));
-        }
-        let total = Courses::count(store).map_err(|e| {
-            StartError::Refused(format!("the store could not be read to count courses: {e}").into())
-        })?;
-        let found = self.named.len() as u64;
-        // Nothing in the store, nothing to delete: no threshold to apply.
-        if total == 0 || !self.ratio.exceeded(found, total) {
-            return Ok(None);
-        }
-        if !self.force {
-            return Err(StartError::Refused(
-                format!(
-                    "the file would delete {found} of the {total} courses in the store (more than \
-                     {RATIO_OPTION} = {ratio} × {total} = {limit}); check the file, or run with --force",
-                    ratio = self.ratio,
-                    limit = self.ratio.times(total),
-                )
-                .into(),
-            ));
-        }
-        Ok(Some(format!(
-            "--force: deleting {found} of {total} courses, over {RATIO_OPTION} = {} ({} × {total} = {})",
-            self.ratio,
-            self.ratio,
-            self.ratio.times(total)
-        )))
+        self.brake.verdict(|| Courses::count(store))
     }
 
     fn apply(
@@ -155,76 +112,6 @@ impl RowHandler for DeleteRun {
         }
         Ok(outcome)
     }
-}
-
-/// `max_delete_ratio`: a decimal number from 0 to 1, kept exact (`num / 10^scale`) so that a
-/// count equal to the limit always passes, whatever the binary rounding of `0.1 × 30`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ratio {
-    num: u64,
-    scale: u32,
-}
-
-impl Ratio {
-    /// At most this many decimals (10^18 still fits a u64).
-    const MAX_SCALE: u32 = 18;
-
-    /// `0.5`, `.5`, `1`, `1.0`, `0` … (decimal digits, one optional `.`).
-    pub fn parse(text: &str) -> Result<Ratio, String> {
-        let text = text.trim();
-        let bad = || format!("`{text}` is not a number from 0 to 1 (e.g. 0.5)");
-        let (int, frac) = text.split_once('.').unwrap_or((text, ""));
-        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
-            return Err(bad());
-        }
-        let frac = frac.trim_end_matches('0');
-        let int = int.trim_start_matches('0');
-        if frac.len() > Self::MAX_SCALE as usize {
-            return Err(format!("`{text}`: at most {} decimals", Self::MAX_SCALE));
-        }
-        let scale = frac.len() as u32;
-        let ratio = match int {
-            "" => Ratio {
-                num: if frac.is_empty() {
-                    0
-                } else {
-                    frac.parse().map_err(|_| bad())?
-                },
-                scale,
-            },
-            "1" if frac.is_empty() => Ratio { num: 1, scale: 0 },
-            _ => return Err(format!("`{text}` is over 1: the ratio goes from 0 to 1")),
-        };
-        Ok(ratio)
-    }
-
-    /// Whether `count` is more than this ratio of `total`.
-    pub fn exceeded(self, count: u64, total: u64) -> bool {
-        u128::from(count) * 10u128.pow(self.scale) > u128::from(self.num) * u128::from(total)
-    }
-
-    /// This ratio × `total`, exactly, as a decimal (`3.5`, `5`).
-    pub fn times(self, total: u64) -> String {
-        decimal(u128::from(self.num) * u128::from(total), self.scale)
-    }
-}
-
-impl std::fmt::Display for Ratio {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&decimal(u128::from(self.num), self.scale))
-    }
-}
-
-/// `value / 10^scale` written in decimal, without trailing zeros.
-fn decimal(value: u128, scale: u32) -> String {
-    let unit = 10u128.pow(scale);
-    let (int, frac) = (value / unit, value % unit);
-    if frac == 0 {
-        return int.to_string();
-    }
-    let frac = format!("{frac:0width$}", width = scale as usize);
-    format!("{int}.{}", frac.trim_end_matches('0'))
 }
 
 #[cfg(test)]
@@ -260,34 +147,6 @@ mod tests {
         let rows: Vec<[&str; 1]> = keys.iter().map(|k| [*k]).collect();
         let rows: Vec<&[&str]> = rows.iter().map(|r| r.as_slice()).collect();
         runner.run(store, &[COLUMN], &rows)
-    }
-
-    #[test]
-    fn ratios_parse_exactly() {
-        for (text, shown) in [
-            ("0.5", "0.5"),
-            (".5", "0.5"),
-            ("0.50", "0.5"),
-            ("1", "1"),
-            ("1.000", "1"),
-            ("0", "0"),
-            ("0.0", "0"),
-            ("00.25", "0.25"),
-            (" 0.1 ", "0.1"),
-        ] {
-            assert_eq!(Ratio::parse(text).unwrap().to_string(), shown, "{text}");
-        }
-        for bad in [
-            "", ".", "-0.5", "1.5", "2", "0,5", "5e-1", "abc", "0.5.1", "50%",
-        ] {
-            assert!(Ratio::parse(bad).is_err(), "{bad}");
-        }
-        let tenth = Ratio::parse("0.1").unwrap();
-        assert!(!tenth.exceeded(3, 30), "0.1 × 30 is exactly 3");
-        assert!(tenth.exceeded(4, 30));
-        assert_eq!(tenth.times(30), "3");
-        assert_eq!(Ratio::parse("0.5").unwrap().times(7), "3.5");
-        assert_eq!(Ratio::parse("0.333").unwrap().times(10), "3.33");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! create it, or revive/rename/update it. Every row ends with one outcome about the account,
 //! named by its username (or by the identity value when there is no account).
 
+use toolsync_plugin_api::abi::protocol;
+use toolsync_plugin_api::brake::Brake;
 use toolsync_plugin_api::model::diff::{self, DiffRules};
 use toolsync_plugin_api::model::registry::user_fields;
 use toolsync_plugin_api::model::{PasswordState, User, UserKey, Users};
@@ -23,6 +25,8 @@ pub struct UsersRun {
     targets: Vec<Target>,
     cohorts: CohortColumns,
     enrolments: EnrolmentColumns,
+    /// The survey's count of the live accounts the file would soft-delete.
+    brake: Brake,
 }
 
 impl UsersRun {
@@ -31,12 +35,14 @@ impl UsersRun {
         targets: Vec<Target>,
         cohorts: CohortColumns,
         enrolments: EnrolmentColumns,
+        brake: Brake,
     ) -> Self {
         UsersRun {
             settings,
             targets,
             cohorts,
             enrolments,
+            brake,
         }
     }
 
@@ -246,6 +252,34 @@ fn describe_changes(before: &User, after: &User) -> Vec<String> {
 }
 
 impl RowHandler for UsersRun {
+    /// Counts the live accounts the file soft-deletes (`deleted = 1`), for the brake.
+    fn survey(&mut self, row: &Row<'_>, store: &ReadTxn<'_>) {
+        if !Self::deleting(row) || self.brake.has_failed() {
+            return;
+        }
+        let Ok(key) = self.settings.identity_value(row) else {
+            return; // fails when applied
+        };
+        match self.settings.locate(store, row, &key) {
+            Ok(found) => {
+                if let Some(user) = found.account.filter(|u| !u.deleted) {
+                    self.brake.count(user.id.to_be_bytes());
+                }
+            }
+            Err(e) if e.reason.starts_with(protocol::STORE_FAILURE) => {
+                self.brake.failed(row.line, e.reason)
+            }
+            Err(_) => {} // fails when applied
+        }
+    }
+
+    fn survey_verdict(
+        &mut self,
+        store: &ReadTxn<'_>,
+    ) -> Result<Option<String>, toolsync_plugin_api::StartError> {
+        self.brake.verdict(|| Users::count_live(store))
+    }
+
     /// The account as the row names it: its identity value.
     fn subject(&self, row: &Row<'_>) -> String {
         row.get(self.settings.identity.column())

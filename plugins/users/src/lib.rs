@@ -24,6 +24,7 @@ pub mod password;
 #[cfg(test)]
 mod tests;
 
+use toolsync_plugin_api::brake::{self, Brake};
 use toolsync_plugin_api::{ColumnSpec, Manifest, Processor, RowHandler, StartContext, StartError};
 
 use crate::apply::UsersRun;
@@ -100,6 +101,9 @@ impl Processor for UsersProcessor {
         options::specs()
             .into_iter()
             .fold(manifest, Manifest::option)
+            // The brake on mass deletions: counted in a survey of files that can delete.
+            .options(brake::options(10))
+            .surveyed_when(&["deleted"])
     }
 
     fn start(&self, ctx: &StartContext) -> Result<Box<dyn RowHandler>, StartError> {
@@ -108,8 +112,9 @@ impl Processor for UsersProcessor {
         let targets = Target::present(ctx.columns(), settings.identity.column());
         let cohorts = CohortColumns::of(ctx.columns());
         let enrolments = EnrolmentColumns::of(ctx.columns(), settings.course_key);
+        let brake = Brake::new(ctx, "accounts")?.said_as("delete", "deleting");
         Ok(Box::new(UsersRun::new(
-            settings, targets, cohorts, enrolments,
+            settings, targets, cohorts, enrolments, brake,
         )))
     }
 }

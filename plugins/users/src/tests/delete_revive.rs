@@ -98,3 +98,58 @@ fn suspended_suspends_and_reactivates() {
     assert_failed(&report.rows[4], "`suspended`: `2` is not a boolean");
     assert!(!w.user("ann").unwrap().suspended);
 }
+
+/// The brake: a file that would soft-delete more than `max_delete_ratio` of the live accounts
+/// (from `max_delete_min` deletions on) is refused before any row, unless `--force`.
+#[test]
+fn mass_deletions_are_refused_unless_forced() {
+    use toolsync_plugin_api::testing::Refusal;
+    let mut w = World::new();
+    let names: Vec<String> = (0..20).map(|i| format!("u{i};U;{i};u{i}@x.org")).collect();
+    let rows: Vec<&str> = names.iter().map(String::as_str).collect();
+    w.given("username;firstname;lastname;email", &rows);
+    // 11 of 20 (and a ghost, and an account named twice): over 0.5 × 20 = 10.
+    let deletions: Vec<String> = (0..11)
+        .map(|i| format!("u{i};1"))
+        .chain([
+            "ghost;1".to_string(),
+            "u0;1".to_string(),
+            "u15;0".to_string(),
+        ])
+        .collect();
+    let deletions: Vec<&str> = deletions.iter().map(String::as_str).collect();
+    let (header, rows) = split("username;deleted", &deletions);
+    let rows: Vec<&[&str]> = rows.iter().map(Vec::as_slice).collect();
+    match w.runner(&[]).run(&mut w.store, &header, &rows) {
+        Err(Refusal::Survey(e)) => {
+            let why = format!("{e:?}");
+            assert!(
+                why.contains("would delete 11 of the 20 accounts")
+                    && why.contains("max_delete_ratio = 0.5 × 20 = 10"),
+                "{why}"
+            );
+        }
+        other => panic!("not refused by the brake: {other:?}"),
+    }
+    assert!(!w.user("u0").unwrap().deleted, "nothing applied");
+    // With max_delete_min = 12, eleven deletions are under it: the file passes.
+    let report = w.run(&[("max_delete_min", "12")], "username;deleted", &deletions);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert!(w.user("u0").unwrap().deleted);
+    // --force lets a refused file through, and says so.
+    let mut w2 = World::new();
+    w2.given("username;firstname;lastname;email", &rows_of(&names));
+    let report = w2.run_with(w2.runner(&[]).force(), "username;deleted", &deletions);
+    assert!(
+        report.warnings[0].starts_with("--force: deleting 11 of 20 accounts"),
+        "{:?}",
+        report.warnings
+    );
+    // Deleting an account already deleted counts for nothing: a re-run passes.
+    let again = w2.run(&[], "username;deleted", &deletions);
+    assert!(again.warnings.is_empty());
+}
+
+fn rows_of(lines: &[String]) -> Vec<&str> {
+    lines.iter().map(String::as_str).collect()
+}

@@ -35,7 +35,7 @@ impl World {
         }
     }
 
-    fn runner(&self, options: &[(&str, &str)]) -> Runner {
+    pub fn runner(&self, options: &[(&str, &str)]) -> Runner {
         // Cost 4 keeps hashing fast; tests that care set it again.
         let runner = Runner::new(UsersProcessor)
             .option("bcrypt_cost", "4")

@@ -89,6 +89,10 @@ fn the_manifest_declares_the_format() {
             ("protect_emails", "false"),
             ("bcrypt_cost", "10"),
             ("empty_clears", "false"),
+            ("max_delete_ratio", "0.5"),
+            ("max_delete_min", "10"),
+            ("_survey", "true"),
+            ("_survey_when", "deleted"),
         ]
     );
     let identity = m.options.iter().find(|o| o.key == "identity").unwrap();
