@@ -437,7 +437,7 @@ impl Runner {
             })
         };
         let mut report = Report::default();
-        if self.manifest.surveys(&header) {
+        if self.manifest.surveys(header) {
             let mut survey =
                 Survey::start(&self.processor, &spec, store).map_err(Refusal::Start)?;
             for item in items() {
