@@ -11,6 +11,7 @@
 
 use std::collections::HashSet;
 
+use crate::txn::StoreRead;
 use crate::{OptionSpec, StartContext, StartError};
 
 /// The share of the existing records a file may remove.
@@ -34,6 +35,17 @@ pub fn options(min: u64) -> [OptionSpec; 2] {
             "the ratio applies from this many removals on (fewer always pass)",
         ),
     ]
+}
+
+/// How many entries a keyspace holds (one streamed pass): the existing records of a kind, for
+/// [`Brake::verdict`].
+pub fn entries(store: &impl StoreRead, space: &str) -> crate::txn::StoreResult<u64> {
+    let mut count = 0;
+    store.for_each(space, b"", &mut |_, _| {
+        count += 1;
+        Ok(true)
+    })?;
+    Ok(count)
 }
 
 /// Counts what a file would remove, and decides.

@@ -12,14 +12,16 @@
 //! The row's message counts the enrolments made, updated or removed: binding a cohort of
 //! 50,000 members is one row that says `50000 enrolments made`.
 
+use toolsync_plugin_api::abi::protocol;
+use toolsync_plugin_api::brake::{self, Brake};
 use toolsync_plugin_api::keys;
 use toolsync_plugin_api::model::{
     BindingSpec, Cohort, CohortKey, Cohorts, Course, CourseKey, EnrolInstance, Period, Role,
     RoleKey, Roles, Synced,
 };
 use toolsync_plugin_api::{
-    counted, fail, ColumnSpec, Derived, Manifest, Outcome, OutcomeKind, Processor, Row, RowError,
-    RowHandler, StartContext, StartError, Txn,
+    counted, fail, ColumnSpec, Derived, Manifest, Outcome, OutcomeKind, Processor, ReadTxn, Row,
+    RowError, RowHandler, StartContext, StartError, StoreRead, Txn,
 };
 
 use crate::cohorts::with_synced;
@@ -69,6 +71,10 @@ impl Processor for CohortCourses {
         .option(keys::cohort_key_option())
         .option(keys::course_key_option())
         .option(keys::role_key_option())
+        // The brake on mass removals (`del` disables, `fulldel` removes), counted in a survey
+        // of files with `cmd`.
+        .options(brake::options(10))
+        .surveyed_when(&["cmd"])
     }
 
     fn start(&self, ctx: &StartContext) -> Result<Box<dyn RowHandler>, StartError> {
@@ -77,6 +83,7 @@ impl Processor for CohortCourses {
             course_key: ctx.course_key()?,
             role_key: ctx.role_key()?,
             now: ctx.started_at,
+            brake: Brake::new(ctx, "cohort bindings")?,
         }))
     }
 }
@@ -86,6 +93,16 @@ struct BindingsRun {
     course_key: CourseKey,
     role_key: RoleKey,
     now: i64,
+    /// The survey's count of the bindings the file disables or removes.
+    brake: Brake,
+}
+
+/// What a row designates.
+struct Designated {
+    cmd: Cmd,
+    role: RoleCell,
+    cohort: Cohort,
+    course: Course,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +148,31 @@ impl RowHandler for BindingsRun {
         subject(row)
     }
 
+    /// Counts the bindings `del` disables and `fulldel` removes, for the brake.
+    fn survey(&mut self, row: &Row<'_>, store: &ReadTxn<'_>) {
+        if !matches!(Cmd::of(row), Cmd::Del | Cmd::FullDel) || self.brake.has_failed() {
+            return;
+        }
+        let counted = self.designate(store, row).and_then(|d| {
+            for binding in Self::bindings(store, &d)? {
+                if d.cmd == Cmd::FullDel || binding.enabled {
+                    self.brake.count(binding.id.to_be_bytes());
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = counted {
+            if e.reason.starts_with(protocol::STORE_FAILURE) {
+                self.brake.failed(row.line, e.reason);
+            }
+        }
+    }
+
+    fn survey_verdict(&mut self, store: &ReadTxn<'_>) -> Result<Option<String>, StartError> {
+        self.brake
+            .verdict(|| brake::entries(store, toolsync_plugin_api::model::cohort::BINDING_SPACE))
+    }
+
     fn apply(
         &mut self,
         row: &Row<'_>,
@@ -150,6 +192,34 @@ impl BindingsRun {
         txn: &mut Txn<'_>,
         subject: &str,
     ) -> Result<Outcome, RowError> {
+        let designated = self.designate(txn, row)?;
+        match designated.cmd {
+            Cmd::Add => {
+                let RoleCell::One(role) = &designated.role else {
+                    unreachable!("`*` with add fails in designate")
+                };
+                let Designated { cohort, course, .. } = &designated;
+                self.add(row, txn, cohort, course, role, subject)
+            }
+            cmd => {
+                let bindings = Self::bindings(txn, &designated)?;
+                self.change(txn, cmd, &bindings, subject)
+            }
+        }
+    }
+
+    /// The binding(s) a `del`, `restore` or `fulldel` row acts on.
+    fn bindings(store: &impl StoreRead, d: &Designated) -> Result<Vec<EnrolInstance>, RowError> {
+        Ok(match &d.role {
+            RoleCell::Every => Cohorts::bindings_between(store, d.cohort.id, d.course.id)?,
+            RoleCell::One(role) => Cohorts::binding(store, d.cohort.id, d.course.id, role.id)?
+                .into_iter()
+                .collect(),
+        })
+    }
+
+    /// The command, role, cohort and course a row names; what cannot be found fails it.
+    fn designate(&self, txn: &impl StoreRead, row: &Row<'_>) -> Result<Designated, RowError> {
         let cmd = Cmd::of(row);
         let role = match row.non_empty("role") {
             Some("*") if cmd == Cmd::Add => {
@@ -174,23 +244,12 @@ impl BindingsRun {
             "course",
             row.get("course").unwrap_or(""),
         )?;
-        match cmd {
-            Cmd::Add => {
-                let RoleCell::One(role) = role else {
-                    unreachable!("`*` with add fails above")
-                };
-                self.add(row, txn, &cohort, &course, &role, subject)
-            }
-            Cmd::Del | Cmd::Restore | Cmd::FullDel => {
-                let bindings = match &role {
-                    RoleCell::Every => Cohorts::bindings_between(txn, cohort.id, course.id)?,
-                    RoleCell::One(role) => Cohorts::binding(txn, cohort.id, course.id, role.id)?
-                        .into_iter()
-                        .collect(),
-                };
-                self.change(txn, cmd, &bindings, subject)
-            }
-        }
+        Ok(Designated {
+            cmd,
+            role,
+            cohort,
+            course,
+        })
     }
 
     fn add(

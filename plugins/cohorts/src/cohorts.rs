@@ -9,14 +9,16 @@
 //! transaction (the model's [`Cohorts`]); the row's message counts the enrolments it made or
 //! removed.
 
+use toolsync_plugin_api::abi::protocol;
+use toolsync_plugin_api::brake::{self, Brake};
 use toolsync_plugin_api::keys;
 use toolsync_plugin_api::model::diff::{self, DiffRules};
 use toolsync_plugin_api::model::{
     Categories, Category, Cohort, CohortKey, Cohorts, Synced, User, UserKey,
 };
 use toolsync_plugin_api::{
-    counted, fail, ColumnSpec, Derived, Manifest, OptionSpec, Outcome, OutcomeKind, Processor, Row,
-    RowError, RowHandler, StartContext, StartError, Txn,
+    counted, fail, ColumnSpec, Derived, Manifest, OptionSpec, Outcome, OutcomeKind, Processor,
+    ReadTxn, Row, RowError, RowHandler, StartContext, StartError, StoreRead, Txn,
 };
 
 pub struct CohortsProcessor;
@@ -68,6 +70,9 @@ impl Processor for CohortsProcessor {
         ))
         .option(keys::cohort_key_option())
         .option(keys::user_key_option("idnumber"))
+        // The brake on mass removals (`del`, `free`), counted in a survey of files with `cmd`.
+        .options(brake::options(10))
+        .surveyed_when(&["cmd"])
         .option(
             OptionSpec::boolean(
                 "autocreate",
@@ -110,6 +115,7 @@ impl Processor for CohortsProcessor {
             allow_cohort_delete: ctx.option_bool("allow_cohort_delete")?,
             empty_clears: ctx.option_bool("empty_clears")?,
             now: ctx.started_at,
+            brake: Brake::new(ctx, "cohort memberships")?,
         }))
     }
 }
@@ -130,6 +136,8 @@ struct CohortsRun {
     allow_cohort_delete: bool,
     empty_clears: bool,
     now: i64,
+    /// The survey's count of the memberships the file removes.
+    brake: Brake,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +162,43 @@ impl Cmd {
 impl RowHandler for CohortsRun {
     fn subject(&self, row: &Row<'_>) -> String {
         self.subject(row)
+    }
+
+    /// Counts the memberships `del` (of a member, or of a whole cohort) and `free` rows
+    /// remove, for the brake.
+    fn survey(&mut self, row: &Row<'_>, store: &ReadTxn<'_>) {
+        let cmd = Cmd::of(row);
+        if cmd == Cmd::Add || self.brake.has_failed() {
+            return;
+        }
+        let counted = (|| -> Result<(), RowError> {
+            let value = row.get(key_column(self.key)).unwrap_or("");
+            let Some(cohort) = Cohorts::find(store, self.key, value)? else {
+                return Ok(());
+            };
+            let leaving = match (cmd, self.user(store, row)?) {
+                (Cmd::Del, Some(user)) => Cohorts::is_member(store, cohort.id, user.id)?
+                    .then_some(vec![user.id])
+                    .unwrap_or_default(),
+                (Cmd::Del, None) if !self.allow_cohort_delete => Vec::new(),
+                _ => Cohorts::members(store, cohort.id)?,
+            };
+            for user in leaving {
+                self.brake
+                    .count([cohort.id.to_be_bytes(), user.to_be_bytes()].concat());
+            }
+            Ok(())
+        })();
+        if let Err(e) = counted {
+            if e.reason.starts_with(protocol::STORE_FAILURE) {
+                self.brake.failed(row.line, e.reason);
+            }
+        }
+    }
+
+    fn survey_verdict(&mut self, store: &ReadTxn<'_>) -> Result<Option<String>, StartError> {
+        self.brake
+            .verdict(|| brake::entries(store, toolsync_plugin_api::model::cohort::MEMBER_SPACE))
     }
 
     fn apply(
@@ -228,7 +273,7 @@ impl CohortsRun {
     }
 
     /// The row's member, if it names one: an unknown or deleted account fails the row.
-    fn user(&self, txn: &Txn<'_>, row: &Row<'_>) -> Result<Option<User>, RowError> {
+    fn user(&self, txn: &impl StoreRead, row: &Row<'_>) -> Result<Option<User>, RowError> {
         match row.non_empty("userid") {
             None => Ok(None),
             Some(value) => Ok(Some(keys::find_user(txn, self.user_key, "userid", value)?)),

@@ -5,12 +5,16 @@
 //! `gcmd` — all in the row's transaction, so a failing group command leaves nothing of the
 //! enrolment behind either.
 
+use toolsync_plugin_api::abi::protocol;
+use toolsync_plugin_api::brake::{self, Brake};
+use toolsync_plugin_api::model::enrol::{ASSIGNMENT_SPACE, ENROLMENT_SPACE};
 use toolsync_plugin_api::model::{
     Course, CourseKey, EnrolRequest, Enrolments, GroupKey, Groups, Method, ModelError, Period,
     Role, RoleKey, User, UserKey,
 };
 use toolsync_plugin_api::{
-    keys, Derived, Outcome, OutcomeKind, Row, RowError, RowHandler, StartContext, StartError, Txn,
+    keys, Derived, Outcome, OutcomeKind, ReadTxn, Row, RowError, RowHandler, StartContext,
+    StartError, StoreRead, Txn,
 };
 
 use crate::command::{Cmd, GroupCmd};
@@ -43,12 +47,76 @@ impl Settings {
 
 pub struct EnrolmentsRun {
     settings: Settings,
+    /// The survey's count of the enrolments and role assignments the file removes.
+    brake: Brake,
 }
 
 impl EnrolmentsRun {
-    pub fn new(settings: Settings) -> Self {
-        EnrolmentsRun { settings }
+    pub fn new(settings: Settings, brake: Brake) -> Self {
+        EnrolmentsRun { settings, brake }
     }
+
+    /// What a `del` or `shift` row removes, as the model would (read only): an enrolment
+    /// through the row's method (method mode `del`), or the roles no method owns.
+    fn removals(&self, row: &Row<'_>, store: &impl StoreRead) -> Result<Vec<Vec<u8>>, RowError> {
+        let s = &self.settings;
+        let cmd = Cmd::of_row(row, s.default_cmd)?;
+        if !matches!(cmd, Cmd::Del | Cmd::Shift) {
+            return Ok(Vec::new());
+        }
+        let t = self.resolve(row, store, cmd)?;
+        let (course, user) = (t.course.id, t.user.id);
+        if cmd == Cmd::Del && s.method_mode {
+            let method = Method::for_rows(row.non_empty("enrol").unwrap_or("manual"))
+                .map_err(|e| RowError::new(format!("`enrol`: {e}")))?;
+            let Some(instance) =
+                Enrolments::row_instance(store, &t.course, method, s.use_disabled_instances)?
+            else {
+                return Ok(Vec::new());
+            };
+            let enrolled = Enrolments::enrolments_of(store, course, user)?
+                .iter()
+                .any(|e| e.instance == instance.id);
+            return Ok(if enrolled {
+                vec![[
+                    b"e".as_slice(),
+                    &instance.id.to_be_bytes(),
+                    &user.to_be_bytes(),
+                ]
+                .concat()]
+            } else {
+                Vec::new()
+            });
+        }
+        let kept = match (cmd, &t.role) {
+            (Cmd::Del, RoleCell::Every) => None,
+            (Cmd::Del, RoleCell::One(role)) => {
+                return Ok(Enrolments::assignments_of(store, course, user)?
+                    .iter()
+                    .filter(|a| a.source == 0 && a.role == role.id)
+                    .map(|a| assignment_key(course, user, a.role))
+                    .collect())
+            }
+            (_, RoleCell::One(role)) => Some(role.id),
+            _ => return Ok(Vec::new()),
+        };
+        Ok(Enrolments::assignments_of(store, course, user)?
+            .iter()
+            .filter(|a| a.source == 0 && Some(a.role) != kept)
+            .map(|a| assignment_key(course, user, a.role))
+            .collect())
+    }
+}
+
+/// A role assignment, as the brake counts it.
+fn assignment_key(course: u64, user: u64, role: u64) -> Vec<u8> {
+    [
+        b"r".as_slice(),
+        &course.to_be_bytes(),
+        &user.to_be_bytes(),
+        &role.to_be_bytes(),
+    ]
+    .concat()
 }
 
 /// The role a row names.
@@ -71,6 +139,28 @@ struct Target {
 impl RowHandler for EnrolmentsRun {
     fn subject(&self, row: &Row<'_>) -> String {
         subject(row)
+    }
+
+    /// Counts what `del` and `shift` rows remove, for the brake.
+    fn survey(&mut self, row: &Row<'_>, store: &ReadTxn<'_>) {
+        if self.brake.has_failed() {
+            return;
+        }
+        match self.removals(row, store) {
+            Ok(keys) => keys.into_iter().for_each(|k| self.brake.count(k)),
+            Err(e) if e.reason.starts_with(protocol::STORE_FAILURE) => {
+                self.brake.failed(row.line, e.reason)
+            }
+            Err(_) => {} // the row fails when applied
+        }
+    }
+
+    fn survey_verdict(&mut self, store: &ReadTxn<'_>) -> Result<Option<String>, StartError> {
+        self.brake.verdict(|| {
+            Ok::<u64, toolsync_plugin_api::StoreError>(
+                brake::entries(store, ENROLMENT_SPACE)? + brake::entries(store, ASSIGNMENT_SPACE)?,
+            )
+        })
     }
 
     fn apply(
@@ -122,7 +212,7 @@ impl EnrolmentsRun {
 
     /// The account, the course, the role and the period a row names; the checks that do not
     /// depend on the store (`*` outside `del`, an empty role) come first.
-    fn resolve(&self, row: &Row<'_>, txn: &Txn<'_>, cmd: Cmd) -> Result<Target, RowError> {
+    fn resolve(&self, row: &Row<'_>, txn: &impl StoreRead, cmd: Cmd) -> Result<Target, RowError> {
         let s = &self.settings;
         let rolename = row.get("rolename").unwrap_or("");
         let role = match rolename {

@@ -92,10 +92,18 @@ impl Processor for EnrolmentsProcessor {
                 "false",
                 "allow rows to act through a disabled manual or self method",
             ))
+            // The brake on mass removals (`del`, `shift`): every file is surveyed, since
+            // `default_cmd` may make a file without `cmd` remove.
+            .options(toolsync_plugin_api::brake::options(10))
+            .surveyed()
     }
 
     fn start(&self, ctx: &StartContext) -> Result<Box<dyn RowHandler>, StartError> {
-        Ok(Box::new(EnrolmentsRun::new(Settings::from_context(ctx)?)))
+        let brake = toolsync_plugin_api::brake::Brake::new(ctx, "enrolments and role assignments")?;
+        Ok(Box::new(EnrolmentsRun::new(
+            Settings::from_context(ctx)?,
+            brake,
+        )))
     }
 }
 

@@ -411,3 +411,65 @@ fn the_model_check_is_clean_after_every_command() {
         assert!(findings.is_clean(), "after {row}: {:?}", findings.problems);
     }
 }
+
+/// The brake: `del` and `shift` rows that would remove more than `max_delete_ratio` of the
+/// enrolments and role assignments (from `max_delete_min` on) refuse the file before any row,
+/// also when `default_cmd` makes a file without `cmd` remove.
+#[test]
+fn mass_removals_are_refused_unless_forced() {
+    use toolsync_plugin_api::testing::Refusal;
+    let mut f = fixture();
+    // u1 and u2 enrolled in A as students (2 enrolments, 2 role assignments); u1 also
+    // teacher there by role only (1 more assignment): 5 records.
+    f.run_with(
+        &[],
+        "cmd,rolename,uid,cid,enrol",
+        &["add,student,U1,A,", "add,student,U2,A,"],
+    );
+    f.row("cmd,rolename,uid,cid", "add,teacher,U1,A");
+    let refuse = |f: &mut Fixture, options: &[(&str, &str)], header: &str, rows: &[&str]| {
+        let runner = options.iter().fold(
+            Runner::new(EnrolmentsProcessor).started_at(NOW),
+            |r, (k, v)| r.option(k, v),
+        );
+        match runner.run_lines(&mut f.store, header, rows, ',') {
+            Err(Refusal::Survey(e)) => format!("{e:?}"),
+            other => panic!("not refused: {other:?}"),
+        }
+    };
+    // Role-only `del *` of u1's roles (student, teacher) and `shift` of u2 to teacher (its
+    // student role goes): 3 of 5, over 0.5 × 5 = 2.5.
+    let why = refuse(
+        &mut f,
+        &[("max_delete_min", "1")],
+        "cmd,rolename,uid,cid",
+        &["del,*,U1,A", "shift,teacher,U2,A"],
+    );
+    assert!(
+        why.contains("would remove 3 of the 5 enrolments and role assignments"),
+        "{why}"
+    );
+    // Without a `cmd` column, `default_cmd = del` removes too: two enrolments of five, over
+    // 0.3 × 5 = 1.5; within the default ratio, they go.
+    let no_cmd = ("rolename,uid,cid,enrol", ["student,U1,A,", "student,U2,A,"]);
+    let why = refuse(
+        &mut f,
+        &[
+            ("max_delete_min", "1"),
+            ("max_delete_ratio", "0.3"),
+            ("default_cmd", "del"),
+        ],
+        no_cmd.0,
+        &no_cmd.1,
+    );
+    assert!(why.contains("would remove 2 of the 5"), "{why}");
+    let rows = f.run_with(
+        &[("max_delete_min", "1"), ("default_cmd", "del")],
+        no_cmd.0,
+        &no_cmd.1,
+    );
+    assert!(
+        rows.iter().all(|r| r.kind == OutcomeKind::Deleted),
+        "{rows:?}"
+    );
+}

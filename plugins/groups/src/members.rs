@@ -8,13 +8,15 @@
 
 pub mod purge;
 
+use toolsync_plugin_api::abi::protocol;
+use toolsync_plugin_api::brake::{self, Brake};
 use toolsync_plugin_api::keys;
 use toolsync_plugin_api::model::{
     Course, CourseKey, Enrolments, Group, GroupKey, Groups, User, UserKey,
 };
 use toolsync_plugin_api::{
-    fail, ColumnSpec, Derived, Finish, Manifest, OptionSpec, Outcome, Processor, Row, RowError,
-    RowHandler, StartContext, StartError, Txn,
+    fail, ColumnSpec, Derived, Finish, Manifest, OptionSpec, Outcome, Processor, ReadTxn, Row,
+    RowError, RowHandler, StartContext, StartError, StoreRead, Txn,
 };
 
 use crate::row::{self, listed};
@@ -59,6 +61,9 @@ impl Processor for GroupMembers {
             "the group in `groupid`",
         ))
         .option(keys::user_key_option("idnumber"))
+        // The brake on mass removals (`del`, `shift`), counted in a survey of files with `cmd`.
+        .options(brake::options(10))
+        .surveyed_when(&["cmd"])
         .option(
             OptionSpec::new(
                 "purge_empty_groups",
@@ -78,6 +83,7 @@ impl Processor for GroupMembers {
             scope: (purge != Purge::None).then(|| Scope::new(ctx)),
             purge,
             now: ctx.started_at,
+            brake: Brake::new(ctx, "group memberships")?,
         }))
     }
 }
@@ -90,6 +96,8 @@ struct MembersRun {
     /// The courses the purge covers, recorded row by row; none without a purge.
     scope: Option<Scope>,
     now: i64,
+    /// The survey's count of the memberships the file removes.
+    brake: Brake,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +127,7 @@ struct Membership {
 }
 
 impl MembersRun {
-    fn find(&self, txn: &Txn<'_>, row: &Row<'_>) -> Result<Membership, RowError> {
+    fn find(&self, txn: &impl StoreRead, row: &Row<'_>) -> Result<Membership, RowError> {
         let course = row::course(txn, self.course_key, row)?;
         let group = keys::find_group(
             txn,
@@ -239,6 +247,42 @@ fn subject(row: &Row<'_>) -> String {
 impl RowHandler for MembersRun {
     fn subject(&self, row: &Row<'_>) -> String {
         subject(row)
+    }
+
+    /// Counts the memberships `del` and `shift` rows remove, for the brake.
+    fn survey(&mut self, row: &Row<'_>, store: &ReadTxn<'_>) {
+        let cmd = Cmd::of(row);
+        if cmd == Cmd::Add || self.brake.has_failed() {
+            return;
+        }
+        let counted = (|| -> Result<(), RowError> {
+            let m = self.find(store, row)?;
+            let user = m.user.id;
+            let leaves: Vec<u64> = match cmd {
+                Cmd::Del if Groups::is_member(store, &m.group, user)? => vec![m.group.id],
+                Cmd::Shift => Groups::groups_of_member(store, m.course.id, user)?
+                    .into_iter()
+                    .filter(|id| *id != m.group.id)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for group in leaves {
+                self.brake
+                    .count([group.to_be_bytes(), user.to_be_bytes()].concat());
+            }
+            Ok(())
+        })();
+        match counted {
+            Err(e) if e.reason.starts_with(protocol::STORE_FAILURE) => {
+                self.brake.failed(row.line, e.reason)
+            }
+            _ => {} // a row that cannot be found fails when applied
+        }
+    }
+
+    fn survey_verdict(&mut self, store: &ReadTxn<'_>) -> Result<Option<String>, StartError> {
+        self.brake
+            .verdict(|| brake::entries(store, toolsync_plugin_api::model::group::MEMBER_SPACE))
     }
 
     fn apply(

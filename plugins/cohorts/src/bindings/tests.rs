@@ -160,3 +160,53 @@ fn failures() {
     );
     assert_eq!(made.kind, Created);
 }
+
+/// The brake: `del` (enabled bindings) and `fulldel` rows that would take more than
+/// `max_delete_ratio` of the bindings (from `max_delete_min` on) refuse the file before any
+/// row; a binding already disabled is not counted by `del`.
+#[test]
+fn mass_unbinding_is_refused() {
+    use toolsync_plugin_api::testing::{Refusal, Runner};
+    let mut w = world();
+    w.run(
+        P,
+        &[],
+        HEADER,
+        &["3A;A;;;;;;", "3A;A;;teacher;;;;", "3A;B;;;;;;"],
+    );
+    let refused = Runner::new(P).option("max_delete_min", "1").run_lines(
+        &mut w.store,
+        HEADER,
+        &["3A;A;del;*;;;;"],
+        ';',
+    );
+    match refused {
+        Err(Refusal::Survey(e)) => {
+            let why = format!("{e:?}");
+            assert!(
+                why.contains("would remove 2 of the 3 cohort bindings"),
+                "{why}"
+            );
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    // One binding of three is within the ratio.
+    let report = w.run(
+        P,
+        &[("max_delete_min", "1")],
+        HEADER,
+        &["3A;B;fulldel;;;;;"],
+    );
+    assert_eq!(report.kinds(), vec![Deleted]);
+    // Disabled first (under the minimum), then gone: `fulldel` counts them, `del` does not.
+    w.run(P, &[], HEADER, &["3A;A;del;*;;;;"]);
+    let report = w.run(P, &[("max_delete_min", "1")], HEADER, &["3A;A;del;*;;;;"]);
+    assert_eq!(report.kinds(), vec![Unchanged]);
+    let refused = Runner::new(P).option("max_delete_min", "1").run_lines(
+        &mut w.store,
+        HEADER,
+        &["3A;A;fulldel;*;;;;"],
+        ';',
+    );
+    assert!(matches!(refused, Err(Refusal::Survey(_))), "{refused:?}");
+}

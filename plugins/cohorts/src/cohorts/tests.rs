@@ -293,3 +293,46 @@ fn joining_a_cohort_bound_to_200_courses_enrols_in_each_in_one_row() {
     assert_eq!(left.message, "ann left; 200 enrolments removed");
     assert_eq!(enrolled(&w), 0);
 }
+
+/// The brake: `del` and `free` rows that would remove more than `max_delete_ratio` of the
+/// cohort memberships (from `max_delete_min` on) refuse the file before any row.
+#[test]
+fn mass_removals_are_refused_unless_forced() {
+    let mut w = World::new();
+    // Four memberships: ann, bob, cy in 3A; ann in 3B.
+    w.run(
+        P,
+        &[],
+        HEADER,
+        &[
+            "add;3A;Class 3A;;;;;U1",
+            "add;3A;;;;;;U2",
+            "add;3A;;;;;;U3",
+            "add;3B;Class 3B;;;;;U1",
+        ],
+    );
+    // free 3A removes three of the four (the member named by a `del` too counts once).
+    let rows = ["free;3A;;;;;;", "del;3A;;;;;;U1"];
+    let refused =
+        Runner::new(P)
+            .option("max_delete_min", "2")
+            .run_lines(&mut w.store, HEADER, &rows, ';');
+    match refused {
+        Err(Refusal::Survey(e)) => {
+            let why = format!("{e:?}");
+            assert!(
+                why.contains("would remove 3 of the 4 cohort memberships"),
+                "{why}"
+            );
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    assert_eq!(w.members("Class 3A").len(), 3, "nothing applied");
+    let forced = Runner::new(P)
+        .option("max_delete_min", "2")
+        .force()
+        .run_lines(&mut w.store, HEADER, &rows, ';')
+        .expect("forced through");
+    assert!(forced.warnings[0].starts_with("--force: removing 3 of 4 cohort memberships"));
+    assert!(w.members("Class 3A").is_empty());
+}

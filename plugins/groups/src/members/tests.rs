@@ -335,3 +335,42 @@ fn the_three_key_columns_are_required() {
         refusal.reason()
     );
 }
+
+/// The brake: `del` and `shift` rows that would remove more than `max_delete_ratio` of the
+/// memberships (from `max_delete_min` on) refuse the file before any row.
+#[test]
+fn mass_removals_are_refused_unless_forced() {
+    use toolsync_plugin_api::testing::Refusal;
+    let mut w = world();
+    // Four memberships: ann and bob in Red and in Blue.
+    w.run(
+        P,
+        &[],
+        HEADER,
+        &["A;R1;U1;add", "A;B1;U1;add", "A;R1;U2;add", "A;B1;U2;add"],
+    );
+    // ann leaves both groups (del, del), bob shifts to Red (leaves Blue): 3 of 4.
+    let rows = ["A;R1;U1;del", "A;B1;U1;del", "A;R1;U2;shift", "A;R1;U1;del"];
+    let refused =
+        Runner::new(P)
+            .option("max_delete_min", "2")
+            .run_lines(&mut w.store, HEADER, &rows, ';');
+    match refused {
+        Err(Refusal::Survey(e)) => {
+            let why = format!("{e:?}");
+            assert!(
+                why.contains("would remove 3 of the 4 group memberships"),
+                "{why}"
+            );
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    assert_eq!(w.members(&w.a.clone(), "Red").len(), 2, "nothing applied");
+    // Under the default minimum (10 removals), the same file passes.
+    let report = w.run(P, &[], HEADER, &rows);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(w.members(&w.a.clone(), "Blue").len(), 0);
+    // A file of adds only (or without `cmd`) is not even surveyed.
+    let report = w.run(P, &[], "courseid;groupid;userid", &["A;R1;U1"]);
+    assert_eq!(report.kinds(), vec![Created]);
+}
