@@ -284,7 +284,7 @@ pub struct RunCmd {
     /// reports always hold every row)
     #[arg(long, value_enum, default_value_t = ReportLevel::Summary)]
     pub report: ReportLevel,
-    /// Go past a safety threshold (e.g. course-delete's max_delete_ratio)
+    /// Go past a safety threshold: the brake on mass changes (max_delete_ratio)
     #[arg(long)]
     pub force: bool,
 }
