@@ -111,6 +111,17 @@ impl Brake {
         }
     }
 
+    /// The outcome of counting one row: a store error stops the count (the file is then
+    /// refused: a partial count must not let it through); any other error is the row's own,
+    /// which fails it when applied, and counts nothing.
+    pub fn settle(&mut self, line: u64, counted: Result<(), crate::RowError>) {
+        if let Err(e) = counted {
+            if e.reason.starts_with(crate::abi::protocol::STORE_FAILURE) {
+                self.failed(line, e.reason);
+            }
+        }
+    }
+
     /// Whether counting met a store error (no more counting is worth it).
     pub fn has_failed(&self) -> bool {
         self.error.is_some()

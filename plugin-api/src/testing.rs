@@ -186,6 +186,19 @@ impl TxnAbi for MemoryStore {
     }
 }
 
+impl Refusal {
+    /// The reason of a refusal by the survey (the brake on mass changes, course-delete's
+    /// threshold); panics on anything else, for tests that expect one.
+    pub fn expect_survey(result: Result<Report, Refusal>) -> String {
+        match result {
+            Err(Refusal::Survey(e)) => match e {
+                StartError::Refused(m) | StartError::BadOption(m) => m.to_string(),
+            },
+            other => panic!("not refused by the survey: {other:?}"),
+        }
+    }
+}
+
 /// Why a run did not start.
 #[derive(Debug, Clone)]
 pub enum Refusal {

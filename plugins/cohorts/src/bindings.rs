@@ -12,7 +12,6 @@
 //! The row's message counts the enrolments made, updated or removed: binding a cohort of
 //! 50,000 members is one row that says `50000 enrolments made`.
 
-use toolsync_plugin_api::abi::protocol;
 use toolsync_plugin_api::brake::{self, Brake};
 use toolsync_plugin_api::keys;
 use toolsync_plugin_api::model::{
@@ -161,11 +160,7 @@ impl RowHandler for BindingsRun {
             }
             Ok(())
         });
-        if let Err(e) = counted {
-            if e.reason.starts_with(protocol::STORE_FAILURE) {
-                self.brake.failed(row.line, e.reason);
-            }
-        }
+        self.brake.settle(row.line, counted);
     }
 
     fn survey_verdict(&mut self, store: &ReadTxn<'_>) -> Result<Option<String>, StartError> {

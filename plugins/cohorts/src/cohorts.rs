@@ -9,7 +9,6 @@
 //! transaction (the model's [`Cohorts`]); the row's message counts the enrolments it made or
 //! removed.
 
-use toolsync_plugin_api::abi::protocol;
 use toolsync_plugin_api::brake::{self, Brake};
 use toolsync_plugin_api::keys;
 use toolsync_plugin_api::model::diff::{self, DiffRules};
@@ -189,11 +188,7 @@ impl RowHandler for CohortsRun {
             }
             Ok(())
         })();
-        if let Err(e) = counted {
-            if e.reason.starts_with(protocol::STORE_FAILURE) {
-                self.brake.failed(row.line, e.reason);
-            }
-        }
+        self.brake.settle(row.line, counted);
     }
 
     fn survey_verdict(&mut self, store: &ReadTxn<'_>) -> Result<Option<String>, StartError> {

@@ -5,7 +5,6 @@
 //! `gcmd` — all in the row's transaction, so a failing group command leaves nothing of the
 //! enrolment behind either.
 
-use toolsync_plugin_api::abi::protocol;
 use toolsync_plugin_api::brake::{self, Brake};
 use toolsync_plugin_api::model::enrol::{ASSIGNMENT_SPACE, ENROLMENT_SPACE};
 use toolsync_plugin_api::model::{
@@ -146,13 +145,10 @@ impl RowHandler for EnrolmentsRun {
         if self.brake.has_failed() {
             return;
         }
-        match self.removals(row, store) {
-            Ok(keys) => keys.into_iter().for_each(|k| self.brake.count(k)),
-            Err(e) if e.reason.starts_with(protocol::STORE_FAILURE) => {
-                self.brake.failed(row.line, e.reason)
-            }
-            Err(_) => {} // the row fails when applied
-        }
+        let counted = self
+            .removals(row, store)
+            .map(|keys| keys.into_iter().for_each(|k| self.brake.count(k)));
+        self.brake.settle(row.line, counted);
     }
 
     fn survey_verdict(&mut self, store: &ReadTxn<'_>) -> Result<Option<String>, StartError> {

@@ -432,10 +432,7 @@ fn mass_removals_are_refused_unless_forced() {
             Runner::new(EnrolmentsProcessor).started_at(NOW),
             |r, (k, v)| r.option(k, v),
         );
-        match runner.run_lines(&mut f.store, header, rows, ',') {
-            Err(Refusal::Survey(e)) => format!("{e:?}"),
-            other => panic!("not refused: {other:?}"),
-        }
+        Refusal::expect_survey(runner.run_lines(&mut f.store, header, rows, ','))
     };
     // Role-only `del *` of u1's roles (student, teacher) and `shift` of u2 to teacher (its
     // student role goes): 3 of 5, over 0.5 × 5 = 2.5.

@@ -8,7 +8,6 @@
 
 pub mod purge;
 
-use toolsync_plugin_api::abi::protocol;
 use toolsync_plugin_api::brake::{self, Brake};
 use toolsync_plugin_api::keys;
 use toolsync_plugin_api::model::{
@@ -272,12 +271,7 @@ impl RowHandler for MembersRun {
             }
             Ok(())
         })();
-        match counted {
-            Err(e) if e.reason.starts_with(protocol::STORE_FAILURE) => {
-                self.brake.failed(row.line, e.reason)
-            }
-            _ => {} // a row that cannot be found fails when applied
-        }
+        self.brake.settle(row.line, counted);
     }
 
     fn survey_verdict(&mut self, store: &ReadTxn<'_>) -> Result<Option<String>, StartError> {

@@ -2,7 +2,6 @@
 //! create it, or revive/rename/update it. Every row ends with one outcome about the account,
 //! named by its username (or by the identity value when there is no account).
 
-use toolsync_plugin_api::abi::protocol;
 use toolsync_plugin_api::brake::Brake;
 use toolsync_plugin_api::model::diff::{self, DiffRules};
 use toolsync_plugin_api::model::registry::user_fields;
@@ -260,17 +259,12 @@ impl RowHandler for UsersRun {
         let Ok(key) = self.settings.identity_value(row) else {
             return; // fails when applied
         };
-        match self.settings.locate(store, row, &key) {
-            Ok(found) => {
-                if let Some(user) = found.account.filter(|u| !u.deleted) {
-                    self.brake.count(user.id.to_be_bytes());
-                }
+        let counted = self.settings.locate(store, row, &key).map(|found| {
+            if let Some(user) = found.account.filter(|u| !u.deleted) {
+                self.brake.count(user.id.to_be_bytes());
             }
-            Err(e) if e.reason.starts_with(protocol::STORE_FAILURE) => {
-                self.brake.failed(row.line, e.reason)
-            }
-            Err(_) => {} // fails when applied
-        }
+        });
+        self.brake.settle(row.line, counted);
     }
 
     fn survey_verdict(

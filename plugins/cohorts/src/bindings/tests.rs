@@ -180,16 +180,11 @@ fn mass_unbinding_is_refused() {
         &["3A;A;del;*;;;;"],
         ';',
     );
-    match refused {
-        Err(Refusal::Survey(e)) => {
-            let why = format!("{e:?}");
-            assert!(
-                why.contains("would remove 2 of the 3 cohort bindings"),
-                "{why}"
-            );
-        }
-        other => panic!("not refused: {other:?}"),
-    }
+    let why = Refusal::expect_survey(refused);
+    assert!(
+        why.contains("would remove 2 of the 3 cohort bindings"),
+        "{why}"
+    );
     // One binding of three is within the ratio.
     let report = w.run(
         P,

@@ -317,16 +317,11 @@ fn mass_removals_are_refused_unless_forced() {
         Runner::new(P)
             .option("max_delete_min", "2")
             .run_lines(&mut w.store, HEADER, &rows, ';');
-    match refused {
-        Err(Refusal::Survey(e)) => {
-            let why = format!("{e:?}");
-            assert!(
-                why.contains("would remove 3 of the 4 cohort memberships"),
-                "{why}"
-            );
-        }
-        other => panic!("not refused: {other:?}"),
-    }
+    let why = Refusal::expect_survey(refused);
+    assert!(
+        why.contains("would remove 3 of the 4 cohort memberships"),
+        "{why}"
+    );
     assert_eq!(w.members("Class 3A").len(), 3, "nothing applied");
     let forced = Runner::new(P)
         .option("max_delete_min", "2")

@@ -120,17 +120,12 @@ fn mass_deletions_are_refused_unless_forced() {
     let deletions: Vec<&str> = deletions.iter().map(String::as_str).collect();
     let (header, rows) = split("username;deleted", &deletions);
     let rows: Vec<&[&str]> = rows.iter().map(Vec::as_slice).collect();
-    match w.runner(&[]).run(&mut w.store, &header, &rows) {
-        Err(Refusal::Survey(e)) => {
-            let why = format!("{e:?}");
-            assert!(
-                why.contains("would delete 11 of the 20 accounts")
-                    && why.contains("max_delete_ratio = 0.5 × 20 = 10"),
-                "{why}"
-            );
-        }
-        other => panic!("not refused by the brake: {other:?}"),
-    }
+    let why = Refusal::expect_survey(w.runner(&[]).run(&mut w.store, &header, &rows));
+    assert!(
+        why.contains("would delete 11 of the 20 accounts")
+            && why.contains("max_delete_ratio = 0.5 × 20 = 10"),
+        "{why}"
+    );
     assert!(!w.user("u0").unwrap().deleted, "nothing applied");
     // With max_delete_min = 12, eleven deletions are under it: the file passes.
     let report = w.run(&[("max_delete_min", "12")], "username;deleted", &deletions);
