@@ -284,6 +284,22 @@ fn a_bad_schedule_or_a_second_daemon_is_refused() {
         "{}",
         refused.stderr()
     );
+    // A mistyped data dir is refused, and nothing is made there.
+    let typo = world.root.join("typo");
+    let mut cmd = Command::new(bin());
+    cmd.arg("--data-dir")
+        .arg(&typo)
+        .arg("--plugin-dir")
+        .arg(&world.plugins)
+        .arg("daemon");
+    let refused = run_bounded(cmd, None);
+    assert_eq!(refused.code(), 2, "{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("no data dir"),
+        "{}",
+        refused.stderr()
+    );
+    assert!(!typo.exists());
     config(&world, "");
     let daemon = Daemon::start(&world);
     let second = world.run_bounded(&["daemon"]);

@@ -1335,12 +1335,20 @@ fn links_in_the_area_are_never_followed_out_of_it() {
     // `rm` of the link itself removes the link, never its target.
     ok(&world, &["files", "rm", "secret.txt"]);
     assert!(outside.join("secret.txt").exists());
+    // A run never reads through a link in the area.
+    let refused = world.run_bounded(&["run", "users", "area:out/secret.txt"]);
+    assert_eq!(refused.code(), 3, "{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("symbolic link"),
+        "{}",
+        refused.stderr()
+    );
     // A run never reads a reserved folder through a link.
     let archive = names(&area.join("archives")).remove(0);
     let refused = world.run_bounded(&["run", "users", &format!("area:arch/{archive}")]);
     assert_eq!(refused.code(), 3, "{}", refused.stderr());
     assert!(
-        refused.stderr().contains("archives/"),
+        refused.stderr().contains("symbolic link"),
         "{}",
         refused.stderr()
     );

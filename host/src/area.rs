@@ -98,7 +98,7 @@ impl FileArea {
 
     /// `name` resolved, the last component a symbolic link refused too (what is read or
     /// written there would be the link's target's).
-    fn resolve_no_link(&self, name: &str) -> Result<PathBuf, AreaError> {
+    pub fn resolve_no_link(&self, name: &str) -> Result<PathBuf, AreaError> {
         let path = self.resolve(name)?;
         if is_link(&path) {
             return Err(AreaError::BadPath(
@@ -365,10 +365,8 @@ pub fn write_atomic(
     write: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    // Short, whatever the name's length (a name may take the 255 bytes a file system allows).
-    let temp = dir.join(format!(".toolsync-partial-{}", std::process::id()));
+    let (temp, mut out) = fresh_file(dir, "partial")?;
     let attempt = || -> io::Result<()> {
-        let mut out = crate::run::report::private_file(&temp)?;
         write(&mut out)?;
         out.flush()?;
         out.sync_all()?;
@@ -381,6 +379,34 @@ pub fn write_atomic(
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// A new hidden, owner-only file in `dir`, under a name nobody had: created exclusively and
+/// never through a symbolic link, so that a link planted under a predictable name cannot
+/// redirect the write. Short whatever the final name's length (names may take 255 bytes).
+pub fn fresh_file(dir: &Path, what: &str) -> io::Result<(PathBuf, File)> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    for n in 0u32.. {
+        let temp = dir.join(format!(
+            ".toolsync-{what}-{}-{nanos}-{n}",
+            std::process::id()
+        ));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+        }
+        match options.open(&temp) {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 100 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("a fresh name is found or an error returned")
 }
 
 /// Makes a folder's entries durable (a rename or an unlink in it); best effort where the
@@ -425,6 +451,18 @@ mod tests {
             assert!(area.input(reserved).is_err(), "{reserved}");
         }
         assert!(area.input("archive.csv").is_ok());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn fresh_files_are_new_owner_only_and_never_through_a_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_, root) = area();
+        let (a, _) = fresh_file(&root, "t").unwrap();
+        let (b, _) = fresh_file(&root, "t").unwrap();
+        assert_ne!(a, b);
+        let mode = std::fs::metadata(&a).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
         std::fs::remove_dir_all(root).unwrap();
     }
 

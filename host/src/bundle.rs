@@ -153,6 +153,17 @@ pub fn run_bundle(
             note,
             exit_code,
         };
+        if crate::daemon::stop_requested() {
+            // The daemon stops: the processors after the one it stopped wait for the next
+            // time, in order (an interrupted run resumes first at the next start).
+            steps.push(step(
+                "not run",
+                Some("the daemon is stopping".into()),
+                Vec::new(),
+                0,
+            ));
+            continue;
+        }
         if stopped {
             steps.push(step(
                 "not run",

@@ -266,7 +266,14 @@ pub fn prune(data: &DataDir, keep: Keep, dry_run: bool) -> std::io::Result<Prune
                 let old = stamp_of(&name)
                     .and_then(crate::clock::parse_stamp)
                     .is_some_and(|at| at < cutoff);
-                if old && !pruned.archives.contains(&name) && remove(&entry.path(), &mut pruned)? {
+                // An archive whose run's report is kept stays with it.
+                let reported = data.reports().join(format!("{name}{JSON_SUFFIX}")).exists()
+                    || data.reports().join(format!("{name}{TEXT_SUFFIX}")).exists();
+                if old
+                    && !reported
+                    && !pruned.archives.contains(&name)
+                    && remove(&entry.path(), &mut pruned)?
+                {
                     pruned.archives.push(name);
                 }
             }

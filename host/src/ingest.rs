@@ -143,7 +143,14 @@ fn walk(
             continue; // gone meanwhile
         };
         if meta.is_dir() {
-            walk(root, &path, candidates, left)?;
+            // A folder that cannot be read (an uploader's private one, or gone meanwhile) is
+            // left; the rest of the drop folder is still taken.
+            if let Err(e) = walk(root, &path, candidates, left) {
+                left.push(Left {
+                    path: format!("{shown}/"),
+                    why: format!("a folder that cannot be read: {e}"),
+                });
+            }
         } else if meta.file_type().is_symlink() {
             left.push(Left {
                 path: shown,
@@ -239,7 +246,9 @@ fn take(candidate: &Candidate, area: &FileArea) -> io::Result<Option<Taken>> {
 /// into place. Returns the name used and whether it was not `wanted`.
 fn link_into(source: &Path, wanted: &Path) -> io::Result<(PathBuf, bool)> {
     match link_free(source, wanted) {
-        Err(e) if crosses_devices(&e) => {
+        // Another file system, or a file the kernel does not let this user link
+        // (`fs.protected_hardlinks`: a file of the uploader's that toolsync may only read).
+        Err(e) if crosses_devices(&e) || e.kind() == io::ErrorKind::PermissionDenied => {
             let copy = copy_beside(source, wanted)?;
             let linked = link_free(&copy, wanted);
             let _ = std::fs::remove_file(&copy);
@@ -268,11 +277,13 @@ fn crosses_devices(e: &io::Error) -> bool {
 
 /// A synced, owner-only copy of `source` under a hidden name beside `wanted`.
 fn copy_beside(source: &Path, wanted: &Path) -> io::Result<PathBuf> {
-    // Short, whatever the name's length; hidden, so that nothing takes it for an input.
-    let temp = wanted.with_file_name(format!(".toolsync-ingest-{}", std::process::id()));
-    let mut out = crate::run::report::private_file(&temp)?;
-    io::copy(&mut File::open(source)?, &mut out)?;
-    out.sync_all()?;
+    // Hidden, so that nothing takes it for an input.
+    let (temp, mut out) = area::fresh_file(wanted.parent().unwrap_or(Path::new(".")), "ingest")?;
+    let copied = io::copy(&mut File::open(source)?, &mut out).and_then(|_| out.sync_all());
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e);
+    }
     Ok(temp)
 }
 

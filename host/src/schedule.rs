@@ -42,9 +42,12 @@ impl Schedule {
     /// The first instant strictly after `after` (Unix seconds) at which the schedule fires;
     /// `None` when it never does again (a date that never comes).
     pub fn next_after(&self, after: i64) -> Option<i64> {
-        let mut wall = Wall(after + self.zone.offset(after));
-        // A few wall-clock times may fall in daylight-saving gaps: try the next ones.
-        for _ in 0..16 {
+        let start = Wall(after + self.zone.offset(after));
+        let mut wall = start;
+        // Wall-clock times in a daylight-saving gap (an hour at most) are skipped, as is a
+        // repeated hour's second pass: a schedule of every second may need many candidates,
+        // so the search is bounded by time (two days past the start), not by count.
+        while wall.0 <= start.0 + 2 * 86_400 {
             wall = self.cron.find_next_occurrence(&wall, false).ok()?;
             if let Some(instant) = self.zone.local_to_instant(wall.0) {
                 if instant > after {
@@ -52,7 +55,11 @@ impl Schedule {
                 }
             }
         }
-        None
+        // Nothing in two days: the next time, whenever it comes, without the gap rule.
+        self.cron
+            .find_next_occurrence(&wall, false)
+            .ok()
+            .map(|w| w.0 - self.zone.offset(w.0))
     }
 }
 
@@ -121,6 +128,14 @@ mod tests {
         // schedule skips that night, and fires on the 29th at 02:00 CEST (00:00 UTC).
         let before_the_change = 1_806_192_000; // 2027-03-28T00:00:00Z
         assert_eq!(nightly.next_after(before_the_change), Some(1_806_278_400));
+        // Every minute across the change: 01:59 CET is followed by 03:00 CEST (01:00 UTC).
+        let every_minute =
+            Schedule::parse("* * * * *", Zone::parse("Europe/Paris").unwrap()).unwrap();
+        let before_the_gap = 1_806_195_540; // 2027-03-28T00:59:00Z, 01:59 CET
+        assert_eq!(
+            every_minute.next_after(before_the_gap),
+            Some(before_the_gap + 60)
+        );
         // The night before, 02:00 CET is 01:00 UTC.
         assert_eq!(
             nightly.next_after(before_the_change - 86_400),

@@ -67,8 +67,6 @@ struct Scheduled<'r> {
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(data: &DataDir, registry: &Registry) -> CmdResult {
-    let _lock = DaemonLock::take(data)?;
-    install_signals()?;
     if !data.root.is_dir() {
         return Err(Error::usage(format!(
             "no data dir at {}: is --data-dir right? (a daemon feeds a data dir set up \
@@ -76,6 +74,8 @@ pub fn run(data: &DataDir, registry: &Registry) -> CmdResult {
             data.root.display()
         )));
     }
+    let _lock = DaemonLock::take(data)?;
+    install_signals()?;
     let settings = HostSettings::read(data)?;
     let notifier = Notifier::start(settings.on_finish.clone());
     let mut scheduled = schedules(data, registry)?;
@@ -221,7 +221,20 @@ fn resume_interrupted(data: &DataDir, registry: &Registry, notifier: &Notifier) 
             Some((processor, journal))
         })
         .collect();
+    // In bundle order: what a later processor's rows need (accounts, courses) comes first.
+    let loaded: Vec<&LoadedProcessor> = journals
+        .iter()
+        .filter_map(|(name, _)| registry.require(name).ok())
+        .collect();
+    let order: Vec<String> = bundle::order(&loaded)
+        .map(|o| o.iter().map(|p| p.manifest.name.to_string()).collect())
+        .unwrap_or_default();
+    let mut journals = journals;
+    journals.sort_by_key(|(name, _)| order.iter().position(|o| o == name).unwrap_or(usize::MAX));
     for (name, journal) in journals {
+        if stop_requested() {
+            break;
+        }
         let Ok(processor) = registry.require(&name) else {
             tracing::warn!(processor = %name, "an interrupted run of a processor that is not loaded: left for `toolsync journal`");
             continue;
@@ -229,9 +242,16 @@ fn resume_interrupted(data: &DataDir, registry: &Registry, notifier: &Notifier) 
         tracing::info!(processor = %name, input = %journal.input, rows_committed = journal.items_done, "resuming the interrupted run");
         let _turn = run_turn();
         let tap: Tap = Default::default();
+        // As it was asked (`--force`, `--set`…): a resume must read and decide as the run did.
+        let asked = journal.asked.clone();
         let args = RunArgs {
             processor: name.clone(),
             file: Some(PathBuf::from(&journal.input)),
+            force: asked.force,
+            sets: asked.sets,
+            max_errors: asked.max_errors,
+            delimiter: asked.delimiter,
+            encoding: asked.encoding,
             quiet: true,
             silent: true,
             tap: Some(tap.clone()),
@@ -253,7 +273,11 @@ fn fire(data: &DataDir, registry: &Registry, notifier: &Notifier, due: &[&Loaded
     match crate::commands::ingest::ingest_once(data, None) {
         Ok(report) => {
             for taken in &report.taken {
-                tracing::info!(from = %taken.from, to = %taken.to, "ingest: taken");
+                if taken.renamed {
+                    tracing::warn!(from = %taken.from, to = %taken.to, "ingest: a file of that name is still in the file area, so this one is kept under another name, which no schedule runs: set `cleanup = true` for the processor (its file goes once run)");
+                } else {
+                    tracing::info!(from = %taken.from, to = %taken.to, "ingest: taken");
+                }
             }
             for left in report.left.iter().chain(&report.failed) {
                 tracing::info!(file = %left.path, "ingest: left: {}", left.why);
@@ -349,8 +373,6 @@ struct DaemonLock(std::fs::File);
 
 impl DaemonLock {
     fn take(data: &DataDir) -> Result<DaemonLock, Error> {
-        crate::data_dir::create_private_dir(&data.root)
-            .map_err(|e| Error::output(format!("cannot create {}", data.root.display()), e))?;
         let path = data.root.join("daemon.lock");
         let mut file = std::fs::OpenOptions::new()
             .create(true)

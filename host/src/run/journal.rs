@@ -82,6 +82,19 @@ pub struct Journal {
     /// in journals written before toolsync journaled its finish).
     #[serde(default)]
     pub finish: Option<FinishPlan>,
+    /// How the run was asked for: a resume by the daemon asks the same.
+    #[serde(default)]
+    pub asked: Asked,
+}
+
+/// What a run's command line said that its resume must say again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Asked {
+    pub force: bool,
+    pub sets: Vec<String>,
+    pub max_errors: Option<u64>,
+    pub delimiter: Option<String>,
+    pub encoding: Option<String>,
 }
 
 impl Journal {
@@ -110,6 +123,7 @@ impl Journal {
             warnings: Vec::new(),
             comments: 0,
             finish: None,
+            asked: Asked::default(),
         }
     }
 
@@ -154,10 +168,14 @@ impl Journal {
         };
         let mut writes = Writes::new();
         writes.insert(full_key(SPACE, processor.as_bytes()), None);
-        writes.insert(
-            full_key(APPLIED_SPACE, &applied_key(processor, &self.input)),
-            Some(serde_json::to_vec(&applied).expect("a record always serialises")),
-        );
+        // A run stopped early (`--max-errors`, an input unreadable to its end) left rows
+        // unapplied: its file is not "applied", and runs again.
+        if self.stopped.is_none() {
+            writes.insert(
+                full_key(APPLIED_SPACE, &applied_key(processor, &self.input)),
+                Some(serde_json::to_vec(&applied).expect("a record always serialises")),
+            );
+        }
         store.apply(writes).map_err(|e| StoreError::Failure(e.0))?;
         store.flush().map_err(|e| StoreError::Failure(e.0))
     }
@@ -182,6 +200,20 @@ mod tests {
         j.items_done = 2000;
         j.tally.add(OutcomeKind::Created);
         j
+    }
+
+    #[test]
+    fn a_completed_run_is_applied_unless_it_stopped_early() {
+        let store = MemoryBackend::new();
+        let mut j = journal();
+        j.complete(&store, "users", 5).unwrap();
+        let record = applied(&store, "users", "in.csv").unwrap().unwrap();
+        assert_eq!((record.fingerprint, record.size), (42, 1000));
+        assert!(applied(&store, "users", "other.csv").unwrap().is_none());
+        j.input = "stopped.csv".into();
+        j.stopped = Some("stopped after 1 failed rows".into());
+        j.complete(&store, "users", 6).unwrap();
+        assert!(applied(&store, "users", "stopped.csv").unwrap().is_none());
     }
 
     #[test]

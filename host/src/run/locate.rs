@@ -140,8 +140,11 @@ fn in_area(area: &Path, name: &Path) -> Result<PathBuf, String> {
             name.display()
         ));
     }
-    let path = area.join(name);
-    // A symbolic link in the area does not make a reserved folder readable under another name.
+    // Symbolic links in the area are never followed (docs/operations.md).
+    let path = crate::area::FileArea::new(area.to_path_buf())
+        .resolve_no_link(&name.to_string_lossy())
+        .map_err(|e| e.to_string())?;
+    // (Belt and braces: a reserved folder is never read under another name.)
     if let (Ok(real), Ok(area_real)) = (std::fs::canonicalize(&path), std::fs::canonicalize(area)) {
         if let Some(folder) = crate::area::RESERVED
             .iter()

@@ -194,13 +194,21 @@ pub fn run(
         resumed.as_ref().map(|j| j.spools).unwrap_or_default(),
     )?;
     let mut state = resumed.unwrap_or_else(|| {
-        Journal::fresh(
+        let mut fresh = Journal::fresh(
             plan.input.display().to_string(),
             opened.fingerprint,
             opened.size,
             summary.started_at,
             stamp.clone(),
-        )
+        );
+        fresh.asked = journal::Asked {
+            force: args.force,
+            sets: args.sets.clone(),
+            max_errors: args.max_errors,
+            delimiter: args.delimiter.clone(),
+            encoding: args.encoding.clone(),
+        };
+        fresh
     });
     let read_only = processor.manifest.is_read_only();
     let guard = if read_only {
@@ -502,8 +510,9 @@ pub fn default_input(
         .then_some(located.path))
 }
 
-/// Whether `input` holds the content the last completed run of `processor` applied (same
-/// fingerprint and size), and the processor's `rerun_unchanged` option is off.
+/// Whether `input` holds the content the last completed run of `processor` on it applied
+/// (same fingerprint and size), and the processor's `rerun_unchanged` option is off. For an
+/// archive processor reading the file area's archives, every one of them must have been.
 pub fn applied_already(
     data: &DataDir,
     processor: &LoadedProcessor,
@@ -515,25 +524,36 @@ pub fn applied_already(
     if options.flag("rerun_unchanged")? || !Store::exists(&data.store()) {
         return Ok(false);
     }
-    let applied = {
-        let store = data.open_store()?;
-        journal::applied(&store, &manifest.name, &input.display().to_string())?
+    let inputs = match input.parent() {
+        Some(area)
+            if manifest.is_archive() && options.get("input") == manifest.default_input.as_str() =>
+        {
+            archives_in(area, options.get("file_prefix")).0
+        }
+        _ => vec![input.to_path_buf()],
     };
-    let Some(applied) = applied else {
-        return Ok(false);
-    };
-    let unreadable = |e: std::io::Error| ReadError::Unreadable {
-        path: input.to_path_buf(),
-        source: e,
-    };
-    let (fingerprint, size) = if manifest.is_archive() {
-        let archive = toolsync_archive::Archive::open(input)
-            .map_err(|why| unreadable(std::io::Error::other(why)))?;
-        (archive.fingerprint(), archive.size())
-    } else {
-        toolsync_reader::fingerprint_file(input).map_err(unreadable)?
-    };
-    Ok(applied.fingerprint == fingerprint && applied.size == size)
+    let store = data.open_store()?;
+    for input in &inputs {
+        let Some(applied) = journal::applied(&store, &manifest.name, &input.display().to_string())?
+        else {
+            return Ok(false);
+        };
+        let unreadable = |e: std::io::Error| ReadError::Unreadable {
+            path: input.to_path_buf(),
+            source: e,
+        };
+        let (fingerprint, size) = if manifest.is_archive() {
+            let archive = toolsync_archive::Archive::open(input)
+                .map_err(|why| unreadable(std::io::Error::other(why)))?;
+            (archive.fingerprint(), archive.size())
+        } else {
+            toolsync_reader::fingerprint_file(input).map_err(unreadable)?
+        };
+        if (applied.fingerprint, applied.size) != (fingerprint, size) {
+            return Ok(false);
+        }
+    }
+    Ok(!inputs.is_empty())
 }
 
 /// The regular files of `dir` named `<prefix>…zip` (case-insensitive), in byte order of names,
