@@ -1390,3 +1390,46 @@ fn ingest_keeps_the_area_s_folders_as_they_are() {
     let mode = std::fs::metadata(&shared).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o2770, "{mode:o}");
 }
+
+/// `cleanup` removes the file the run read, never one put under its name while the run went
+/// on (`files put` while the daemon runs it): that one is kept for the next run.
+#[test]
+fn cleanup_keeps_a_file_put_in_the_input_s_place_during_the_run() {
+    let world = World::users();
+    make_area(&world);
+    place(
+        &world,
+        "userimport.csv",
+        "username,firstname,lastname,email\nada,Ada,L,ada@example.org\n",
+    );
+    let newer = world.file(
+        "newer.csv",
+        "username,firstname,lastname,email\nbob,Bob,M,bob@example.org\n",
+    );
+    let pause = world.root.join("pause");
+    let mut child = world
+        .command(&["run", "users", "--set", "cleanup=true"])
+        .env(
+            "TOOLSYNC_FAULT",
+            format!("after-archive:pause={}", pause.display()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !pause.join("reached").exists() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        assert!(started.elapsed() < Duration::from_secs(60), "never paused");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    ok(&world, &["files", "put", arg(&newer), "userimport.csv"]);
+    std::fs::write(pause.join("go"), "").unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let kept = std::fs::read_to_string(area(&world).join("userimport.csv")).unwrap();
+    assert!(kept.contains("bob"), "the new file is kept: {kept}");
+    // Without a replacement, cleanup removes the input.
+    ok(&world, &["run", "users", "--set", "cleanup=true"]);
+    assert!(!area(&world).join("userimport.csv").exists());
+}

@@ -67,6 +67,9 @@ pub struct FinishPlan {
     pub archive: Option<PathBuf>,
     /// Remove the input once archived (`cleanup`).
     pub cleanup: bool,
+    /// The input's identity when the run opened it (see [`super::journal::Journal`]).
+    #[serde(default)]
+    pub input_identity: Option<(u64, u64)>,
 }
 
 /// Where a run's two stored reports go.
@@ -124,6 +127,7 @@ impl FinishPlan {
             archive: plan.outputs.archive.then(|| archive_at(&stamp)),
             // A run stopped by --max-errors keeps its input for the next attempt.
             cleanup: plan.outputs.cleanup && !stopped,
+            input_identity: None,
         }
     }
 
@@ -165,7 +169,13 @@ impl FinishPlan {
             tracing::info!(archive = %path.display(), "input archived");
         }
         faults::point("after-archive");
-        if self.cleanup && plan.input.exists() {
+        let replaced = self
+            .input_identity
+            .is_some_and(|opened| file_identity(&plan.input).is_some_and(|now| now != opened));
+        if self.cleanup && replaced {
+            tracing::warn!(input = %plan.input.display(), "cleanup: the input was replaced while the run went on (a new file of that name): kept");
+        }
+        if self.cleanup && !replaced && plan.input.exists() {
             std::fs::remove_file(&plan.input).map_err(|e| {
                 Error::output(
                     format!("cannot remove {} (cleanup)", plan.input.display()),
@@ -186,6 +196,20 @@ pub struct InputCopy<'a> {
     pub secrets: &'a Secrets,
     /// The copy made during the run, if any.
     pub ahead: Option<CopyAhead>,
+}
+
+/// A file's device and inode (Unix), to tell it from another put under its name.
+pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// Writes both full reports, each aside then renamed into place.

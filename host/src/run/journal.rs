@@ -85,6 +85,10 @@ pub struct Journal {
     /// How the run was asked for: a resume by the daemon asks the same.
     #[serde(default)]
     pub asked: Asked,
+    /// The input file's identity (device, inode) when the run opened it: the clean-up removes
+    /// that file only, never one put in its place meanwhile.
+    #[serde(default)]
+    pub input_identity: Option<(u64, u64)>,
 }
 
 /// What a run's command line said that its resume must say again.
@@ -124,6 +128,7 @@ impl Journal {
             comments: 0,
             finish: None,
             asked: Asked::default(),
+            input_identity: None,
         }
     }
 

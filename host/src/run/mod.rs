@@ -201,6 +201,7 @@ pub fn run(
             summary.started_at,
             stamp.clone(),
         );
+        fresh.input_identity = finish::file_identity(&plan.input);
         fresh.asked = journal::Asked {
             force: args.force,
             sets: args.sets.clone(),
@@ -307,7 +308,9 @@ pub fn run(
             if commits(args, rows.state) {
                 let failed = rows.state.tally.failed() > 0;
                 let stopped = rows.state.stopped.is_some();
-                rows.state.finish = Some(FinishPlan::new(data, &plan, &stamp, failed, stopped));
+                let mut outputs = FinishPlan::new(data, &plan, &stamp, failed, stopped);
+                outputs.input_identity = rows.state.input_identity;
+                rows.state.finish = Some(outputs);
                 rows.commit(&mut engine, true)?;
                 faults::point("after-last-commit");
                 faults::point("before-final-flush");
