@@ -303,7 +303,7 @@ fn a_bad_schedule_or_a_second_daemon_is_refused() {
     config(&world, "");
     let daemon = Daemon::start(&world);
     let second = world.run_bounded(&["daemon"]);
-    assert_eq!(second.code(), 2, "{}", second.stderr());
+    assert_eq!(second.code(), 5, "{}", second.stderr());
     assert!(
         second.stderr().contains("a daemon already runs"),
         "{}",

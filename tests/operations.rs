@@ -10,7 +10,7 @@ use common::*;
 
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -102,18 +102,7 @@ fn strings(array: &Value, key: &str) -> Vec<String> {
 /// built, test fixtures included, and `runall` runs every processor it finds), with the world's
 /// data and plugin dirs.
 fn lone(world: &World, args: &[&str]) -> Run {
-    let mut cmd = Command::new(world.lone_binary());
-    cmd.arg("--data-dir")
-        .arg(&world.data)
-        .arg("--plugin-dir")
-        .arg(&world.plugins)
-        .args(args)
-        .current_dir(&world.root)
-        .env_remove("TOOLSYNC_DATA")
-        .env_remove("TOOLSYNC_PLUGIN_PATH")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
-    run_bounded(cmd, None)
+    run_bounded(world.lone_command(args), None)
 }
 
 const USERS_OK: &str = "username;firstname;lastname;email\n\

@@ -128,7 +128,16 @@ impl World {
 
     /// `toolsync --data-dir D --plugin-dir P <args>`, stdin closed.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin());
+        self.command_of(&bin(), args)
+    }
+
+    /// [`World::command`] with [`World::lone_binary`]: no plugin but the world's is found.
+    pub fn lone_command(&self, args: &[&str]) -> Command {
+        self.command_of(&self.lone_binary(), args)
+    }
+
+    fn command_of(&self, binary: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(binary);
         cmd.arg("--data-dir")
             .arg(&self.data)
             .arg("--plugin-dir")

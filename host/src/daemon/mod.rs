@@ -383,11 +383,13 @@ impl DaemonLock {
             .map_err(|e| Error::output(format!("cannot open {}", path.display()), e))?;
         if fs2::FileExt::try_lock_exclusive(&file).is_err() {
             let pid = std::fs::read_to_string(&path).unwrap_or_default();
-            return Err(Error::usage(format!(
+            // Exit 5, as a store locked by another process is.
+            return Err(StoreError::Failure(format!(
                 "a daemon already runs for the data dir {} (pid {}): one is enough",
                 data.root.display(),
                 pid.trim()
-            )));
+            ))
+            .into());
         }
         let _ = file.set_len(0);
         let _ = writeln!(file, "{}", std::process::id());
