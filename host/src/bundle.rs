@@ -173,7 +173,8 @@ pub fn run_bundle(
             ));
             continue;
         }
-        match run::default_input(data, processor, &manifests) {
+        let found = match run::default_inputs(data, processor, &manifests) {
+            Ok(found) => found,
             Err(e) => {
                 steps.push(step(
                     "error",
@@ -184,32 +185,30 @@ pub fn run_bundle(
                 stopped = options.stop_on_failure;
                 continue;
             }
-            Ok(None) => {
-                steps.push(step("no file", None, Vec::new(), 0));
-                continue;
-            }
-            Ok(Some(input)) => {
-                if options.skip_unchanged {
-                    match run::applied_already(data, processor, &manifests, &input) {
-                        Ok(true) => {
-                            tracing::info!(processor = %name, input = %input.display(), "already applied: not run again (rerun_unchanged = false)");
-                            steps.push(step(
-                                "unchanged",
-                                Some(format!(
-                                    "{} was applied by the last completed run (set \
-                                     rerun_unchanged = true to run it again)",
-                                    input.display()
-                                )),
-                                Vec::new(),
-                                0,
-                            ));
-                            continue;
-                        }
-                        Ok(false) => {}
-                        Err(e) => {
-                            tracing::warn!(processor = %name, "cannot tell whether the file was applied: {e}")
-                        }
-                    }
+        };
+        let Some(first) = found.inputs.first() else {
+            steps.push(step("no file", None, Vec::new(), 0));
+            continue;
+        };
+        if options.skip_unchanged && !found.rerun_unchanged {
+            match run::applied_already(data, &processor.manifest, &found.inputs) {
+                Ok(true) => {
+                    tracing::info!(processor = %name, input = %first.display(), "already applied: not run again (rerun_unchanged = false)");
+                    steps.push(step(
+                        "unchanged",
+                        Some(format!(
+                            "{} was applied by the last completed run (set rerun_unchanged = \
+                             true to run it again)",
+                            first.display()
+                        )),
+                        Vec::new(),
+                        0,
+                    ));
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(processor = %name, "cannot tell whether the file was applied: {e}")
                 }
             }
         }

@@ -29,6 +29,17 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
 /// The instant of an output name's `20261121-193800` stamp, read as UTC (stamps are in the
 /// run's `timezone`, which the name does not say: off by that zone's offset at most).
 pub fn parse_stamp(stamp: &str) -> Option<i64> {
+    let shaped = stamp.len() == 15
+        && stamp.bytes().enumerate().all(|(i, b)| {
+            if i == 8 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !shaped {
+        return None;
+    }
     let digits = |range: std::ops::Range<usize>| stamp.get(range)?.parse::<u32>().ok();
     let (y, mo, d) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
     let (h, mi, s) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);

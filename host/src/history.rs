@@ -263,7 +263,8 @@ pub fn prune(data: &DataDir, keep: Keep, dry_run: bool) -> std::io::Result<Prune
         if let Ok(entries) = std::fs::read_dir(data.archives()) {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let old = stamp_of(&name)
+                let old = name
+                    .get(..15)
                     .and_then(crate::clock::parse_stamp)
                     .is_some_and(|at| at < cutoff);
                 // An archive whose run's report is kept stays with it.
@@ -294,14 +295,4 @@ fn same_second_rank(id: &str) -> u32 {
         .and_then(|rest| rest.split('_').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(1)
-}
-
-/// The `YYYYMMDD-HHMMSS` stamp an output name starts with.
-fn stamp_of(name: &str) -> Option<&str> {
-    let stamp = name.get(..15)?;
-    let ok = stamp.bytes().enumerate().all(|(i, b)| match i {
-        8 => b == b'-',
-        _ => b.is_ascii_digit(),
-    });
-    ok.then_some(stamp)
 }

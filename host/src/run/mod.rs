@@ -489,54 +489,56 @@ pub fn run_processor(
     Ok(worst)
 }
 
-/// The input a run of `processor` with no `FILE` would read, if it is there: its `input` file
-/// in the file area (something that is there but not a regular file counts: the run says
-/// why it refuses it), or for an archive processor the file area when it holds one of its
-/// archives. `None` when there is nothing to run.
-pub fn default_input(
-    data: &DataDir,
-    processor: &LoadedProcessor,
-    processors: &[&Manifest],
-) -> Result<Option<PathBuf>, Error> {
-    let manifest = &processor.manifest;
-    let options = crate::config::Options::resolve(manifest, data, &[], processors)?;
-    let input = options.get("input");
-    if manifest.is_archive() && input == manifest.default_input.as_str() {
-        // Absolute, as `run_processor` names them (and the journal, and the applied record).
-        let area = std::path::absolute(data.files()).unwrap_or_else(|_| data.files());
-        let (archives, _) = archives_in(&area, options.get("file_prefix"));
-        return Ok(archives.into_iter().next());
-    }
-    let located = locate::locate(&data.files(), None, input);
-    Ok(std::fs::symlink_metadata(&located.path)
-        .is_ok()
-        .then_some(located.path))
+/// What a run of a processor with no `FILE` would read, as found in the file area.
+pub struct DefaultInputs {
+    /// Its `input` file (something there but not a regular file counts: the run says why it
+    /// refuses it), or for an archive processor each of its archives there; empty when there
+    /// is nothing to run.
+    pub inputs: Vec<PathBuf>,
+    /// The processor's `rerun_unchanged` option.
+    pub rerun_unchanged: bool,
 }
 
-/// Whether `input` holds the content the last completed run of `processor` on it applied
-/// (same fingerprint and size), and the processor's `rerun_unchanged` option is off. For an
-/// archive processor reading the file area's archives, every one of them must have been.
-pub fn applied_already(
+/// The inputs a run of `processor` with no `FILE` would read (options resolved once).
+pub fn default_inputs(
     data: &DataDir,
     processor: &LoadedProcessor,
     processors: &[&Manifest],
-    input: &std::path::Path,
-) -> Result<bool, Error> {
+) -> Result<DefaultInputs, Error> {
     let manifest = &processor.manifest;
     let options = crate::config::Options::resolve(manifest, data, &[], processors)?;
-    if options.flag("rerun_unchanged")? || !Store::exists(&data.store()) {
+    let rerun_unchanged = options.flag("rerun_unchanged")?;
+    let input = options.get("input");
+    let inputs = if manifest.is_archive() && input == manifest.default_input.as_str() {
+        // Absolute, as `run_processor` names them (and the journal, and the applied record).
+        let area = std::path::absolute(data.files()).unwrap_or_else(|_| data.files());
+        archives_in(&area, options.get("file_prefix")).0
+    } else {
+        let located = locate::locate(&data.files(), None, input);
+        std::fs::symlink_metadata(&located.path)
+            .is_ok()
+            .then_some(located.path)
+            .into_iter()
+            .collect()
+    };
+    Ok(DefaultInputs {
+        inputs,
+        rerun_unchanged,
+    })
+}
+
+/// Whether every one of `inputs` holds the content the last completed run of the processor of
+/// `manifest` on it applied (same fingerprint and size). False for no input.
+pub fn applied_already(
+    data: &DataDir,
+    manifest: &Manifest,
+    inputs: &[PathBuf],
+) -> Result<bool, Error> {
+    if inputs.is_empty() || !Store::exists(&data.store()) {
         return Ok(false);
     }
-    let inputs = match input.parent() {
-        Some(area)
-            if manifest.is_archive() && options.get("input") == manifest.default_input.as_str() =>
-        {
-            archives_in(area, options.get("file_prefix")).0
-        }
-        _ => vec![input.to_path_buf()],
-    };
     let store = data.open_store()?;
-    for input in &inputs {
+    for input in inputs {
         let Some(applied) = journal::applied(&store, &manifest.name, &input.display().to_string())?
         else {
             return Ok(false);
@@ -556,7 +558,7 @@ pub fn applied_already(
             return Ok(false);
         }
     }
-    Ok(!inputs.is_empty())
+    Ok(true)
 }
 
 /// The regular files of `dir` named `<prefix>…zip` (case-insensitive), in byte order of names,
