@@ -192,6 +192,29 @@ pub enum Command {
     /// The run history: past runs from their stored reports (`reports show <id>` prints one,
     /// `reports prune` removes old ones with their archives)
     Reports(commands::reports::ReportsCmd),
+    /// Put back every key a past run changed, as its undo log recorded them
+    ///
+    /// RUN_ID is a run id as `toolsync reports` lists it. Every committing run records the
+    /// value each key had before it changed it; the logs of the last 20 runs are kept
+    /// (`[undo] keep_runs` in toolsync.toml). Reverting a course-delete brings the course
+    /// back with all it took along; reverting a users run brings back what its deletions
+    /// removed. Refused (exit 3), naming the keys and the runs, when later runs changed
+    /// the same keys: revert those first, latest first, or use --force. Journaled: a revert
+    /// that is killed is completed by the next revert, run or daemon start. Its report is
+    /// stored in reports/ like a run's.
+    Revert {
+        /// The run to revert, as `toolsync reports` lists it
+        run_id: String,
+        /// Put back keys that later runs changed too (the report names them)
+        #[arg(long)]
+        force: bool,
+        /// Say what would be put back, write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the processors on their schedules, in the foreground, and serve the other commands
     ///
     /// Each processor with a `schedule` option (a cron expression in toolsync.toml, e.g.
@@ -479,6 +502,12 @@ fn dispatch(cli: Cli) -> CmdResult {
             json,
         } => commands::ingest::run(&data, settle_seconds, json),
         Command::Reports(cmd) => commands::reports::run(&data, cmd),
+        Command::Revert {
+            run_id,
+            force,
+            dry_run,
+            json,
+        } => commands::revert::run(&data, &run_id, force, dry_run, json),
         Command::Daemon => crate::daemon::run(&data, &registry()?),
         Command::Files { action } => commands::files::run(&data, action),
         Command::Picture {

@@ -280,9 +280,10 @@ fn with_article(kind: &str) -> String {
 }
 
 /// The tables of `toolsync.toml` that are toolsync's own, not a processor's, with their keys.
-pub const HOST_TABLES: [(&str, &[&str]); 2] = [
+pub const HOST_TABLES: [(&str, &[&str]); 3] = [
     ("ingest", &["drop_dir", "settle_seconds"]),
     ("daemon", &["on_finish"]),
+    ("undo", &["keep_runs"]),
 ];
 
 /// What `toolsync.toml` sets for toolsync itself: the drop folder (`[ingest]`) and the daemon
@@ -300,6 +301,8 @@ pub struct HostSettings {
     pub settle_seconds: u64,
     /// `[daemon] on_finish`: a shell command given each run's JSON report on stdin.
     pub on_finish: Option<String>,
+    /// `[undo] keep_runs`: how many runs' undo logs are kept (`toolsync revert`). Default 20.
+    pub undo_keep_runs: usize,
 }
 
 impl HostSettings {
@@ -310,6 +313,7 @@ impl HostSettings {
             drop_dir_configured: false,
             settle_seconds: 5,
             on_finish: None,
+            undo_keep_runs: crate::undo::DEFAULT_KEEP_RUNS,
         };
         for (table, keys) in HOST_TABLES {
             for (key, value) in file.table(table)? {
@@ -326,6 +330,11 @@ impl HostSettings {
                         settings.settle_seconds = value
                             .parse()
                             .map_err(|_| bad(format!("`{value}` is not a number of seconds")))?;
+                    }
+                    ("undo", "keep_runs") => {
+                        settings.undo_keep_runs = value
+                            .parse()
+                            .map_err(|_| bad(format!("`{value}` is not a number of runs")))?;
                     }
                     ("daemon", "on_finish") => {
                         settings.on_finish = Some(value).filter(|v| !v.trim().is_empty());
@@ -410,7 +419,7 @@ impl ConfigFile {
                     hint: did_you_mean(name, names.iter().copied().chain(hosts))
                         .map(|k| format!(": did you mean [{k}]?"))
                         .unwrap_or_default(),
-                    known: format!("{}; or toolsync's own [ingest], [daemon]", tables()),
+                    known: format!("{}; or toolsync's own [ingest], [daemon], [undo]", tables()),
                 });
             };
             let Some(section) = value.as_table() else {

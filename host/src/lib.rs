@@ -27,3 +27,4 @@ pub mod schedule;
 pub mod store;
 pub mod stored_files;
 pub mod suggest;
+pub mod undo;

@@ -54,7 +54,7 @@ pub fn sweep(data: &DataDir, store: &Store) -> Result<Swept, Error> {
 /// names are counted (the next pictures run removes them) in the returned note.
 pub fn compare(
     data: &DataDir,
-    store: &impl StoreRead,
+    store: &Store,
     findings: &mut Findings,
 ) -> Result<Option<String>, Error> {
     let blobs = Blobs::new(data.stored_files());
@@ -102,7 +102,7 @@ pub fn compare(
 }
 
 /// The stored files some record names, sorted (what `toolsync backup` copies).
-pub fn named(data: &DataDir, store: &impl StoreRead) -> Result<Vec<String>, Error> {
+pub fn named(data: &DataDir, store: &Store) -> Result<Vec<String>, Error> {
     let blobs = Blobs::new(data.stored_files());
     let (listing, orphans) = unnamed(&blobs, store)?;
     let orphans: std::collections::HashSet<String> = orphans.into_iter().collect();
@@ -118,12 +118,14 @@ pub fn named(data: &DataDir, store: &impl StoreRead) -> Result<Vec<String>, Erro
 /// Every stored file, and the names among them that no record names.
 fn unnamed(
     blobs: &Blobs,
-    store: &impl StoreRead,
+    store: &Store,
 ) -> Result<(toolsync_plugin_api::blobs::Listing, Vec<String>), Error> {
     let listing = blobs.list().map_err(|e| files_error(blobs, e))?;
     let mut orphans = Vec::new();
     for name in &listing.names {
-        if !Pictures::names(store, name).map_err(Error::from)? {
+        if !Pictures::names(store, name).map_err(Error::from)?
+            && !crate::undo::held_before(store, &Pictures::file_index_prefix(name))?
+        {
             orphans.push(name.clone());
         }
     }

@@ -8,5 +8,6 @@ pub mod journal;
 pub mod picture;
 pub mod plugins;
 pub mod reports;
+pub mod revert;
 pub mod schema;
 pub mod show;

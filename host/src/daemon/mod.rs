@@ -212,6 +212,10 @@ fn open_store(data: &DataDir) -> Result<Option<crate::store::Store>, Error> {
 /// so that it is applied exactly once.
 fn resume_interrupted(data: &DataDir, registry: &Registry, notifier: &Notifier) {
     let Ok(store) = data.open_store() else { return };
+    // A revert or an --atomic run's rollback that a kill interrupted: completed first.
+    if let Err(e) = crate::undo::revert::settle(data, &store) {
+        tracing::error!("an interrupted revert could not be completed: {e}");
+    }
     let journals: Vec<(String, Journal)> = store
         .scan_space(JOURNAL_SPACE, b"")
         .filter_map(Result::ok)
@@ -416,5 +420,6 @@ pub fn handed_over(command: &crate::cli::Command) -> bool {
             | Command::Journal { .. }
             | Command::Picture { .. }
             | Command::Backup { .. }
+            | Command::Revert { .. }
     )
 }

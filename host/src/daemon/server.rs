@@ -133,6 +133,7 @@ fn execute(data: &DataDir, request: &Request) -> i32 {
         cli.command,
         Command::Run(_)
             | Command::Runall { .. }
+            | Command::Revert { .. }
             | Command::Journal {
                 action: Some(JournalAction::Clear { .. })
             }

@@ -70,6 +70,9 @@ pub struct FinishPlan {
     /// The input's identity when the run opened it (see [`super::journal::Journal`]).
     #[serde(default)]
     pub input_identity: Option<(u64, u64)>,
+    /// The run's id (`<stamp>_<input name>`, its reports' name): the undo log's too.
+    #[serde(default)]
+    pub run_id: String,
 }
 
 /// Where a run's two stored reports go.
@@ -128,6 +131,7 @@ impl FinishPlan {
             // A run stopped by --max-errors keeps its input for the next attempt.
             cleanup: plan.outputs.cleanup && !stopped,
             input_identity: None,
+            run_id: format!("{stamp}_{name}"),
         }
     }
 

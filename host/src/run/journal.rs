@@ -89,6 +89,12 @@ pub struct Journal {
     /// that file only, never one put in its place meanwhile.
     #[serde(default)]
     pub input_identity: Option<(u64, u64)>,
+    /// An `--atomic` run: killed before its last batch, it is rolled back, not resumed.
+    #[serde(default)]
+    pub atomic: bool,
+    /// The run's number in the undo log (`crate::undo`).
+    #[serde(default)]
+    pub undo_run: Option<u64>,
 }
 
 /// What a run's command line said that its resume must say again.
@@ -129,6 +135,8 @@ impl Journal {
             finish: None,
             asked: Asked::default(),
             input_identity: None,
+            atomic: false,
+            undo_run: None,
         }
     }
 

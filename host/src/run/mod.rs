@@ -14,6 +14,7 @@ mod finish;
 mod input;
 mod journal;
 mod locate;
+mod overlay;
 mod plan;
 mod progress;
 pub mod report;
@@ -36,6 +37,7 @@ use crate::loader::LoadedProcessor;
 use crate::store::Store;
 use crate::{clock, faults};
 use copy_ahead::CopyAhead;
+pub use finish::free_stamp;
 use finish::{FinishPlan, InputCopy, Secrets};
 use input::Source;
 pub use journal::{Journal, SPACE as JOURNAL_SPACE};
@@ -143,11 +145,18 @@ pub fn run(
     // Spools and report drafts hold what the file carried: owner-only, like the store.
     finish::create_private_dir(&data.runs())?;
     remove_stale_spools(data, &store);
+    // A revert, or an `--atomic` run's rollback, a kill interrupted: completed first.
+    let settled = if args.dry_run {
+        Vec::new()
+    } else {
+        crate::undo::revert::settle(data, &store)?
+    };
     let spool_dir = data.runs().join(name);
     if let Some(code) = finished_without_input(&store, &plan, &spool_dir)? {
         return Ok(code);
     }
     let mut summary = Summary::new(name, &plan.shown, clock::now(), args.dry_run);
+    summary.warnings.extend(settled);
     // Missing, or not a regular file: refused before anything opens it.
     if let Some(reason) = &plan.input_refused {
         summary.refused = Some(reason.clone());
@@ -202,6 +211,7 @@ pub fn run(
             stamp.clone(),
         );
         fresh.input_identity = finish::file_identity(&plan.input);
+        fresh.atomic = args.atomic;
         fresh.asked = journal::Asked {
             force: args.force,
             sets: args.sets.clone(),
@@ -222,7 +232,15 @@ pub fn run(
     } else {
         1
     };
-    let mut engine = Engine::new(&store, guard).prepare_on(threads);
+    // A dry run writes over the store into an overlay that spills to a scratch space.
+    let overlay = args
+        .dry_run
+        .then(|| overlay::Overlay::new(&store, spool_dir.join("scratch")));
+    let backend: &dyn toolsync_plugin_api::engine::Backend = match &overlay {
+        Some(overlay) => overlay,
+        None => &store,
+    };
+    let mut engine = Engine::new(backend, guard).prepare_on(threads);
     if let Some((per_thread, bytes)) = grouping.chunk {
         engine = engine.chunk(per_thread * threads, bytes);
     }
@@ -287,6 +305,26 @@ pub fn run(
                 rows.files = Some(Blobs::new(data.stored_files()));
             }
             rows.batch_rows = grouping.batch_rows;
+            rows.atomic = args.atomic;
+            rows.spills = args.dry_run;
+            if !args.dry_run && !read_only {
+                let undo = match rows.state.undo_run {
+                    Some(run) => crate::undo::Recorder::resume(&store, run)?,
+                    None => None,
+                };
+                let undo = match undo {
+                    Some(undo) => undo,
+                    None => crate::undo::Recorder::begin(
+                        &store,
+                        name,
+                        &rows.state.input,
+                        rows.state.started_at,
+                        args.atomic,
+                    )?,
+                };
+                rows.state.undo_run = Some(undo.run());
+                rows.undo = Some(undo);
+            }
             match &mut opened.source {
                 Source::Csv { reader, .. } => {
                     rows.stream(&mut engine, &mut run, reader)?;
@@ -323,6 +361,17 @@ pub fn run(
                     "nothing committed: the staged writes are discarded"
                 );
                 engine.discard();
+                if let (false, Some(run)) = (args.dry_run, rows.state.undo_run) {
+                    // An --atomic run that failed: the batches it committed are put back,
+                    // its journal removed with the first of them.
+                    let mut journal = toolsync_plugin_api::engine::Writes::new();
+                    journal.insert(
+                        toolsync_plugin_api::engine::full_key(JOURNAL_SPACE, name.as_bytes()),
+                        None,
+                    );
+                    let undone = crate::undo::revert::roll_back(data, &store, run, journal)?;
+                    tracing::info!(keys = undone.total(), "--atomic: the run was rolled back");
+                }
             }
             Ok(())
         })();
@@ -342,9 +391,10 @@ pub fn run(
     summary.report_lines = state.report_lines.clone();
     summary.warnings.extend(state.warnings.iter().cloned());
     if args.atomic && !done {
-        summary
-            .warnings
-            .push("--atomic: rows failed, nothing was committed".to_string());
+        summary.warnings.push(
+            "--atomic: rows failed, nothing was committed (the batches committed were put back)"
+                .to_string(),
+        );
     }
     if state.tally.total() == 0 {
         summary.warnings.push(match opened.csv_info() {
@@ -393,6 +443,9 @@ pub fn run(
         state.complete(&store, name, summary.finished_at)?;
         tracing::info!("journal cleared");
         faults::point("after-journal-clear");
+        if !read_only {
+            prune_undo(data, &store)?;
+        }
         let _ = std::fs::remove_dir_all(&spool_dir);
         printed?;
     } else {
@@ -620,6 +673,19 @@ fn stopped_by(
     summary.finished_at = clock::now();
     let _ = finish::print_report(plan, summary, None);
     StoreError::Failure(message).into()
+}
+
+/// Keeps the undo logs of the last `[undo] keep_runs` runs; never the log of a run an
+/// interrupted journal names.
+fn prune_undo(data: &DataDir, store: &Store) -> Result<(), Error> {
+    let keep = crate::config::HostSettings::read(data)?.undo_keep_runs;
+    let pending: Vec<u64> = store
+        .scan_space(JOURNAL_SPACE, b"")
+        .filter_map(Result::ok)
+        .filter_map(|(_, value)| serde_json::from_slice::<Journal>(&value).ok()?.undo_run)
+        .collect();
+    crate::undo::prune(store, keep, &|_| false, &pending)?;
+    Ok(())
 }
 
 /// Removes the spools no journal points at: a run killed after clearing its journal, before

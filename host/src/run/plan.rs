@@ -135,10 +135,10 @@ impl<'p> Plan<'p> {
         })
     }
 
-    /// Whether batches commit with a journal as the run goes (resumable after a kill); a dry
-    /// run commits nothing and an `--atomic` run commits once at the end.
+    /// Whether batches commit with a journal as the run goes (resumable after a kill, or for
+    /// an `--atomic` run, rolled back); a dry run commits nothing.
     pub fn journaled(&self) -> bool {
-        !self.args.dry_run && !self.args.atomic
+        !self.args.dry_run
     }
 
     /// What `start` is told: the file's columns, every option, the run's "now".

@@ -18,6 +18,7 @@ use super::journal::Journal;
 use super::progress::Progress;
 use super::spool::Spool;
 use crate::error::{Error, RunError, StoreError};
+use crate::undo::Recorder;
 use toolsync_plugin_api::blobs::Blobs;
 
 /// Rows per committed batch: large enough to amortise the store's per-commit cost, small enough
@@ -28,6 +29,10 @@ pub const BATCH_ROWS: u64 = 2_000;
 /// writes (binding a cohort of 50,000 members makes 50,000 enrolments), and a batch of such
 /// rows must not hold them all in memory.
 pub const BATCH_WRITES: usize = 200_000;
+
+/// Staged writes after which a dry run moves them to its scratch overlay: memory holds at most
+/// this many of them, whatever the file's size.
+pub const DRY_RUN_SPILL_WRITES: usize = 100_000;
 
 /// Where the rows go, and what the loop keeps of them.
 pub struct Rows<'a> {
@@ -43,6 +48,13 @@ pub struct Rows<'a> {
     pub files: Option<Blobs>,
     /// Rows a batch commits ([`BATCH_ROWS`] unless the run says otherwise).
     pub batch_rows: u64,
+    /// The run's undo log, recorded with each batch (not for a dry run).
+    pub undo: Option<Recorder>,
+    /// An `--atomic` run: a stop rolls it back rather than leaving its batches committed.
+    pub atomic: bool,
+    /// A dry run: its staged writes move to the scratch overlay once they weigh
+    /// [`DRY_RUN_SPILL_WRITES`] (`super::overlay`).
+    pub spills: bool,
     since_commit: u64,
     /// The line of the last item recorded.
     last_line: u64,
@@ -73,6 +85,9 @@ impl<'a> Rows<'a> {
             progress,
             files: None,
             batch_rows: BATCH_ROWS,
+            undo: None,
+            atomic: false,
+            spills: false,
             since_commit: 0,
             last_line: 0,
             position: Rc::new(Cell::new(0)),
@@ -143,6 +158,13 @@ impl<'a> Rows<'a> {
         }
         if self.journaled || last {
             self.state.stage(engine.staging(), self.name);
+        }
+        if let Some(undo) = &mut self.undo {
+            let id = last
+                .then(|| self.state.finish.as_ref().map(|f| f.run_id.as_str()))
+                .flatten();
+            let store = engine.backend();
+            undo.stage(engine.staging(), store, id)?;
         }
         // The files the batch's records name reach the disk before the records do.
         if let Some(files) = &self.files {
@@ -247,6 +269,10 @@ impl Sink<ReadItem> for Rows<'_> {
         self.state.items_done += 1;
         self.since_commit += 1;
         if crate::daemon::stop_requested() {
+            if self.atomic {
+                // Rolled back whole, as a failed row would have it.
+                return Ok(Flow::Stop("the daemon is stopping".to_string()));
+            }
             // The daemon stops: what the batch holds is committed with the journal, the rest
             // waits for the daemon's next start.
             if self.journaled {
@@ -272,6 +298,8 @@ impl Sink<ReadItem> for Rows<'_> {
         {
             self.commit(engine, false)?;
             self.since_commit = 0;
+        } else if self.spills && engine.staging().batch_len() >= DRY_RUN_SPILL_WRITES {
+            engine.commit()?;
         }
         Ok(Flow::Continue)
     }

@@ -48,6 +48,11 @@ impl Staging {
             .insert(full_key(space, key), value.map(<[u8]>::to_vec));
     }
 
+    /// The batch's writes (the host records what they replace before it commits them).
+    pub fn batch(&self) -> &Writes {
+        &self.batch
+    }
+
     /// Entries in the batch.
     pub fn batch_len(&self) -> usize {
         self.batch.len()

@@ -128,6 +128,12 @@ impl Pictures {
         Ok(())
     }
 
+    /// The full key under which the index entries of the stored file `name` lie (the host's
+    /// undo log keeps a file its entries name for a revert).
+    pub fn file_index_prefix(name: &str) -> Vec<u8> {
+        crate::engine::full_key(BY_FILE, name.as_bytes())
+    }
+
     /// Whether some record names the stored file `name`.
     pub fn names(store: &impl StoreRead, name: &str) -> ModelResult<bool> {
         Ok(!store.scan_prefix(BY_FILE, name.as_bytes(), 1)?.is_empty())

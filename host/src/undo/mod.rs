@@ -1,0 +1,433 @@
+//! The undo log: every committing run records, in the very batch that changes them, the value
+//! each key had before the run first changed it (or that it was absent). The log lives in the
+//! store, so it is as durable as the rows and covered by the same journal; `toolsync revert`
+//! ([`revert`]) puts those values back, and an `--atomic` run that fails rolls itself back with
+//! it instead of holding the whole file's writes in one batch.
+//!
+//! Layout, in the host's reserved keyspaces:
+//!
+//! - `_undo NUL <run: u64 big-endian> <full key>` → `0` (the key was absent) or `1` + the prior
+//!   value. One entry per key a run changed, whatever the number of batches that changed it:
+//!   the first batch records it, later ones see the entry and leave it. Keyed by run then key,
+//!   so a run's log is one prefix (a revert scans it, a prune removes it) and "did a later run
+//!   change this key" is one look-up per later run.
+//! - `_undo_runs NUL <run>` → [`RunRecord`]: the run's report id, processor, input and state.
+//! - `_meta NUL last_undo_run` → the last run number given.
+//!
+//! Not recorded: the host's own keyspaces (`_journal`, `_meta`, id sequences...). Ids given by
+//! a reverted run are not given again.
+
+pub mod revert;
+
+use serde::{Deserialize, Serialize};
+use toolsync_plugin_api::engine::{
+    full_key, split_key, Backend, BackendError, Staging, Writes, RESERVED_PREFIX,
+};
+
+use crate::error::StoreError;
+
+/// The entries: `_undo NUL <run> <full key>`.
+pub const ENTRIES: &str = "_undo";
+/// The run records: `_undo_runs NUL <run>`.
+pub const RUNS: &str = "_undo_runs";
+/// In `_meta`: the last run number given.
+const LAST_RUN: &[u8] = b"last_undo_run";
+/// Runs whose log is kept when `[undo] keep_runs` is not set.
+pub const DEFAULT_KEEP_RUNS: usize = 20;
+
+/// Where a logged run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Its batches are committing (or it was killed and not resumed yet).
+    Recording,
+    /// Its last batch committed: it can be reverted.
+    Complete,
+    /// `toolsync revert` put its keys back; its log is gone.
+    Reverted,
+    /// An `--atomic` run that failed and put its keys back; its log is gone.
+    RolledBack,
+}
+
+/// What the log knows of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub number: u64,
+    /// Its report id (`toolsync reports`), given when its last batch commits.
+    pub id: Option<String>,
+    pub processor: String,
+    pub input: String,
+    pub started_at: i64,
+    pub state: RunState,
+    /// Keys it changed (entries in its log).
+    pub keys: u64,
+    #[serde(default)]
+    pub atomic: bool,
+    /// When it was reverted or rolled back.
+    #[serde(default)]
+    pub undone_at: Option<i64>,
+}
+
+impl RunRecord {
+    /// How the run is named to an operator: its report id, or its processor and input.
+    pub fn name(&self) -> String {
+        match &self.id {
+            Some(id) => id.clone(),
+            None => format!("the {} run on {}", self.processor, self.input),
+        }
+    }
+
+    fn stage(&self, staging: &mut Staging) {
+        let bytes = serde_json::to_vec(self).expect("a record always serialises");
+        staging.put_raw(RUNS, &self.number.to_be_bytes(), Some(&bytes));
+    }
+}
+
+/// The full key of a run's entry for `key` (a full key).
+pub fn entry_key(run: u64, key: &[u8]) -> Vec<u8> {
+    let mut suffix = Vec::with_capacity(8 + key.len());
+    suffix.extend_from_slice(&run.to_be_bytes());
+    suffix.extend_from_slice(key);
+    full_key(ENTRIES, &suffix)
+}
+
+/// The prefix of every entry of `run`.
+pub fn run_prefix(run: u64) -> Vec<u8> {
+    full_key(ENTRIES, &run.to_be_bytes())
+}
+
+/// An entry's value: the prior value, or its absence.
+fn encode(prior: Option<&[u8]>) -> Vec<u8> {
+    match prior {
+        None => vec![0],
+        Some(value) => {
+            let mut bytes = Vec::with_capacity(1 + value.len());
+            bytes.push(1);
+            bytes.extend_from_slice(value);
+            bytes
+        }
+    }
+}
+
+/// An entry's prior value (`Some(None)`: the key was absent); `None` for bytes no toolsync
+/// wrote.
+pub fn decode(bytes: &[u8]) -> Option<Option<&[u8]>> {
+    match bytes.split_first() {
+        Some((0, [])) => Some(None),
+        Some((1, value)) => Some(Some(value)),
+        _ => None,
+    }
+}
+
+/// Whether the log records writes to `key`: every keyspace but the host's own.
+pub fn is_recorded(key: &[u8]) -> bool {
+    split_key(key).is_some_and(|(space, _)| !space.starts_with(RESERVED_PREFIX))
+}
+
+/// Records a run's log as its batches commit.
+#[derive(Debug)]
+pub struct Recorder {
+    record: RunRecord,
+    /// The record and the run counter are in the store (after the first commit).
+    begun: bool,
+}
+
+impl Recorder {
+    /// A new run's log; its number is taken with its first batch.
+    pub fn begin(
+        store: &dyn Backend,
+        processor: &str,
+        input: &str,
+        started_at: i64,
+        atomic: bool,
+    ) -> Result<Recorder, StoreError> {
+        let last = store
+            .get(&full_key(crate::store::META, LAST_RUN))
+            .map_err(failure)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map_or(0, u64::from_be_bytes);
+        Ok(Recorder {
+            record: RunRecord {
+                number: last + 1,
+                id: None,
+                processor: processor.to_string(),
+                input: input.to_string(),
+                started_at,
+                state: RunState::Recording,
+                keys: 0,
+                atomic,
+                undone_at: None,
+            },
+            begun: false,
+        })
+    }
+
+    /// The log of a resumed run, as its journal names it.
+    pub fn resume(store: &dyn Backend, run: u64) -> Result<Option<Recorder>, StoreError> {
+        Ok(load(store, run)?.map(|record| Recorder {
+            record,
+            begun: true,
+        }))
+    }
+
+    pub fn run(&self) -> u64 {
+        self.record.number
+    }
+
+    /// Adds to the batch about to commit the entry of every key it changes that this run had
+    /// not changed yet, with the value the store holds for it now; with `id`, the batch is the
+    /// run's last and the record becomes revertible under that id.
+    pub fn stage(
+        &mut self,
+        staging: &mut Staging,
+        store: &dyn Backend,
+        id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut entries = Vec::new();
+        for key in staging.batch().keys().filter(|k| is_recorded(k)) {
+            let entry = entry_key(self.record.number, key);
+            if store.get(&entry).map_err(failure)?.is_some() {
+                continue;
+            }
+            let prior = store.get(key).map_err(failure)?;
+            entries.push((entry, encode(prior.as_deref())));
+        }
+        self.record.keys += entries.len() as u64;
+        for (entry, value) in entries {
+            let (space, key) = split_key(&entry).expect("an entry key has its space");
+            staging.put_raw(space, key, Some(&value));
+        }
+        if !self.begun {
+            staging.put_raw(
+                crate::store::META,
+                LAST_RUN,
+                Some(&self.record.number.to_be_bytes()),
+            );
+            self.begun = true;
+        }
+        if let Some(id) = id {
+            self.record.id = Some(id.to_string());
+            self.record.state = RunState::Complete;
+        }
+        self.record.stage(staging);
+        Ok(())
+    }
+}
+
+fn failure(e: BackendError) -> StoreError {
+    StoreError::Failure(e.0)
+}
+
+/// The record of run `number`.
+pub fn load(store: &dyn Backend, number: u64) -> Result<Option<RunRecord>, StoreError> {
+    store
+        .get(&full_key(RUNS, &number.to_be_bytes()))
+        .map_err(failure)?
+        .map(|bytes| parse_record(&bytes))
+        .transpose()
+}
+
+fn parse_record(bytes: &[u8]) -> Result<RunRecord, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        StoreError::Failure(format!(
+            "an undo log's run record is unreadable ({e}): check the store with `toolsync check`"
+        ))
+    })
+}
+
+/// Every run record, oldest first.
+pub fn runs(store: &dyn Backend) -> Result<Vec<RunRecord>, StoreError> {
+    store
+        .scan(&full_key(RUNS, b""))
+        .map(|item| parse_record(&item.map_err(failure)?.1))
+        .collect()
+}
+
+/// The runs after `run` whose log is still there: those that may have changed its keys since.
+pub fn later_logged(store: &dyn Backend, run: u64) -> Result<Vec<RunRecord>, StoreError> {
+    Ok(runs(store)?
+        .into_iter()
+        .filter(|r| r.number > run && has_log(r.state))
+        .collect())
+}
+
+fn has_log(state: RunState) -> bool {
+    matches!(state, RunState::Recording | RunState::Complete)
+}
+
+/// Whether some logged run's entry says `key` held a value before that run changed it: the
+/// stored files a picture record named before a run replaced it stay for a revert.
+pub fn held_before(store: &dyn Backend, key: &[u8]) -> Result<bool, StoreError> {
+    for run in runs(store)?.iter().filter(|r| has_log(r.state)) {
+        let prefix = entry_key(run.number, key);
+        for item in store.scan(&prefix) {
+            let (_, value) = item.map_err(failure)?;
+            if matches!(decode(&value), Some(Some(_))) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Entries a prune removes per commit.
+const PRUNE_BATCH: usize = 20_000;
+
+/// Removes the logs of every run but the `keep` most recent complete ones (and of the runs
+/// `also` names by id), with the records of runs already reverted or rolled back that are
+/// older than the oldest kept. Never the log of a run an interrupted journal names
+/// (`pending`): it may resume, or roll back. Returns the ids of the logs removed.
+pub fn prune(
+    store: &dyn Backend,
+    keep: usize,
+    also: &dyn Fn(&RunRecord) -> bool,
+    pending: &[u64],
+) -> Result<Vec<String>, StoreError> {
+    let records = runs(store)?;
+    let complete: Vec<u64> = records
+        .iter()
+        .filter(|r| r.state == RunState::Complete)
+        .map(|r| r.number)
+        .collect();
+    // Fewer complete runs than `keep`: every log stays; `keep` 0: none does.
+    let oldest_kept = match complete.len().checked_sub(keep) {
+        None => 0,
+        Some(at) => complete.get(at).copied().unwrap_or(u64::MAX),
+    };
+    let mut removed = Vec::new();
+    for record in &records {
+        if pending.contains(&record.number) || (record.number >= oldest_kept && !also(record)) {
+            continue;
+        }
+        remove_log(store, record.number)?;
+        let mut writes = Writes::new();
+        writes.insert(full_key(RUNS, &record.number.to_be_bytes()), None);
+        store.apply(writes).map_err(failure)?;
+        if has_log(record.state) {
+            removed.push(record.name());
+        }
+    }
+    if !removed.is_empty() {
+        tracing::info!(runs = removed.len(), "undo logs pruned");
+    }
+    Ok(removed)
+}
+
+/// Removes every entry of `run`, in batches (a kill in between leaves fewer entries of a log
+/// being pruned anyway).
+fn remove_log(store: &dyn Backend, run: u64) -> Result<(), StoreError> {
+    let prefix = run_prefix(run);
+    loop {
+        let keys: Vec<Vec<u8>> = store
+            .scan(&prefix)
+            .take(PRUNE_BATCH)
+            .map(|item| item.map(|(k, _)| k))
+            .collect::<Result<_, _>>()
+            .map_err(failure)?;
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let writes: Writes = keys.into_iter().map(|k| (k, None)).collect();
+        store.apply(writes).map_err(failure)?;
+    }
+}
+
+/// A key as an operator reads it: `space/key`, printable bytes as they are, an 8-byte id as
+/// `#n`, other bytes as `\xNN`.
+pub fn describe_key(key: &[u8]) -> String {
+    let (space, rest) = split_key(key).unwrap_or(("?", key));
+    let mut out = format!("{space}/");
+    let mut at = 0;
+    while at < rest.len() {
+        // Ids are stored as 8 big-endian bytes, far below 2^56.
+        if rest.len() - at >= 8 && rest[at] == 0 {
+            let id = u64::from_be_bytes(rest[at..at + 8].try_into().expect("8 bytes"));
+            out.push_str(&format!("#{id}"));
+            at += 8;
+            continue;
+        }
+        let b = rest[at];
+        if b.is_ascii_graphic() || b == b' ' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+        at += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use toolsync_plugin_api::engine::MemoryBackend;
+
+    type Write<'a> = (&'a str, &'a [u8], Option<&'a [u8]>);
+
+    fn commit(
+        store: &MemoryBackend,
+        recorder: &mut Recorder,
+        writes: &[Write<'_>],
+        id: Option<&str>,
+    ) {
+        let mut staging = Staging::default();
+        for (space, key, value) in writes {
+            staging.put_raw(space, key, *value);
+        }
+        recorder.stage(&mut staging, store, id).unwrap();
+        store.apply(staging.take_batch()).unwrap();
+    }
+
+    #[test]
+    fn the_first_prior_of_each_key_is_kept_across_batches() {
+        let store = MemoryBackend::new();
+        let mut seed = Staging::default();
+        seed.put_raw("user", b"a", Some(b"old"));
+        store.apply(seed.take_batch()).unwrap();
+        let mut run = Recorder::begin(&store, "users", "in.csv", 0, false).unwrap();
+        commit(
+            &store,
+            &mut run,
+            &[("user", b"a", Some(b"new")), ("user", b"b", Some(b"x"))],
+            None,
+        );
+        commit(
+            &store,
+            &mut run,
+            &[
+                ("user", b"a", Some(b"newer")),
+                ("_journal", b"users", Some(b"j")),
+            ],
+            Some("id-1"),
+        );
+        let entry = |key: &[u8]| store.get(&entry_key(1, &full_key("user", key))).unwrap();
+        assert_eq!(
+            entry(b"a"),
+            Some(b"\x01old".to_vec()),
+            "the value before the run"
+        );
+        assert_eq!(entry(b"b"), Some(vec![0]), "absent before the run");
+        assert!(store
+            .get(&entry_key(1, &full_key("_journal", b"users")))
+            .unwrap()
+            .is_none());
+        let record = load(&store, 1).unwrap().unwrap();
+        assert_eq!(
+            (record.keys, record.state, record.id.as_deref()),
+            (2, RunState::Complete, Some("id-1"))
+        );
+        let next = Recorder::begin(&store, "users", "in.csv", 0, false).unwrap();
+        assert_eq!(next.run(), 2);
+    }
+
+    #[test]
+    fn keys_read_as_spaces_text_and_ids() {
+        let mut key = full_key("picture.file", b"ab12");
+        key.extend_from_slice(&5u64.to_be_bytes());
+        assert_eq!(describe_key(&key), "picture.file/ab12#5");
+        assert_eq!(
+            describe_key(&full_key("user.username", b"j\x01")),
+            "user.username/j\\x01"
+        );
+    }
+}

@@ -1,0 +1,576 @@
+//! Putting a run's keys back as its undo log recorded them: `toolsync revert`, and the rollback
+//! of a failed `--atomic` run.
+//!
+//! A revert is journaled like a run: its journal (`_revert NUL pending`) commits with each batch,
+//! and each batch removes the entries it applied, so the entries left are exactly the keys still
+//! to restore. A kill at any instant leaves a journal that the next revert, run or daemon start
+//! completes ([`settle`]).
+//!
+//! Before any write, a revert looks for keys a later run changed too (their logs hold an entry
+//! for the same key): putting those back would undo the later run's change behind its back, so
+//! the revert is refused, naming them, unless forced.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use toolsync_plugin_api::engine::{full_key, split_key, Backend, Writes};
+
+use super::{decode, describe_key, entry_key, later_logged, load, run_prefix, RunRecord, RunState};
+use crate::clock;
+use crate::data_dir::DataDir;
+use crate::error::{Error, RunError, StoreError};
+use crate::store::Store;
+
+/// The pending revert's journal: `_revert NUL pending`.
+const SPACE: &str = "_revert";
+const PENDING: &[u8] = b"pending";
+
+/// Keys restored per committed batch (each also removes its log entry).
+pub const REVERT_BATCH: usize = 10_000;
+
+/// Keys named in a report or a refusal; the counts cover the rest.
+const NAMED: usize = 100;
+
+/// What a revert did to the keys of one keyspace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// The key held another value: its prior one is back.
+    pub restored: u64,
+    /// The key had been removed: it is back.
+    pub recreated: u64,
+    /// The run had created the key: it is removed.
+    pub removed: u64,
+    /// The key already held its prior value (or absence): nothing to write.
+    pub unchanged: u64,
+}
+
+impl Counts {
+    pub fn total(&self) -> u64 {
+        self.restored + self.recreated + self.removed + self.unchanged
+    }
+}
+
+/// A key a later run changed too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub key: String,
+    pub later_runs: Vec<String>,
+}
+
+/// A key whose log entry could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotRestored {
+    pub key: String,
+    pub reason: String,
+}
+
+/// A revert in progress, as its journal holds it, and its outcome when it is done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revert {
+    /// The run reverted.
+    pub run: RunRecord,
+    /// An `--atomic` run's own rollback (no report of its own: the run's report says it).
+    pub rollback: bool,
+    pub force: bool,
+    pub dry_run: bool,
+    pub started_at: i64,
+    #[serde(default)]
+    pub finished_at: i64,
+    /// Per keyspace.
+    pub counts: BTreeMap<String, Counts>,
+    /// Keys later runs changed too (the first [`NAMED`]), and how many in all.
+    pub conflicts: Vec<Conflict>,
+    pub conflict_count: u64,
+    pub not_restored: Vec<NotRestored>,
+    pub not_restored_count: u64,
+}
+
+impl Revert {
+    fn new(run: RunRecord, rollback: bool, force: bool, dry_run: bool) -> Revert {
+        Revert {
+            run,
+            rollback,
+            force,
+            dry_run,
+            started_at: clock::now(),
+            finished_at: 0,
+            counts: BTreeMap::new(),
+            conflicts: Vec::new(),
+            conflict_count: 0,
+            not_restored: Vec::new(),
+            not_restored_count: 0,
+        }
+    }
+
+    /// Keys the log held.
+    pub fn total(&self) -> u64 {
+        self.counts.values().map(Counts::total).sum::<u64>() + self.not_restored_count
+    }
+
+    fn stage(&self, writes: &mut Writes) {
+        let bytes = serde_json::to_vec(self).expect("a revert always serialises");
+        writes.insert(full_key(SPACE, PENDING), Some(bytes));
+    }
+
+    fn not_restored(&mut self, key: &[u8], reason: &str) {
+        self.not_restored_count += 1;
+        if self.not_restored.len() < NAMED {
+            self.not_restored.push(NotRestored {
+                key: describe_key(key),
+                reason: reason.to_string(),
+            });
+        }
+    }
+}
+
+fn failure(e: toolsync_plugin_api::engine::BackendError) -> StoreError {
+    StoreError::Failure(e.0)
+}
+
+/// The pending revert's journal, if a revert (or a rollback) was interrupted.
+pub fn pending(store: &dyn Backend) -> Result<Option<Revert>, StoreError> {
+    store
+        .get(&full_key(SPACE, PENDING))
+        .map_err(failure)?
+        .map(|bytes| {
+            serde_json::from_slice(&bytes).map_err(|e| {
+                StoreError::Journal(format!(
+                    "the journal of an interrupted revert is unreadable ({e}): check the store \
+                     with `toolsync check`"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// The run `id` names, checked revertible: refused (with what to do) when it has no log, is
+/// already undone, or is an interrupted run.
+pub fn find(store: &dyn Backend, data: &DataDir, id: &str) -> Result<RunRecord, Error> {
+    let records = super::runs(store)?;
+    let Some(record) = records.into_iter().find(|r| r.id.as_deref() == Some(id)) else {
+        let known = crate::history::json_report(data, id).is_some();
+        return Err(RunError::Refused(if known {
+            format!(
+                "run {id} has no undo log: it committed nothing (a dry run, a refused file, a \
+                 read-only processor), or its log was pruned ([undo] keep_runs in toolsync.toml \
+                 keeps the last {} runs' logs)",
+                super::DEFAULT_KEEP_RUNS
+            )
+        } else {
+            format!("no run {id}: `toolsync reports` lists the run ids")
+        })
+        .into());
+    };
+    match record.state {
+        RunState::Complete => Ok(record),
+        RunState::Recording => Err(RunError::Refused(format!(
+            "run {id} has not finished: run its file again to finish it first"
+        ))
+        .into()),
+        RunState::Reverted | RunState::RolledBack => Err(RunError::Refused(format!(
+            "run {id} was already {} at {}",
+            if record.state == RunState::Reverted {
+                "reverted"
+            } else {
+                "rolled back"
+            },
+            record.undone_at.map(clock::rfc3339).unwrap_or_default()
+        ))
+        .into()),
+    }
+}
+
+/// A revert of `run` (after [`find`]): the keys later runs changed too are looked for before
+/// anything is written; a conflict refuses the revert unless `force`. A dry run counts what it
+/// would restore and writes nothing.
+pub fn revert(
+    data: &DataDir,
+    store: &Store,
+    run: RunRecord,
+    force: bool,
+    dry_run: bool,
+) -> Result<Revert, Error> {
+    let mut revert = Revert::new(run, false, force, dry_run);
+    find_conflicts(store, &mut revert)?;
+    if revert.conflict_count > 0 && !force {
+        return Err(RunError::Refused(refusal(&revert)).into());
+    }
+    if dry_run {
+        count_only(store, &mut revert)?;
+        revert.finished_at = clock::now();
+        return Ok(revert);
+    }
+    apply(data, store, revert)
+}
+
+/// An `--atomic` run's rollback: every key it committed put back (no later run can have
+/// changed them: one run at a time holds the store). `also` removes the run's journal in the
+/// first batch.
+pub fn roll_back(data: &DataDir, store: &Store, run: u64, also: Writes) -> Result<Revert, Error> {
+    let Some(record) = load(store, run)? else {
+        // Killed before its first batch: nothing committed, nothing to put back.
+        store.commit(also)?;
+        let record = RunRecord {
+            number: run,
+            id: None,
+            processor: String::new(),
+            input: String::new(),
+            started_at: clock::now(),
+            state: RunState::RolledBack,
+            keys: 0,
+            atomic: true,
+            undone_at: Some(clock::now()),
+        };
+        return Ok(Revert::new(record, true, true, false));
+    };
+    let revert = Revert::new(record, true, true, false);
+    let mut first = also;
+    revert.stage(&mut first);
+    store.commit(first)?;
+    apply(data, store, revert)
+}
+
+/// Completes a revert or a rollback a kill interrupted, then rolls back every `--atomic` run a
+/// kill stopped before its last batch. Returns what an operator is told of each.
+pub fn settle(data: &DataDir, store: &Store) -> Result<Vec<String>, Error> {
+    let mut notes = Vec::new();
+    if let Some(revert) = pending(store)? {
+        let name = revert.run.name();
+        let rollback = revert.rollback;
+        let done = apply(data, store, revert)?;
+        notes.push(if rollback {
+            format!(
+                "an interrupted rollback of {name} was completed ({} keys put back)",
+                done.total()
+            )
+        } else {
+            format!(
+                "an interrupted revert of {name} was completed ({} keys put back){}",
+                done.total(),
+                write_report(data, &done)
+                    .map(|p| format!("; its report: {}", p.display()))
+                    .unwrap_or_default()
+            )
+        });
+    }
+    let journals: Vec<(String, crate::run::Journal)> = store
+        .scan_space(crate::run::JOURNAL_SPACE, b"")
+        .filter_map(Result::ok)
+        .filter_map(|(key, value)| {
+            let journal: crate::run::Journal = serde_json::from_slice(&value).ok()?;
+            Some((String::from_utf8_lossy(&key).into_owned(), journal))
+        })
+        .filter(|(_, journal)| journal.atomic && !journal.finished)
+        .collect();
+    for (processor, journal) in journals {
+        let mut clear = Writes::new();
+        clear.insert(
+            full_key(crate::run::JOURNAL_SPACE, processor.as_bytes()),
+            None,
+        );
+        let done = match journal.undo_run {
+            Some(run) => roll_back(data, store, run, clear)?,
+            None => {
+                store.commit(clear)?;
+                store.flush_all()?;
+                continue;
+            }
+        };
+        notes.push(format!(
+            "an --atomic run of {processor} on {} was interrupted: it was rolled back ({} keys \
+             put back)",
+            journal.input,
+            done.total()
+        ));
+    }
+    for note in &notes {
+        tracing::warn!("{note}");
+    }
+    Ok(notes)
+}
+
+/// Names every key of the run a later logged run changed too.
+fn find_conflicts(store: &dyn Backend, revert: &mut Revert) -> Result<(), StoreError> {
+    let later = later_logged(store, revert.run.number)?;
+    if later.is_empty() {
+        return Ok(());
+    }
+    let prefix = run_prefix(revert.run.number);
+    for item in store.scan(&prefix) {
+        let (entry, _) = item.map_err(failure)?;
+        let key = &entry[prefix.len()..];
+        let mut by = Vec::new();
+        for run in &later {
+            if store
+                .get(&entry_key(run.number, key))
+                .map_err(failure)?
+                .is_some()
+            {
+                by.push(run.name());
+            }
+        }
+        if !by.is_empty() {
+            revert.conflict_count += 1;
+            if revert.conflicts.len() < NAMED {
+                revert.conflicts.push(Conflict {
+                    key: describe_key(key),
+                    later_runs: by,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn refusal(revert: &Revert) -> String {
+    let mut runs: Vec<&str> = revert
+        .conflicts
+        .iter()
+        .flat_map(|c| c.later_runs.iter().map(String::as_str))
+        .collect();
+    runs.sort_unstable();
+    runs.dedup();
+    let keys: Vec<&str> = revert
+        .conflicts
+        .iter()
+        .take(10)
+        .map(|c| c.key.as_str())
+        .collect();
+    let more = revert.conflict_count.saturating_sub(keys.len() as u64);
+    format!(
+        "{} key{} that run {} changed {} changed again by later runs ({}): {}{}. Revert the \
+         later runs first (the latest first), or put these keys back anyway with --force",
+        revert.conflict_count,
+        if revert.conflict_count == 1 { "" } else { "s" },
+        revert.run.name(),
+        if revert.conflict_count == 1 {
+            "was"
+        } else {
+            "were"
+        },
+        runs.join(", "),
+        keys.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// How restoring `prior` over `current` counts.
+fn classify(prior: Option<&[u8]>, current: Option<&[u8]>) -> fn(&mut Counts) -> &mut u64 {
+    match (prior, current) {
+        (p, c) if p == c => |c| &mut c.unchanged,
+        (None, Some(_)) => |c| &mut c.removed,
+        (Some(_), None) => |c| &mut c.recreated,
+        _ => |c| &mut c.restored,
+    }
+}
+
+/// A dry run's counts: every entry read, nothing written.
+fn count_only(store: &dyn Backend, revert: &mut Revert) -> Result<(), StoreError> {
+    let prefix = run_prefix(revert.run.number);
+    for item in store.scan(&prefix) {
+        let (entry, value) = item.map_err(failure)?;
+        let key = &entry[prefix.len()..];
+        tally(store, revert, key, &value)?;
+    }
+    Ok(())
+}
+
+/// Counts one entry; the prior value to write when it differs from the store's.
+fn tally<'v>(
+    store: &dyn Backend,
+    revert: &mut Revert,
+    key: &[u8],
+    value: &'v [u8],
+) -> Result<Option<Option<&'v [u8]>>, StoreError> {
+    let Some((space, _)) = split_key(key) else {
+        revert.not_restored(key, "not a key toolsync writes");
+        return Ok(None);
+    };
+    let Some(prior) = decode(value) else {
+        revert.not_restored(key, "its undo entry does not decode");
+        return Ok(None);
+    };
+    let current = store.get(key).map_err(failure)?;
+    let counts = revert.counts.entry(space.to_string()).or_default();
+    *classify(prior, current.as_deref())(counts) += 1;
+    Ok((prior != current.as_deref()).then_some(prior))
+}
+
+/// Applies the log in batches, each with the journal, until no entry is left; then marks the
+/// run undone, removes the journal, and makes it all durable.
+fn apply(data: &DataDir, store: &Store, mut revert: Revert) -> Result<Revert, Error> {
+    let prefix = run_prefix(revert.run.number);
+    loop {
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = store
+            .scan(&prefix)
+            .take(REVERT_BATCH)
+            .collect::<Result<_, _>>()
+            .map_err(failure)?;
+        let last = entries.len() < REVERT_BATCH;
+        let mut writes = Writes::new();
+        for (entry, value) in &entries {
+            let key = &entry[prefix.len()..];
+            if let Some(prior) = tally(store, &mut revert, key, value)? {
+                writes.insert(key.to_vec(), prior.map(<[u8]>::to_vec));
+            }
+            writes.insert(entry.clone(), None);
+        }
+        if last {
+            revert.finished_at = clock::now();
+            revert.run.state = if revert.rollback {
+                RunState::RolledBack
+            } else {
+                RunState::Reverted
+            };
+            revert.run.undone_at = Some(revert.finished_at);
+            let record = serde_json::to_vec(&revert.run).expect("a record always serialises");
+            writes.insert(
+                full_key(super::RUNS, &revert.run.number.to_be_bytes()),
+                Some(record),
+            );
+            writes.insert(full_key(SPACE, PENDING), None);
+        } else {
+            revert.stage(&mut writes);
+        }
+        store.commit(writes)?;
+        tracing::info!(keys = revert.total(), last, "revert batch committed");
+        if last {
+            break;
+        }
+        crate::faults::point("after-revert-batch");
+    }
+    store.flush_all()?;
+    // The files the run's pictures named are orphans now (those its log kept are named again).
+    crate::stored_files::sweep(data, store)?;
+    Ok(revert)
+}
+
+/// `reports/<stamp>_revert.report.{txt,json}`; its path, or `None` when it could not be written
+/// (said in the log: the revert itself is done).
+pub fn write_report(data: &DataDir, revert: &Revert) -> Option<std::path::PathBuf> {
+    let dir = data.reports();
+    let stamp = clock::Zone::default().stamp(revert.started_at);
+    let at = |s: &str| {
+        (
+            dir.join(format!("{s}_revert.report.txt")),
+            dir.join(format!("{s}_revert.report.json")),
+        )
+    };
+    let stamp = crate::run::free_stamp(&stamp, |s| {
+        let (t, j) = at(s);
+        vec![t, j]
+    });
+    let (txt, json) = at(&stamp);
+    let written = crate::data_dir::create_private_dir(&dir)
+        .and_then(|()| {
+            crate::area::write_atomic(&json, |f| {
+                serde_json::to_writer_pretty(&mut *f, &report_json(revert))?;
+                std::io::Write::write_all(f, b"\n")
+            })
+        })
+        .and_then(|()| {
+            crate::area::write_atomic(&txt, |f| {
+                std::io::Write::write_all(f, report_text(revert).as_bytes())
+            })
+        });
+    match written {
+        Ok(()) => Some(txt),
+        Err(e) => {
+            tracing::warn!(report = %txt.display(), "the revert's report could not be written: {e}");
+            None
+        }
+    }
+}
+
+/// The JSON report: the keys `toolsync reports` reads (a revert counts keys as rows), then the
+/// revert's own.
+pub fn report_json(revert: &Revert) -> serde_json::Value {
+    let restored: u64 = revert.counts.values().map(Counts::total).sum();
+    serde_json::json!({
+        "processor": "revert",
+        "file": revert.run.name(),
+        "started_at": clock::rfc3339(revert.started_at),
+        "finished_at": clock::rfc3339(revert.finished_at),
+        "dry_run": revert.dry_run,
+        "committed": !revert.dry_run,
+        "rows_total": revert.total(),
+        "rows_ok": restored,
+        "rows_failed": revert.not_restored_count,
+        "rows_skipped": 0,
+        "refused": null,
+        "stopped": null,
+        "warnings": [],
+        "reverted": {
+            "run": revert.run.id,
+            "processor": revert.run.processor,
+            "input": revert.run.input,
+            "started_at": clock::rfc3339(revert.run.started_at),
+        },
+        "force": revert.force,
+        "keys": revert.counts,
+        "conflicts": revert.conflict_count,
+        "forced": revert.conflicts,
+        "not_restored": revert.not_restored,
+        "not_restored_count": revert.not_restored_count,
+    })
+}
+
+/// The text report, as `toolsync revert` prints it.
+pub fn report_text(revert: &Revert) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let verb = if revert.dry_run {
+        "would put back"
+    } else {
+        "put back"
+    };
+    let _ = writeln!(
+        out,
+        "revert of {} ({} on {}){}",
+        revert.run.name(),
+        revert.run.processor,
+        revert.run.input,
+        if revert.dry_run { " — dry run" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "{} keys {verb}: {} restored, {} recreated, {} removed, {} already as before",
+        revert.total() - revert.not_restored_count,
+        sum(revert, |c| c.restored),
+        sum(revert, |c| c.recreated),
+        sum(revert, |c| c.removed),
+        sum(revert, |c| c.unchanged),
+    );
+    for (space, c) in &revert.counts {
+        let _ = writeln!(
+            out,
+            "  {space:<24} restored {:>8}  recreated {:>8}  removed {:>8}  unchanged {:>8}",
+            c.restored, c.recreated, c.removed, c.unchanged
+        );
+    }
+    if revert.conflict_count > 0 {
+        let _ = writeln!(
+            out,
+            "{} keys later runs had changed were put back anyway (--force):",
+            revert.conflict_count
+        );
+        for c in &revert.conflicts {
+            let _ = writeln!(out, "  {} (changed by {})", c.key, c.later_runs.join(", "));
+        }
+    }
+    if revert.not_restored_count > 0 {
+        let _ = writeln!(out, "{} keys not restored:", revert.not_restored_count);
+        for n in &revert.not_restored {
+            let _ = writeln!(out, "  {}: {}", n.key, n.reason);
+        }
+    }
+    out
+}
+
+fn sum(revert: &Revert, field: fn(&Counts) -> u64) -> u64 {
+    revert.counts.values().map(field).sum()
+}
