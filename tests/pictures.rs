@@ -14,8 +14,13 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
 /// Accounts ann, bob, cy, dan, j.doe, eve, and del (soft-deleted).
+///
+/// No undo log is kept (`[undo] keep_runs = 0`): a replaced picture's files are swept at once,
+/// as these tests check. While a log names them they stay (tests/undo.rs).
 fn world() -> World {
     let world = World::with(&[USERS, PICTURES]);
+    std::fs::create_dir_all(&world.data).unwrap();
+    std::fs::write(world.data.join("toolsync.toml"), "[undo]\nkeep_runs = 0\n").unwrap();
     let users = world.file(
         "users.csv",
         "username;firstname;lastname;deleted\nann;Ann;A;0\nbob;Bob;B;0\ncy;Cy;C;0\ndan;Dan;D;0\n\

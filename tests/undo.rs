@@ -519,3 +519,60 @@ fn a_dry_run_beyond_its_memory_budget_spills_and_answers_as_the_real_run() {
     let left: Vec<_> = std::fs::read_dir(&runs).map_or(Vec::new(), |d| d.flatten().collect());
     assert!(left.is_empty(), "the scratch space stays: {left:?}");
 }
+
+fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, bytes) in entries {
+        writer
+            .start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+#[test]
+fn a_replaced_picture_keeps_its_files_while_a_log_names_them_and_comes_back() {
+    use toolsync_pictures::fixtures::png;
+    let world = World::with(&[USERS, PICTURES]);
+    run_ok(
+        &world,
+        "users",
+        &world.file("u.csv", "username;firstname;lastname\nann;Ann;A\n"),
+        &[],
+    );
+    run_ok(
+        &world,
+        "pictures",
+        &world.file("userpictures_1.zip", zip_of(&[("ann.png", png(40, 20))])),
+        &[],
+    );
+    let first = world.show("picture", "ann").unwrap();
+    let before = snapshot(&world);
+    let id = run_ok(
+        &world,
+        "pictures",
+        &world.file("userpictures_2.zip", zip_of(&[("ann.png", png(30, 30))])),
+        &[],
+    );
+    assert_eq!(world.show("picture", "ann").unwrap()["width"], 30);
+    // The first picture's three renditions stay beside the new ones: the log names them.
+    assert_eq!(stored_files(&world), 6);
+    let check = world.run(&["check"]);
+    assert!(
+        !check.stdout().contains("no record names"),
+        "{}",
+        check.stdout()
+    );
+    let (code, _, stderr) = revert_json(&world, &id, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_same(&before, &snapshot(&world), "a replaced picture");
+    assert_eq!(world.show("picture", "ann").unwrap(), first);
+    // Its PNG is there again; the reverted run's files are swept.
+    let out = world.root.join("ann.png");
+    let got = world.run(&["picture", "get", "ann", "--output", out.to_str().unwrap()]);
+    assert_eq!(got.code(), 0, "{}", got.stderr());
+    assert_eq!(stored_files(&world), 3);
+    world.assert_consistent();
+}

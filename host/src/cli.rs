@@ -285,7 +285,8 @@ pub struct RunCmd {
     /// Do everything but commit; the report says what would happen
     #[arg(long)]
     pub dry_run: bool,
-    /// Commit the whole file as one unit, or nothing if any row fails
+    /// The whole file or nothing: if a row fails (or the run is stopped or killed), every
+    /// batch it committed is put back from its undo log
     #[arg(long)]
     pub atomic: bool,
     /// Stop once N rows have failed (N ≥ 1)

@@ -208,6 +208,9 @@ pub struct Pruned {
     pub archives: Vec<String>,
     /// Bytes freed.
     pub bytes: u64,
+    /// Runs whose undo log was removed with their reports (`toolsync revert` can no longer
+    /// revert them).
+    pub undo_logs: Vec<String>,
 }
 
 /// Which runs a prune removes.

@@ -151,7 +151,28 @@ fn show(data: &DataDir, id: &str, json: bool) -> CmdResult {
 }
 
 fn prune(data: &DataDir, keep: Keep, dry_run: bool, json: bool) -> CmdResult {
-    let pruned = history::prune(data, keep, dry_run).map_err(|e| history_error(e, data))?;
+    let mut pruned = history::prune(data, keep, dry_run).map_err(|e| history_error(e, data))?;
+    // The undo logs of the runs pruned go with their reports (a dry run reads which would).
+    if crate::store::Store::exists(&data.store()) {
+        let store = data.open_store()?;
+        let cutoff = match keep {
+            Keep::Since(cutoff) => Some(cutoff),
+            Keep::Last(_) => None,
+        };
+        let doomed = |run: &crate::undo::RunRecord| {
+            run.id.as_ref().is_some_and(|id| pruned.runs.contains(id))
+                || cutoff.is_some_and(|c| run.started_at < c)
+        };
+        pruned.undo_logs = if dry_run {
+            crate::undo::runs(&store)?
+                .iter()
+                .filter(|r| r.state == crate::undo::RunState::Complete && doomed(r))
+                .map(crate::undo::RunRecord::name)
+                .collect()
+        } else {
+            crate::undo::prune_kept(data, &store, &doomed)?
+        };
+    }
     let mut out = Out::stdout();
     if json {
         out.json(&pruned)?;
@@ -162,6 +183,9 @@ fn prune(data: &DataDir, keep: Keep, dry_run: bool, json: bool) -> CmdResult {
         }
         for name in &pruned.archives {
             out.line(&format!("{verb} archive {name}"))?;
+        }
+        for name in &pruned.undo_logs {
+            out.line(&format!("{verb} the undo log of {name}"))?;
         }
         out.line(&format!(
             "{} reports, {} archives, {} bytes",

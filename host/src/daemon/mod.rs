@@ -421,5 +421,6 @@ pub fn handed_over(command: &crate::cli::Command) -> bool {
             | Command::Picture { .. }
             | Command::Backup { .. }
             | Command::Revert { .. }
+            | Command::Reports(_)
     )
 }

@@ -134,6 +134,10 @@ fn execute(data: &DataDir, request: &Request) -> i32 {
         Command::Run(_)
             | Command::Runall { .. }
             | Command::Revert { .. }
+            | Command::Reports(crate::commands::reports::ReportsCmd {
+                action: Some(crate::commands::reports::ReportsAction::Prune { .. }),
+                ..
+            })
             | Command::Journal {
                 action: Some(JournalAction::Clear { .. })
             }

@@ -444,7 +444,7 @@ pub fn run(
         tracing::info!("journal cleared");
         faults::point("after-journal-clear");
         if !read_only {
-            prune_undo(data, &store)?;
+            crate::undo::prune_kept(data, &store, &|_| false)?;
         }
         let _ = std::fs::remove_dir_all(&spool_dir);
         printed?;
@@ -673,19 +673,6 @@ fn stopped_by(
     summary.finished_at = clock::now();
     let _ = finish::print_report(plan, summary, None);
     StoreError::Failure(message).into()
-}
-
-/// Keeps the undo logs of the last `[undo] keep_runs` runs; never the log of a run an
-/// interrupted journal names.
-fn prune_undo(data: &DataDir, store: &Store) -> Result<(), Error> {
-    let keep = crate::config::HostSettings::read(data)?.undo_keep_runs;
-    let pending: Vec<u64> = store
-        .scan_space(JOURNAL_SPACE, b"")
-        .filter_map(Result::ok)
-        .filter_map(|(_, value)| serde_json::from_slice::<Journal>(&value).ok()?.undo_run)
-        .collect();
-    crate::undo::prune(store, keep, &|_| false, &pending)?;
-    Ok(())
 }
 
 /// Removes the spools no journal points at: a run killed after clearing its journal, before

@@ -270,6 +270,26 @@ pub fn held_before(store: &dyn Backend, key: &[u8]) -> Result<bool, StoreError> 
     Ok(false)
 }
 
+/// [`prune`] to the last `[undo] keep_runs` complete runs (and the runs `also` names), sparing
+/// the runs interrupted journals name.
+pub fn prune_kept(
+    data: &crate::data_dir::DataDir,
+    store: &dyn Backend,
+    also: &dyn Fn(&RunRecord) -> bool,
+) -> Result<Vec<String>, crate::error::Error> {
+    let keep = crate::config::HostSettings::read(data)?.undo_keep_runs;
+    let pending: Vec<u64> = store
+        .scan(&full_key(crate::run::JOURNAL_SPACE, b""))
+        .filter_map(Result::ok)
+        .filter_map(|(_, value)| {
+            serde_json::from_slice::<crate::run::Journal>(&value)
+                .ok()?
+                .undo_run
+        })
+        .collect();
+    Ok(prune(store, keep, also, &pending)?)
+}
+
 /// Entries a prune removes per commit.
 const PRUNE_BATCH: usize = 20_000;
 
