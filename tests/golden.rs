@@ -19,10 +19,6 @@ fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden")
 }
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
 /// `"timecreated": 1796189606` → `"timecreated": 0` (pretty or compact JSON), and the same for
 /// `timemodified`, `timeadded`, and a course's count of `effective` enrolments (which depends on
 /// today's date against the samples' enrolment periods).
@@ -72,19 +68,7 @@ fn check(name: &str, actual: &str) {
 
 fn samples_world() -> World {
     let world = World::with(&[USERS, COURSES, ENROLMENTS, GROUPS, COHORTS, PICTURES]);
-    for (processor, file) in [
-        ("users", "userimport.csv"),
-        ("users", "userimport-excel-cp1252.csv"),
-        ("course-create", "uploadcourses.csv"),
-        ("metacourse", "metacourses.csv"),
-        ("enrolments", "enrols.csv"),
-        ("users", "userimport-enrolments.csv"),
-        ("groups", "groups.csv"),
-        ("group-members", "groupmembers.csv"),
-        ("cohorts", "cohorts.csv"),
-        ("cohort-courses", "cohortscourses.csv"),
-        ("pictures", "userpictures_sample.zip"),
-    ] {
+    for (processor, file) in SAMPLES {
         let path = examples().join(file);
         let run = world.run(&["run", processor, path.to_str().unwrap()]);
         assert_eq!(run.code(), 0, "{processor} {file}: {}", run.stdout());

@@ -45,10 +45,6 @@ fn assert_same(before: &Snapshot, after: &Snapshot, what: &str) {
     );
 }
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
 /// The id of the most recent run of `processor` that `toolsync reports` lists.
 fn last_run(world: &World, processor: &str) -> String {
     let run = world.run(&["reports", "--processor", processor, "--json"]);
@@ -134,21 +130,11 @@ fn everything() -> World {
 #[test]
 fn a_run_of_every_processor_reverts_to_the_store_it_found() {
     let world = everything();
-    for (processor, file) in [
-        ("users", "userimport.csv"),
-        ("users", "userimport-excel-cp1252.csv"),
-        ("course-create", "uploadcourses.csv"),
-        ("metacourse", "metacourses.csv"),
-        ("enrolments", "enrols.csv"),
-        ("users", "userimport-enrolments.csv"),
-        ("groups", "groups.csv"),
-        ("group-members", "groupmembers.csv"),
-        ("cohorts", "cohorts.csv"),
-        ("cohort-courses", "cohortscourses.csv"),
-        ("pictures", "userpictures_sample.zip"),
+    let after_samples = [
         ("course-reset", "resetcourses.csv"),
         ("course-delete", "deletecourses.csv"),
-    ] {
+    ];
+    for (processor, file) in SAMPLES.into_iter().chain(after_samples) {
         let path = examples().join(file);
         let before = snapshot(&world);
         let files_before = stored_files(&world);
@@ -188,18 +174,8 @@ fn a_run_of_every_processor_reverts_to_the_store_it_found() {
 
 fn samples_world() -> World {
     let world = everything();
-    for (processor, file) in [
-        ("users", "userimport.csv"),
-        ("users", "userimport-excel-cp1252.csv"),
-        ("course-create", "uploadcourses.csv"),
-        ("metacourse", "metacourses.csv"),
-        ("enrolments", "enrols.csv"),
-        ("users", "userimport-enrolments.csv"),
-        ("groups", "groups.csv"),
-        ("group-members", "groupmembers.csv"),
-        ("cohorts", "cohorts.csv"),
-        ("cohort-courses", "cohortscourses.csv"),
-    ] {
+    // The samples but the pictures.
+    for (processor, file) in &SAMPLES[..SAMPLES.len() - 1] {
         run_ok(&world, processor, &examples().join(file), &[]);
     }
     world
@@ -575,4 +551,33 @@ fn a_replaced_picture_keeps_its_files_while_a_log_names_them_and_comes_back() {
     assert_eq!(got.code(), 0, "{}", got.stderr());
     assert_eq!(stored_files(&world), 3);
     world.assert_consistent();
+}
+
+#[test]
+fn with_keep_runs_0_no_log_is_recorded_but_atomic_still_rolls_back() {
+    let world = World::users();
+    std::fs::create_dir_all(&world.data).unwrap();
+    std::fs::write(world.data.join("toolsync.toml"), "[undo]\nkeep_runs = 0\n").unwrap();
+    let id = run_ok(&world, "users", &users_rows(&world, "a.csv", 5, None), &[]);
+    let logged = world.with_store(|store| {
+        store
+            .scan(&toolsync_plugin_api::engine::full_key(
+                toolsync::undo::ENTRIES,
+                b"",
+            ))
+            .count()
+    });
+    assert_eq!(logged, 0, "no undo entry recorded");
+    let (code, _, stderr) = revert_json(&world, &id, &[]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("no undo log"), "{stderr}");
+    let before = snapshot(&world);
+    let file = users_rows(&world, "atomic.csv", 3_000, Some(2_500));
+    let run = world.run(&["run", "users", file.to_str().unwrap(), "--atomic"]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert_same(
+        &before,
+        &snapshot(&world),
+        "an --atomic run with keep_runs 0",
+    );
 }

@@ -20,6 +20,27 @@ pub const API_LAYOUT: &str = "toolsync_fixture_api_layout";
 pub const BADGES: &str = "acme_badges";
 pub const ROGUE: &str = "toolsync_fixture_rogue";
 
+/// The README's sample sequence: every sample of `examples/` that writes, in the order the
+/// files depend on each other (processor, file).
+pub const SAMPLES: [(&str, &str); 11] = [
+    ("users", "userimport.csv"),
+    ("users", "userimport-excel-cp1252.csv"),
+    ("course-create", "uploadcourses.csv"),
+    ("metacourse", "metacourses.csv"),
+    ("enrolments", "enrols.csv"),
+    ("users", "userimport-enrolments.csv"),
+    ("groups", "groups.csv"),
+    ("group-members", "groupmembers.csv"),
+    ("cohorts", "cohorts.csv"),
+    ("cohort-courses", "cohortscourses.csv"),
+    ("pictures", "userpictures_sample.zip"),
+];
+
+/// The `examples/` folder.
+pub fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_toolsync"))
 }

@@ -307,7 +307,10 @@ pub fn run(
             rows.batch_rows = grouping.batch_rows;
             rows.atomic = args.atomic;
             rows.spills = args.dry_run;
-            if !args.dry_run && !read_only {
+            // `[undo] keep_runs = 0`: no log is kept, so none is recorded, but for an --atomic
+            // run, which needs its own.
+            let logged = args.atomic || crate::config::HostSettings::read(data)?.undo_keep_runs > 0;
+            if !args.dry_run && !read_only && logged {
                 let undo = match rows.state.undo_run {
                     Some(run) => crate::undo::Recorder::resume(&store, run)?,
                     None => None,
