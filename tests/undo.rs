@@ -469,25 +469,34 @@ fn only_the_last_keep_runs_logs_are_kept() {
 fn a_dry_run_beyond_its_memory_budget_spills_and_answers_as_the_real_run() {
     let world = World::users();
     let before = snapshot(&world);
-    // 40,000 accounts × 3 keys, past the 100,000 staged writes a dry run holds in memory; the
-    // last row updates an account an early row created, whose writes were spilled by then.
+    // 12,000 accounts × 3 keys, past the 20,000 staged writes this test lets a dry run hold in
+    // memory (500,000 otherwise); the last rows meet accounts early rows created, whose writes
+    // were spilled by then.
     let mut text = String::from("username;firstname;lastname;email\n");
-    for i in 0..40_000 {
+    for i in 0..12_000 {
         text.push_str(&format!("u{i};F;L;u{i}@x.org\n"));
     }
     text.push_str("u1;Changed;L;u1@x.org\nu2;F;L;u3@x.org\n");
     let file = world.file("big.csv", text);
-    let run = world.run(&[
+    let mut dry_run = world.command(&[
+        "-v",
         "run",
         "users",
         file.to_str().unwrap(),
         "--dry-run",
         "--json",
     ]);
+    dry_run.env("TOOLSYNC_DRY_RUN_SPILL_WRITES", "20000");
+    let run = run_bounded(dry_run, None);
+    assert!(
+        run.stderr().contains("moved to the scratch space"),
+        "no spill: {}",
+        run.stderr()
+    );
     let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(report["dry_run"], true);
     let (created, updated, _, _, failed) = counts(&report);
-    assert_eq!((created, updated), (40_000, 1), "{}", run.stdout());
+    assert_eq!((created, updated), (12_000, 1), "{}", run.stdout());
     // u3's address is taken by an account the scratch holds.
     assert_eq!(failed, 1, "{:?}", reasons(&report));
     assert_same(&before, &snapshot(&world), "a dry run");

@@ -306,7 +306,7 @@ pub fn run(
             }
             rows.batch_rows = grouping.batch_rows;
             rows.atomic = args.atomic;
-            rows.spills = args.dry_run;
+            rows.spill_at = args.dry_run.then(stream::dry_run_spill_writes);
             // `[undo] keep_runs = 0`: no log is kept, so none is recorded, but for an --atomic
             // run, which needs its own.
             let logged = args.atomic || crate::config::HostSettings::read(data)?.undo_keep_runs > 0;

@@ -1,5 +1,5 @@
 //! A dry run's writes over the store, without touching it: the engine's staging holds the
-//! latest ones in memory, and once they weigh [`super::stream::DRY_RUN_SPILL_WRITES`] they move
+//! latest ones in memory, and once they are [`super::stream::DRY_RUN_SPILL_WRITES`] they move
 //! here — a scratch sled database in the run's spool folder, opened at the first spill. Reads see
 //! the staging, then the scratch, then the store, so a dry run of any size answers as the real run
 //! would while its memory stays that of a normal run.
@@ -14,6 +14,9 @@ use std::sync::OnceLock;
 use toolsync_plugin_api::engine::{Backend, BackendError, Entry, Scan, Writes};
 
 use crate::store::Store;
+
+/// Writes per sled batch into the scratch.
+const SCRATCH_BATCH: usize = 2_000;
 
 /// A removal, as the scratch holds it: a value is stored behind a `1`.
 const REMOVED: &[u8] = &[0];
@@ -105,21 +108,27 @@ impl Backend for Overlay<'_> {
         })
     }
 
+    /// In small sled batches: the scratch needs no atomicity, and one sled batch of 100,000
+    /// writes holds several times their size in memory.
     fn apply(&self, writes: Writes) -> Result<(), BackendError> {
         let db = self.open()?;
-        let mut batch = sled::Batch::default();
-        for (key, value) in writes {
-            match value {
-                Some(v) => {
-                    let mut stored = Vec::with_capacity(1 + v.len());
-                    stored.push(1);
-                    stored.extend_from_slice(&v);
-                    batch.insert(key, stored);
+        let mut writes = writes.into_iter().peekable();
+        while writes.peek().is_some() {
+            let mut batch = sled::Batch::default();
+            for (key, value) in writes.by_ref().take(SCRATCH_BATCH) {
+                match value {
+                    Some(v) => {
+                        let mut stored = Vec::with_capacity(1 + v.len());
+                        stored.push(1);
+                        stored.extend_from_slice(&v);
+                        batch.insert(key, stored);
+                    }
+                    None => batch.insert(key, REMOVED),
                 }
-                None => batch.insert(key, REMOVED),
             }
+            db.apply_batch(batch).map_err(scratch_error)?;
         }
-        db.apply_batch(batch).map_err(scratch_error)
+        Ok(())
     }
 
     /// Nothing to make durable: the scratch is thrown away.

@@ -31,8 +31,18 @@ pub const BATCH_ROWS: u64 = 2_000;
 pub const BATCH_WRITES: usize = 200_000;
 
 /// Staged writes after which a dry run moves them to its scratch overlay: memory holds at most
-/// this many of them, whatever the file's size.
-pub const DRY_RUN_SPILL_WRITES: usize = 100_000;
+/// this many of them (about 200 MB of users records), whatever the file's size. Smaller, a dry
+/// run pays sled's cost per written key sooner: a dry run of 200,000 accounts does not spill.
+/// `TOOLSYNC_DRY_RUN_SPILL_WRITES` sets another figure, for the tests.
+pub const DRY_RUN_SPILL_WRITES: usize = 500_000;
+
+/// [`DRY_RUN_SPILL_WRITES`], or the figure the environment sets.
+pub fn dry_run_spill_writes() -> usize {
+    std::env::var("TOOLSYNC_DRY_RUN_SPILL_WRITES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DRY_RUN_SPILL_WRITES)
+}
 
 /// Where the rows go, and what the loop keeps of them.
 pub struct Rows<'a> {
@@ -52,9 +62,9 @@ pub struct Rows<'a> {
     pub undo: Option<Recorder>,
     /// An `--atomic` run: a stop rolls it back rather than leaving its batches committed.
     pub atomic: bool,
-    /// A dry run: its staged writes move to the scratch overlay once they weigh
-    /// [`DRY_RUN_SPILL_WRITES`] (`super::overlay`).
-    pub spills: bool,
+    /// A dry run: its staged writes move to the scratch overlay once they are this many
+    /// ([`dry_run_spill_writes`], `super::overlay`).
+    pub spill_at: Option<usize>,
     since_commit: u64,
     /// The line of the last item recorded.
     last_line: u64,
@@ -87,7 +97,7 @@ impl<'a> Rows<'a> {
             batch_rows: BATCH_ROWS,
             undo: None,
             atomic: false,
-            spills: false,
+            spill_at: None,
             since_commit: 0,
             last_line: 0,
             position: Rc::new(Cell::new(0)),
@@ -298,8 +308,13 @@ impl Sink<ReadItem> for Rows<'_> {
         {
             self.commit(engine, false)?;
             self.since_commit = 0;
-        } else if self.spills && engine.staging().batch_len() >= DRY_RUN_SPILL_WRITES {
+        } else if self
+            .spill_at
+            .is_some_and(|at| engine.staging().batch_len() >= at)
+        {
+            let writes = engine.staging().batch_len();
             engine.commit()?;
+            tracing::info!(writes, "dry run: staged writes moved to the scratch space");
         }
         Ok(Flow::Continue)
     }
