@@ -47,11 +47,11 @@ impl<'s> Overlay<'s> {
                 crate::data_dir::create_private_dir(&self.dir)
                     .map_err(|e| e.to_string())
                     .and_then(|()| {
+                        // sled's periodic flush stays on: without it, every page written
+                        // stayed in memory (a spill of 500,000 writes took 500 MB).
                         sled::Config::new()
                             .path(&self.dir)
-                            .temporary(true)
                             .cache_capacity(crate::store::SMALL_CACHE_BYTES)
-                            .flush_every_ms(None)
                             .open()
                             .map_err(|e| e.to_string())
                     })
@@ -69,7 +69,7 @@ impl<'s> Overlay<'s> {
 impl Drop for Overlay<'_> {
     fn drop(&mut self) {
         if self.scratch.take().is_some() {
-            // sled removes a temporary database's files when it closes; its folder goes too.
+            // Closed (taken and dropped): its folder goes.
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
