@@ -45,17 +45,28 @@ fn assert_same(before: &Snapshot, after: &Snapshot, what: &str) {
     );
 }
 
-/// The id of the most recent run of `processor` that `toolsync reports` lists.
-fn last_run(world: &World, processor: &str) -> String {
+/// The ids of `processor`'s runs `toolsync reports` lists.
+fn run_ids(world: &World, processor: &str) -> Vec<String> {
     let run = world.run(&["reports", "--processor", processor, "--json"]);
     let runs: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
-    runs.as_array().unwrap().last().unwrap()["id"]
-        .as_str()
+    runs.as_array()
         .unwrap()
-        .to_string()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The id of the run of `processor` listed now and not in `before` (runs of one second may be
+/// listed in either order).
+fn new_run(world: &World, processor: &str, before: &[String]) -> String {
+    run_ids(world, processor)
+        .into_iter()
+        .find(|id| !before.contains(id))
+        .expect("a new run is listed")
 }
 
 fn run_ok(world: &World, processor: &str, file: &Path, extra: &[&str]) -> String {
+    let before = run_ids(world, processor);
     let mut args = vec!["run", processor, file.to_str().unwrap()];
     args.extend_from_slice(extra);
     let run = world.run(&args);
@@ -66,7 +77,7 @@ fn run_ok(world: &World, processor: &str, file: &Path, extra: &[&str]) -> String
         run.stdout(),
         run.stderr()
     );
-    last_run(world, processor)
+    new_run(world, processor, &before)
 }
 
 fn revert_json(world: &World, id: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
@@ -159,6 +170,7 @@ fn a_run_of_every_processor_reverts_to_the_store_it_found() {
     }
     // A read-only processor commits nothing: there is nothing to revert.
     let courses = examples().join("courses.csv");
+    let before = run_ids(&world, "course-check");
     // Exit 1: the sample names a course that does not exist.
     assert_eq!(
         world
@@ -166,7 +178,7 @@ fn a_run_of_every_processor_reverts_to_the_store_it_found() {
             .code(),
         1
     );
-    let id = last_run(&world, "course-check");
+    let id = new_run(&world, "course-check", &before);
     let (code, _, stderr) = revert_json(&world, &id, &[]);
     assert_eq!(code, 3);
     assert!(stderr.contains("has no undo log"), "{stderr}");
@@ -370,6 +382,7 @@ fn an_atomic_run_with_a_failed_row_leaves_the_store_as_it_was() {
     let before = snapshot(&world);
     // Several batches committed before the failed row, the last one after it.
     let file = users_rows(&world, "atomic.csv", 5_000, Some(4_500));
+    let earlier = run_ids(&world, "users");
     let run = world.run(&["run", "users", file.to_str().unwrap(), "--atomic", "--json"]);
     assert_eq!(run.code(), 1, "{}", run.stderr());
     let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
@@ -377,7 +390,7 @@ fn an_atomic_run_with_a_failed_row_leaves_the_store_as_it_was() {
     assert_same(&before, &snapshot(&world), "a rolled-back --atomic run");
     let listed = world.run(&["reports", "--json"]).stdout();
     assert!(listed.contains("rolled back"), "{listed}");
-    let (code, _, stderr) = revert_json(&world, &last_run(&world, "users"), &[]);
+    let (code, _, stderr) = revert_json(&world, &new_run(&world, "users", &earlier), &[]);
     assert_eq!(code, 3);
     assert!(stderr.contains("no undo log"), "{stderr}");
     world.assert_consistent();

@@ -122,9 +122,10 @@ fn unnamed(
 ) -> Result<(toolsync_plugin_api::blobs::Listing, Vec<String>), Error> {
     let listing = blobs.list().map_err(|e| files_error(blobs, e))?;
     let mut orphans = Vec::new();
+    let logged = crate::undo::logged(store)?;
     for name in &listing.names {
         if !Pictures::names(store, name).map_err(Error::from)?
-            && !crate::undo::held_before(store, &Pictures::file_index_prefix(name))?
+            && !crate::undo::held_before(store, &logged, &Pictures::file_index_prefix(name))?
         {
             orphans.push(name.clone());
         }

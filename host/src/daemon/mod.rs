@@ -38,7 +38,7 @@ use crate::config::{HostSettings, Options};
 use crate::data_dir::DataDir;
 use crate::error::{CmdResult, ConfigError, Error, ExitCode, StoreError};
 use crate::loader::{LoadedProcessor, Registry};
-use crate::run::{Finished, Journal, RunArgs, Tap, JOURNAL_SPACE};
+use crate::run::{Finished, Journal, RunArgs, Tap};
 use crate::schedule::Schedule;
 use notify::Notifier;
 
@@ -216,15 +216,7 @@ fn resume_interrupted(data: &DataDir, registry: &Registry, notifier: &Notifier) 
     if let Err(e) = crate::undo::revert::settle(data, &store) {
         tracing::error!("an interrupted revert could not be completed: {e}");
     }
-    let journals: Vec<(String, Journal)> = store
-        .scan_space(JOURNAL_SPACE, b"")
-        .filter_map(Result::ok)
-        .filter_map(|(key, _)| {
-            let processor = String::from_utf8_lossy(&key).into_owned();
-            let journal = Journal::load(&store, &processor).ok().flatten()?;
-            Some((processor, journal))
-        })
-        .collect();
+    let journals = Journal::all(&store);
     // In bundle order: what a later processor's rows need (accounts, courses) comes first.
     let loaded: Vec<&LoadedProcessor> = journals
         .iter()

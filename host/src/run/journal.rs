@@ -159,6 +159,19 @@ impl Journal {
         }
     }
 
+    /// Every interrupted run's journal, by processor; an unreadable one is left out (the run
+    /// of its processor says why when it starts).
+    pub fn all(store: &dyn Backend) -> Vec<(String, Journal)> {
+        store
+            .scan(&full_key(SPACE, b""))
+            .filter_map(Result::ok)
+            .filter_map(|(key, value)| {
+                let processor = String::from_utf8_lossy(&key[SPACE.len() + 1..]).into_owned();
+                Some((processor, serde_json::from_slice(&value).ok()?))
+            })
+            .collect()
+    }
+
     /// Stages this journal record into the batch about to commit.
     pub fn stage(&self, staging: &mut Staging, processor: &str) {
         let bytes = serde_json::to_vec(self).expect("a journal always serialises");

@@ -311,22 +311,12 @@ pub fn run(
             // run, which needs its own.
             let logged = args.atomic || crate::config::HostSettings::read(data)?.undo_keep_runs > 0;
             if !args.dry_run && !read_only && logged {
-                let undo = match rows.state.undo_run {
-                    Some(run) => crate::undo::Recorder::resume(&store, run)?,
-                    None => None,
-                };
-                let undo = match undo {
-                    Some(undo) => undo,
-                    None => crate::undo::Recorder::begin(
-                        &store,
-                        name,
-                        &rows.state.input,
-                        rows.state.started_at,
-                        args.atomic,
-                    )?,
-                };
-                rows.state.undo_run = Some(undo.run());
-                rows.undo = Some(undo);
+                rows.undo = Some(crate::undo::Recorder::for_run(
+                    &store,
+                    rows.state,
+                    name,
+                    args.atomic,
+                )?);
             }
             match &mut opened.source {
                 Source::Csv { reader, .. } => {
@@ -365,14 +355,8 @@ pub fn run(
                 );
                 engine.discard();
                 if let (false, Some(run)) = (args.dry_run, rows.state.undo_run) {
-                    // An --atomic run that failed: the batches it committed are put back,
-                    // its journal removed with the first of them.
-                    let mut journal = toolsync_plugin_api::engine::Writes::new();
-                    journal.insert(
-                        toolsync_plugin_api::engine::full_key(JOURNAL_SPACE, name.as_bytes()),
-                        None,
-                    );
-                    let undone = crate::undo::revert::roll_back(data, &store, run, journal)?;
+                    // An --atomic run that failed: the batches it committed are put back.
+                    let undone = crate::undo::revert::roll_back(data, &store, run, name)?;
                     tracing::info!(keys = undone.total(), "--atomic: the run was rolled back");
                 }
             }

@@ -162,12 +162,27 @@ impl Recorder {
         })
     }
 
-    /// The log of a resumed run, as its journal names it.
-    pub fn resume(store: &dyn Backend, run: u64) -> Result<Option<Recorder>, StoreError> {
-        Ok(load(store, run)?.map(|record| Recorder {
-            record,
-            begun: true,
-        }))
+    /// The log of the run `journal` stands for: the one it names (a resumed run), else a new
+    /// one, whose number the journal then names.
+    pub fn for_run(
+        store: &dyn Backend,
+        journal: &mut crate::run::Journal,
+        processor: &str,
+        atomic: bool,
+    ) -> Result<Recorder, StoreError> {
+        let resumed = match journal.undo_run {
+            Some(run) => load(store, run)?,
+            None => None,
+        };
+        let recorder = match resumed {
+            Some(record) => Recorder {
+                record,
+                begun: true,
+            },
+            None => Recorder::begin(store, processor, &journal.input, journal.started_at, atomic)?,
+        };
+        journal.undo_run = Some(recorder.run());
+        Ok(recorder)
     }
 
     pub fn run(&self) -> u64 {
@@ -255,11 +270,21 @@ fn has_log(state: RunState) -> bool {
     matches!(state, RunState::Recording | RunState::Complete)
 }
 
-/// Whether some logged run's entry says `key` held a value before that run changed it: the
-/// stored files a picture record named before a run replaced it stay for a revert.
-pub fn held_before(store: &dyn Backend, key: &[u8]) -> Result<bool, StoreError> {
-    for run in runs(store)?.iter().filter(|r| has_log(r.state)) {
-        let prefix = entry_key(run.number, key);
+/// The runs whose log is there, by number.
+pub fn logged(store: &dyn Backend) -> Result<Vec<u64>, StoreError> {
+    Ok(runs(store)?
+        .iter()
+        .filter(|r| has_log(r.state))
+        .map(|r| r.number)
+        .collect())
+}
+
+/// Whether the entry of one of the `logged` runs says `key` (or a key under it) held a value
+/// before that run changed it: the stored files a picture record named before a run replaced
+/// it stay for a revert.
+pub fn held_before(store: &dyn Backend, logged: &[u64], key: &[u8]) -> Result<bool, StoreError> {
+    for run in logged {
+        let prefix = entry_key(*run, key);
         for item in store.scan(&prefix) {
             let (_, value) = item.map_err(failure)?;
             if matches!(decode(&value), Some(Some(_))) {
@@ -278,14 +303,9 @@ pub fn prune_kept(
     also: &dyn Fn(&RunRecord) -> bool,
 ) -> Result<Vec<String>, crate::error::Error> {
     let keep = crate::config::HostSettings::read(data)?.undo_keep_runs;
-    let pending: Vec<u64> = store
-        .scan(&full_key(crate::run::JOURNAL_SPACE, b""))
-        .filter_map(Result::ok)
-        .filter_map(|(_, value)| {
-            serde_json::from_slice::<crate::run::Journal>(&value)
-                .ok()?
-                .undo_run
-        })
+    let pending: Vec<u64> = crate::run::Journal::all(store)
+        .into_iter()
+        .filter_map(|(_, journal)| journal.undo_run)
         .collect();
     Ok(prune(store, keep, also, &pending)?)
 }

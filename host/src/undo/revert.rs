@@ -204,9 +204,19 @@ pub fn revert(
 }
 
 /// An `--atomic` run's rollback: every key it committed put back (no later run can have
-/// changed them: one run at a time holds the store). `also` removes the run's journal in the
-/// first batch.
-pub fn roll_back(data: &DataDir, store: &Store, run: u64, also: Writes) -> Result<Revert, Error> {
+/// changed them: one run at a time holds the store). The journal of its `processor` goes with
+/// the first batch.
+pub fn roll_back(
+    data: &DataDir,
+    store: &Store,
+    run: u64,
+    processor: &str,
+) -> Result<Revert, Error> {
+    let mut also = Writes::new();
+    also.insert(
+        full_key(crate::run::JOURNAL_SPACE, processor.as_bytes()),
+        None,
+    );
     let Some(record) = load(store, run)? else {
         // Killed before its first batch: nothing committed, nothing to put back.
         store.commit(also)?;
@@ -253,29 +263,16 @@ pub fn settle(data: &DataDir, store: &Store) -> Result<Vec<String>, Error> {
             )
         });
     }
-    let journals: Vec<(String, crate::run::Journal)> = store
-        .scan_space(crate::run::JOURNAL_SPACE, b"")
-        .filter_map(Result::ok)
-        .filter_map(|(key, value)| {
-            let journal: crate::run::Journal = serde_json::from_slice(&value).ok()?;
-            Some((String::from_utf8_lossy(&key).into_owned(), journal))
-        })
-        .filter(|(_, journal)| journal.atomic && !journal.finished)
-        .collect();
-    for (processor, journal) in journals {
-        let mut clear = Writes::new();
-        clear.insert(
-            full_key(crate::run::JOURNAL_SPACE, processor.as_bytes()),
-            None,
-        );
-        let done = match journal.undo_run {
-            Some(run) => roll_back(data, store, run, clear)?,
-            None => {
-                store.commit(clear)?;
-                store.flush_all()?;
-                continue;
-            }
+    let killed = crate::run::Journal::all(store)
+        .into_iter()
+        .filter(|(_, journal)| journal.atomic && !journal.finished);
+    for (processor, journal) in killed {
+        let Some(run) = journal.undo_run else {
+            // Killed before its first batch: nothing to put back.
+            crate::run::Journal::clear(store, &processor)?;
+            continue;
         };
+        let done = roll_back(data, store, run, &processor)?;
         notes.push(format!(
             "an --atomic run of {processor} on {} was interrupted: it was rolled back ({} keys \
              put back)",
