@@ -298,6 +298,10 @@ fn a_revert_over_a_later_change_is_refused_unless_forced_and_a_dry_run_writes_no
     let (code, _, stderr) = revert_json(&world, &a, &[]);
     assert_eq!(code, 3);
     assert!(stderr.contains("already reverted"), "{stderr}");
+    // A mistyped id is refused with where to find the ids.
+    let (code, _, stderr) = revert_json(&world, "20990101-000000_nope.csv", &[]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("toolsync reports"), "{stderr}");
     // Its report is stored like a run's.
     let listed = world
         .run(&["reports", "--processor", "revert", "--json"])
