@@ -588,12 +588,12 @@ fn with_keep_runs_0_no_log_is_recorded_but_atomic_still_rolls_back() {
     let logged = world.with_store(|store| {
         store
             .scan(&toolsync_plugin_api::engine::full_key(
-                toolsync::undo::ENTRIES,
+                toolsync::undo::LOG,
                 b"",
             ))
             .count()
     });
-    assert_eq!(logged, 0, "no undo entry recorded");
+    assert_eq!(logged, 0, "no undo record written");
     let (code, _, stderr) = revert_json(&world, &id, &[]);
     assert_eq!(code, 3);
     assert!(stderr.contains("no undo log"), "{stderr}");

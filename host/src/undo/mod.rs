@@ -1,22 +1,27 @@
 //! The undo log: every committing run records, in the very batch that changes them, the value
-//! each key had before the run first changed it (or that it was absent). The log lives in the
-//! store, so it is as durable as the rows and covered by the same journal; `toolsync revert`
-//! ([`revert`]) puts those values back, and an `--atomic` run that fails rolls itself back with
-//! it instead of holding the whole file's writes in one batch.
+//! each key held before that batch (or that it was absent). The log lives in the store, so it
+//! is as durable as the rows and covered by the same journal; `toolsync revert` ([`revert`])
+//! puts those values back, and an `--atomic` run that fails rolls itself back with it instead
+//! of holding the whole file's writes in one batch.
 //!
 //! Layout, in the host's reserved keyspaces:
 //!
-//! - `_undo NUL <run: u64 big-endian> <full key>` → `0` (the key was absent) or `1` + the prior
-//!   value. One entry per key a run changed, whatever the number of batches that changed it:
-//!   the first batch records it, later ones see the entry and leave it. Keyed by run then key,
-//!   so a run's log is one prefix (a revert scans it, a prune removes it) and "did a later run
-//!   change this key" is one look-up per later run.
+//! - `_undo_log NUL <run: u64 BE> <batch: u32 BE> <chunk: u32 BE>` → a chunk of the batch's
+//!   changes ([`chunk`]): each changed key with its prior value. One record per ~32 KiB of
+//!   changes rather than one entry per key: a per-key entry made every run write each key twice
+//!   (measured: 1.8 × the time of a run without a log). A key a run changed in several batches
+//!   is in each of their records; a revert applies the records from the last batch to the
+//!   first, so the value each key had before the run is the one left.
+//! - `_undo_held NUL <run> <full key>` → empty: a key of the stored-file index
+//!   (`picture.file`) that held a value before the run changed it. The file it names stays on
+//!   disk while the log does, for a revert to name it again ([`held_before`]).
 //! - `_undo_runs NUL <run>` → [`RunRecord`]: the run's report id, processor, input and state.
 //! - `_meta NUL last_undo_run` → the last run number given.
 //!
 //! Not recorded: the host's own keyspaces (`_journal`, `_meta`, id sequences...). Ids given by
 //! a reverted run are not given again.
 
+pub mod chunk;
 pub mod revert;
 
 use serde::{Deserialize, Serialize};
@@ -26,8 +31,10 @@ use toolsync_plugin_api::engine::{
 
 use crate::error::StoreError;
 
-/// The entries: `_undo NUL <run> <full key>`.
-pub const ENTRIES: &str = "_undo";
+/// The change records: `_undo_log NUL <run> <batch> <chunk>`.
+pub const LOG: &str = "_undo_log";
+/// The stored-file index keys that held a value: `_undo_held NUL <run> <full key>`.
+pub const HELD: &str = "_undo_held";
 /// The run records: `_undo_runs NUL <run>`.
 pub const RUNS: &str = "_undo_runs";
 /// In `_meta`: the last run number given.
@@ -59,8 +66,11 @@ pub struct RunRecord {
     pub input: String,
     pub started_at: i64,
     pub state: RunState,
-    /// Keys it changed (entries in its log).
+    /// Changes in its log (a key changed by several of its batches counts once per batch).
     pub keys: u64,
+    /// Batches it committed: its records are numbered 1 to `batches`.
+    #[serde(default)]
+    pub batches: u32,
     #[serde(default)]
     pub atomic: bool,
     /// When it was reverted or rolled back.
@@ -83,40 +93,21 @@ impl RunRecord {
     }
 }
 
-/// The full key of a run's entry for `key` (a full key).
-pub fn entry_key(run: u64, key: &[u8]) -> Vec<u8> {
+/// The suffix (after `_undo_log NUL`) of every record of `run`, or of its `batch`.
+pub fn log_prefix(run: u64, batch: Option<u32>) -> Vec<u8> {
+    let mut suffix = run.to_be_bytes().to_vec();
+    if let Some(batch) = batch {
+        suffix.extend_from_slice(&batch.to_be_bytes());
+    }
+    full_key(LOG, &suffix)
+}
+
+/// The full key of the marker saying `key` held a value before `run` changed it.
+fn held_key(run: u64, key: &[u8]) -> Vec<u8> {
     let mut suffix = Vec::with_capacity(8 + key.len());
     suffix.extend_from_slice(&run.to_be_bytes());
     suffix.extend_from_slice(key);
-    full_key(ENTRIES, &suffix)
-}
-
-/// The prefix of every entry of `run`.
-pub fn run_prefix(run: u64) -> Vec<u8> {
-    full_key(ENTRIES, &run.to_be_bytes())
-}
-
-/// An entry's value: the prior value, or its absence.
-fn encode(prior: Option<&[u8]>) -> Vec<u8> {
-    match prior {
-        None => vec![0],
-        Some(value) => {
-            let mut bytes = Vec::with_capacity(1 + value.len());
-            bytes.push(1);
-            bytes.extend_from_slice(value);
-            bytes
-        }
-    }
-}
-
-/// An entry's prior value (`Some(None)`: the key was absent); `None` for bytes no toolsync
-/// wrote.
-pub fn decode(bytes: &[u8]) -> Option<Option<&[u8]>> {
-    match bytes.split_first() {
-        Some((0, [])) => Some(None),
-        Some((1, value)) => Some(Some(value)),
-        _ => None,
-    }
+    full_key(HELD, &suffix)
 }
 
 /// Whether the log records writes to `key`: every keyspace but the host's own.
@@ -155,6 +146,7 @@ impl Recorder {
                 started_at,
                 state: RunState::Recording,
                 keys: 0,
+                batches: 0,
                 atomic,
                 undone_at: None,
             },
@@ -189,28 +181,41 @@ impl Recorder {
         self.record.number
     }
 
-    /// Adds to the batch about to commit the entry of every key it changes that this run had
-    /// not changed yet, with the value the store holds for it now; with `id`, the batch is the
-    /// run's last and the record becomes revertible under that id.
+    /// Adds to the batch about to commit the record of every key it changes, with the value
+    /// the store holds for it now; with `id`, the batch is the run's last and the record
+    /// becomes revertible under that id.
     pub fn stage(
         &mut self,
         staging: &mut Staging,
         store: &dyn Backend,
         id: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut entries = Vec::new();
+        let file_index = toolsync_plugin_api::model::Pictures::file_index_prefix("");
+        let mut chunks = chunk::Writer::default();
+        let mut held = Vec::new();
         for key in staging.batch().keys().filter(|k| is_recorded(k)) {
-            let entry = entry_key(self.record.number, key);
-            if store.get(&entry).map_err(failure)?.is_some() {
-                continue;
-            }
             let prior = store.get(key).map_err(failure)?;
-            entries.push((entry, encode(prior.as_deref())));
+            if prior.is_some() && key.starts_with(&file_index) {
+                held.push(held_key(self.record.number, key));
+            }
+            chunks.push(key, prior.as_deref());
         }
-        self.record.keys += entries.len() as u64;
-        for (entry, value) in entries {
-            let (space, key) = split_key(&entry).expect("an entry key has its space");
-            staging.put_raw(space, key, Some(&value));
+        // A batch that changed nothing (the last one, often: the journal's) has no number.
+        self.record.keys += chunks.changes();
+        let chunks = chunks.finish();
+        if !chunks.is_empty() {
+            self.record.batches += 1;
+        }
+        let prefix = log_prefix(self.record.number, Some(self.record.batches));
+        for (at, bytes) in chunks.into_iter().enumerate() {
+            let mut key = prefix.clone();
+            key.extend_from_slice(&(at as u32).to_be_bytes());
+            let (space, key) = split_key(&key).expect("a record key has its space");
+            staging.put_raw(space, key, Some(&bytes));
+        }
+        for key in held {
+            let (space, key) = split_key(&key).expect("a marker key has its space");
+            staging.put_raw(space, key, Some(&[]));
         }
         if !self.begun {
             staging.put_raw(
@@ -279,17 +284,14 @@ pub fn logged(store: &dyn Backend) -> Result<Vec<u64>, StoreError> {
         .collect())
 }
 
-/// Whether the entry of one of the `logged` runs says `key` (or a key under it) held a value
-/// before that run changed it: the stored files a picture record named before a run replaced
-/// it stay for a revert.
+/// Whether one of the `logged` runs changed a key under `key` (a stored-file index prefix)
+/// that held a value before: the stored files a picture record named before a run replaced it
+/// stay for a revert.
 pub fn held_before(store: &dyn Backend, logged: &[u64], key: &[u8]) -> Result<bool, StoreError> {
     for run in logged {
-        let prefix = entry_key(*run, key);
-        for item in store.scan(&prefix) {
-            let (_, value) = item.map_err(failure)?;
-            if matches!(decode(&value), Some(Some(_))) {
-                return Ok(true);
-            }
+        if let Some(item) = store.scan(&held_key(*run, key)).next() {
+            item.map_err(failure)?;
+            return Ok(true);
         }
     }
     Ok(false)
@@ -353,14 +355,25 @@ pub fn prune(
     Ok(removed)
 }
 
-/// Removes every entry of `run`, in batches (a kill in between leaves fewer entries of a log
-/// being pruned anyway).
+/// Removes every record and marker of `run`, in batches (a kill in between leaves fewer
+/// records of a log being pruned anyway).
 fn remove_log(store: &dyn Backend, run: u64) -> Result<(), StoreError> {
-    let prefix = run_prefix(run);
+    for prefix in [log_prefix(run, None), full_key(HELD, &run.to_be_bytes())] {
+        remove_prefix(store, &prefix, PRUNE_BATCH)?;
+    }
+    Ok(())
+}
+
+/// Removes every key under `prefix`, `per_batch` keys per committed batch.
+pub(crate) fn remove_prefix(
+    store: &dyn Backend,
+    prefix: &[u8],
+    per_batch: usize,
+) -> Result<(), StoreError> {
     loop {
         let keys: Vec<Vec<u8>> = store
-            .scan(&prefix)
-            .take(PRUNE_BATCH)
+            .scan(prefix)
+            .take(per_batch)
             .map(|item| item.map(|(k, _)| k))
             .collect::<Result<_, _>>()
             .map_err(failure)?;
@@ -418,11 +431,28 @@ mod tests {
         store.apply(staging.take_batch()).unwrap();
     }
 
+    /// The changes `run` recorded for `batch`.
+    fn changes(store: &MemoryBackend, run: u64, batch: u32) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        store
+            .scan(&log_prefix(run, Some(batch)))
+            .flat_map(|item| {
+                let bytes = item.unwrap().1;
+                chunk::read(&bytes)
+                    .map(|c| {
+                        let (key, prior) = c.unwrap();
+                        (key.to_vec(), prior.map(<[u8]>::to_vec))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     #[test]
-    fn the_first_prior_of_each_key_is_kept_across_batches() {
+    fn each_batch_records_the_priors_of_its_keys() {
         let store = MemoryBackend::new();
         let mut seed = Staging::default();
         seed.put_raw("user", b"a", Some(b"old"));
+        seed.put_raw("picture.file", b"f1", Some(b""));
         store.apply(seed.take_batch()).unwrap();
         let mut run = Recorder::begin(&store, "users", "in.csv", 0, false).unwrap();
         commit(
@@ -437,27 +467,45 @@ mod tests {
             &[
                 ("user", b"a", Some(b"newer")),
                 ("_journal", b"users", Some(b"j")),
+                ("picture.file", b"f1", None),
+                ("picture.file", b"f2", Some(b"")),
             ],
             Some("id-1"),
         );
-        let entry = |key: &[u8]| store.get(&entry_key(1, &full_key("user", key))).unwrap();
+        let user = |k: &[u8]| full_key("user", k);
         assert_eq!(
-            entry(b"a"),
-            Some(b"\x01old".to_vec()),
-            "the value before the run"
+            changes(&store, 1, 1),
+            vec![(user(b"a"), Some(b"old".to_vec())), (user(b"b"), None)]
         );
-        assert_eq!(entry(b"b"), Some(vec![0]), "absent before the run");
-        assert!(store
-            .get(&entry_key(1, &full_key("_journal", b"users")))
-            .unwrap()
-            .is_none());
+        assert_eq!(
+            changes(&store, 1, 2),
+            vec![
+                (full_key("picture.file", b"f1"), Some(Vec::new())),
+                (full_key("picture.file", b"f2"), None),
+                (user(b"a"), Some(b"new".to_vec())),
+            ],
+            "the value before this batch; the host's keyspaces are not recorded"
+        );
         let record = load(&store, 1).unwrap().unwrap();
         assert_eq!(
-            (record.keys, record.state, record.id.as_deref()),
-            (2, RunState::Complete, Some("id-1"))
+            (
+                record.keys,
+                record.batches,
+                record.state,
+                record.id.as_deref()
+            ),
+            (5, 2, RunState::Complete, Some("id-1"))
         );
+        // The stored file f1's index entry held a value before the run; f2's did not.
+        let logged = logged(&store).unwrap();
+        let file = toolsync_plugin_api::model::Pictures::file_index_prefix;
+        assert!(held_before(&store, &logged, &file("f1")).unwrap());
+        assert!(!held_before(&store, &logged, &file("f2")).unwrap());
         let next = Recorder::begin(&store, "users", "in.csv", 0, false).unwrap();
         assert_eq!(next.run(), 2);
+        prune(&store, 0, &|_| false, &[]).unwrap();
+        assert!(store.scan(&full_key(LOG, b"")).next().is_none());
+        assert!(store.scan(&full_key(HELD, b"")).next().is_none());
     }
 
     #[test]

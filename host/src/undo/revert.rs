@@ -1,21 +1,24 @@
 //! Putting a run's keys back as its undo log recorded them: `toolsync revert`, and the rollback
 //! of a failed `--atomic` run.
 //!
-//! A revert is journaled like a run: its journal (`_revert NUL pending`) commits with each batch,
-//! and each batch removes the entries it applied, so the entries left are exactly the keys still
-//! to restore. A kill at any instant leaves a journal that the next revert, run or daemon start
-//! completes ([`settle`]).
+//! A revert applies the run's records from its last batch to its first, so that a key several
+//! batches changed ends with the value it had before the run. It is journaled like a run: its
+//! journal (`_revert NUL pending`) commits with each batch of restored keys, and each batch
+//! removes the records it applied, so the records left are exactly the changes still to undo.
+//! A kill at any instant leaves a journal that the next revert, run or daemon start completes
+//! ([`settle`]).
 //!
-//! Before any write, a revert looks for keys a later run changed too (their logs hold an entry
-//! for the same key): putting those back would undo the later run's change behind its back, so
+//! Before any write, a revert looks for keys a later run changed too (their logs hold a record
+//! of the same key): putting those back would undo the later run's change behind its back, so
 //! the revert is refused, naming them, unless forced.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 use toolsync_plugin_api::engine::{full_key, split_key, Backend, Writes};
 
-use super::{decode, describe_key, entry_key, later_logged, load, run_prefix, RunRecord, RunState};
+use super::{chunk, describe_key, later_logged, load, log_prefix, RunRecord, RunState};
 use crate::clock;
 use crate::data_dir::DataDir;
 use crate::error::{Error, RunError, StoreError};
@@ -25,8 +28,8 @@ use crate::store::Store;
 const SPACE: &str = "_revert";
 const PENDING: &[u8] = b"pending";
 
-/// Keys restored per committed batch (each also removes its log entry).
-pub const REVERT_BATCH: usize = 10_000;
+/// Markers removed per commit at the end of a revert.
+const MARKER_BATCH: usize = 10_000;
 
 /// Keys named in a report or a refusal; the counts cover the rest.
 const NAMED: usize = 100;
@@ -228,6 +231,7 @@ pub fn roll_back(
             started_at: clock::now(),
             state: RunState::RolledBack,
             keys: 0,
+            batches: 0,
             atomic: true,
             undone_at: Some(clock::now()),
         };
@@ -286,37 +290,68 @@ pub fn settle(data: &DataDir, store: &Store) -> Result<Vec<String>, Error> {
     Ok(notes)
 }
 
-/// Names every key of the run a later logged run changed too.
+/// Calls `each` with every change in the log of `run`, batch after batch (a record that does
+/// not decode is skipped: the revert names it).
+fn each_change(
+    store: &dyn Backend,
+    run: u64,
+    mut each: impl FnMut(&[u8]),
+) -> Result<(), StoreError> {
+    for item in store.scan(&log_prefix(run, None)) {
+        let (_, bytes) = item.map_err(failure)?;
+        for (key, _) in chunk::read(&bytes).map_while(Result::ok) {
+            each(key);
+        }
+    }
+    Ok(())
+}
+
+/// A 64-bit hash of a key or a value: what a revert remembers of the keys it has met.
+fn hash_of(bytes: &[u8]) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Names every key of the run a later logged run changed too. The later runs' keys are held
+/// as 64-bit hashes with the set of runs that changed them (a false match, odds around one in
+/// 10^9 at 10 million keys, refuses a revert `--force` would let through: never the other way).
 fn find_conflicts(store: &dyn Backend, revert: &mut Revert) -> Result<(), StoreError> {
     let later = later_logged(store, revert.run.number)?;
     if later.is_empty() {
         return Ok(());
     }
-    let prefix = run_prefix(revert.run.number);
-    for item in store.scan(&prefix) {
-        let (entry, _) = item.map_err(failure)?;
-        let key = &entry[prefix.len()..];
-        let mut by = Vec::new();
-        for run in &later {
-            if store
-                .get(&entry_key(run.number, key))
-                .map_err(failure)?
-                .is_some()
-            {
-                by.push(run.name());
-            }
-        }
-        if !by.is_empty() {
-            revert.conflict_count += 1;
-            if revert.conflicts.len() < NAMED {
-                revert.conflicts.push(Conflict {
-                    key: describe_key(key),
-                    later_runs: by,
-                });
-            }
-        }
+    // Bit i: `later[i]` changed the key (the last bit stands for the 64th later run and after).
+    let mut changed_by: HashMap<u64, u64> = HashMap::new();
+    for (i, run) in later.iter().enumerate() {
+        let bit = 1u64 << i.min(63);
+        each_change(store, run.number, |key| {
+            *changed_by.entry(hash_of(key)).or_default() |= bit;
+        })?;
     }
-    Ok(())
+    let mut named = HashSet::new();
+    each_change(store, revert.run.number, |key| {
+        let hash = hash_of(key);
+        let Some(bits) = changed_by.get(&hash) else {
+            return;
+        };
+        if !named.insert(hash) {
+            return;
+        }
+        revert.conflict_count += 1;
+        if revert.conflicts.len() < NAMED {
+            let later_runs = later
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| bits & (1u64 << (*i).min(63)) != 0)
+                .map(|(_, run)| run.name())
+                .collect();
+            revert.conflicts.push(Conflict {
+                key: describe_key(key),
+                later_runs,
+            });
+        }
+    })
 }
 
 fn refusal(revert: &Revert) -> String {
@@ -355,68 +390,112 @@ fn refusal(revert: &Revert) -> String {
     )
 }
 
-/// How restoring `prior` over `current` counts.
-fn classify(prior: Option<&[u8]>, current: Option<&[u8]>) -> fn(&mut Counts) -> &mut u64 {
+/// How restoring a prior value over the current one counts, both as [`value_hash`]es.
+fn classify(prior: u64, current: u64) -> fn(&mut Counts) -> &mut u64 {
     match (prior, current) {
         (p, c) if p == c => |c| &mut c.unchanged,
-        (None, Some(_)) => |c| &mut c.removed,
-        (Some(_), None) => |c| &mut c.recreated,
+        (ABSENT, _) => |c| &mut c.removed,
+        (_, ABSENT) => |c| &mut c.recreated,
         _ => |c| &mut c.restored,
     }
 }
 
-/// A dry run's counts: every entry read, nothing written.
+/// The [`value_hash`] of an absent value.
+const ABSENT: u64 = 0;
+
+fn value_hash(value: Option<&[u8]>) -> u64 {
+    value.map_or(ABSENT, |v| hash_of(v).max(1))
+}
+
+/// The keys a revert has met, so that each counts once though several batches of the run
+/// changed it: key hash → (hash of the value the store held when the revert began, hash of
+/// the prior value last met). Records are read from the last batch to the first, so a key's
+/// first meeting is with the value it holds now and its last with the value it had before the
+/// run. About 40 bytes a key; a revert resumed after a kill starts it afresh (a key met on
+/// both sides of the kill may then count twice).
+#[derive(Default)]
+struct Seen(HashMap<u64, (u64, u64)>);
+
+/// A dry run's counts: every record read, nothing written.
 fn count_only(store: &dyn Backend, revert: &mut Revert) -> Result<(), StoreError> {
-    let prefix = run_prefix(revert.run.number);
-    for item in store.scan(&prefix) {
-        let (entry, value) = item.map_err(failure)?;
-        let key = &entry[prefix.len()..];
-        tally(store, revert, key, &value)?;
+    let mut seen = Seen::default();
+    for batch in (1..=revert.run.batches).rev() {
+        let mut writes = Writes::new();
+        undo_batch(store, revert, &mut seen, batch, &mut writes, false)?;
     }
     Ok(())
 }
 
-/// Counts one entry; the prior value to write when it differs from the store's.
-fn tally<'v>(
+/// Counts the changes of the run's `batch` and adds to `writes` the prior values that differ
+/// from what their keys hold; with `remove_records`, the batch's records are removed with them.
+fn undo_batch(
     store: &dyn Backend,
     revert: &mut Revert,
-    key: &[u8],
-    value: &'v [u8],
-) -> Result<Option<Option<&'v [u8]>>, StoreError> {
-    let Some((space, _)) = split_key(key) else {
-        revert.not_restored(key, "not a key toolsync writes");
-        return Ok(None);
-    };
-    let Some(prior) = decode(value) else {
-        revert.not_restored(key, "its undo entry does not decode");
-        return Ok(None);
-    };
-    let current = store.get(key).map_err(failure)?;
-    let counts = revert.counts.entry(space.to_string()).or_default();
-    *classify(prior, current.as_deref())(counts) += 1;
-    Ok((prior != current.as_deref()).then_some(prior))
-}
-
-/// Applies the log in batches, each with the journal, until no entry is left; then marks the
-/// run undone, removes the journal, and makes it all durable.
-fn apply(data: &DataDir, store: &Store, mut revert: Revert) -> Result<Revert, Error> {
-    let prefix = run_prefix(revert.run.number);
-    loop {
-        let entries: Vec<(Vec<u8>, Vec<u8>)> = store
-            .scan(&prefix)
-            .take(REVERT_BATCH)
-            .collect::<Result<_, _>>()
-            .map_err(failure)?;
-        let last = entries.len() < REVERT_BATCH;
-        let mut writes = Writes::new();
-        for (entry, value) in &entries {
-            let key = &entry[prefix.len()..];
-            if let Some(prior) = tally(store, &mut revert, key, value)? {
+    seen: &mut Seen,
+    batch: u32,
+    writes: &mut Writes,
+    remove_records: bool,
+) -> Result<(), StoreError> {
+    for item in store.scan(&log_prefix(revert.run.number, Some(batch))) {
+        let (record, bytes) = item.map_err(failure)?;
+        for change in chunk::read(&bytes) {
+            let Ok((key, prior)) = change else {
+                revert.not_restored(
+                    &record,
+                    "this undo record does not decode: the changes after its broken point are \
+                     lost",
+                );
+                break;
+            };
+            let Some((space, _)) = split_key(key) else {
+                revert.not_restored(key, "not a key toolsync writes");
+                continue;
+            };
+            // A batch changes a key once, so what the key holds is the store's (a dry run
+            // writes nothing: its counts come from `seen`).
+            let holds = store.get(key).map_err(failure)?;
+            let counts = revert.counts.entry(space.to_string()).or_default();
+            let prior_hash = value_hash(prior);
+            match seen.0.get_mut(&hash_of(key)) {
+                None => {
+                    let current = value_hash(holds.as_deref());
+                    *classify(prior_hash, current)(counts) += 1;
+                    seen.0.insert(hash_of(key), (current, prior_hash));
+                }
+                Some((current, last_prior)) => {
+                    *classify(*last_prior, *current)(counts) -= 1;
+                    *classify(prior_hash, *current)(counts) += 1;
+                    *last_prior = prior_hash;
+                }
+            }
+            if prior != holds.as_deref() {
                 writes.insert(key.to_vec(), prior.map(<[u8]>::to_vec));
             }
-            writes.insert(entry.clone(), None);
         }
+        if remove_records {
+            writes.insert(record, None);
+        }
+    }
+    Ok(())
+}
+
+/// Applies the log from its last batch to its first, each in a commit with the journal, until
+/// no record is left; then marks the run undone, removes the journal, and makes it all durable.
+fn apply(data: &DataDir, store: &Store, mut revert: Revert) -> Result<Revert, Error> {
+    let mut seen = Seen::default();
+    loop {
+        // One batch of the run per commit, the last first: the run's batches were sized for a
+        // commit, so are their reverts.
+        let mut writes = Writes::new();
+        if revert.run.batches > 0 {
+            let batch = revert.run.batches;
+            undo_batch(store, &mut revert, &mut seen, batch, &mut writes, true)?;
+            revert.run.batches -= 1;
+        }
+        let last = revert.run.batches == 0;
         if last {
+            let held = full_key(super::HELD, &revert.run.number.to_be_bytes());
+            super::remove_prefix(store, &held, MARKER_BATCH)?;
             revert.finished_at = clock::now();
             revert.run.state = if revert.rollback {
                 RunState::RolledBack
@@ -570,4 +649,88 @@ pub fn report_text(revert: &Revert) -> String {
 
 fn sum(revert: &Revert, field: fn(&Counts) -> u64) -> u64 {
     revert.counts.values().map(field).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::undo::Recorder;
+    use toolsync_plugin_api::engine::Staging;
+
+    fn commit(store: &Store, run: &mut Recorder, writes: &[(&[u8], Option<&[u8]>)], last: bool) {
+        let mut staging = Staging::default();
+        for (key, value) in writes {
+            staging.put_raw("user", key, *value);
+        }
+        run.stage(&mut staging, store, last.then_some("id-1"))
+            .unwrap();
+        store.commit(staging.take_batch()).unwrap();
+    }
+
+    #[test]
+    fn a_key_several_batches_changed_ends_as_before_the_run_and_counts_once() {
+        let dir = std::env::temp_dir().join(format!("toolsync-revert-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let data = DataDir::resolve(Some(&dir)).unwrap();
+        let store = data.open_or_create_store().unwrap();
+        commit_seed(&store, &[(b"a", b"old"), (b"c", b"c0")]);
+        let before = user_keys(&store);
+        let mut run = Recorder::begin(&store, "users", "in.csv", 0, false).unwrap();
+        commit(
+            &store,
+            &mut run,
+            &[
+                (b"a", Some(b"new")),
+                (b"b", Some(b"x")),
+                (b"d", Some(b"d1")),
+            ],
+            false,
+        );
+        commit(
+            &store,
+            &mut run,
+            &[(b"a", Some(b"newer")), (b"b", None), (b"c", None)],
+            true,
+        );
+        let record = load(&store, run.run()).unwrap().unwrap();
+        assert_eq!((record.keys, record.batches), (6, 2));
+
+        let dry = revert(&data, &store, record.clone(), false, true).unwrap();
+        assert_ne!(user_keys(&store), before, "a dry run writes nothing");
+        let done = revert(&data, &store, record, false, false).unwrap();
+        assert_eq!(user_keys(&store), before);
+        let expected = Counts {
+            restored: 1,
+            recreated: 1,
+            removed: 1,
+            unchanged: 1,
+        };
+        assert_eq!(done.counts["user"], expected, "a, c, d, b: once each");
+        assert_eq!(dry.counts["user"], expected);
+        assert!(store
+            .scan(&log_prefix(done.run.number, None))
+            .next()
+            .is_none());
+        assert_eq!(
+            load(&store, done.run.number).unwrap().unwrap().state,
+            RunState::Reverted
+        );
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn commit_seed(store: &Store, values: &[(&[u8], &[u8])]) {
+        let mut writes = Writes::new();
+        for (key, value) in values {
+            writes.insert(full_key("user", key), Some(value.to_vec()));
+        }
+        store.commit(writes).unwrap();
+    }
+
+    fn user_keys(store: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
+        store
+            .scan(&full_key("user", b""))
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
 }
