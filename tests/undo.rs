@@ -91,10 +91,14 @@ fn revert_json(world: &World, id: &str, extra: &[&str]) -> (i32, serde_json::Val
 /// Runs `args` to the fault point `point`, leaves sled the time to write what was committed
 /// (it does every 500 ms), then kills the process.
 fn killed_at(world: &World, args: &[&str], point: &str) {
+    killed_with(world, world.command(args), point)
+}
+
+/// [`killed_at`] for a command already set up.
+fn killed_with(world: &World, mut command: std::process::Command, point: &str) {
     let pause = world.root.join(format!("pause-{point}"));
     std::fs::create_dir_all(&pause).unwrap();
-    let mut child = world
-        .command(args)
+    let mut child = command
         .env(
             "TOOLSYNC_FAULT",
             format!("{point}:pause={}", pause.display()),
@@ -520,6 +524,21 @@ fn a_dry_run_beyond_its_memory_budget_spills_and_answers_as_the_real_run() {
     let runs = world.data.join("runs");
     let left: Vec<_> = std::fs::read_dir(&runs).map_or(Vec::new(), |d| d.flatten().collect());
     assert!(left.is_empty(), "the scratch space stays: {left:?}");
+}
+
+#[test]
+fn a_killed_dry_runs_scratch_space_is_removed_by_the_next_run() {
+    let world = World::users();
+    let file = users_rows(&world, "big.csv", 8_000, None);
+    let scratch = world.data.join("runs/users/scratch");
+    let mut dry_run = world.command(&["run", "users", file.to_str().unwrap(), "--dry-run"]);
+    dry_run.env("TOOLSYNC_DRY_RUN_SPILL_WRITES", "10000");
+    killed_with(&world, dry_run, "after-dry-run-spill");
+    assert!(scratch.is_dir(), "the spill made no scratch space");
+    let nothing = users_rows(&world, "nothing.csv", 0, None);
+    let run = world.run(&["run", "users", nothing.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(!scratch.exists(), "a killed dry run's scratch space stays");
 }
 
 fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {

@@ -315,6 +315,7 @@ impl Sink<ReadItem> for Rows<'_> {
             let writes = engine.staging().batch_len();
             engine.commit()?;
             tracing::info!(writes, "dry run: staged writes moved to the scratch space");
+            crate::faults::point("after-dry-run-spill");
         }
         Ok(Flow::Continue)
     }
