@@ -368,12 +368,33 @@ fn a_kill_in_any_phase_of_the_finish_completes_each_output_once() {
 /// until the run ends, then checks as above.
 #[test]
 fn kills_at_random_instants_leave_every_row_and_output_once() {
+    killed_at_random_instants(World::users, 4);
+}
+
+/// The same on a redb store: its commits are redb's durable transactions.
+#[test]
+fn kills_at_random_instants_on_a_redb_store_leave_every_row_and_output_once() {
+    killed_at_random_instants(|| World::users().on_engine("redb"), 2);
+    let world = World::users().on_engine("redb");
+    let file = users_file(&world, "few.csv", 10, None);
+    let (code, _) = world.run_json("users", &file, &["-q"]);
+    assert_eq!(code, 0);
+    assert!(world.data.join("store/store.redb").is_file());
+    assert!(
+        !world.data.join("store/db").exists(),
+        "a sled store was made"
+    );
+}
+
+/// Runs a users file killed at random instants (a fresh seed each time; printed when the test
+/// fails) in `trials` new worlds, each then run to its end: every row and output once.
+fn killed_at_random_instants(new_world: fn() -> World, trials: usize) {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos() as u64;
     let mut random = Lcg(seed | 1);
-    let reference = World::users();
+    let reference = new_world();
     let file = users_file(&reference, "big.csv", 6_000, Some(500));
     let started = Instant::now();
     let (code, report) = reference.run_json("users", &file, &["-q"]);
@@ -382,7 +403,7 @@ fn kills_at_random_instants_leave_every_row_and_output_once() {
     let expected = (export_without_stamps(&reference), report["counts"].clone());
     let scenario = Scenario {
         name: "random kills",
-        world: World::users,
+        world: new_world,
         setup: no_setup,
         processor: "users",
         file: "big.csv",
@@ -391,8 +412,8 @@ fn kills_at_random_instants_leave_every_row_and_output_once() {
         exit: 1,
         tryback: true,
     };
-    for trial in 0..4 {
-        let world = World::users();
+    for trial in 0..trials {
+        let world = new_world();
         let copy = world.file("big.csv", std::fs::read(&file).unwrap());
         let mut kills = 0;
         let mut after_clear = false;

@@ -97,21 +97,27 @@ fn max_errors_0_is_refused() {
 
 #[test]
 fn a_store_in_use_gives_exit_5() {
-    let world = World::users();
-    let file = world.file("l.csv", "username;firstname;lastname\nx;X;X\n");
-    let held = toolsync::store::Store::create(&world.data.join("store")).unwrap();
-    let run = world.run(&["run", "users", file.to_str().unwrap()]);
-    assert_eq!(run.code(), 5);
-    assert!(
-        run.stderr().contains("in use by another toolsync process"),
-        "{}",
-        run.stderr()
-    );
-    world.release_store(held);
-    assert_eq!(
-        world.run(&["run", "users", file.to_str().unwrap()]).code(),
-        0
-    );
+    for engine in ["sled", "redb"] {
+        let world = World::users().on_engine(engine);
+        let file = world.file("l.csv", "username;firstname;lastname\nx;X;X\n");
+        let held = toolsync::data_dir::DataDir::resolve(Some(&world.data))
+            .unwrap()
+            .open_or_create_store()
+            .unwrap();
+        let run = world.run(&["run", "users", file.to_str().unwrap()]);
+        assert_eq!(run.code(), 5, "{engine}: {}", run.stderr());
+        assert!(
+            run.stderr().contains("in use by another toolsync process"),
+            "{engine}: {}",
+            run.stderr()
+        );
+        world.release_store(held);
+        assert_eq!(
+            world.run(&["run", "users", file.to_str().unwrap()]).code(),
+            0,
+            "{engine}"
+        );
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The store meets mistakes and damage: a mistyped data dir, a data dir that is a file, one
-//! made by hand with wide permissions, sled's interrupted snapshot files, truncated files.
+//! made by hand with wide permissions, sled's interrupted snapshot files, truncated files; the
+//! engine of a store (`store = "redb"`) chosen, mistyped, or changed under an existing store.
 mod common;
 
 use common::*;
@@ -412,7 +413,10 @@ fn backup_needs_the_store_to_itself_and_leaves_journals_out() {
     let world = World::users();
     loaded(&world);
     let backup = world.root.join("b");
-    let held = toolsync::store::Store::create(&world.data.join("store")).unwrap();
+    let held = toolsync::data_dir::DataDir::resolve(Some(&world.data))
+        .unwrap()
+        .open_or_create_store()
+        .unwrap();
     let run = world.run(&["backup", backup.to_str().unwrap()]);
     assert_eq!(run.code(), 5, "{}", run.stderr());
     assert!(run.stderr().contains("in use"), "{}", run.stderr());
@@ -467,4 +471,105 @@ fn check_names_an_unreadable_journal() {
         "{}",
         run.stdout()
     );
+}
+
+#[test]
+fn a_redb_store_runs_backs_up_and_restores_as_redb() {
+    let world = World::courses().on_engine("redb");
+    loaded(&world);
+    let file = world.file(
+        "c.csv",
+        "shortname;fullname;category;teacher1_account\nC1;Course 1;Sciences;ann\n",
+    );
+    let run = world.run(&["run", "course-create", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let store = world.data.join("store");
+    assert!(store.join("store.redb").is_file() && !store.join("db").exists());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(store.join("store.redb"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the store file holds every account");
+    }
+    world.assert_consistent();
+    let before = export_all(&world);
+    let again = world
+        .run_json("users", &world.file("u.csv", USERS_FILE), &[])
+        .1;
+    assert_eq!(counts(&again).3, 2, "unchanged on a re-run: {again}");
+
+    let backup = world.root.join("store.backup");
+    assert_eq!(world.run(&["backup", backup.to_str().unwrap()]).code(), 0);
+    let more = world.file("more.csv", "username;firstname;lastname\nzed;Zed;Z\n");
+    assert_eq!(
+        world.run(&["run", "users", more.to_str().unwrap()]).code(),
+        0
+    );
+    let restored = world.run(&["restore", backup.to_str().unwrap(), "--force"]);
+    assert_eq!(restored.code(), 0, "{}", restored.stderr());
+    assert!(
+        store.join("store.redb").is_file(),
+        "restored as another engine"
+    );
+    assert_eq!(export_all(&world), before);
+    world.assert_consistent();
+}
+
+#[test]
+fn a_mistyped_engine_or_one_changed_under_a_store_is_refused_by_name() {
+    let world = World::users().on_engine("rocksdb");
+    let file = world.file("u.csv", USERS_FILE);
+    let run = world.run(&["run", "users", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("\"rocksdb\" is not an engine: \"sled\" or \"redb\""),
+        "{}",
+        run.stderr()
+    );
+    assert!(!world.data.join("store").exists());
+
+    let world = World::users();
+    loaded(&world);
+    let world = world.on_engine("redb");
+    let run = world.run(&["run", "users", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 5, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("it is a sled store, and toolsync.toml says `store = \"redb\"`"),
+        "{}",
+        run.stderr()
+    );
+    // Read commands open the store with its own engine.
+    assert!(world.show_user("ann").is_some());
+}
+
+/// A redb file cut short: refused as damaged (or repaired by redb), never a panic nor an
+/// emptied store shown as a platform.
+#[test]
+fn a_truncated_redb_store_is_reported_as_damaged_without_a_panic() {
+    let world = World::users().on_engine("redb");
+    loaded(&world);
+    let file = world.data.join("store/store.redb");
+    let len = std::fs::metadata(&file).unwrap().len();
+    for keep in [len / 2, 4096, 100, 0] {
+        let f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+        f.set_len(keep).unwrap();
+        drop(f);
+        for args in [&["show", "user", "ann"][..], &["check"]] {
+            let run = world.run(args);
+            let stderr = run.stderr();
+            assert!(!stderr.contains("panicked"), "{args:?} at {keep}: {stderr}");
+            match run.code() {
+                0 | 1 => {}
+                5 => assert!(
+                    stderr.contains("the store at") || stderr.contains("store"),
+                    "{args:?} at {keep} bytes: {stderr}"
+                ),
+                code => panic!("{args:?} at {keep} bytes: exit {code}: {stderr}"),
+            }
+        }
+    }
 }

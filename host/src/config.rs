@@ -279,6 +279,9 @@ fn with_article(kind: &str) -> String {
     format!("{article} {kind}")
 }
 
+/// The top-level key of `toolsync.toml` naming the engine of a new store.
+pub const STORE_KEY: &str = "store";
+
 /// The tables of `toolsync.toml` that are toolsync's own, not a processor's, with their keys.
 pub const HOST_TABLES: [(&str, &[&str]); 3] = [
     ("ingest", &["drop_dir", "settle_seconds"]),
@@ -303,6 +306,8 @@ pub struct HostSettings {
     pub on_finish: Option<String>,
     /// `[undo] keep_runs`: how many runs' undo logs are kept (`toolsync revert`). Default 20.
     pub undo_keep_runs: usize,
+    /// `store = "sled" | "redb"`: the engine of a new store. Default sled.
+    pub store_engine: crate::store::EngineKind,
 }
 
 impl HostSettings {
@@ -314,7 +319,25 @@ impl HostSettings {
             settle_seconds: 5,
             on_finish: None,
             undo_keep_runs: crate::undo::DEFAULT_KEEP_RUNS,
+            store_engine: crate::store::EngineKind::default(),
         };
+        if let Some(value) = file.table.get(STORE_KEY) {
+            let engines = crate::store::EngineKind::ALL.map(|k| format!("\"{}\"", k.name()));
+            settings.store_engine = value
+                .as_str()
+                .and_then(crate::store::EngineKind::parse)
+                .ok_or_else(|| ConfigError::BadValue {
+                    key: STORE_KEY.to_string(),
+                    why: format!(
+                        "{} is not an engine: {}",
+                        value
+                            .as_str()
+                            .map(|v| format!("\"{v}\""))
+                            .unwrap_or_else(|| with_article(value.type_str())),
+                        engines.join(" or ")
+                    ),
+                })?;
+        }
         for (table, keys) in HOST_TABLES {
             for (key, value) in file.table(table)? {
                 let bad = |why: String| ConfigError::BadValue {
@@ -392,7 +415,7 @@ impl ConfigFile {
             }
         };
         for (name, value) in &self.table {
-            if HOST_TABLES.iter().any(|(table, _)| table == name) {
+            if HOST_TABLES.iter().any(|(table, _)| table == name) || name == STORE_KEY {
                 continue; // checked by HostSettings::read
             }
             let Some(manifest) = processors.iter().find(|m| m.name == name.as_str()) else {

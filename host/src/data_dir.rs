@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{ConfigError, StoreError};
-use crate::store::Store;
+use crate::store::{EngineKind, Store};
 
 /// The store the daemon holds ([`DataDir::hold_store`]).
 static HELD: std::sync::Mutex<Option<Store>> = std::sync::Mutex::new(None);
@@ -135,34 +135,51 @@ impl DataDir {
     /// Opens the store, creating the data dir (owner-only) and a new store on first use: only
     /// `run` does this. A new store is announced on stderr, so that a mistyped `--data-dir`
     /// shows at once.
-    pub fn open_or_create_store(&self) -> Result<Store, StoreError> {
+    pub fn open_or_create_store(&self) -> Result<Store, crate::error::Error> {
         self.open_or_create_store_with_cache(crate::store::CACHE_BYTES)
     }
 
     /// [`DataDir::open_or_create_store`] with a page cache of `cache_bytes`.
-    pub fn open_or_create_store_with_cache(&self, cache_bytes: u64) -> Result<Store, StoreError> {
+    pub fn open_or_create_store_with_cache(
+        &self,
+        cache_bytes: u64,
+    ) -> Result<Store, crate::error::Error> {
         if let Some(store) = self.held_store() {
             return Ok(store);
         }
         self.complete_restore()?;
         let store = self.store();
+        let engine = self.configured_engine()?;
         if Store::exists(&store) {
             // `create`, not `open_existing`: a store whose first run was killed before its
             // first commit holds nothing, and is seeded now.
-            return Store::create_with_cache(&store, cache_bytes);
+            return Ok(Store::create(&store, engine, cache_bytes)?);
         }
         let new_root = !self.root.exists();
         create_private_dir(&self.root).map_err(|e| StoreError::Open {
             path: self.root.clone(),
             message: format!("cannot create the data dir: {e}"),
         })?;
-        let opened = Store::create_with_cache(&store, cache_bytes)?;
+        let opened = Store::create(&store, engine, cache_bytes)?;
         if new_root {
             tracing::warn!(data_dir = %self.root.display(), "created a new data dir and an empty store");
         } else {
             tracing::info!(store = %store.display(), "created an empty store");
         }
         Ok(opened)
+    }
+
+    /// The engine `store` in `toolsync.toml` names for the store (sled when unset).
+    pub fn configured_engine(&self) -> Result<EngineKind, ConfigError> {
+        Ok(crate::config::HostSettings::read(self)?.store_engine)
+    }
+
+    /// The engine of the store: the one its files say, else the configured one.
+    pub fn store_engine(&self) -> Result<EngineKind, ConfigError> {
+        match EngineKind::of(&self.store()) {
+            Some(kind) => Ok(kind),
+            None => self.configured_engine(),
+        }
     }
 
     /// The file area: inputs, `archives/`, `reports/`.

@@ -117,6 +117,16 @@ impl World {
         World::with(&[USERS])
     }
 
+    /// This world's store kept in `engine` (`store = "<engine>"` in its toolsync.toml).
+    pub fn on_engine(self, engine: &str) -> World {
+        std::fs::create_dir_all(&self.data).unwrap();
+        let config = self.data.join("toolsync.toml");
+        let mut text = std::fs::read_to_string(&config).unwrap_or_default();
+        text.insert_str(0, &format!("store = \"{engine}\"\n"));
+        std::fs::write(&config, text).unwrap();
+        self
+    }
+
     /// The course processors, with users (teachers are accounts).
     pub fn courses() -> World {
         World::with(&[USERS, COURSES])
@@ -265,7 +275,10 @@ impl World {
     /// Opens the world's store in this process (created if need be) for `f`, and returns once
     /// its lock is free again, so that a toolsync command may follow at once.
     pub fn with_store<T>(&self, f: impl FnOnce(&toolsync::store::Store) -> T) -> T {
-        let store = toolsync::store::Store::create(&self.data.join("store")).unwrap();
+        let store = toolsync::data_dir::DataDir::resolve(Some(&self.data))
+            .unwrap()
+            .open_or_create_store()
+            .unwrap();
         let value = f(&store);
         self.release_store(store);
         value
@@ -276,7 +289,12 @@ impl World {
     /// started meanwhile would find the store "in use" (seen in CI).
     pub fn release_store(&self, store: toolsync::store::Store) {
         drop(store);
-        let file = std::fs::File::open(self.data.join("store").join("db")).unwrap();
+        let store = self.data.join("store");
+        let name = ["db", "store.redb"]
+            .into_iter()
+            .find(|name| store.join(name).is_file())
+            .expect("the store has a file");
+        let file = std::fs::File::open(store.join(name)).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             use std::os::fd::AsRawFd;

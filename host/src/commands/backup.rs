@@ -141,6 +141,8 @@ pub fn restore(data: &DataDir, source: &Path, force: bool) -> CmdResult {
         )));
     }
     let lock = FilesLock::take(&store_dir)?;
+    // The restored store keeps the engine of the one it replaces (else the configured one).
+    let engine = data.store_engine()?;
 
     // 3. Build the restored store beside it (its data model brought up to date), check it,
     // then swap.
@@ -149,7 +151,7 @@ pub fn restore(data: &DataDir, source: &Path, force: bool) -> CmdResult {
     let mut reader = open().map_err(unreadable)?;
     let files = Blobs::new(data.stored_files());
     let mut restored_files = 0u64;
-    let (restored, count) = Store::import(&restoring, || loop {
+    let (restored, count) = Store::import(&restoring, engine, || loop {
         let entry = reader.next_entry().map_err(|e| e.to_string())?;
         match entry {
             // A stored file (its name checked in step 1): back into the folder. Content-

@@ -189,7 +189,7 @@ fn open_store(data: &DataDir) -> Result<Option<crate::store::Store>, Error> {
     loop {
         match data.open_or_create_store() {
             Ok(store) => return Ok(Some(store)),
-            Err(StoreError::Locked { .. }) => {
+            Err(Error::Store(StoreError::Locked { .. })) => {
                 if !said {
                     tracing::warn!(
                         "the store is in use by another toolsync process: waiting for it"
@@ -197,7 +197,7 @@ fn open_store(data: &DataDir) -> Result<Option<crate::store::Store>, Error> {
                     said = true;
                 }
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
         for _ in 0..4 {
             if stop_requested() {

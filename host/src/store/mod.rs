@@ -1,0 +1,601 @@
+//! The shared store on disk, behind the engine's [`Backend`] trait: sled 0.34 by default
+//! ([`sled_engine`]), redb on demand ([`redb_engine`]). Nothing above this module knows which
+//! (design.md §7): runs go through [`toolsync_plugin_api::engine`], commands read through
+//! [`toolsync_plugin_api::StoreRead`], which every backend implements. What is the same on
+//! every engine lives here: the versions and the seed, the check that the store's files are
+//! still the ones opened, the lock of a reader of the whole store against commits.
+//!
+//! The engine of a new store is `store = "sled" | "redb"` in `toolsync.toml` (sled when
+//! unset); an existing store is opened with the engine whose file it holds.
+
+mod redb_engine;
+mod sled_engine;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use toolsync_plugin_api::engine::{Backend, BackendError, Guard, RowTxn, Scan, Staging, Writes};
+use toolsync_plugin_api::model::{self, Roles, MODEL_VERSION};
+use toolsync_plugin_api::Txn;
+
+use crate::data_dir::create_private_dir;
+use crate::error::StoreError;
+
+/// Bumped when the on-disk layout changes; a store written by a newer layout is refused.
+pub const STORE_FORMAT: u32 = 1;
+pub const META: &str = "_meta";
+
+/// sled's page cache, bounded so that memory does not track the store's size.
+pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The cache of a run whose rows are few and heavy (an archive's entries: milliseconds of
+/// decoding each, a handful of keys): a larger one saves such a run nothing, and filled up as
+/// the run went on, it made the run's peak memory grow with the archive's entry count.
+pub const SMALL_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Commits take this shared; a reader of the whole store (check, export, backup) takes it
+/// exclusively, so that what it reads is the store between two batches, not a batch half
+/// applied nor a scan that saw one keyspace before a batch and another after it. Within one
+/// process: only the daemon runs readers beside a run (one process holds a sled store).
+static COMMITS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// What an embedded engine does for the store.
+trait Engine: Send + Sync {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError>;
+    /// In key order, read lazily.
+    fn scan(&self, prefix: &[u8]) -> Scan<'_>;
+    /// All the writes or none, whatever their number, in bounded memory.
+    fn apply(&self, writes: &Writes) -> Result<(), BackendError>;
+    /// Every applied batch durable.
+    fn flush(&self) -> Result<(), BackendError>;
+    /// Whether the store holds nothing at all.
+    fn is_empty(&self) -> Result<bool, BackendError>;
+    fn size_on_disk(&self) -> u64;
+}
+
+/// The engines a store can be kept in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineKind {
+    #[default]
+    Sled,
+    Redb,
+}
+
+impl EngineKind {
+    pub const ALL: [EngineKind; 2] = [EngineKind::Sled, EngineKind::Redb];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Sled => "sled",
+            EngineKind::Redb => "redb",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EngineKind> {
+        EngineKind::ALL.into_iter().find(|k| k.name() == text)
+    }
+
+    /// The file that makes a folder a store of this engine.
+    fn file(self) -> &'static str {
+        match self {
+            EngineKind::Sled => sled_engine::FILE,
+            EngineKind::Redb => redb_engine::FILE,
+        }
+    }
+
+    /// The engine of the store in `dir`, if it holds one.
+    pub fn of(dir: &Path) -> Option<EngineKind> {
+        EngineKind::ALL
+            .into_iter()
+            .find(|k| dir.join(k.file()).is_file())
+    }
+
+    fn open(self, dir: &Path, cache_bytes: u64) -> Result<Arc<dyn Engine>, StoreError> {
+        Ok(match self {
+            EngineKind::Sled => Arc::new(sled_engine::SledEngine::open(dir, cache_bytes)?),
+            EngineKind::Redb => Arc::new(redb_engine::RedbEngine::open(dir, cache_bytes)?),
+        })
+    }
+}
+
+/// The on-disk store: handles are cheap clones of one open engine.
+#[derive(Clone)]
+pub struct Store {
+    engine: Arc<dyn Engine>,
+    kind: EngineKind,
+    path: PathBuf,
+    /// The log file's identity when opened: a store folder deleted or replaced under a run is
+    /// noticed at the next commit instead of reporting rows committed to a file that is gone.
+    identity: Option<FileId>,
+}
+
+impl Store {
+    /// Whether `dir` holds a store.
+    pub fn exists(dir: &Path) -> bool {
+        EngineKind::of(dir).is_some()
+    }
+
+    /// Opens the store in `dir`; a folder without one is an error (a read command never
+    /// creates a store: see [`crate::data_dir`]).
+    pub fn open_existing(dir: &Path) -> Result<Store, StoreError> {
+        let Some(kind) = EngineKind::of(dir) else {
+            return Err(StoreError::Missing {
+                path: dir.to_path_buf(),
+            });
+        };
+        Store::open(dir, kind, false, CACHE_BYTES)
+    }
+
+    /// Creates and seeds a new store in `dir` (of engine `kind`), or opens the one already
+    /// there, with a page cache of `cache_bytes`. An existing store of another engine than
+    /// `kind` is refused: its data would not be where the configuration says.
+    pub fn create(dir: &Path, kind: EngineKind, cache_bytes: u64) -> Result<Store, StoreError> {
+        if let Some(found) = EngineKind::of(dir).filter(|found| *found != kind) {
+            return Err(StoreError::Open {
+                path: dir.to_path_buf(),
+                message: format!(
+                    "it is a {} store, and toolsync.toml says `store = \"{}\"`: remove the \
+                     setting to go on with it, or copy it to a new {} store first",
+                    found.name(),
+                    kind.name(),
+                    kind.name()
+                ),
+            });
+        }
+        Store::open(dir, kind, true, cache_bytes)
+    }
+
+    /// `may_seed`: a store with no data at all (new, or killed before its first commit) is
+    /// seeded; otherwise it is refused as damaged, since an existing log that holds nothing
+    /// was emptied or truncated — a read command must not show that as an empty platform.
+    fn open(
+        dir: &Path,
+        kind: EngineKind,
+        may_seed: bool,
+        cache_bytes: u64,
+    ) -> Result<Store, StoreError> {
+        // Owner-only; an existing store made readable by others (a data dir made by hand) is
+        // tightened.
+        create_private_dir(dir).map_err(|e| StoreError::Open {
+            path: dir.to_path_buf(),
+            message: format!("cannot create the folder: {e}"),
+        })?;
+        let engine = kind.open(dir, cache_bytes)?;
+        let store = Store {
+            engine,
+            kind,
+            path: dir.to_path_buf(),
+            identity: FileId::of(&dir.join(kind.file())),
+        };
+        store.check_or_seed(may_seed)?;
+        tracing::info!(path = %dir.display(), engine = kind.name(), "store opened");
+        Ok(store)
+    }
+
+    /// The engine the store is kept in.
+    pub fn engine(&self) -> EngineKind {
+        self.kind
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `read` with no batch committing meanwhile: a consistent view of the whole store
+    /// for a check, an export or a backup while the daemon runs a file (its next batch waits).
+    pub fn quiesced<T>(&self, read: impl FnOnce() -> T) -> T {
+        let _readers = COMMITS.write().unwrap_or_else(|p| p.into_inner());
+        read()
+    }
+
+    fn check_or_seed(&self, may_seed: bool) -> Result<(), StoreError> {
+        let Some(format) = self.meta_number(b"store_format")? else {
+            let empty = self.engine.is_empty();
+            return match empty {
+                Ok(true) if may_seed => self.seed(),
+                Ok(true) => Err(StoreError::Empty {
+                    path: self.path.clone(),
+                }),
+                Ok(false) => Err(StoreError::damaged(
+                    &self.path,
+                    "its version record is missing: the log was emptied or truncated",
+                )),
+                Err(e) => Err(StoreError::Failure(e.0)),
+            };
+        };
+        if format > STORE_FORMAT {
+            return Err(StoreError::Newer {
+                path: self.path.clone(),
+                what: format!("has format {format}; this toolsync reads format {STORE_FORMAT}"),
+            });
+        }
+        let model = self.meta_number(b"model_version")?.unwrap_or(1);
+        if model > MODEL_VERSION {
+            return Err(StoreError::Newer {
+                path: self.path.clone(),
+                what: format!(
+                    "was written by data model {model}; this toolsync knows model {MODEL_VERSION}"
+                ),
+            });
+        }
+        if model < MODEL_VERSION {
+            self.upgrade(model)?;
+        }
+        Ok(())
+    }
+
+    /// A number kept in the store's meta data; unreadable text counts as damage.
+    fn meta_number(&self, key: &[u8]) -> Result<Option<u32>, StoreError> {
+        let Some(bytes) = toolsync_plugin_api::StoreRead::get(self, META, key)
+            .map_err(|e| StoreError::Failure(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map(Some)
+            .ok_or_else(|| {
+                StoreError::Failure(format!(
+                    "the store at {} is damaged: its meta data `{}` is unreadable",
+                    self.path.display(),
+                    String::from_utf8_lossy(key)
+                ))
+            })
+    }
+
+    /// A new store: the standard roles and the versions, in one batch.
+    fn seed(&self) -> Result<(), StoreError> {
+        self.model_batch(STORE_FORMAT, |txn| {
+            Roles::seed_standard(txn)
+                .map(|()| Vec::new())
+                .map_err(|e| format!("cannot seed the roles: {e}"))
+        })
+    }
+
+    /// A store written by an older data model, brought up to this one in one batch.
+    fn upgrade(&self, from: u32) -> Result<(), StoreError> {
+        self.model_batch(STORE_FORMAT, |txn| {
+            model::upgrade(txn, from).map_err(|e| format!("cannot upgrade the store: {e}"))
+        })
+    }
+
+    /// Runs model code with the model's rights and commits its writes with the versions, in
+    /// one atomic batch, durably.
+    fn model_batch(
+        &self,
+        format: u32,
+        work: impl FnOnce(&mut Txn<'_>) -> Result<Vec<String>, String>,
+    ) -> Result<(), StoreError> {
+        let guard = Guard::model();
+        let mut staging = Staging::default();
+        let notes = {
+            let mut row = RowTxn::new(&mut staging, self, &guard);
+            let mut txn = Txn::new(row.as_abi(), "");
+            work(&mut txn).map_err(StoreError::Failure)?
+        };
+        if let Some(fatal) = staging.take_fatal() {
+            return Err(StoreError::Failure(fatal));
+        }
+        staging.keep_row();
+        let format = format.to_string();
+        let model = MODEL_VERSION.to_string();
+        staging.put_raw(META, b"store_format", Some(format.as_bytes()));
+        staging.put_raw(META, b"model_version", Some(model.as_bytes()));
+        self.commit(staging.take_batch())?;
+        self.flush_all()?;
+        for note in notes {
+            tracing::info!(store = %self.path.display(), "{note}");
+        }
+        Ok(())
+    }
+
+    /// Applies a batch of raw writes (the journal's own records).
+    pub fn commit(&self, writes: Writes) -> Result<(), StoreError> {
+        self.apply(writes).map_err(|e| StoreError::Failure(e.0))
+    }
+
+    /// Makes every commit so far durable (sled flushes by itself every 500 ms otherwise).
+    pub fn flush_all(&self) -> Result<(), StoreError> {
+        self.flush().map_err(|e| StoreError::Failure(e.0))
+    }
+
+    /// The store's format and data model versions.
+    pub fn versions(&self) -> Result<(u32, u32), StoreError> {
+        Ok((
+            self.meta_number(b"store_format")?.unwrap_or(STORE_FORMAT),
+            self.meta_number(b"model_version")?.unwrap_or(1),
+        ))
+    }
+
+    /// Writes `entries` (whole keys, as a backup holds them) into a new store in `dir`, which
+    /// must not exist, in batches, durably, then checks its versions as an open does (a store
+    /// of an older data model is upgraded). Returns the open store and the number of entries:
+    /// the caller checks it with this handle, since reopening at once could meet the lock this
+    /// one's background threads are still releasing.
+    pub fn import(
+        dir: &Path,
+        kind: EngineKind,
+        mut entries: impl FnMut() -> Result<Option<(Vec<u8>, Vec<u8>)>, String>,
+    ) -> Result<(Store, u64), StoreError> {
+        create_private_dir(dir).map_err(|e| StoreError::Open {
+            path: dir.to_path_buf(),
+            message: format!("cannot create the folder: {e}"),
+        })?;
+        let store = Store {
+            engine: kind.open(dir, CACHE_BYTES)?,
+            kind,
+            path: dir.to_path_buf(),
+            identity: FileId::of(&dir.join(kind.file())),
+        };
+        let mut count = 0;
+        let mut batch = Writes::new();
+        loop {
+            let next = entries().map_err(StoreError::Failure)?;
+            let end = next.is_none();
+            if let Some((key, value)) = next {
+                batch.insert(key, Some(value));
+                count += 1;
+            }
+            if end || batch.len() >= 10_000 {
+                store.commit(std::mem::take(&mut batch))?;
+            }
+            if end {
+                break;
+            }
+        }
+        store.flush_all()?;
+        store.check_or_seed(false)?;
+        Ok((store, count))
+    }
+
+    /// Bytes on disk (for benchmarks and `-v` logs).
+    pub fn size_on_disk(&self) -> u64 {
+        self.engine.size_on_disk()
+    }
+}
+
+impl Backend for Store {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
+        self.engine.get(key)
+    }
+
+    fn scan(&self, prefix: &[u8]) -> Scan<'_> {
+        self.engine.scan(prefix)
+    }
+
+    /// All the writes or none, however many (each engine keeps a large batch's memory
+    /// bounded its own way).
+    fn apply(&self, writes: Writes) -> Result<(), BackendError> {
+        self.still_there()?;
+        // A reader of the whole store ([`Store::quiesced`]) sees batches whole.
+        let _commit = COMMITS.read().unwrap_or_else(|p| p.into_inner());
+        self.engine.apply(&writes)
+    }
+
+    fn flush(&self) -> Result<(), BackendError> {
+        self.engine.flush()?;
+        self.still_there()
+    }
+}
+
+impl Store {
+    /// Whether the store's files were deleted or replaced since it was opened.
+    pub fn vanished(&self) -> bool {
+        self.still_there().is_err()
+    }
+
+    /// Fails when the store's file is no longer the one opened (deleted, or the folder
+    /// replaced): the engine would go on writing to the unlinked file and report success.
+    fn still_there(&self) -> Result<(), BackendError> {
+        match &self.identity {
+            Some(id) if FileId::of(&self.path.join(self.kind.file())).as_ref() != Some(id) => {
+                Err(BackendError(
+                    StoreError::Vanished {
+                        path: self.path.clone(),
+                    }
+                    .to_string(),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Which file a path names now (device and inode on Unix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileId(u64, u64);
+
+impl FileId {
+    fn of(path: &Path) -> Option<FileId> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(path)
+                .ok()
+                .map(|m| FileId(m.dev(), m.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            std::fs::metadata(path).ok().map(|_| FileId(0, 0))
+        }
+    }
+}
+
+/// The store's lock, held without opening it: for work on a store's files that the engine
+/// must not have open (clearing interrupted snapshots, replacing a damaged store by a
+/// restore). sled and redb both lock their file with `flock`, which this takes too.
+pub struct FilesLock(Option<std::fs::File>);
+
+impl FilesLock {
+    /// Locks the store in `dir` (nothing to lock when it has no file yet).
+    pub fn take(dir: &Path) -> Result<FilesLock, StoreError> {
+        use fs2::FileExt;
+        let Some(file) =
+            EngineKind::of(dir).and_then(|k| std::fs::File::open(dir.join(k.file())).ok())
+        else {
+            return Ok(FilesLock(None));
+        };
+        if file.try_lock_exclusive().is_err() {
+            return Err(StoreError::Locked {
+                path: dir.to_path_buf(),
+            });
+        }
+        Ok(FilesLock(Some(file)))
+    }
+}
+
+impl Drop for FilesLock {
+    fn drop(&mut self) {
+        if let Some(file) = &self.0 {
+            let _ = fs2::FileExt::unlock(file);
+        }
+    }
+}
+
+impl Store {
+    /// The entries of one keyspace under a prefix, keys without their space, read lazily.
+    pub fn scan_space<'s>(
+        &'s self,
+        space: &str,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 's {
+        let strip = space.len() + 1;
+        self.scan(&toolsync_plugin_api::engine::full_key(space, prefix))
+            .map(move |item| {
+                item.map(|(k, v)| (k[strip..].to_vec(), v))
+                    .map_err(|e| StoreError::Failure(e.0))
+            })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("toolsync-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// Opens a store this process has just dropped. sled's background threads may hold its
+    /// files (and so its lock) a moment after the drop; a new process never meets that, a test
+    /// in the same process may (seen once in CI): it waits for the lock, a few seconds at most.
+    pub fn reopen(dir: &Path, kind: EngineKind) -> Result<Store, StoreError> {
+        for _ in 0..100 {
+            match Store::open_existing(dir) {
+                Err(StoreError::Locked { .. }) => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                Ok(store) => {
+                    assert_eq!(store.engine(), kind);
+                    return Ok(store);
+                }
+                other => return other,
+            }
+        }
+        Store::open_existing(dir)
+    }
+
+    fn writes(entries: &[(&str, Option<&str>)]) -> Writes {
+        entries
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+            .collect()
+    }
+
+    fn scanned(store: &Store, prefix: &str) -> Vec<(String, String)> {
+        store
+            .scan(prefix.as_bytes())
+            .map(|item| {
+                let (k, v) = item.unwrap();
+                (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap())
+            })
+            .collect()
+    }
+
+    /// The contract every engine keeps: a new store is seeded; a batch lands whole, removals
+    /// included; scans are in key order and stop at their prefix; a large batch (past sled's
+    /// chunking threshold) lands whole; what was flushed is there after a reopen; the engine is
+    /// found again from the folder, and a store of another engine is refused by name.
+    #[test]
+    fn every_engine_keeps_the_store_contract() {
+        for kind in EngineKind::ALL {
+            let dir = scratch(&format!("contract-{}", kind.name()));
+            let store = Store::create(&dir, kind, 8 << 20).unwrap();
+            assert_eq!(store.versions().unwrap(), (STORE_FORMAT, MODEL_VERSION));
+            store
+                .apply(writes(&[
+                    ("t\0b", Some("2")),
+                    ("t\0a", Some("1")),
+                    ("t\0c", Some("3")),
+                    ("u\0a", Some("x")),
+                ]))
+                .unwrap();
+            store
+                .apply(writes(&[("t\0c", None), ("t\0ab", Some("12"))]))
+                .unwrap();
+            assert_eq!(
+                scanned(&store, "t\0"),
+                vec![
+                    ("t\0a".to_string(), "1".to_string()),
+                    ("t\0ab".to_string(), "12".to_string()),
+                    ("t\0b".to_string(), "2".to_string())
+                ],
+                "{kind:?}"
+            );
+            assert_eq!(scanned(&store, "t\0a").len(), 2);
+            assert_eq!(store.get(b"t\0c").unwrap(), None);
+            let many: Writes = (0..25_000)
+                .map(|i| (format!("m\0{i:06}").into_bytes(), Some(vec![b'v'; 40])))
+                .collect();
+            store.apply(many).unwrap();
+            assert_eq!(store.scan(b"m\0").count(), 25_000, "{kind:?}");
+            store.flush_all().unwrap();
+            drop(store);
+            let store = reopen(&dir, kind).unwrap();
+            assert_eq!(store.get(b"u\0a").unwrap(), Some(b"x".to_vec()));
+            assert_eq!(store.scan(b"m\0").count(), 25_000, "{kind:?}");
+            drop(store);
+            let other = EngineKind::ALL.into_iter().find(|k| *k != kind).unwrap();
+            let refused = Store::create(&dir, other, 8 << 20).err().expect("refused");
+            assert!(
+                refused
+                    .to_string()
+                    .contains(&format!("it is a {} store", kind.name())),
+                "{refused}"
+            );
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    /// A second open of a store another handle holds is `Locked` (exit 5 with its message),
+    /// on every engine.
+    #[test]
+    fn a_store_open_elsewhere_is_locked() {
+        for kind in EngineKind::ALL {
+            let dir = scratch(&format!("locked-{}", kind.name()));
+            let _store = Store::create(&dir, kind, 8 << 20).unwrap();
+            assert!(
+                matches!(FilesLock::take(&dir), Err(StoreError::Locked { .. })),
+                "{kind:?}"
+            );
+            drop(_store);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_store_whose_files_vanish_refuses_to_commit() {
+        for kind in EngineKind::ALL {
+            let dir = scratch(&format!("vanish-{}", kind.name()));
+            let store = Store::create(&dir, kind, 8 << 20).unwrap();
+            std::fs::remove_dir_all(&dir).unwrap();
+            let error = store.apply(writes(&[("user\0x", Some("1"))])).unwrap_err();
+            assert!(error.0.contains("was deleted or replaced"), "{}", error.0);
+            assert!(store.flush().is_err());
+        }
+    }
+}
