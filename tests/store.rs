@@ -573,3 +573,20 @@ fn a_truncated_redb_store_is_reported_as_damaged_without_a_panic() {
         }
     }
 }
+
+/// Moving a store to the other engine: a backup of a sled store restored into a data dir whose
+/// toolsync.toml names redb is a redb store with the same content.
+#[test]
+fn a_sled_store_moves_to_redb_through_backup_and_restore() {
+    let world = courses_world();
+    let before = export_all(&world);
+    let backup = world.root.join("store.backup");
+    assert_eq!(world.run(&["backup", backup.to_str().unwrap()]).code(), 0);
+    let moved = World::courses().on_engine("redb");
+    let run = moved.run(&["restore", backup.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    assert!(moved.data.join("store/store.redb").is_file());
+    assert!(!moved.data.join("store/db").exists());
+    assert_eq!(export_all(&moved), before);
+    moved.assert_consistent();
+}
