@@ -420,21 +420,19 @@ struct Seen(HashMap<u64, (u64, u64)>);
 fn count_only(store: &dyn Backend, revert: &mut Revert) -> Result<(), StoreError> {
     let mut seen = Seen::default();
     for batch in (1..=revert.run.batches).rev() {
-        let mut writes = Writes::new();
-        undo_batch(store, revert, &mut seen, batch, &mut writes, false)?;
+        undo_batch(store, revert, &mut seen, batch, None)?;
     }
     Ok(())
 }
 
-/// Counts the changes of the run's `batch` and adds to `writes` the prior values that differ
-/// from what their keys hold; with `remove_records`, the batch's records are removed with them.
+/// Counts the changes of the run's `batch`; with `writes` (not a dry run), adds to it the prior
+/// values that differ from what their keys hold, and the removal of the batch's records.
 fn undo_batch(
     store: &dyn Backend,
     revert: &mut Revert,
     seen: &mut Seen,
     batch: u32,
-    writes: &mut Writes,
-    remove_records: bool,
+    mut writes: Option<&mut Writes>,
 ) -> Result<(), StoreError> {
     for item in store.scan(&log_prefix(revert.run.number, Some(batch))) {
         let (record, bytes) = item.map_err(failure)?;
@@ -456,11 +454,12 @@ fn undo_batch(
             let holds = store.get(key).map_err(failure)?;
             let counts = revert.counts.entry(space.to_string()).or_default();
             let prior_hash = value_hash(prior);
-            match seen.0.get_mut(&hash_of(key)) {
+            let key_hash = hash_of(key);
+            match seen.0.get_mut(&key_hash) {
                 None => {
                     let current = value_hash(holds.as_deref());
                     *classify(prior_hash, current)(counts) += 1;
-                    seen.0.insert(hash_of(key), (current, prior_hash));
+                    seen.0.insert(key_hash, (current, prior_hash));
                 }
                 Some((current, last_prior)) => {
                     *classify(*last_prior, *current)(counts) -= 1;
@@ -468,11 +467,11 @@ fn undo_batch(
                     *last_prior = prior_hash;
                 }
             }
-            if prior != holds.as_deref() {
+            if let Some(writes) = writes.as_deref_mut().filter(|_| prior != holds.as_deref()) {
                 writes.insert(key.to_vec(), prior.map(<[u8]>::to_vec));
             }
         }
-        if remove_records {
+        if let Some(writes) = writes.as_deref_mut() {
             writes.insert(record, None);
         }
     }
@@ -489,7 +488,7 @@ fn apply(data: &DataDir, store: &Store, mut revert: Revert) -> Result<Revert, Er
         let mut writes = Writes::new();
         if revert.run.batches > 0 {
             let batch = revert.run.batches;
-            undo_batch(store, &mut revert, &mut seen, batch, &mut writes, true)?;
+            undo_batch(store, &mut revert, &mut seen, batch, Some(&mut writes))?;
             revert.run.batches -= 1;
         }
         let last = revert.run.batches == 0;
