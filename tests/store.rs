@@ -590,3 +590,54 @@ fn a_sled_store_moves_to_redb_through_backup_and_restore() {
     assert_eq!(export_all(&moved), before);
     moved.assert_consistent();
 }
+
+/// `store copy` moves a store to another engine: every entry counted and checked, the copy
+/// put in place serves the same platform; a non-empty target or an unknown engine is refused.
+#[test]
+fn store_copy_moves_a_store_to_redb_and_refuses_what_it_would_overwrite() {
+    let world = courses_world();
+    let before = export_all(&world);
+    let info = world.run(&["store", "info", "--json"]);
+    assert_eq!(info.code(), 0, "{}", info.stderr());
+    let info: serde_json::Value = serde_json::from_str(&info.stdout()).unwrap();
+    assert_eq!(info["engine"], "sled");
+    let entries = info["entries"].as_u64().unwrap();
+    assert!(entries > 10, "{info}");
+
+    let copy = world.root.join("copy");
+    let to = format!("redb:{}", copy.display());
+    let run = world.run(&["store", "copy", "--to", &to, "--json"]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let copied: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(copied["entries"].as_u64(), Some(entries));
+    assert_eq!(copied["consistent"], true);
+    assert!(copy.join("store.redb").is_file());
+
+    let again = world.run(&["store", "copy", "--to", &to]);
+    assert_eq!(again.code(), 2);
+    assert!(
+        again.stderr().contains("is not empty"),
+        "{}",
+        again.stderr()
+    );
+    let unknown = world.run(&["store", "copy", "--to", "rocksdb:/tmp/x"]);
+    assert_eq!(unknown.code(), 2);
+    assert!(
+        unknown.stderr().contains("not an engine"),
+        "{}",
+        unknown.stderr()
+    );
+
+    // Put in place: the same platform, on redb.
+    std::fs::remove_dir_all(world.data.join("store")).unwrap();
+    std::fs::rename(&copy, world.data.join("store")).unwrap();
+    let world = world.on_engine("redb");
+    assert_eq!(export_all(&world), before);
+    let info = world.run(&["store", "info"]);
+    assert!(
+        info.stdout().starts_with("redb store at "),
+        "{}",
+        info.stdout()
+    );
+    world.assert_consistent();
+}

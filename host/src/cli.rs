@@ -164,6 +164,12 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// The store's engine (`store info`), and a copy of the store into another engine
+    /// (`store copy --to redb:<folder>`)
+    Store {
+        #[command(subcommand)]
+        action: commands::store::StoreAction,
+    },
     /// Account pictures: `picture get` writes a stored PNG out
     Picture {
         #[command(subcommand)]
@@ -511,6 +517,7 @@ fn dispatch(cli: Cli) -> CmdResult {
         } => commands::revert::run(&data, &run_id, force, dry_run, json),
         Command::Daemon => crate::daemon::run(&data, &registry()?),
         Command::Files { action } => commands::files::run(&data, action),
+        Command::Store { action } => commands::store::run(&data, action),
         Command::Picture {
             action:
                 PictureAction::Get {

@@ -11,3 +11,4 @@ pub mod reports;
 pub mod revert;
 pub mod schema;
 pub mod show;
+pub mod store;

@@ -414,5 +414,6 @@ pub fn handed_over(command: &crate::cli::Command) -> bool {
             | Command::Backup { .. }
             | Command::Revert { .. }
             | Command::Reports(_)
+            | Command::Store { .. }
     )
 }

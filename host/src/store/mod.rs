@@ -25,19 +25,14 @@ use crate::error::StoreError;
 pub const STORE_FORMAT: u32 = 1;
 pub const META: &str = "_meta";
 
-/// sled's page cache, bounded so that memory does not track the store's size.
+/// The engine's page cache (sled's, redb's), bounded so that memory does not track the
+/// store's size (sled keeps more than its cache resident: see [`sled_engine`]).
 pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The cache of a run whose rows are few and heavy (an archive's entries: milliseconds of
 /// decoding each, a handful of keys): a larger one saves such a run nothing, and filled up as
 /// the run went on, it made the run's peak memory grow with the archive's entry count.
 pub const SMALL_CACHE_BYTES: u64 = 8 * 1024 * 1024;
-
-/// Commits take this shared; a reader of the whole store (check, export, backup) takes it
-/// exclusively, so that what it reads is the store between two batches, not a batch half
-/// applied nor a scan that saw one keyspace before a batch and another after it. Within one
-/// process: only the daemon runs readers beside a run (one process holds a sled store).
-static COMMITS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 /// What an embedded engine does for the store.
 trait Engine: Send + Sync {
@@ -102,6 +97,12 @@ impl EngineKind {
 #[derive(Clone)]
 pub struct Store {
     engine: Arc<dyn Engine>,
+    /// Commits take this shared; a reader of the whole store (check, export, backup) takes it
+    /// exclusively, so that what it reads is the store between two batches, not a batch half
+    /// applied nor a scan that saw one keyspace before a batch and another after it. Shared
+    /// by the handles of one open store (the daemon runs readers beside a run); another
+    /// store (a copy being written) has its own.
+    commits: Arc<std::sync::RwLock<()>>,
     kind: EngineKind,
     path: PathBuf,
     /// The log file's identity when opened: a store folder deleted or replaced under a run is
@@ -163,6 +164,7 @@ impl Store {
         let engine = kind.open(dir, cache_bytes)?;
         let store = Store {
             engine,
+            commits: Arc::default(),
             kind,
             path: dir.to_path_buf(),
             identity: FileId::of(&dir.join(kind.file())),
@@ -184,7 +186,7 @@ impl Store {
     /// Runs `read` with no batch committing meanwhile: a consistent view of the whole store
     /// for a check, an export or a backup while the daemon runs a file (its next batch waits).
     pub fn quiesced<T>(&self, read: impl FnOnce() -> T) -> T {
-        let _readers = COMMITS.write().unwrap_or_else(|p| p.into_inner());
+        let _readers = self.commits.write().unwrap_or_else(|p| p.into_inner());
         read()
     }
 
@@ -324,6 +326,7 @@ impl Store {
         })?;
         let store = Store {
             engine: kind.open(dir, CACHE_BYTES)?,
+            commits: Arc::default(),
             kind,
             path: dir.to_path_buf(),
             identity: FileId::of(&dir.join(kind.file())),
@@ -369,7 +372,7 @@ impl Backend for Store {
     fn apply(&self, writes: Writes) -> Result<(), BackendError> {
         self.still_there()?;
         // A reader of the whole store ([`Store::quiesced`]) sees batches whole.
-        let _commit = COMMITS.read().unwrap_or_else(|p| p.into_inner());
+        let _commit = self.commits.read().unwrap_or_else(|p| p.into_inner());
         self.engine.apply(&writes)
     }
 

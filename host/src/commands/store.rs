@@ -1,0 +1,185 @@
+//! `toolsync store info` and `toolsync store copy --to <engine>:<folder>`: which engine keeps
+//! the store, and moving it to another one.
+//!
+//! A copy reads the store under its lock (no run can change it meanwhile, as for a backup)
+//! and writes every key into a new store of the engine named, in batches; then it counts the
+//! copy's entries against the source's and runs `toolsync check` on the copy. It never writes
+//! into a folder that holds anything: a copy is always whole and new.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use toolsync_plugin_api::engine::Backend;
+use toolsync_plugin_api::model::check::check_store;
+
+use crate::data_dir::DataDir;
+use crate::error::{CmdResult, Error, ExitCode, StoreError};
+use crate::output::Out;
+use crate::store::{EngineKind, Store};
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum StoreAction {
+    /// The store's engine, folder, entries and size on disk
+    Info {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy every key of the store into a new store of another engine, then verify the copy
+    ///
+    /// TARGET is `<engine>:<folder>`, e.g. `redb:/srv/toolsync/store.redb-copy`; the folder
+    /// must not exist or be empty. The copy's entries are counted against the store's and
+    /// `toolsync check` runs on it (exit 1 if it finds problems). To switch the data dir to
+    /// the copy: stop the daemon, replace <data dir>/store with the copy's folder, and set
+    /// `store = "<engine>"` at the top of toolsync.toml.
+    Copy {
+        /// The new store: `<engine>:<folder>` (engines: sled, redb)
+        #[arg(long, value_name = "TARGET")]
+        to: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(data: &DataDir, action: StoreAction) -> CmdResult {
+    match action {
+        StoreAction::Info { json } => info(data, json),
+        StoreAction::Copy { to, json } => copy(data, &to, json),
+    }
+}
+
+#[derive(Serialize)]
+struct Info {
+    engine: &'static str,
+    path: PathBuf,
+    entries: u64,
+    bytes_on_disk: u64,
+}
+
+fn info(data: &DataDir, json: bool) -> CmdResult {
+    let store = data.open_store()?;
+    let entries = store.quiesced(|| count(&store))?;
+    let info = Info {
+        engine: store.engine().name(),
+        path: store.path().to_path_buf(),
+        entries,
+        bytes_on_disk: store.size_on_disk(),
+    };
+    let mut out = Out::stdout();
+    if json {
+        out.json(&info)?;
+    } else {
+        out.line(&format!(
+            "{} store at {}: {} entries, {} bytes on disk",
+            info.engine,
+            info.path.display(),
+            info.entries,
+            info.bytes_on_disk
+        ))?;
+    }
+    out.flush()?;
+    Ok(ExitCode::Ok)
+}
+
+fn count(store: &Store) -> Result<u64, Error> {
+    let mut entries = 0;
+    for item in store.scan(b"") {
+        item?;
+        entries += 1;
+    }
+    Ok(entries)
+}
+
+/// `<engine>:<folder>`, the folder checked new or empty.
+fn target(to: &str) -> Result<(EngineKind, PathBuf), Error> {
+    let names = EngineKind::ALL.map(EngineKind::name).join(", ");
+    let Some((engine, folder)) = to.split_once(':') else {
+        return Err(Error::usage(format!(
+            "--to {to}: give `<engine>:<folder>` (engines: {names})"
+        )));
+    };
+    let kind = EngineKind::parse(engine)
+        .ok_or_else(|| Error::usage(format!("--to {to}: `{engine}` is not an engine: {names}")))?;
+    if folder.is_empty() {
+        return Err(Error::usage(format!(
+            "--to {to}: name the new store's folder"
+        )));
+    }
+    let folder = PathBuf::from(folder);
+    let holds_something = std::fs::read_dir(&folder).is_ok_and(|mut d| d.next().is_some());
+    if holds_something || folder.is_file() {
+        return Err(Error::usage(format!(
+            "{} is not empty: a copy goes into a new or empty folder",
+            folder.display()
+        )));
+    }
+    Ok((kind, folder))
+}
+
+#[derive(Serialize)]
+struct Copied<'a> {
+    from_engine: &'static str,
+    to_engine: &'static str,
+    to: &'a Path,
+    entries: u64,
+    consistent: bool,
+    problems: usize,
+}
+
+fn copy(data: &DataDir, to: &str, json: bool) -> CmdResult {
+    let (kind, folder) = target(to)?;
+    let source = data.open_store()?;
+    let (copy, entries, copied) = source.quiesced(|| -> Result<_, Error> {
+        let entries = count(&source)?;
+        let mut scan = source.scan(b"");
+        let (copy, copied) =
+            Store::import(&folder, kind, || scan.next().transpose().map_err(|e| e.0))?;
+        Ok((copy, entries, copied))
+    })?;
+    drop(source);
+    let in_copy = count(&copy)?;
+    if copied != entries || in_copy != entries {
+        return Err(StoreError::Failure(format!(
+            "the copy at {} holds {in_copy} entries ({copied} written) where the store holds \
+             {entries}: it is not usable (remove it and copy again)",
+            folder.display()
+        ))
+        .into());
+    }
+    let mut findings = check_store(&copy).map_err(Error::from)?;
+    crate::stored_files::compare(data, &copy, &mut findings)?;
+    let copied = Copied {
+        from_engine: data.store_engine()?.name(),
+        to_engine: kind.name(),
+        to: &folder,
+        entries,
+        consistent: findings.is_clean(),
+        problems: findings.problems.len(),
+    };
+    let mut out = Out::stdout();
+    if json {
+        out.json(&copied)?;
+    } else {
+        out.line(&format!(
+            "copied {entries} entries from the {} store into a new {} store at {}",
+            copied.from_engine,
+            copied.to_engine,
+            folder.display()
+        ))?;
+        out.line(&if findings.is_clean() {
+            "toolsync check: the copy is consistent".to_string()
+        } else {
+            format!(
+                "toolsync check: {} problems in the copy",
+                findings.problems.len()
+            )
+        })?;
+    }
+    out.flush()?;
+    Ok(if findings.is_clean() {
+        ExitCode::Ok
+    } else {
+        ExitCode::RowsFailed
+    })
+}
