@@ -127,17 +127,7 @@ fn template(bench: &Bench, engine: &str) -> Result<PathBuf, String> {
 /// A measured users run on `data`, checked to leave every account.
 fn run(bench: &Bench, label: &str, rows: u64, data: &Path, file: &Path) -> Result<Measure, String> {
     let measure = bench.run_toolsync(label, rows, data, &[Path::new("users"), file])?;
-    let out = bench
-        .toolsync(data)
-        .args(["export", "users", "--format", "csv"])
-        .output()
-        .map_err(|e| format!("cannot start toolsync: {e}"))?;
-    let stored = out
-        .stdout
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        .saturating_sub(1) as u64;
+    let stored = bench.exported_users(data)?;
     if stored != rows {
         return Err(format!("{label}: {stored} accounts stored, not {rows}"));
     }

@@ -104,7 +104,7 @@ fn bench(settings: &Settings) -> Result<(), String> {
                 args.extend(flag.map(Into::into));
                 measures.push(bench.run_toolsync(&label, rows, &data, &args)?);
                 let expected = if kind == "dry-run" { 0 } else { rows };
-                let stored = export_count(&bench, &data)?;
+                let stored = bench.exported_users(&data)?;
                 if stored != expected {
                     return Err(format!("{label}: {stored} accounts stored, not {expected}"));
                 }
@@ -153,31 +153,11 @@ fn revert(bench: &Bench, label: &str, rows: u64, data: &Path) -> Result<Measure,
         return Err(format!("`toolsync revert {id}` exited {}", waited.code));
     }
     let measure = Measure::taken(label, rows, waited, data);
-    let left = export_count(bench, data)?;
+    let left = bench.exported_users(data)?;
     if left != 0 {
         return Err(format!("{label}: {left} accounts left after the revert"));
     }
     Ok(measure)
-}
-
-fn export_count(bench: &Bench, data: &Path) -> Result<u64, String> {
-    let out = bench
-        .toolsync(data)
-        .args(["export", "users", "--format", "csv"])
-        .output()
-        .map_err(|e| format!("cannot start toolsync: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "`toolsync export users` failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(out
-        .stdout
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        .saturating_sub(1) as u64)
 }
 
 fn report(sizes: &[(u64, Vec<Measure>)]) {

@@ -29,9 +29,8 @@ mod harness;
 #[path = "common/measure.rs"]
 mod measure;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::Instant;
 
 use harness::{Bench, Plugin, Side};
@@ -171,7 +170,7 @@ fn measured_run(
         Side::Toolsync => {
             let measure =
                 bench.run_toolsync(label, rows, &data, &[std::ffi::OsStr::new("users"), file])?;
-            let stored = export_count(bench, &data)?;
+            let stored = bench.exported_users(&data)?;
             if stored != rows {
                 return Err(format!(
                     "{label}: `export users` lists {stored} accounts, not {rows}"
@@ -198,43 +197,6 @@ fn measured_run(
     check_shown(bench, &data, &input.last)?;
     let _ = std::fs::remove_dir_all(&data);
     Ok(measure)
-}
-
-/// `toolsync export users --format json`, its records counted as they stream.
-fn export_count(bench: &Bench, data: &Path) -> Result<u64, String> {
-    let mut child = bench
-        .toolsync(data)
-        .args(["export", "users", "--format", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start toolsync export: {e}"))?;
-    let mut stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut buffer = vec![0u8; 1 << 20];
-    let (mut newlines, mut total, mut head) = (0u64, 0u64, Vec::new());
-    loop {
-        let n = stdout
-            .read(&mut buffer)
-            .map_err(|e| format!("cannot read the export: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        if head.len() < 3 {
-            head.extend_from_slice(&buffer[..n.min(3)]);
-        }
-        total += n as u64;
-        newlines += buffer[..n].iter().filter(|b| **b == b'\n').count() as u64;
-    }
-    let status = child.wait().map_err(|e| e.to_string())?;
-    if !status.success() {
-        return Err(format!("`toolsync export users` failed: {status}"));
-    }
-    // `[` record (`,\n` record)* `]\n`: one newline per record, `[]\n` when empty.
-    Ok(if total <= 3 && head.starts_with(b"[]") {
-        0
-    } else {
-        newlines
-    })
 }
 
 fn check_shown(bench: &Bench, data: &Path, username: &str) -> Result<(), String> {
