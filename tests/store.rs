@@ -641,3 +641,97 @@ fn store_copy_moves_a_store_to_redb_and_refuses_what_it_would_overwrite() {
     );
     world.assert_consistent();
 }
+
+/// A tmpfs mounted on a world's data dir, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    /// `None` (with the reason printed) where this process may not mount one.
+    fn mount(dir: &std::path::Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .output();
+        match out {
+            Ok(out) if out.status.success() => Some(SmallDisk(dir.to_path_buf())),
+            Ok(out) => {
+                eprintln!(
+                    "skipped: cannot mount a tmpfs to fill ({}): run the tests as root to try a \
+                     full disk",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("skipped: no `mount` ({e}): run the tests as root to try a full disk");
+                None
+            }
+        }
+    }
+
+    fn grow(&self, size: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A disk that fills up under a run: the run fails with a message that says so, the store
+/// still opens and passes `toolsync check` with the batches it committed (sled, which writes
+/// to open, says the disk is full instead), and once there is room the same file runs to its
+/// end. Skipped, saying why, where this process may not mount a tmpfs.
+#[test]
+fn a_full_disk_never_leaves_a_redb_store_unopenable() {
+    full_disk_on("redb");
+}
+
+#[test]
+fn a_full_disk_never_leaves_a_sled_store_unopenable() {
+    full_disk_on("sled");
+}
+
+fn full_disk_on(engine: &str) {
+    let world = World::users();
+    let Some(disk) = SmallDisk::mount(&world.data, "4m") else {
+        return;
+    };
+    let world = world.on_engine(engine);
+    let file = users_file(&world, "many.csv", 20_000, None);
+    let run = world.run(&["run", "users", file.to_str().unwrap()]);
+    assert_ne!(run.code(), 0, "4 MiB held 20,000 accounts?");
+    assert!(!run.stderr().contains("panicked"), "{}", run.stderr());
+    assert!(run.stderr().contains("full"), "{}", run.stderr());
+    // redb reads a full store as it is; sled must write to open it, and says the disk is full.
+    let check = world.run(&["check"]);
+    assert!(
+        check.code() == 0
+            || check.stderr().contains("holds nothing")
+            || (engine == "sled" && check.stderr().contains("is full: free some space")),
+        "{engine} after a full disk: {}{}",
+        check.stdout(),
+        check.stderr()
+    );
+    disk.grow("256m");
+    let run = world.run(&["run", "users", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let users = world.run(&["export", "users", "--format", "csv"]).stdout();
+    assert_eq!(users.lines().count(), 20_001);
+    world.assert_consistent();
+    drop(disk);
+}
