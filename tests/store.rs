@@ -628,11 +628,14 @@ fn store_copy_moves_a_store_to_redb_and_refuses_what_it_would_overwrite() {
         unknown.stderr()
     );
 
-    // Put in place: the same platform, on redb.
+    // Put in place: the same platform, on redb, with no setting (a store keeps its engine).
     std::fs::remove_dir_all(world.data.join("store")).unwrap();
     std::fs::rename(&copy, world.data.join("store")).unwrap();
-    let world = world.on_engine("redb");
     assert_eq!(export_all(&world), before);
+    let more = world.file("more.csv", "username;firstname;lastname\nzed;Zed;Z\n");
+    let run = world.run(&["run", "users", more.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(world.data.join("store/store.redb").is_file());
     let info = world.run(&["store", "info"]);
     assert!(
         info.stdout().starts_with("redb store at "),

@@ -306,8 +306,9 @@ pub struct HostSettings {
     pub on_finish: Option<String>,
     /// `[undo] keep_runs`: how many runs' undo logs are kept (`toolsync revert`). Default 20.
     pub undo_keep_runs: usize,
-    /// `store = "sled" | "redb"`: the engine of a new store. Default sled.
-    pub store_engine: crate::store::EngineKind,
+    /// `store = "sled" | "redb"`: the engine of a new store (sled when unset); when set, an
+    /// existing store of another engine is refused.
+    pub store_engine: Option<crate::store::EngineKind>,
 }
 
 impl HostSettings {
@@ -319,13 +320,14 @@ impl HostSettings {
             settle_seconds: 5,
             on_finish: None,
             undo_keep_runs: crate::undo::DEFAULT_KEEP_RUNS,
-            store_engine: crate::store::EngineKind::default(),
+            store_engine: None,
         };
         if let Some(value) = file.table.get(STORE_KEY) {
             let engines = crate::store::EngineKind::ALL.map(|k| format!("\"{}\"", k.name()));
             settings.store_engine = value
                 .as_str()
                 .and_then(crate::store::EngineKind::parse)
+                .map(Some)
                 .ok_or_else(|| ConfigError::BadValue {
                     key: STORE_KEY.to_string(),
                     why: format!(

@@ -149,7 +149,12 @@ impl DataDir {
         }
         self.complete_restore()?;
         let store = self.store();
-        let engine = self.configured_engine()?;
+        // Set, the configured engine must be the existing store's (`create` refuses another);
+        // unset, an existing store keeps its own and a new one is sled.
+        let engine = match self.configured_engine()? {
+            Some(engine) => engine,
+            None => EngineKind::of(&store).unwrap_or_default(),
+        };
         if Store::exists(&store) {
             // `create`, not `open_existing`: a store whose first run was killed before its
             // first commit holds nothing, and is seeded now.
@@ -169,16 +174,16 @@ impl DataDir {
         Ok(opened)
     }
 
-    /// The engine `store` in `toolsync.toml` names for the store (sled when unset).
-    pub fn configured_engine(&self) -> Result<EngineKind, ConfigError> {
+    /// The engine `store` in `toolsync.toml` names, if it names one.
+    pub fn configured_engine(&self) -> Result<Option<EngineKind>, ConfigError> {
         Ok(crate::config::HostSettings::read(self)?.store_engine)
     }
 
-    /// The engine of the store: the one its files say, else the configured one.
+    /// The engine of the store: the one its files say, else the configured one, else sled.
     pub fn store_engine(&self) -> Result<EngineKind, ConfigError> {
         match EngineKind::of(&self.store()) {
             Some(kind) => Ok(kind),
-            None => self.configured_engine(),
+            None => Ok(self.configured_engine()?.unwrap_or_default()),
         }
     }
 

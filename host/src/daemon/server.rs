@@ -188,6 +188,13 @@ fn absolutize(cli: &mut Cli, cwd: &Path) {
             }
         }
         Command::Backup { file, .. } => *file = cwd.join(&*file),
+        Command::Store {
+            action: crate::commands::store::StoreAction::Copy { to, .. },
+        } => {
+            if let Some((engine, folder)) = to.split_once(':') {
+                *to = format!("{engine}:{}", cwd.join(folder).display());
+            }
+        }
         Command::Picture {
             action: PictureAction::Get {
                 output: Some(out), ..

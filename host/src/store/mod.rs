@@ -136,7 +136,8 @@ impl Store {
                 path: dir.to_path_buf(),
                 message: format!(
                     "it is a {} store, and toolsync.toml says `store = \"{}\"`: remove the \
-                     setting to go on with it, or copy it to a new {} store first",
+                     setting to go on with it, or move it to a new {} store first (`toolsync \
+                     store copy`)",
                     found.name(),
                     kind.name(),
                     kind.name()

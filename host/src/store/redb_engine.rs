@@ -32,7 +32,12 @@ type View = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
 pub struct RedbEngine {
     db: redb::Database,
     path: PathBuf,
-    view: RwLock<Arc<View>>,
+    /// The read view of the last commit; `None` when it could not be opened after one (the
+    /// next read opens it).
+    view: RwLock<Option<Arc<View>>>,
+    /// Held from a write transaction's start to its view's swap: two commits never install
+    /// their views out of order.
+    writing: std::sync::Mutex<()>,
 }
 
 impl RedbEngine {
@@ -64,16 +69,22 @@ impl RedbEngine {
                 read_view(&db, dir)?
             }
         };
-        let view = RwLock::new(Arc::new(view));
         Ok(RedbEngine {
             db,
             path: dir.to_path_buf(),
-            view,
+            view: RwLock::new(Some(Arc::new(view))),
+            writing: std::sync::Mutex::new(()),
         })
     }
 
-    fn view(&self) -> Arc<View> {
-        self.view.read().unwrap_or_else(|p| p.into_inner()).clone()
+    fn view(&self) -> Result<Arc<View>, BackendError> {
+        if let Some(view) = self.view.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return Ok(view.clone());
+        }
+        let view =
+            Arc::new(read_view(&self.db, &self.path).map_err(|e| BackendError(e.to_string()))?);
+        *self.view.write().unwrap_or_else(|p| p.into_inner()) = Some(view.clone());
+        Ok(view)
     }
 
     fn error(&self, e: impl Into<redb::Error>) -> BackendError {
@@ -102,12 +113,15 @@ fn read_view(db: &redb::Database, dir: &Path) -> Result<View, StoreError> {
 
 impl Engine for RedbEngine {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
-        let view = self.view();
+        let view = self.view()?;
         self.guarded(|| view.get(key).map(|value| value.map(|v| v.value().to_vec())))
     }
 
     fn scan(&self, prefix: &[u8]) -> Scan<'_> {
-        let view = self.view();
+        let view = match self.view() {
+            Ok(view) => view,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
         let mut range = match self.guarded(|| view.range::<&[u8]>(prefix..)) {
             Ok(range) => range,
             Err(e) => return Box::new(std::iter::once(Err(e))),
@@ -126,6 +140,7 @@ impl Engine for RedbEngine {
     /// One durable write transaction, whatever the batch's size: redb keeps its write buffer
     /// within half its cache, writing pages out as the transaction goes.
     fn apply(&self, writes: &Writes) -> Result<(), BackendError> {
+        let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         self.guarded(|| -> Result<(), redb::Error> {
             let txn = self.db.begin_write()?;
             {
@@ -139,8 +154,9 @@ impl Engine for RedbEngine {
             }
             Ok(txn.commit()?)
         })?;
-        let view = read_view(&self.db, &self.path).map_err(|e| BackendError(e.to_string()))?;
-        *self.view.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);
+        // Committed: a view that cannot be opened now is opened by the next read instead.
+        let view = read_view(&self.db, &self.path).ok().map(Arc::new);
+        *self.view.write().unwrap_or_else(|p| p.into_inner()) = view;
         Ok(())
     }
 
@@ -150,7 +166,7 @@ impl Engine for RedbEngine {
     }
 
     fn is_empty(&self) -> Result<bool, BackendError> {
-        let view = self.view();
+        let view = self.view()?;
         self.guarded(|| view.is_empty())
     }
 

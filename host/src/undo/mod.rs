@@ -54,6 +54,9 @@ pub enum RunState {
     Reverted,
     /// An `--atomic` run that failed and put its keys back; its log is gone.
     RolledBack,
+    /// Its log is being removed (a prune killed midway leaves this; the next prune ends it):
+    /// never reverted from what is left of it.
+    Pruning,
 }
 
 /// What the log knows of a run.
@@ -305,10 +308,13 @@ pub fn prune_kept(
     also: &dyn Fn(&RunRecord) -> bool,
 ) -> Result<Vec<String>, crate::error::Error> {
     let keep = crate::config::HostSettings::read(data)?.undo_keep_runs;
-    let pending: Vec<u64> = crate::run::Journal::all(store)
+    let mut pending: Vec<u64> = crate::run::Journal::all(store)
         .into_iter()
         .filter_map(|(_, journal)| journal.undo_run)
         .collect();
+    // A revert or a rollback a kill interrupted (its run's journal may be gone already) reads
+    // the rest of the log when it is completed.
+    pending.extend(revert::pending(store)?.map(|r| r.run.number));
     Ok(prune(store, keep, also, &pending)?)
 }
 
@@ -338,12 +344,23 @@ pub fn prune(
     };
     let mut removed = Vec::new();
     for record in &records {
-        if pending.contains(&record.number) || (record.number >= oldest_kept && !also(record)) {
+        let kept = record.number >= oldest_kept && !also(record);
+        if pending.contains(&record.number) || (kept && record.state != RunState::Pruning) {
             continue;
         }
+        // Marked first: a kill while the log goes leaves a run no revert reads half of.
+        let key = full_key(RUNS, &record.number.to_be_bytes());
+        let mut pruning = record.clone();
+        pruning.state = RunState::Pruning;
+        let mut writes = Writes::new();
+        writes.insert(
+            key.clone(),
+            Some(serde_json::to_vec(&pruning).expect("serialises")),
+        );
+        store.apply(writes).map_err(failure)?;
         remove_log(store, record.number)?;
         let mut writes = Writes::new();
-        writes.insert(full_key(RUNS, &record.number.to_be_bytes()), None);
+        writes.insert(key, None);
         store.apply(writes).map_err(failure)?;
         if has_log(record.state) {
             removed.push(record.name());
@@ -358,7 +375,13 @@ pub fn prune(
 /// Removes every record and marker of `run`, in batches (a kill in between leaves fewer
 /// records of a log being pruned anyway).
 fn remove_log(store: &dyn Backend, run: u64) -> Result<(), StoreError> {
-    for prefix in [log_prefix(run, None), full_key(HELD, &run.to_be_bytes())] {
+    // `_undo`: the per-key entries of development builds before the per-batch records.
+    let old_entries = full_key("_undo", &run.to_be_bytes());
+    for prefix in [
+        log_prefix(run, None),
+        full_key(HELD, &run.to_be_bytes()),
+        old_entries,
+    ] {
         remove_prefix(store, &prefix, PRUNE_BATCH)?;
     }
     Ok(())
@@ -506,6 +529,38 @@ mod tests {
         prune(&store, 0, &|_| false, &[]).unwrap();
         assert!(store.scan(&full_key(LOG, b"")).next().is_none());
         assert!(store.scan(&full_key(HELD, b"")).next().is_none());
+    }
+
+    /// A prune killed while it removed a log leaves its record `Pruning`: the next prune ends
+    /// it whatever `keep`, and no revert reads what is left.
+    #[test]
+    fn a_run_left_pruning_is_pruned_by_the_next_prune() {
+        let store = MemoryBackend::new();
+        let mut run = Recorder::begin(&store, "users", "in.csv", 0, false).unwrap();
+        commit(&store, &mut run, &[("user", b"a", Some(b"1"))], None);
+        commit(
+            &store,
+            &mut run,
+            &[("user", b"b", Some(b"2"))],
+            Some("id-1"),
+        );
+        let mut record = load(&store, 1).unwrap().unwrap();
+        record.state = RunState::Pruning;
+        let mut staging = Staging::default();
+        record.stage(&mut staging);
+        store.apply(staging.take_batch()).unwrap();
+        // Killed midway: the second batch's record is gone, the first's is left.
+        let mut chunk = log_prefix(1, Some(2));
+        chunk.extend_from_slice(&0u32.to_be_bytes());
+        assert!(store.get(&chunk).unwrap().is_some());
+        store.apply([(chunk, None)].into_iter().collect()).unwrap();
+        assert!(
+            logged(&store).unwrap().is_empty(),
+            "a pruning log is no log"
+        );
+        prune(&store, 20, &|_| false, &[]).unwrap();
+        assert!(load(&store, 1).unwrap().is_none());
+        assert!(store.scan(&full_key(LOG, b"")).next().is_none());
     }
 
     #[test]

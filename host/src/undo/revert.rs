@@ -165,7 +165,19 @@ pub fn find(store: &dyn Backend, data: &DataDir, id: &str) -> Result<RunRecord, 
         .into());
     };
     match record.state {
+        // A log of the per-key layout of development builds before the per-batch records.
+        RunState::Complete if record.keys > 0 && record.batches == 0 => {
+            Err(RunError::Refused(format!(
+                "run {id} was logged by an earlier development build in a layout this one does \
+                 not read: run its file again instead (`toolsync reports prune` removes the log)"
+            ))
+            .into())
+        }
         RunState::Complete => Ok(record),
+        RunState::Pruning => Err(RunError::Refused(format!(
+            "run {id} has no undo log: it was pruned ([undo] keep_runs in toolsync.toml)"
+        ))
+        .into()),
         RunState::Recording => Err(RunError::Refused(format!(
             "run {id} has not finished: run its file again to finish it first"
         ))
@@ -493,8 +505,6 @@ fn apply(data: &DataDir, store: &Store, mut revert: Revert) -> Result<Revert, Er
         }
         let last = revert.run.batches == 0;
         if last {
-            let held = full_key(super::HELD, &revert.run.number.to_be_bytes());
-            super::remove_prefix(store, &held, MARKER_BATCH)?;
             revert.finished_at = clock::now();
             revert.run.state = if revert.rollback {
                 RunState::RolledBack
@@ -514,6 +524,10 @@ fn apply(data: &DataDir, store: &Store, mut revert: Revert) -> Result<Revert, Er
         store.commit(writes)?;
         tracing::info!(keys = revert.total(), last, "revert batch committed");
         if last {
+            // After the last restore: the files the markers keep are named again by now. (A
+            // kill before they go leaves markers of an undone run, which its prune removes.)
+            let held = full_key(super::HELD, &revert.run.number.to_be_bytes());
+            super::remove_prefix(store, &held, MARKER_BATCH)?;
             break;
         }
         crate::faults::point("after-revert-batch");
