@@ -273,7 +273,12 @@ fn export_all(world: &World) -> Vec<String> {
 }
 
 fn courses_world() -> World {
-    let world = World::courses();
+    courses_world_on("sled")
+}
+
+/// Accounts and one course with a teacher, on a store of `engine`.
+fn courses_world_on(engine: &str) -> World {
+    let world = World::courses().on_engine(engine);
     loaded(&world);
     let file = world.file(
         "c.csv",
@@ -475,14 +480,7 @@ fn check_names_an_unreadable_journal() {
 
 #[test]
 fn a_redb_store_runs_backs_up_and_restores_as_redb() {
-    let world = World::courses().on_engine("redb");
-    loaded(&world);
-    let file = world.file(
-        "c.csv",
-        "shortname;fullname;category;teacher1_account\nC1;Course 1;Sciences;ann\n",
-    );
-    let run = world.run(&["run", "course-create", file.to_str().unwrap()]);
-    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let world = courses_world_on("redb");
     let store = world.data.join("store");
     assert!(store.join("store.redb").is_file() && !store.join("db").exists());
     {

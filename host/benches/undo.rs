@@ -28,14 +28,8 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::Instant;
 
-use harness::{Bench, Plugin};
+use harness::{Bench, USERS_PLUGIN};
 use measure::{bytes, file_size, kib, parse_count, size_name, Measure};
-
-const USERS_PLUGIN: Plugin = Plugin {
-    env: "TOOLSYNC_BENCH_PLUGIN",
-    library: "toolsync_users",
-    package: "toolsync-users",
-};
 
 fn main() -> ExitCode {
     let result = Settings::parse(&harness::args()).and_then(|s| bench(&s));

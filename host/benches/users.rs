@@ -33,14 +33,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use harness::{Bench, Plugin, Side};
+use harness::{Bench, Side, USERS_PLUGIN};
 use measure::{bytes, file_size, parse_count, size_name, Measure};
-
-const USERS_PLUGIN: Plugin = Plugin {
-    env: "TOOLSYNC_BENCH_PLUGIN",
-    library: "toolsync_users",
-    package: "toolsync-users",
-};
 
 fn main() -> ExitCode {
     let args = harness::args();

@@ -92,6 +92,13 @@ impl Side {
 }
 
 /// A bench's work folder, with a plugin folder of its own, and the toolsync binary cargo built.
+/// The users processor's library (`TOOLSYNC_BENCH_PLUGIN` names another build of it).
+pub const USERS_PLUGIN: Plugin = Plugin {
+    env: "TOOLSYNC_BENCH_PLUGIN",
+    library: "toolsync_users",
+    package: "toolsync-users",
+};
+
 pub struct Bench {
     pub toolsync: PathBuf,
     pub plugins: PathBuf,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use toolsync_plugin_api::blobs::Blobs;
 use toolsync_plugin_api::engine::{full_key, Backend};
-use toolsync_plugin_api::model::check::check_store;
+use toolsync_plugin_api::model::check::{check_store, Findings};
 use toolsync_plugin_api::model::MODEL_VERSION;
 
 use crate::backup::{self, BackupError, Meta, Reader};
@@ -195,11 +195,17 @@ pub fn restore(data: &DataDir, source: &Path, force: bool) -> CmdResult {
             kept.display()
         ))?;
     }
+    verdict(out, &findings, "the restored store")
+}
+
+/// Prints what `toolsync check` found in a store just written (`what`: "the restored store",
+/// "the copy") and flushes: exit 0 when it is consistent, 1 otherwise.
+pub fn verdict(mut out: Out, findings: &Findings, what: &str) -> CmdResult {
     out.line(&if findings.is_clean() {
-        "toolsync check: the restored store is consistent".to_string()
+        format!("toolsync check: {what} is consistent")
     } else {
         format!(
-            "toolsync check: {} problems in the restored store (run `toolsync check`)",
+            "toolsync check: {} problems in {what} (run `toolsync check` on it)",
             findings.problems.len()
         )
     })?;

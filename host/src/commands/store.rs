@@ -160,26 +160,18 @@ fn copy(data: &DataDir, to: &str, json: bool) -> CmdResult {
     let mut out = Out::stdout();
     if json {
         out.json(&copied)?;
-    } else {
-        out.line(&format!(
-            "copied {entries} entries from the {} store into a new {} store at {}",
-            copied.from_engine,
-            copied.to_engine,
-            folder.display()
-        ))?;
-        out.line(&if findings.is_clean() {
-            "toolsync check: the copy is consistent".to_string()
+        out.flush()?;
+        return Ok(if findings.is_clean() {
+            ExitCode::Ok
         } else {
-            format!(
-                "toolsync check: {} problems in the copy",
-                findings.problems.len()
-            )
-        })?;
+            ExitCode::RowsFailed
+        });
     }
-    out.flush()?;
-    Ok(if findings.is_clean() {
-        ExitCode::Ok
-    } else {
-        ExitCode::RowsFailed
-    })
+    out.line(&format!(
+        "copied {entries} entries from the {} store into a new {} store at {}",
+        copied.from_engine,
+        copied.to_engine,
+        folder.display()
+    ))?;
+    super::backup::verdict(out, &findings, "the copy")
 }
