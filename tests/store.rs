@@ -273,12 +273,11 @@ fn export_all(world: &World) -> Vec<String> {
 }
 
 fn courses_world() -> World {
-    courses_world_on("sled")
+    courses_world_in(World::courses())
 }
 
-/// Accounts and one course with a teacher, on a store of `engine`.
-fn courses_world_on(engine: &str) -> World {
-    let world = World::courses().on_engine(engine);
+/// Accounts and one course with a teacher, in `world`.
+fn courses_world_in(world: World) -> World {
     loaded(&world);
     let file = world.file(
         "c.csv",
@@ -480,7 +479,7 @@ fn check_names_an_unreadable_journal() {
 
 #[test]
 fn a_redb_store_runs_backs_up_and_restores_as_redb() {
-    let world = courses_world_on("redb");
+    let world = courses_world_in(World::courses().on_engine("redb"));
     let store = world.data.join("store");
     assert!(store.join("store.redb").is_file() && !store.join("db").exists());
     {
