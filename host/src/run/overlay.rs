@@ -109,23 +109,22 @@ impl Backend for Overlay<'_> {
         let Some(table) = self.table() else {
             return self.base.scan(prefix);
         };
-        let scratch: Box<dyn Iterator<Item = Item<(Vec<u8>, Option<Vec<u8>>)>>> =
-            match table.range::<&[u8]>(prefix..) {
-                Err(e) => Box::new(std::iter::once(Err(scratch_error(e)))),
-                Ok(range) => {
-                    let prefix = prefix.to_vec();
-                    Box::new(
-                        range
-                            .map(|item| {
-                                item.map(|(k, v)| (k.value().to_vec(), decode(v.value())))
-                                    .map_err(scratch_error)
-                            })
-                            .take_while(move |item| {
-                                item.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix))
-                            }),
-                    )
-                }
-            };
+        let scratch: Box<dyn Iterator<Item = Item<Staged>>> = match table.range::<&[u8]>(prefix..) {
+            Err(e) => Box::new(std::iter::once(Err(scratch_error(e)))),
+            Ok(range) => {
+                let prefix = prefix.to_vec();
+                Box::new(
+                    range
+                        .map(|item| {
+                            item.map(|(k, v)| (k.value().to_vec(), decode(v.value())))
+                                .map_err(scratch_error)
+                        })
+                        .take_while(move |item| {
+                            item.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix))
+                        }),
+                )
+            }
+        };
         Box::new(Merge {
             base: self.base.scan(prefix).peekable(),
             scratch: scratch.peekable(),
@@ -176,6 +175,9 @@ impl Backend for Overlay<'_> {
 }
 
 type Item<T> = Result<T, BackendError>;
+
+/// A scratch entry: a key and its staged value (`None`: removed).
+type Staged = (Vec<u8>, Option<Vec<u8>>);
 
 /// The store's entries with the scratch's over them, in key order; a removal hides its key.
 struct Merge<B: Iterator<Item = Item<Entry>>, S: Iterator<Item = Item<(Vec<u8>, Option<Vec<u8>>)>>>
