@@ -617,6 +617,39 @@ fn store_copy_moves_a_store_to_redb_and_refuses_what_it_would_overwrite() {
         "{}",
         again.stderr()
     );
+    let inside = format!("redb:{}", world.data.join("store/sub").display());
+    let refused = world.run(&["store", "copy", "--to", &inside]);
+    assert_eq!(refused.code(), 2);
+    assert!(
+        refused.stderr().contains("inside the store"),
+        "{}",
+        refused.stderr()
+    );
+    let a_file = world.file("a-file", "");
+    let refused = world.run(&[
+        "store",
+        "copy",
+        "--to",
+        &format!("sled:{}", a_file.display()),
+    ]);
+    assert_eq!(refused.code(), 2);
+    assert!(
+        refused.stderr().contains("is a file"),
+        "{}",
+        refused.stderr()
+    );
+    // A copy killed midway leaves `.<name>.partial`, never a store under the name asked.
+    let again = world.root.join("again");
+    std::fs::create_dir_all(world.root.join(".again.partial")).unwrap();
+    std::fs::write(world.root.join(".again.partial/db"), b"half").unwrap();
+    let run = world.run(&[
+        "store",
+        "copy",
+        "--to",
+        &format!("sled:{}", again.display()),
+    ]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(again.join("db").is_file() && !world.root.join(".again.partial").exists());
     let unknown = world.run(&["store", "copy", "--to", "rocksdb:/tmp/x"]);
     assert_eq!(unknown.code(), 2);
     assert!(
@@ -734,4 +767,19 @@ fn full_disk_on(engine: &str) {
     assert_eq!(users.lines().count(), 20_001);
     world.assert_consistent();
     drop(disk);
+}
+
+/// A store folder holding the files of two engines (made by hand) is refused, naming both.
+#[test]
+fn a_store_folder_with_two_engines_files_is_refused() {
+    let world = World::users();
+    loaded(&world);
+    std::fs::write(world.data.join("store/store.redb"), b"").unwrap();
+    let show = world.run(&["show", "user", "ann"]);
+    assert_eq!(show.code(), 5);
+    assert!(
+        show.stderr().contains("db, store.redb") && show.stderr().contains("one store per folder"),
+        "{}",
+        show.stderr()
+    );
 }

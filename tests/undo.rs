@@ -312,6 +312,12 @@ fn a_revert_over_a_later_change_is_refused_unless_forced_and_a_dry_run_writes_no
         .run(&["reports", "--processor", "revert", "--json"])
         .stdout();
     assert!(listed.contains("revert"), "{listed}");
+    // A revert's own id: it cannot be reverted, and is told so.
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let revert_id = listed[0]["id"].as_str().unwrap().to_string();
+    let (code, _, stderr) = revert_json(&world, &revert_id, &[]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("a revert cannot be reverted"), "{stderr}");
 }
 
 #[test]
@@ -368,6 +374,12 @@ fn a_killed_revert_is_completed_by_the_next_one() {
     killed_at(&world, &["revert", &id], "after-revert-batch");
     let partial = snapshot(&world);
     assert!(!differences(&empty, &partial).is_empty() && partial.len() < 12_000);
+    let journal = world.run(&["journal"]);
+    assert!(
+        journal.stdout().contains("a revert of") && journal.stdout().contains("interrupted"),
+        "{}",
+        journal.stdout()
+    );
     let (code, report, stderr) = revert_json(&world, &id, &[]);
     // The kill's revert is completed first; the second asks for a run already reverted.
     assert_eq!(code, 3, "{stderr}");

@@ -166,8 +166,15 @@ impl DataDir {
             message: format!("cannot create the data dir: {e}"),
         })?;
         let opened = Store::create(&store, engine, cache_bytes)?;
+        let ran_before = std::fs::read_dir(self.reports()).is_ok_and(|mut d| d.next().is_some());
         if new_root {
             tracing::warn!(data_dir = %self.root.display(), "created a new data dir and an empty store");
+        } else if ran_before {
+            tracing::warn!(
+                store = %store.display(),
+                "the store was missing though runs are reported in this data dir: a new, empty \
+                 store was created (restore a backup if the old one was lost)"
+            );
         } else {
             tracing::info!(store = %store.display(), "created an empty store");
         }

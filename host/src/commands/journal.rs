@@ -79,6 +79,18 @@ fn list(store: &Store) -> CmdResult {
             Err(e) => out.line(&format!("{processor}: unreadable journal: {e}"))?,
         }
     }
+    if let Some(revert) = crate::undo::revert::pending(store)? {
+        any = true;
+        out.line(&format!(
+            "{} of {} interrupted: the next revert, run or daemon start completes it",
+            if revert.rollback {
+                "the rollback"
+            } else {
+                "a revert"
+            },
+            revert.run.name()
+        ))?;
+    }
     if !any {
         out.line("no interrupted run")?;
     }

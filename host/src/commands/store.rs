@@ -107,14 +107,26 @@ fn target(to: &str) -> Result<(EngineKind, PathBuf), Error> {
         )));
     }
     let folder = PathBuf::from(folder);
-    let holds_something = std::fs::read_dir(&folder).is_ok_and(|mut d| d.next().is_some());
-    if holds_something || folder.is_file() {
+    if folder.exists() && !folder.is_dir() {
+        return Err(Error::usage(format!(
+            "{} is a file: a copy goes into a new or empty folder",
+            folder.display()
+        )));
+    }
+    if std::fs::read_dir(&folder).is_ok_and(|mut d| d.next().is_some()) {
         return Err(Error::usage(format!(
             "{} is not empty: a copy goes into a new or empty folder",
             folder.display()
         )));
     }
     Ok((kind, folder))
+}
+
+/// Where a copy is written before it is verified and renamed to `folder`: a killed copy leaves
+/// this (removed by the next copy to the same folder), never a store that looks whole.
+fn partial_of(folder: &Path) -> PathBuf {
+    let name = folder.file_name().unwrap_or_default().to_string_lossy();
+    folder.with_file_name(format!(".{name}.partial"))
 }
 
 #[derive(Serialize)]
@@ -130,11 +142,32 @@ struct Copied<'a> {
 fn copy(data: &DataDir, to: &str, json: bool) -> CmdResult {
     let (kind, folder) = target(to)?;
     let source = data.open_store()?;
+    let inside = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a.starts_with(b),
+        _ => false,
+    };
+    let parent = folder.parent().filter(|p| !p.as_os_str().is_empty());
+    if parent.is_some_and(|p| inside(p, source.path())) {
+        return Err(Error::usage(format!(
+            "{} is inside the store being copied: name a folder outside {}",
+            folder.display(),
+            source.path().display()
+        )));
+    }
+    let partial = partial_of(&folder);
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(|e| {
+            Error::output(
+                format!("cannot remove the interrupted copy {}", partial.display()),
+                e,
+            )
+        })?;
+    }
     let (copy, entries, copied) = source.quiesced(|| -> Result<_, Error> {
         let entries = count(&source)?;
         let mut scan = source.scan(b"");
         let (copy, copied) =
-            Store::import(&folder, kind, || scan.next().transpose().map_err(|e| e.0))?;
+            Store::import(&partial, kind, || scan.next().transpose().map_err(|e| e.0))?;
         Ok((copy, entries, copied))
     })?;
     drop(source);
@@ -143,12 +176,29 @@ fn copy(data: &DataDir, to: &str, json: bool) -> CmdResult {
         return Err(StoreError::Failure(format!(
             "the copy at {} holds {in_copy} entries ({copied} written) where the store holds \
              {entries}: it is not usable (remove it and copy again)",
-            folder.display()
+            partial.display()
         ))
         .into());
     }
     let mut findings = check_store(&copy).map_err(Error::from)?;
     crate::stored_files::compare(data, &copy, &mut findings)?;
+    // Whole and counted: it takes its name (an empty folder there gives way).
+    copy.flush_all()?;
+    drop(copy);
+    let placed = match std::fs::remove_dir(&folder) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => std::fs::rename(&partial, &folder),
+    };
+    placed.map_err(|e| {
+        Error::output(
+            format!(
+                "cannot rename {} to {}",
+                partial.display(),
+                folder.display()
+            ),
+            e,
+        )
+    })?;
     let copied = Copied {
         from_engine: data.store_engine()?.name(),
         to_engine: kind.name(),

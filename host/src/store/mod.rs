@@ -78,11 +78,22 @@ impl EngineKind {
         }
     }
 
-    /// The engine of the store in `dir`, if it holds one.
+    /// The engine of the store in `dir`, if it holds one. A file that is there but cannot be
+    /// looked at (an unreadable folder, a dangling link, a folder in its place) counts: the
+    /// open then says what is wrong with it, instead of "no store".
     pub fn of(dir: &Path) -> Option<EngineKind> {
+        EngineKind::found(dir).into_iter().next()
+    }
+
+    /// Every engine whose file `dir` holds (more than one is a folder made by hand).
+    fn found(dir: &Path) -> Vec<EngineKind> {
         EngineKind::ALL
             .into_iter()
-            .find(|k| dir.join(k.file()).is_file())
+            .filter(|k| match std::fs::symlink_metadata(dir.join(k.file())) {
+                Ok(_) => true,
+                Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+            })
+            .collect()
     }
 
     fn open(self, dir: &Path, cache_bytes: u64) -> Result<Arc<dyn Engine>, StoreError> {
@@ -162,6 +173,19 @@ impl Store {
             path: dir.to_path_buf(),
             message: format!("cannot create the folder: {e}"),
         })?;
+        let found = EngineKind::found(dir);
+        if found.len() > 1 {
+            let files: Vec<&str> = found.iter().map(|k| k.file()).collect();
+            return Err(StoreError::Open {
+                path: dir.to_path_buf(),
+                message: format!(
+                    "it holds the files of {} engines ({}): keep one store per folder (move \
+                     the other away)",
+                    found.len(),
+                    files.join(", ")
+                ),
+            });
+        }
         let engine = kind.open(dir, cache_bytes)?;
         let store = Store {
             engine,

@@ -151,7 +151,20 @@ pub fn pending(store: &dyn Backend) -> Result<Option<Revert>, StoreError> {
 pub fn find(store: &dyn Backend, data: &DataDir, id: &str) -> Result<RunRecord, Error> {
     let records = super::runs(store)?;
     let Some(record) = records.into_iter().find(|r| r.id.as_deref() == Some(id)) else {
-        let known = crate::history::json_report(data, id).is_some();
+        let report = crate::history::json_report(data, id);
+        let processor = report
+            .as_ref()
+            .and_then(|path| std::fs::read(path).ok())
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .map(|json| json["processor"].clone());
+        if processor.is_some_and(|p| p == "revert") {
+            return Err(RunError::Refused(format!(
+                "{id} is a revert: a revert cannot be reverted (run the reverted file again \
+                 instead)"
+            ))
+            .into());
+        }
+        let known = report.is_some();
         return Err(RunError::Refused(if known {
             format!(
                 "run {id} has no undo log: it committed nothing (a dry run, a refused file, a \
@@ -613,7 +626,7 @@ pub fn report_text(revert: &Revert) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let verb = if revert.dry_run {
-        "would put back"
+        "would be put back"
     } else {
         "put back"
     };
