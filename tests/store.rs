@@ -539,8 +539,14 @@ fn a_mistyped_engine_or_one_changed_under_a_store_is_refused_by_name() {
         "{}",
         run.stderr()
     );
-    // Read commands open the store with its own engine.
-    assert!(world.show_user("ann").is_some());
+    // Read commands open the store with its own engine, and warn.
+    let show = world.run(&["show", "user", "ann"]);
+    assert_eq!(show.code(), 0, "{}", show.stderr());
+    assert!(
+        show.stderr().contains("runs will be refused"),
+        "{}",
+        show.stderr()
+    );
 }
 
 /// A redb file cut short: refused as damaged (or repaired by redb), never a panic nor an

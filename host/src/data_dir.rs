@@ -88,7 +88,20 @@ impl DataDir {
             return Ok(store);
         }
         self.complete_restore()?;
-        Store::open_existing(&self.store())
+        let store = Store::open_existing(&self.store())?;
+        // Reads go on with the store's own engine; a run would be refused: say it now.
+        if let Some(configured) = self.configured_engine().ok().flatten() {
+            if configured != store.engine() {
+                tracing::warn!(
+                    "the store is a {} store, and toolsync.toml says `store = \"{}\"`: runs \
+                     will be refused until the setting is removed or the store is moved \
+                     (`toolsync store copy`)",
+                    store.engine().name(),
+                    configured.name()
+                );
+            }
+        }
+        Ok(store)
     }
 
     /// Where `toolsync restore` builds the restored store before putting it in place.
