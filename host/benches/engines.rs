@@ -112,9 +112,7 @@ fn template(bench: &Bench, engine: &str) -> Result<PathBuf, String> {
         format!("store = \"{engine}\"\n"),
     )
     .map_err(|e| e.to_string())?;
-    let file = bench.work.join("header-only.csv");
-    std::fs::write(&file, format!("{}\n", generate::HEADER)).map_err(|e| e.to_string())?;
-    bench.setup_run(&template, "users", &file)?;
+    bench.seed(&template, "users", generate::HEADER)?;
     Ok(template)
 }
 

@@ -28,3 +28,4 @@ pub mod store;
 pub mod stored_files;
 pub mod suggest;
 pub mod undo;
+pub mod write_bytes;

@@ -169,12 +169,18 @@ impl Bench {
     /// runs start from copies of it, the baseline's too: toolsync reads no store without its
     /// meta data (a store whose version record is missing is damaged).
     pub fn seeded_template(&self, processor: &str, header: &str) -> Result<PathBuf, String> {
+        let template = self.work.join("template");
+        self.seed(&template, processor, header)?;
+        Ok(template)
+    }
+
+    /// Seeds the store of the data folder `data` (whose `toolsync.toml` may name its engine)
+    /// as [`Bench::seeded_template`] does.
+    pub fn seed(&self, data: &Path, processor: &str, header: &str) -> Result<(), String> {
         let file = self.work.join("header-only.csv");
         std::fs::write(&file, format!("{header}\n"))
             .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-        let template = self.work.join("template");
-        self.setup_run(&template, processor, &file)?;
-        Ok(template)
+        self.setup_run(data, processor, &file)
     }
 
     /// A copy of `template` named after a measured run's label, ready for the run.

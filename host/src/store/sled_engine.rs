@@ -205,60 +205,29 @@ fn sled_error(dir: &Path, e: sled::Error) -> StoreError {
     }
 }
 
-/// A batch as one value: for each write, the key's length (u32, big-endian) and bytes, then 0
-/// for a removal, or 1, the value's length and bytes. Hand-written: a few lines, no format crate
-/// needed for bytes only this module reads.
+/// A batch as one value: its writes in [`crate::write_bytes`]' layout.
 mod redo {
     use toolsync_plugin_api::engine::Writes;
+
+    use crate::write_bytes;
 
     pub fn encode(writes: &Writes) -> Vec<u8> {
         let size: usize = writes
             .iter()
-            .map(|(k, v)| 9 + k.len() + v.as_ref().map_or(0, Vec::len))
+            .map(|(k, v)| write_bytes::size(k, v.as_deref()))
             .sum();
         let mut out = Vec::with_capacity(size);
         for (key, value) in writes {
-            out.extend_from_slice(&(key.len() as u32).to_be_bytes());
-            out.extend_from_slice(key);
-            match value {
-                None => out.push(0),
-                Some(value) => {
-                    out.push(1);
-                    out.extend_from_slice(&(value.len() as u32).to_be_bytes());
-                    out.extend_from_slice(value);
-                }
-            }
+            write_bytes::push(&mut out, key, value.as_deref());
         }
         out
     }
 
-    pub fn decode(mut bytes: &[u8]) -> Option<Writes> {
-        fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-            if bytes.len() < n {
-                return None;
-            }
-            let (head, rest) = bytes.split_at(n);
-            *bytes = rest;
-            Some(head)
-        }
-        fn length(bytes: &mut &[u8]) -> Option<usize> {
-            Some(u32::from_be_bytes(take(bytes, 4)?.try_into().ok()?) as usize)
-        }
-        let mut writes = Writes::new();
-        while !bytes.is_empty() {
-            let n = length(&mut bytes)?;
-            let key = take(&mut bytes, n)?.to_vec();
-            let value = match take(&mut bytes, 1)? {
-                [0] => None,
-                [1] => {
-                    let n = length(&mut bytes)?;
-                    Some(take(&mut bytes, n)?.to_vec())
-                }
-                _ => return None,
-            };
-            writes.insert(key, value);
-        }
-        Some(writes)
+    pub fn decode(bytes: &[u8]) -> Option<Writes> {
+        write_bytes::read(bytes)
+            .map(|write| write.map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec))))
+            .collect::<Result<Writes, ()>>()
+            .ok()
     }
 
     #[cfg(test)]

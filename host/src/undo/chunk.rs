@@ -1,10 +1,9 @@
 //! A record of the undo log: a batch's changes packed into chunks of about [`CHUNK_BYTES`],
 //! so that a batch of 10,000 changed keys adds a few dozen writes to its commit, not 10,000.
-//!
-//! A change is `<key length: u32 LE> <key> <0 | 1> [<value length: u32 LE> <value>]`: the key
-//! and the value it held before the batch (`0`: it was absent). Written by hand rather than
-//! with a serde format: the layout is four lines, read by a revert key after key without
-//! allocating, and must never change under the logs a store already holds.
+//! A change is a key and the value it held before the batch (`None`: absent), in
+//! [`crate::write_bytes`]' layout.
+
+use crate::write_bytes;
 
 /// A chunk is closed once it holds this much (a single larger change has a chunk of its own).
 /// Well below sled's inline limit (a quarter of its 512 KiB segments): larger values would
@@ -21,20 +20,11 @@ pub struct Writer {
 
 impl Writer {
     pub fn push(&mut self, key: &[u8], prior: Option<&[u8]>) {
-        let size = 4 + key.len() + 1 + prior.map_or(0, |v| 4 + v.len());
+        let size = write_bytes::size(key, prior);
         if !self.current.is_empty() && self.current.len() + size > CHUNK_BYTES {
             self.chunks.push(std::mem::take(&mut self.current));
         }
-        put_len(&mut self.current, key.len());
-        self.current.extend_from_slice(key);
-        match prior {
-            None => self.current.push(0),
-            Some(value) => {
-                self.current.push(1);
-                put_len(&mut self.current, value.len());
-                self.current.extend_from_slice(value);
-            }
-        }
+        write_bytes::push(&mut self.current, key, prior);
         self.changes += 1;
     }
 
@@ -52,49 +42,13 @@ impl Writer {
     }
 }
 
-fn put_len(out: &mut Vec<u8>, len: usize) {
-    let len = u32::try_from(len).expect("store keys and values are far below 4 GiB");
-    out.extend_from_slice(&len.to_le_bytes());
-}
-
 /// One change of a chunk: a key and the value it held before (`None`: absent).
-pub type Change<'a> = (&'a [u8], Option<&'a [u8]>);
+pub type Change<'a> = write_bytes::Write<'a>;
 
 /// The changes of a chunk, in order; `Err` for bytes toolsync did not write (a truncated or
 /// foreign record), after the changes before them.
-pub fn read(mut bytes: &[u8]) -> impl Iterator<Item = Result<Change<'_>, ()>> {
-    let mut failed = false;
-    std::iter::from_fn(move || {
-        if bytes.is_empty() || failed {
-            return None;
-        }
-        let change = next(&mut bytes);
-        failed = change.is_err();
-        Some(change)
-    })
-}
-
-fn next<'a>(bytes: &mut &'a [u8]) -> Result<Change<'a>, ()> {
-    let key = take_sized(bytes)?;
-    let (tag, rest) = bytes.split_first().ok_or(())?;
-    *bytes = rest;
-    let prior = match tag {
-        0 => None,
-        1 => Some(take_sized(bytes)?),
-        _ => return Err(()),
-    };
-    Ok((key, prior))
-}
-
-fn take_sized<'a>(bytes: &mut &'a [u8]) -> Result<&'a [u8], ()> {
-    let (len, rest) = bytes.split_first_chunk::<4>().ok_or(())?;
-    let len = u32::from_le_bytes(*len) as usize;
-    if rest.len() < len {
-        return Err(());
-    }
-    let (value, rest) = rest.split_at(len);
-    *bytes = rest;
-    Ok(value)
+pub fn read(bytes: &[u8]) -> impl Iterator<Item = Result<Change<'_>, ()>> {
+    write_bytes::read(bytes)
 }
 
 #[cfg(test)]
