@@ -789,3 +789,33 @@ fn a_store_folder_with_two_engines_files_is_refused() {
         show.stderr()
     );
 }
+
+/// A store file that is there but unusable (a folder in its place) is reported with its real
+/// error, not as "no store"; a store lost from a data dir that has run before is recreated with
+/// a warning that says so.
+#[test]
+fn an_unusable_store_file_is_named_and_a_lost_store_is_not_recreated_silently() {
+    let world = World::users().on_engine("redb");
+    loaded(&world);
+    let file = world.data.join("store/store.redb");
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    let show = world.run(&["show", "user", "ann"]);
+    assert_eq!(show.code(), 5);
+    assert!(!show.stderr().contains("no store at"), "{}", show.stderr());
+    assert!(show.stderr().contains("the store at"), "{}", show.stderr());
+
+    std::fs::remove_dir_all(world.data.join("store")).unwrap();
+    let run = world.run(&[
+        "run",
+        "users",
+        world.file("u.csv", USERS_FILE).to_str().unwrap(),
+    ]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("the store was missing though runs are reported"),
+        "{}",
+        run.stderr()
+    );
+}
