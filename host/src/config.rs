@@ -281,6 +281,8 @@ fn with_article(kind: &str) -> String {
 
 /// The top-level key of `toolsync.toml` naming the engine of a new store.
 pub const STORE_KEY: &str = "store";
+/// The owner-only file holding a PostgreSQL store's password (top level, beside `store`).
+pub const STORE_PASSWORD_FILE_KEY: &str = "store_password_file";
 
 /// The tables of `toolsync.toml` that are toolsync's own, not a processor's, with their keys.
 pub const HOST_TABLES: [(&str, &[&str]); 3] = [
@@ -306,9 +308,11 @@ pub struct HostSettings {
     pub on_finish: Option<String>,
     /// `[undo] keep_runs`: how many runs' undo logs are kept (`toolsync revert`). Default 20.
     pub undo_keep_runs: usize,
-    /// `store = "sled" | "redb"`: the engine of a new store (sled when unset); when set, an
-    /// existing store of another engine is refused.
+    /// `store = "sled" | "redb" | "postgres://..."`: the engine of a new store (sled when
+    /// unset); when set, an existing store of another engine is refused.
     pub store_engine: Option<crate::store::EngineKind>,
+    /// The PostgreSQL store `store` names (its password resolved), when it names one.
+    pub store_server: Option<crate::store::PgTarget>,
 }
 
 impl HostSettings {
@@ -321,9 +325,38 @@ impl HostSettings {
             on_finish: None,
             undo_keep_runs: crate::undo::DEFAULT_KEEP_RUNS,
             store_engine: None,
+            store_server: None,
         };
-        if let Some(value) = file.table.get(STORE_KEY) {
-            let engines = crate::store::EngineKind::ALL.map(|k| format!("\"{}\"", k.name()));
+        let password_file = match file.table.get(STORE_PASSWORD_FILE_KEY) {
+            None => None,
+            Some(toml::Value::String(path)) => Some(data.root.join(path)),
+            Some(other) => {
+                return Err(ConfigError::BadValue {
+                    key: STORE_PASSWORD_FILE_KEY.to_string(),
+                    why: format!("{} is not a file name", with_article(other.type_str())),
+                })
+            }
+        };
+        if let Some(url) = file
+            .table
+            .get(STORE_KEY)
+            .and_then(toml::Value::as_str)
+            .filter(|v| crate::store::PgTarget::is_url(v))
+        {
+            let target =
+                crate::store::PgTarget::parse(url, password_file.as_deref()).map_err(|why| {
+                    ConfigError::BadValue {
+                        key: STORE_KEY.to_string(),
+                        why,
+                    }
+                })?;
+            settings.store_engine = Some(crate::store::EngineKind::Postgres);
+            settings.store_server = Some(target);
+        } else if let Some(value) = file.table.get(STORE_KEY) {
+            let engines = crate::store::EngineKind::EMBEDDED
+                .map(|k| format!("\"{}\"", k.name()))
+                .join(" or ");
+            let engines = format!("{engines} or \"postgres://user@host/database\"");
             settings.store_engine = value
                 .as_str()
                 .and_then(crate::store::EngineKind::parse)
@@ -336,7 +369,7 @@ impl HostSettings {
                             .as_str()
                             .map(|v| format!("\"{v}\""))
                             .unwrap_or_else(|| with_article(value.type_str())),
-                        engines.join(" or ")
+                        engines
                     ),
                 })?;
         }
@@ -417,7 +450,10 @@ impl ConfigFile {
             }
         };
         for (name, value) in &self.table {
-            if HOST_TABLES.iter().any(|(table, _)| table == name) || name == STORE_KEY {
+            if HOST_TABLES.iter().any(|(table, _)| table == name)
+                || name == STORE_KEY
+                || name == STORE_PASSWORD_FILE_KEY
+            {
                 continue; // checked by HostSettings::read
             }
             let Some(manifest) = processors.iter().find(|m| m.name == name.as_str()) else {

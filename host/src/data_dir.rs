@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{ConfigError, StoreError};
-use crate::store::{EngineKind, Store};
+use crate::store::{EngineKind, PgTarget, Store};
 
 /// The store the daemon holds ([`DataDir::hold_store`]).
 static HELD: std::sync::Mutex<Option<Store>> = std::sync::Mutex::new(None);
@@ -78,14 +78,57 @@ impl DataDir {
     fn held_store(&self) -> Option<Store> {
         let held = HELD.lock().unwrap_or_else(|p| p.into_inner());
         held.as_ref()
-            .filter(|store| store.path() == self.store())
+            .filter(|store| {
+                store.path() == self.store()
+                    || self
+                        .configured_server()
+                        .ok()
+                        .flatten()
+                        .is_some_and(|server| store.path() == Path::new(server.shown()))
+            })
             .cloned()
+    }
+
+    /// The PostgreSQL store `store = "postgres://..."` in `toolsync.toml` names, if it names
+    /// one.
+    pub fn configured_server(&self) -> Result<Option<PgTarget>, ConfigError> {
+        Ok(crate::config::HostSettings::read(self)?.store_server)
+    }
+
+    /// Whether this data dir has a store: its folder's, or the server's it names.
+    pub fn has_store(&self) -> bool {
+        match self.configured_server() {
+            Ok(Some(server)) => self.open_server(&server, false).is_ok(),
+            _ => Store::exists(&self.store()),
+        }
+    }
+
+    /// The store on the server `server`; an embedded store left in the data dir is refused
+    /// (its data would not be the one the configuration names).
+    fn open_server(&self, server: &PgTarget, writer: bool) -> Result<Store, StoreError> {
+        if let Some(kind) = EngineKind::of(&self.store()) {
+            return Err(StoreError::Open {
+                path: server.shown().into(),
+                message: format!(
+                    "toolsync.toml names this PostgreSQL store, and the data dir still holds a                      {} store at {}: copy it there first (`toolsync store copy --to {}`) and                      move the folder away, or remove the setting",
+                    kind.name(),
+                    self.store().display(),
+                    server.shown()
+                ),
+            });
+        }
+        Store::connect(server, writer)
     }
 
     /// Opens the store that is already there; a missing one is an error, never created.
     pub fn open_store(&self) -> Result<Store, StoreError> {
         if let Some(store) = self.held_store() {
             return Ok(store);
+        }
+        match self.configured_server() {
+            Ok(Some(server)) => return self.open_server(&server, false),
+            Ok(None) => {}
+            Err(e) => return Err(StoreError::Failure(e.to_string())),
         }
         self.complete_restore()?;
         let store = Store::open_existing(&self.store())?;
@@ -159,6 +202,13 @@ impl DataDir {
     ) -> Result<Store, crate::error::Error> {
         if let Some(store) = self.held_store() {
             return Ok(store);
+        }
+        if let Some(server) = self.configured_server()? {
+            create_private_dir(&self.root).map_err(|e| StoreError::Open {
+                path: self.root.clone(),
+                message: format!("cannot create the data dir: {e}"),
+            })?;
+            return Ok(self.open_server(&server, true)?);
         }
         self.complete_restore()?;
         let store = self.store();

@@ -153,7 +153,7 @@ fn show(data: &DataDir, id: &str, json: bool) -> CmdResult {
 fn prune(data: &DataDir, keep: Keep, dry_run: bool, json: bool) -> CmdResult {
     let mut pruned = history::prune(data, keep, dry_run).map_err(|e| history_error(e, data))?;
     // The undo logs of the runs pruned go with their reports (a dry run reads which would).
-    if crate::store::Store::exists(&data.store()) {
+    if data.has_store() {
         let store = data.open_store()?;
         let cutoff = match keep {
             Keep::Since(cutoff) => Some(cutoff),

@@ -93,7 +93,7 @@ fn count(store: &Store) -> Result<u64, Error> {
 
 /// `<engine>:<folder>`, the folder checked new or empty.
 fn target(to: &str) -> Result<(EngineKind, PathBuf), Error> {
-    let names = EngineKind::ALL.map(EngineKind::name).join(", ");
+    let names = EngineKind::EMBEDDED.map(EngineKind::name).join(", ");
     let Some((engine, folder)) = to.split_once(':') else {
         return Err(Error::usage(format!(
             "--to {to}: give `<engine>:<folder>` (engines: {names})"

@@ -574,7 +574,7 @@ pub fn applied_already(
     manifest: &Manifest,
     inputs: &[PathBuf],
 ) -> Result<bool, Error> {
-    if inputs.is_empty() || !Store::exists(&data.store()) {
+    if inputs.is_empty() || !data.has_store() {
         return Ok(false);
     }
     let store = data.open_store()?;

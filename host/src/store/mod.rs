@@ -6,10 +6,17 @@
 //! still the ones opened, the lock of a reader of the whole store against commits.
 //!
 //! The engine of a new store is `store = "sled" | "redb"` in `toolsync.toml` (sled when
-//! unset); an existing store is opened with the engine whose file it holds.
+//! unset); an existing store is opened with the engine whose file it holds. A store on a
+//! PostgreSQL server ([`pg_engine`], `store = "postgres://..."`) has no folder: the setting is
+//! where it is.
 
+#[doc(hidden)]
+pub mod pg_cluster;
+mod pg_engine;
 mod redb_engine;
 mod sled_engine;
+
+pub use pg_engine::{PgTarget, PASSWORD_VARS};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,6 +53,39 @@ trait Engine: Send + Sync {
     /// Whether the store holds nothing at all.
     fn is_empty(&self) -> Result<bool, BackendError>;
     fn size_on_disk(&self) -> u64;
+
+    /// Whether each read is a round trip to a server: the row pipeline then fetches a chunk's
+    /// reads together ([`Engine::get_many`], [`Engine::scan_many`]).
+    fn reads_cost_a_round_trip(&self) -> bool {
+        false
+    }
+
+    /// The values of `keys`, in their order.
+    fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
+        keys.iter().map(|k| self.get(k)).collect()
+    }
+
+    /// The first `limit` entries under each prefix.
+    fn scan_many(
+        &self,
+        scans: &[(Vec<u8>, usize)],
+    ) -> Result<Vec<Vec<toolsync_plugin_api::engine::Entry>>, BackendError> {
+        scans
+            .iter()
+            .map(|(prefix, limit)| self.scan(prefix).take(*limit).collect())
+            .collect()
+    }
+
+    /// Holds off (or lets go) the commits of other processes while this one reads the whole
+    /// store; an embedded engine has no other process.
+    fn exclusive_reads(&self, _on: bool) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    /// Makes this handle the store's one writer; an embedded engine is when it opens.
+    fn claim_writer(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// The engines a store can be kept in.
@@ -54,20 +94,25 @@ pub enum EngineKind {
     #[default]
     Sled,
     Redb,
+    /// On a PostgreSQL server; `store = "postgres://..."` names it.
+    Postgres,
 }
 
 impl EngineKind {
-    pub const ALL: [EngineKind; 2] = [EngineKind::Sled, EngineKind::Redb];
+    /// The engines whose store is a folder.
+    pub const EMBEDDED: [EngineKind; 2] = [EngineKind::Sled, EngineKind::Redb];
 
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::Sled => "sled",
             EngineKind::Redb => "redb",
+            EngineKind::Postgres => "postgres",
         }
     }
 
+    /// An embedded engine by name (a server's store is named by its URL).
     pub fn parse(text: &str) -> Option<EngineKind> {
-        EngineKind::ALL.into_iter().find(|k| k.name() == text)
+        EngineKind::EMBEDDED.into_iter().find(|k| k.name() == text)
     }
 
     /// The file that makes a folder a store of this engine.
@@ -75,6 +120,8 @@ impl EngineKind {
         match self {
             EngineKind::Sled => sled_engine::FILE,
             EngineKind::Redb => redb_engine::FILE,
+            // Never a folder's: `of` and `found` look at the embedded engines only.
+            EngineKind::Postgres => "",
         }
     }
 
@@ -87,7 +134,7 @@ impl EngineKind {
 
     /// Every engine whose file `dir` holds (more than one is a folder made by hand).
     fn found(dir: &Path) -> Vec<EngineKind> {
-        EngineKind::ALL
+        EngineKind::EMBEDDED
             .into_iter()
             .filter(|k| match std::fs::symlink_metadata(dir.join(k.file())) {
                 Ok(_) => true,
@@ -100,6 +147,12 @@ impl EngineKind {
         Ok(match self {
             EngineKind::Sled => Arc::new(sled_engine::SledEngine::open(dir, cache_bytes)?),
             EngineKind::Redb => Arc::new(redb_engine::RedbEngine::open(dir, cache_bytes)?),
+            EngineKind::Postgres => {
+                return Err(StoreError::Open {
+                    path: dir.to_path_buf(),
+                    message: "a PostgreSQL store is named by its URL, not a folder".into(),
+                })
+            }
         })
     }
 }
@@ -199,6 +252,33 @@ impl Store {
         Ok(store)
     }
 
+    /// The store on a PostgreSQL server. `writer`: this handle will write (a run), so it
+    /// takes the store's one-writer lock now (exit 5 if another process has it) and makes
+    /// the table on first use; otherwise it only reads, takes no lock, and a database
+    /// without the table has no store.
+    pub fn connect(target: &PgTarget, writer: bool) -> Result<Store, StoreError> {
+        let engine = pg_engine::PgEngine::connect(target, writer)?;
+        if writer {
+            engine.claim_writer()?;
+        }
+        let store = Store {
+            engine: Arc::new(engine),
+            commits: Arc::default(),
+            kind: EngineKind::Postgres,
+            path: PathBuf::from(target.shown()),
+            identity: None,
+        };
+        store.check_or_seed(writer)?;
+        tracing::info!(store = target.shown(), engine = "postgres", "store opened");
+        Ok(store)
+    }
+
+    /// Makes this handle the store's one writer (a command that opened it to read, then
+    /// writes: a revert, a prune): exit 5 while a run holds it.
+    pub fn claim_writer(&self) -> Result<(), StoreError> {
+        self.engine.claim_writer()
+    }
+
     /// The engine the store is kept in.
     pub fn engine(&self) -> EngineKind {
         self.kind
@@ -212,7 +292,17 @@ impl Store {
     /// for a check, an export or a backup while the daemon runs a file (its next batch waits).
     pub fn quiesced<T>(&self, read: impl FnOnce() -> T) -> T {
         let _readers = self.commits.write().unwrap_or_else(|p| p.into_inner());
-        read()
+        // Other processes' commits too, on a server (a failure to hold them off is said: the
+        // read goes on, as a read of a live store).
+        let held = self.engine.exclusive_reads(true);
+        if let Err(e) = &held {
+            tracing::warn!("cannot hold off other processes' commits while reading: {e}");
+        }
+        let result = read();
+        if held.is_ok() {
+            let _ = self.engine.exclusive_reads(false);
+        }
+        result
     }
 
     fn check_or_seed(&self, may_seed: bool) -> Result<(), StoreError> {
@@ -405,6 +495,21 @@ impl Backend for Store {
         self.engine.flush()?;
         self.still_there()
     }
+
+    fn reads_cost_a_round_trip(&self) -> bool {
+        self.engine.reads_cost_a_round_trip()
+    }
+
+    fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
+        self.engine.get_many(keys)
+    }
+
+    fn scan_many(
+        &self,
+        scans: &[(Vec<u8>, usize)],
+    ) -> Result<Vec<Vec<toolsync_plugin_api::engine::Entry>>, BackendError> {
+        self.engine.scan_many(scans)
+    }
 }
 
 impl Store {
@@ -544,15 +649,60 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// Where a contract test keeps its store on each engine.
+    enum Place {
+        Folder(PathBuf, EngineKind),
+        Server(PgTarget),
+    }
+
+    impl Place {
+        fn new(name: &str, kind: EngineKind) -> Place {
+            match kind {
+                EngineKind::Postgres => {
+                    let url = pg_cluster::Cluster::shared().database(&format!("contract_{name}"));
+                    Place::Server(PgTarget::parse(&url, None).unwrap())
+                }
+                embedded => {
+                    Place::Folder(scratch(&format!("{name}-{}", embedded.name())), embedded)
+                }
+            }
+        }
+
+        /// A writer's handle (a run's).
+        fn create(&self) -> Store {
+            match self {
+                Place::Folder(dir, kind) => Store::create(dir, *kind, 8 << 20).unwrap(),
+                Place::Server(target) => Store::connect(target, true).unwrap(),
+            }
+        }
+
+        /// The store opened again after its handle was dropped.
+        fn reopen(&self) -> Store {
+            match self {
+                Place::Folder(dir, kind) => reopen(dir, *kind).unwrap(),
+                Place::Server(target) => Store::connect(target, false).unwrap(),
+            }
+        }
+
+        fn remove(self) {
+            if let Place::Folder(dir, _) = self {
+                std::fs::remove_dir_all(&dir).unwrap();
+            }
+        }
+    }
+
+    const ALL: [EngineKind; 3] = [EngineKind::Sled, EngineKind::Redb, EngineKind::Postgres];
+
     /// The contract every engine keeps: a new store is seeded; a batch lands whole, removals
-    /// included; scans are in key order and stop at their prefix; a large batch (past sled's
-    /// chunking threshold) lands whole; what was flushed is there after a reopen; the engine is
-    /// found again from the folder, and a store of another engine is refused by name.
+    /// included; scans are in key order and stop at their prefix, across pages; a large batch
+    /// (past sled's chunking threshold, several PostgreSQL statements) lands whole; many keys
+    /// and many prefixes are read at once as one at a time; what was flushed is there after a
+    /// reopen.
     #[test]
     fn every_engine_keeps_the_store_contract() {
-        for kind in EngineKind::ALL {
-            let dir = scratch(&format!("contract-{}", kind.name()));
-            let store = Store::create(&dir, kind, 8 << 20).unwrap();
+        for kind in ALL {
+            let place = Place::new("contract", kind);
+            let store = place.create();
             assert_eq!(store.versions().unwrap(), (STORE_FORMAT, MODEL_VERSION));
             store
                 .apply(writes(&[
@@ -560,10 +710,15 @@ pub(crate) mod tests {
                     ("t\0a", Some("1")),
                     ("t\0c", Some("3")),
                     ("u\0a", Some("x")),
+                    ("t\0\u{7f}", Some("z")),
                 ]))
                 .unwrap();
             store
-                .apply(writes(&[("t\0c", None), ("t\0ab", Some("12"))]))
+                .apply(writes(&[
+                    ("t\0c", None),
+                    ("t\0ab", Some("12")),
+                    ("t\0\u{7f}", None),
+                ]))
                 .unwrap();
             assert_eq!(
                 scanned(&store, "t\0"),
@@ -580,14 +735,50 @@ pub(crate) mod tests {
                 .map(|i| (format!("m\0{i:06}").into_bytes(), Some(vec![b'v'; 40])))
                 .collect();
             store.apply(many).unwrap();
-            assert_eq!(store.scan(b"m\0").count(), 25_000, "{kind:?}");
+            let keys: Vec<Vec<u8>> = store.scan(b"m\0").map(|e| e.unwrap().0).collect();
+            assert_eq!(keys.len(), 25_000, "{kind:?}");
+            assert!(
+                keys.windows(2).all(|w| w[0] < w[1]),
+                "{kind:?}: out of order"
+            );
+            let asked = vec![b"m\0000007".to_vec(), b"t\0zz".to_vec(), b"u\0a".to_vec()];
+            assert_eq!(
+                store.get_many(&asked).unwrap(),
+                vec![Some(vec![b'v'; 40]), None, Some(b"x".to_vec())],
+                "{kind:?}"
+            );
+            let scans = store
+                .scan_many(&[
+                    (b"t\0".to_vec(), 2),
+                    (b"none\0".to_vec(), 5),
+                    (b"m\0".to_vec(), 3),
+                ])
+                .unwrap();
+            let firsts: Vec<usize> = scans.iter().map(Vec::len).collect();
+            assert_eq!(firsts, [2, 0, 3], "{kind:?}");
+            assert_eq!(scans[0][1].0, b"t\0ab".to_vec(), "{kind:?}");
             store.flush_all().unwrap();
             drop(store);
-            let store = reopen(&dir, kind).unwrap();
+            let store = place.reopen();
             assert_eq!(store.get(b"u\0a").unwrap(), Some(b"x".to_vec()));
             assert_eq!(store.scan(b"m\0").count(), 25_000, "{kind:?}");
             drop(store);
-            let other = EngineKind::ALL.into_iter().find(|k| *k != kind).unwrap();
+            place.remove();
+        }
+    }
+
+    /// A store is found again from its folder, and a store of another engine is refused by
+    /// name.
+    #[test]
+    fn a_folder_keeps_its_engine() {
+        for kind in EngineKind::EMBEDDED {
+            let dir = scratch(&format!("engine-{}", kind.name()));
+            drop(Store::create(&dir, kind, 8 << 20).unwrap());
+            assert_eq!(reopen(&dir, kind).unwrap().engine(), kind);
+            let other = EngineKind::EMBEDDED
+                .into_iter()
+                .find(|k| *k != kind)
+                .unwrap();
             let refused = Store::create(&dir, other, 8 << 20).err().expect("refused");
             assert!(
                 refused
@@ -599,11 +790,45 @@ pub(crate) mod tests {
         }
     }
 
+    /// On PostgreSQL, one writer at a time (the second is `Locked`, exit 5), readers always,
+    /// and the lock goes with the writer's session.
+    #[test]
+    fn a_server_store_has_one_writer_and_any_readers() {
+        let url = pg_cluster::Cluster::shared().database("one_writer");
+        let target = PgTarget::parse(&url, None).unwrap();
+        let writer = Store::connect(&target, true).unwrap();
+        assert!(matches!(
+            Store::connect(&target, true),
+            Err(StoreError::Locked { .. })
+        ));
+        let reader = Store::connect(&target, false).unwrap();
+        assert_eq!(reader.versions().unwrap(), (STORE_FORMAT, MODEL_VERSION));
+        // A reader that writes is refused while the writer lives.
+        let refused = reader.apply(writes(&[("t\0x", Some("1"))])).unwrap_err();
+        assert!(
+            refused.0.contains("in use by another toolsync process"),
+            "{}",
+            refused.0
+        );
+        drop(writer);
+        reader.apply(writes(&[("t\0x", Some("1"))])).unwrap();
+        assert!(matches!(
+            Store::connect(&target, true),
+            Err(StoreError::Locked { .. })
+        ));
+        drop(reader);
+        let missing = Store::connect(
+            &PgTarget::parse(&pg_cluster::Cluster::shared().database("no_store"), None).unwrap(),
+            false,
+        );
+        assert!(matches!(missing, Err(StoreError::Missing { .. })));
+    }
+
     /// A second open of a store another handle holds is `Locked` (exit 5 with its message),
     /// on every engine.
     #[test]
     fn a_store_open_elsewhere_is_locked() {
-        for kind in EngineKind::ALL {
+        for kind in EngineKind::EMBEDDED {
             let dir = scratch(&format!("locked-{}", kind.name()));
             let _store = Store::create(&dir, kind, 8 << 20).unwrap();
             assert!(
@@ -617,7 +842,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_store_whose_files_vanish_refuses_to_commit() {
-        for kind in EngineKind::ALL {
+        for kind in EngineKind::EMBEDDED {
             let dir = scratch(&format!("vanish-{}", kind.name()));
             let store = Store::create(&dir, kind, 8 << 20).unwrap();
             std::fs::remove_dir_all(&dir).unwrap();

@@ -43,6 +43,25 @@ pub trait Backend: Send + Sync {
 
     /// Makes every applied batch durable.
     fn flush(&self) -> Result<(), BackendError>;
+
+    /// Whether each read is a round trip to a server: the row pipeline then fetches the reads
+    /// of a chunk of rows together ([`super::prefetch`]).
+    fn reads_cost_a_round_trip(&self) -> bool {
+        false
+    }
+
+    /// The values of `keys`, in their order, at once.
+    fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
+        keys.iter().map(|k| self.get(k)).collect()
+    }
+
+    /// The first `limit` entries under each prefix, at once.
+    fn scan_many(&self, scans: &[(Vec<u8>, usize)]) -> Result<Vec<Vec<Entry>>, BackendError> {
+        scans
+            .iter()
+            .map(|(prefix, limit)| self.scan(prefix).take(*limit).collect())
+            .collect()
+    }
 }
 
 /// The full key of `key` in `space`.
