@@ -386,6 +386,13 @@ fn kills_at_random_instants_on_a_redb_store_leave_every_row_and_output_once() {
     );
 }
 
+/// The same on a PostgreSQL store: a batch is a transaction; the killed run's session, and
+/// with it the one-writer lock, ends with its process.
+#[test]
+fn kills_at_random_instants_on_a_postgres_store_leave_every_row_and_output_once() {
+    killed_at_random_instants(|| World::users().on_postgres(), 2);
+}
+
 /// Runs a users file killed at random instants (a fresh seed each time; printed when the test
 /// fails) in `trials` new worlds, each then run to its end: every row and output once.
 fn killed_at_random_instants(new_world: fn() -> World, trials: usize) {

@@ -97,8 +97,11 @@ fn max_errors_0_is_refused() {
 
 #[test]
 fn a_store_in_use_gives_exit_5() {
-    for engine in ["sled", "redb"] {
-        let world = World::users().on_engine(engine);
+    for engine in ["sled", "redb", "postgres"] {
+        let world = match engine {
+            "postgres" => World::users().on_postgres(),
+            embedded => World::users().on_engine(embedded),
+        };
         let file = world.file("l.csv", "username;firstname;lastname\nx;X;X\n");
         let held = toolsync::data_dir::DataDir::resolve(Some(&world.data))
             .unwrap()

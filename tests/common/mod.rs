@@ -127,6 +127,19 @@ impl World {
         self
     }
 
+    /// This world's store on the test PostgreSQL server, in a database of its own (`store =
+    /// "postgres://..."`).
+    pub fn on_postgres(self) -> World {
+        let name = self
+            .root
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(['-', '.'], "_");
+        let url = toolsync::store::pg_cluster::Cluster::shared().database(&format!("w{name}"));
+        self.on_engine(&url)
+    }
+
     /// The course processors, with users (teachers are accounts).
     pub fn courses() -> World {
         World::with(&[USERS, COURSES])
@@ -288,7 +301,12 @@ impl World {
     /// threads let go of the store's file a moment after the handle goes, and a toolsync command
     /// started meanwhile would find the store "in use" (seen in CI).
     pub fn release_store(&self, store: toolsync::store::Store) {
+        let on_server = store.engine() == toolsync::store::EngineKind::Postgres;
         drop(store);
+        if on_server {
+            // Its session, and so its lock, ends with the handle.
+            return;
+        }
         let store = self.data.join("store");
         let name = ["db", "store.redb"]
             .into_iter()
