@@ -652,7 +652,7 @@ pub(crate) mod tests {
     /// Where a contract test keeps its store on each engine.
     enum Place {
         Folder(PathBuf, EngineKind),
-        Server(PgTarget),
+        Server(Box<PgTarget>),
     }
 
     impl Place {
@@ -660,7 +660,7 @@ pub(crate) mod tests {
             match kind {
                 EngineKind::Postgres => {
                     let url = pg_cluster::Cluster::shared().database(&format!("contract_{name}"));
-                    Place::Server(PgTarget::parse(&url, None).unwrap())
+                    Place::Server(Box::new(PgTarget::parse(&url, None).unwrap()))
                 }
                 embedded => {
                     Place::Folder(scratch(&format!("{name}-{}", embedded.name())), embedded)
@@ -741,7 +741,7 @@ pub(crate) mod tests {
                 keys.windows(2).all(|w| w[0] < w[1]),
                 "{kind:?}: out of order"
             );
-            let asked = vec![b"m\0000007".to_vec(), b"t\0zz".to_vec(), b"u\0a".to_vec()];
+            let asked = vec![b"m\x00000007".to_vec(), b"t\0zz".to_vec(), b"u\0a".to_vec()];
             assert_eq!(
                 store.get_many(&asked).unwrap(),
                 vec![Some(vec![b'v'; 40]), None, Some(b"x".to_vec())],

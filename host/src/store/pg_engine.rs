@@ -310,6 +310,7 @@ impl Statements {
 
 impl Engine for PgEngine {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
+        tracing::trace!(key = %String::from_utf8_lossy(key).escape_debug(), "get");
         let mut session = self.session();
         let Session { client, statements } = &mut *session;
         let row = client
@@ -319,6 +320,7 @@ impl Engine for PgEngine {
     }
 
     fn scan(&self, prefix: &[u8]) -> Scan<'_> {
+        tracing::trace!(prefix = %String::from_utf8_lossy(prefix).escape_debug(), "scan");
         let upper = successor(prefix);
         let mut from = Some(prefix.to_vec());
         let mut page: VecDeque<Entry> = VecDeque::new();

@@ -196,12 +196,22 @@ impl Recorder {
         let file_index = toolsync_plugin_api::model::Pictures::file_index_prefix("");
         let mut chunks = chunk::Writer::default();
         let mut held = Vec::new();
-        for key in staging.batch().keys().filter(|k| is_recorded(k)) {
-            let prior = store.get(key).map_err(failure)?;
-            if prior.is_some() && key.starts_with(&file_index) {
-                held.push(held_key(self.record.number, key));
+        // The prior values read many at a time: on a server, one round trip per key would
+        // cost more than the batch's rows.
+        let keys: Vec<Vec<u8>> = staging
+            .batch()
+            .keys()
+            .filter(|k| is_recorded(k))
+            .cloned()
+            .collect();
+        for keys in keys.chunks(PRIOR_READS) {
+            let priors = store.get_many(keys).map_err(failure)?;
+            for (key, prior) in keys.iter().zip(priors) {
+                if prior.is_some() && key.starts_with(&file_index) {
+                    held.push(held_key(self.record.number, key));
+                }
+                chunks.push(key, prior.as_deref());
             }
-            chunks.push(key, prior.as_deref());
         }
         // A batch that changed nothing (the last one, often: the journal's) has no number.
         self.record.keys += chunks.changes();
@@ -236,6 +246,9 @@ impl Recorder {
         Ok(())
     }
 }
+
+/// Keys whose prior values are read at once.
+const PRIOR_READS: usize = 4_096;
 
 fn failure(e: BackendError) -> StoreError {
     StoreError::Failure(e.0)

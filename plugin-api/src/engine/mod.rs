@@ -10,6 +10,7 @@
 
 mod backend;
 mod guard;
+pub mod prefetch;
 mod rows;
 mod staging;
 

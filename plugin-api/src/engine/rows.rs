@@ -9,6 +9,7 @@ use abi_stable::std_types::{RStr, Tuple2};
 
 use super::backend::Backend;
 use super::guard::Guard;
+use super::prefetch::{self, Prefetch, MAX_WAVES};
 use super::staging::{ReadView, RowTxn, Staging};
 use crate::abi::{
     protocol, Derived, FinishOutcome, OutcomeKind, ProcessorBox, RowOutcome, RowRef, RunBox,
@@ -89,6 +90,9 @@ pub trait Sink<I> {
 /// A run's writes on their way to a backend.
 pub struct Engine<'b> {
     backend: &'b dyn Backend,
+    /// The chunk's reads fetched together, when each read is a round trip
+    /// ([`super::prefetch`]); rows read and commit through it.
+    prefetch: Option<Prefetch<'b>>,
     staging: Staging,
     guard: Guard,
     threads: usize,
@@ -101,6 +105,9 @@ impl<'b> Engine<'b> {
     pub fn new(backend: &'b dyn Backend, guard: Guard) -> Self {
         Engine {
             backend,
+            prefetch: backend
+                .reads_cost_a_round_trip()
+                .then(|| Prefetch::new(backend)),
             staging: Staging::default(),
             guard,
             threads: 1,
@@ -135,6 +142,14 @@ impl<'b> Engine<'b> {
 
     pub fn backend(&self) -> &'b dyn Backend {
         self.backend
+    }
+
+    /// What rows read and commit through: the prefetch cache, or the backend.
+    fn reads(&self) -> &dyn Backend {
+        match &self.prefetch {
+            Some(prefetch) => prefetch,
+            None => self.backend,
+        }
     }
 
     /// The staged writes (the host stages its journal record into the batch it commits with).
@@ -184,31 +199,98 @@ impl<'b> Engine<'b> {
 
     /// `prepare` for a chunk, spread over the threads, all reading the store as it stands
     /// before the chunk; `read_ahead` runs on this thread meanwhile (not at all on one thread).
+    /// With a prefetch cache, every row is prepared (on one thread too), in waves that fetch
+    /// the chunk's reads together ([`super::prefetch`]).
     fn prepare<I: AsInput + Sync>(
         &self,
         run: &RunBox,
         chunk: &[I],
         read_ahead: impl FnOnce(),
     ) -> Vec<Derived> {
-        if self.threads <= 1 {
-            return vec![Derived::default(); chunk.len()];
-        }
-        let view = ReadView::new(&self.staging, self.backend);
-        let prepare_one = |item: &I| match item.input() {
-            Input::Row { line, values } => run.prepare(
-                RowRef {
-                    line,
-                    values: values.as_slice().into(),
-                },
-                view.as_abi(),
-            ),
-            Input::Malformed { .. } | Input::Skipped { .. } => Derived::default(),
+        let mut derived = vec![Derived::default(); chunk.len()];
+        let Some(prefetch) = &self.prefetch else {
+            if self.threads > 1 {
+                let all: Vec<usize> = (0..chunk.len()).collect();
+                let view = ReadView::new(&self.staging, self.backend);
+                for (i, d, _) in self.prepare_rows(run, chunk, &all, &view, Some(read_ahead)) {
+                    derived[i] = d;
+                }
+            }
+            return derived;
         };
+        prefetch.clear();
+        let view = ReadView::new(&self.staging, prefetch);
+        let mut read_ahead = (self.threads > 1).then_some(read_ahead);
+        let mut pending: Vec<usize> = (0..chunk.len())
+            .filter(|i| matches!(chunk[*i].input(), Input::Row { .. }))
+            .collect();
+        for _ in 0..MAX_WAVES {
+            if pending.is_empty() {
+                break;
+            }
+            prefetch.begin_wave();
+            let prepared = self.prepare_rows(run, chunk, &pending, &view, read_ahead.take());
+            let fetched = prefetch.end_wave();
+            pending.clear();
+            for (i, d, missed) in prepared {
+                if missed {
+                    pending.push(i);
+                } else {
+                    derived[i] = d;
+                }
+            }
+            // A failed fetch: the rows left read the backend themselves, and meet the failure
+            // there, where it stops the run.
+            if !matches!(fetched, Ok(true)) {
+                break;
+            }
+        }
+        // Reads that still depend on reads after as many waves: straight from the backend.
+        for (i, d, _) in self.prepare_rows(run, chunk, &pending, &view, read_ahead.take()) {
+            derived[i] = d;
+        }
+        if let Some(read_ahead) = read_ahead {
+            read_ahead();
+        }
+        derived
+    }
+
+    /// `prepare` for the rows `rows` of `chunk` on the threads (this one only, with one), each
+    /// row's result with whether it missed a read of a prefetch wave.
+    fn prepare_rows<I: AsInput + Sync>(
+        &self,
+        run: &RunBox,
+        chunk: &[I],
+        rows: &[usize],
+        view: &ReadView<'_>,
+        read_ahead: Option<impl FnOnce()>,
+    ) -> Vec<(usize, Derived, bool)> {
+        let prepare_one = |i: usize| {
+            let before = prefetch::misses();
+            let derived = match chunk[i].input() {
+                Input::Row { line, values } => run.prepare(
+                    RowRef {
+                        line,
+                        values: values.as_slice().into(),
+                    },
+                    view.as_abi(),
+                ),
+                Input::Malformed { .. } | Input::Skipped { .. } => Derived::default(),
+            };
+            (i, derived, prefetch::misses() != before)
+        };
+        let threads = self.threads.min(rows.len());
+        if threads <= 1 {
+            let done = rows.iter().map(|i| prepare_one(*i)).collect();
+            if let Some(read_ahead) = read_ahead {
+                read_ahead();
+            }
+            return done;
+        }
         // Each thread takes the next row not yet taken, so that rows of very uneven cost (a
         // picture of 4096×4096 among thumbnails) keep every core busy to the end of the chunk.
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let threads = self.threads.min(chunk.len());
-        let mut derived = vec![Derived::default(); chunk.len()];
+        let mut done = Vec::with_capacity(rows.len());
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads)
                 .map(|_| {
@@ -216,26 +298,27 @@ impl<'b> Engine<'b> {
                     scope.spawn(move || {
                         let mut done = Vec::new();
                         loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(item) = chunk.get(i) else {
+                            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(i) = rows.get(at) else {
                                 return done;
                             };
-                            done.push((i, prepare_one(item)));
+                            done.push(prepare_one(*i));
                         }
                     })
                 })
                 .collect();
-            read_ahead();
+            if let Some(read_ahead) = read_ahead {
+                read_ahead();
+            }
             // A thread that panicked leaves its rows without derived values: `apply` then
             // does their work itself.
-            for (i, d) in handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-            {
-                derived[i] = d;
-            }
+            done.extend(
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default()),
+            );
         });
-        derived
+        done
     }
 
     /// Applies one row: its writes join the batch when it succeeds, and are dropped when it
@@ -252,7 +335,11 @@ impl<'b> Engine<'b> {
             values: values.into(),
         };
         let outcome = {
-            let mut txn = RowTxn::new(&mut self.staging, self.backend, &self.guard);
+            let reads = match &self.prefetch {
+                Some(prefetch) => prefetch as &dyn Backend,
+                None => self.backend,
+            };
+            let mut txn = RowTxn::new(&mut self.staging, reads, &self.guard);
             run.apply(row, derived, txn.as_abi())
         };
         let fatal = self.staging.take_fatal().or_else(|| {
@@ -309,12 +396,11 @@ impl<'b> Engine<'b> {
 
     /// Applies the staged batch atomically.
     pub fn commit(&mut self) -> Result<(), StoreFailure> {
-        self.backend
-            .apply(self.staging.take_batch())
-            .map_err(|e| StoreFailure {
-                line: None,
-                message: e.0,
-            })
+        let batch = self.staging.take_batch();
+        self.reads().apply(batch).map_err(|e| StoreFailure {
+            line: None,
+            message: e.0,
+        })
     }
 
     /// Forgets every staged write (a dry run, a rolled-back `--atomic` run).

@@ -281,19 +281,28 @@ impl RowHandler for UsersRun {
             .to_lowercase()
     }
 
-    /// Password hashing and checking, on several threads: only for rows that set a password.
+    /// The reads `apply` will make (the account, the accounts of its e-mail: on a server, the
+    /// host fetches a chunk's reads together), then password hashing and checking, on several
+    /// threads, for rows that set a password. Every read comes before the hashing: a read the
+    /// host has not fetched yet fails, and the row is prepared again once it has.
     fn prepare(&self, row: &Row<'_>, store: &ReadTxn<'_>) -> Derived {
         let mut derived = Derived::default();
-        let Ok(Request::Set(secret)) = password::request(row.get("password")) else {
+        let Ok(key) = self.settings.identity_value(row) else {
+            return derived;
+        };
+        let Ok(found) = self.settings.locate(store, row, &key) else {
             return derived;
         };
         if Self::deleting(row) {
             return derived;
         }
-        let Ok(key) = self.settings.identity_value(row) else {
-            return derived;
-        };
-        let Ok(found) = self.settings.locate(store, row, &key) else {
+        let email = row.non_empty("email");
+        if let Some(email) = email.filter(|_| !self.settings.allow_duplicate_emails) {
+            if Users::by_email(store, email).is_err() {
+                return derived;
+            }
+        }
+        let Ok(Request::Set(secret)) = password::request(row.get("password")) else {
             return derived;
         };
         let stored = found.account.as_ref().and_then(password::stored_hash);
