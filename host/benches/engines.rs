@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use harness::{Bench, USERS_PLUGIN};
-use toolsync::store::pg_cluster::Cluster;
 use measure::{bytes, file_size, kib, parse_count, size_name, Measure};
+use toolsync::store::pg_cluster::Cluster;
 
 fn main() -> ExitCode {
     let result = Settings::parse(&harness::args()).and_then(|s| bench(&s));
@@ -109,13 +109,27 @@ fn bench(settings: &Settings) -> Result<(), String> {
                 (Some(server), None) => on_server(&bench, &server.0, &label)?,
                 (None, None) => return Err(format!("no engine {engine}")),
             };
-            measures.push(measured(&bench, &label, rows, &data, &path, &mut server_peaks)?);
+            measures.push(measured(
+                &bench,
+                &label,
+                rows,
+                &data,
+                &path,
+                &mut server_peaks,
+            )?);
             stores.push((engine, data));
         }
         for (engine, data) in stores {
             if rows == settings.rows {
                 let label = format!("{engine} re-feed {}", size_name(rows));
-                measures.push(measured(&bench, &label, rows, &data, &path, &mut server_peaks)?);
+                measures.push(measured(
+                    &bench,
+                    &label,
+                    rows,
+                    &data,
+                    &path,
+                    &mut server_peaks,
+                )?);
             }
             let _ = std::fs::remove_dir_all(&data);
         }
@@ -126,7 +140,10 @@ fn bench(settings: &Settings) -> Result<(), String> {
     measure::print_table(&measures);
     println!();
     for (label, kib_peak) in &server_peaks {
-        println!("{label}: PostgreSQL server backends' peak RSS {}", kib(*kib_peak));
+        println!(
+            "{label}: PostgreSQL server backends' peak RSS {}",
+            kib(*kib_peak)
+        );
     }
     report(settings, &measures);
     Ok(())
@@ -181,7 +198,10 @@ fn measured(
     let mut measure = result?;
     server_peaks.push((label.to_string(), peak));
     let url = std::fs::read_to_string(data.join("toolsync.toml")).map_err(|e| e.to_string())?;
-    let url = url.trim().trim_start_matches("store = \"").trim_end_matches('"');
+    let url = url
+        .trim()
+        .trim_start_matches("store = \"")
+        .trim_end_matches('"');
     let mut client =
         postgres::Client::connect(url, postgres::NoTls).map_err(|e| format!("{url}: {e}"))?;
     measure.store_bytes = client

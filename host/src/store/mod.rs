@@ -46,8 +46,9 @@ trait Engine: Send + Sync {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError>;
     /// In key order, read lazily.
     fn scan(&self, prefix: &[u8]) -> Scan<'_>;
-    /// All the writes or none, whatever their number, in bounded memory.
-    fn apply(&self, writes: &Writes) -> Result<(), BackendError>;
+    /// All the writes or none, whatever their number, in bounded memory. Readers of this
+    /// handle see them once it returns; they may reach the disk later ([`Engine::flush`]).
+    fn apply(&self, writes: Writes) -> Result<(), BackendError>;
     /// Every applied batch durable.
     fn flush(&self) -> Result<(), BackendError>;
     /// Whether the store holds nothing at all.
@@ -488,7 +489,7 @@ impl Backend for Store {
         self.still_there()?;
         // A reader of the whole store ([`Store::quiesced`]) sees batches whole.
         let _commit = self.commits.read().unwrap_or_else(|p| p.into_inner());
-        self.engine.apply(&writes)
+        self.engine.apply(writes)
     }
 
     fn flush(&self) -> Result<(), BackendError> {
@@ -822,6 +823,56 @@ pub(crate) mod tests {
             false,
         );
         assert!(matches!(missing, Err(StoreError::Missing { .. })));
+    }
+
+    /// On PostgreSQL a batch is committed on a second session while the writer goes on: until
+    /// it is, the writer's reads answer from it. Held back here by a reader of the whole store
+    /// (the batch waits for it), the batch must already show — changed, added and removed
+    /// keys, in gets, scans and the many-at-once reads — and only to the writer; then land.
+    #[test]
+    fn a_batch_in_flight_reads_as_committed_on_postgres() {
+        let url = pg_cluster::Cluster::shared().database("in_flight");
+        let target = PgTarget::parse(&url, None).unwrap();
+        let writer = Store::connect(&target, true).unwrap();
+        writer
+            .apply(writes(&[
+                ("t\0a", Some("1")),
+                ("t\0b", Some("2")),
+                ("t\0c", Some("3")),
+            ]))
+            .unwrap();
+        writer.flush_all().unwrap();
+        let reader = Store::connect(&target, false).unwrap();
+        reader.quiesced(|| {
+            writer
+                .apply(writes(&[
+                    ("t\0a", None),
+                    ("t\0b", Some("two")),
+                    ("t\0bb", Some("4")),
+                ]))
+                .unwrap();
+            assert_eq!(writer.get(b"t\0a").unwrap(), None);
+            assert_eq!(writer.get(b"t\0b").unwrap(), Some(b"two".to_vec()));
+            assert_eq!(
+                scanned(&writer, "t\0"),
+                [("t\0b", "two"), ("t\0bb", "4"), ("t\0c", "3")]
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            );
+            assert_eq!(
+                writer
+                    .get_many(&[b"t\0a".to_vec(), b"t\0bb".to_vec(), b"t\0c".to_vec()])
+                    .unwrap(),
+                [None, Some(b"4".to_vec()), Some(b"3".to_vec())]
+            );
+            let firsts = writer.scan_many(&[(b"t\0".to_vec(), 2)]).unwrap();
+            assert_eq!(firsts[0].len(), 2);
+            assert_eq!(firsts[0][0].1, b"two".to_vec());
+            // Not committed yet: another session still sees the store before the batch.
+            assert_eq!(reader.get(b"t\0a").unwrap(), Some(b"1".to_vec()));
+        });
+        writer.flush_all().unwrap();
+        assert_eq!(reader.get(b"t\0a").unwrap(), None);
+        assert_eq!(scanned(&reader, "t\0").len(), 3);
     }
 
     /// A second open of a store another handle holds is `Locked` (exit 5 with its message),

@@ -29,7 +29,7 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{mpsc, Arc, Mutex, RwLock};
 
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Statement};
@@ -184,6 +184,128 @@ pub struct PgEngine {
     run_lock: i64,
     commit_lock: i64,
     writer: AtomicBool,
+    pipeline: Pipeline,
+}
+
+/// Batches committed on a second session while the first goes on reading (a run applies the
+/// next batch's rows while the server writes the last one): the server's work and toolsync's
+/// overlap, instead of each waiting for the other. One batch at most is in flight.
+#[derive(Default)]
+struct Pipeline {
+    /// The batch sent and not yet seen committed: reads answer from it first, so that they
+    /// see the store as if it were.
+    in_flight: RwLock<Option<Arc<Writes>>>,
+    /// How it ended, when it has.
+    outcome: Mutex<Option<mpsc::Receiver<Result<(), BackendError>>>>,
+    /// A batch that failed: every later write and flush fails with it (the run stops; the
+    /// journal on the server says where to resume).
+    failed: Mutex<Option<BackendError>>,
+    committer: Mutex<Option<Committer>>,
+}
+
+type Job = (Arc<Writes>, mpsc::SyncSender<Result<(), BackendError>>);
+
+/// The second session and its thread.
+struct Committer {
+    jobs: mpsc::Sender<Job>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Committer {
+    fn start(target: &PgTarget, commit_lock: i64) -> Result<Committer, BackendError> {
+        let failed = |e: postgres::Error| {
+            BackendError(format!(
+                "the store at {}: cannot open the session that commits: {}",
+                target.shown,
+                describe(&e)
+            ))
+        };
+        let mut client = target.config.connect(NoTls).map_err(failed)?;
+        let statements = Statements::prepare(&mut client).map_err(failed)?;
+        let shown = target.shown.clone();
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("store-commits".into())
+            .spawn(move || {
+                for (writes, done) in queue {
+                    let result = write_batch(&mut client, &statements, &writes, commit_lock)
+                        .map_err(|e| {
+                            BackendError(format!("the store at {shown}: {}", describe(&e)))
+                        });
+                    let _ = done.send(result);
+                }
+            })
+            .map_err(|e| BackendError(format!("cannot start the commit thread: {e}")))?;
+        Ok(Committer { jobs, thread })
+    }
+}
+
+/// One batch in one transaction: removals, then upserts, in statements of [`STATEMENT_KEYS`].
+fn write_batch(
+    client: &mut Client,
+    statements: &Statements,
+    writes: &Writes,
+    commit_lock: i64,
+) -> Result<(), postgres::Error> {
+    let mut txn = client.transaction()?;
+    // Shared with other batches, exclusive with a reader of the whole store.
+    txn.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&commit_lock])?;
+    let removed: Vec<&[u8]> = writes
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k.as_slice())
+        .collect();
+    for keys in removed.chunks(STATEMENT_KEYS) {
+        txn.execute(&statements.remove, &[&keys])?;
+    }
+    let put: Vec<(&[u8], &[u8])> = writes
+        .iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k.as_slice(), v)))
+        .collect();
+    for entries in put.chunks(STATEMENT_KEYS) {
+        let keys: Vec<&[u8]> = entries.iter().map(|(k, _)| *k).collect();
+        let values: Vec<&[u8]> = entries.iter().map(|(_, v)| *v).collect();
+        txn.execute(&statements.upsert, &[&keys, &values])?;
+    }
+    txn.commit()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `pending` (the batch in flight's writes under a prefix, in key order) laid over `stored`
+/// (the server's entries under it): a written key replaces or removes the stored one.
+fn overlaid<'a>(pending: Vec<(Vec<u8>, Option<Vec<u8>>)>, stored: Scan<'a>) -> Scan<'a> {
+    let mut pending = pending.into_iter().peekable();
+    let mut stored = stored.peekable();
+    Box::new(std::iter::from_fn(move || loop {
+        let stored_key = match stored.peek() {
+            Some(Ok((k, _))) => Some(k.clone()),
+            Some(Err(_)) => return stored.next(),
+            None => None,
+        };
+        let from_pending = match (pending.peek(), &stored_key) {
+            (None, None) => return None,
+            (None, Some(_)) => false,
+            (Some(_), None) => true,
+            (Some((k, _)), Some(s)) => k <= s,
+        };
+        if !from_pending {
+            return stored.next();
+        }
+        let (key, value) = pending.next()?;
+        if stored_key.as_ref() == Some(&key) {
+            stored.next();
+        }
+        if let Some(value) = value {
+            return Some(Ok((key, value)));
+        }
+    }))
 }
 
 impl PgEngine {
@@ -226,6 +348,7 @@ impl PgEngine {
             run_lock: lock_key("run", &schema),
             commit_lock: lock_key("commit", &schema),
             writer: AtomicBool::new(false),
+            pipeline: Pipeline::default(),
         })
     }
 
@@ -250,7 +373,74 @@ impl PgEngine {
     }
 
     fn session(&self) -> std::sync::MutexGuard<'_, Session> {
-        self.session.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.session)
+    }
+
+    /// Waits for the batch in flight; its failure (or an earlier one) is the answer.
+    fn settle(&self) -> Result<(), BackendError> {
+        let mut outcome = lock(&self.pipeline.outcome);
+        if let Some(failed) = lock(&self.pipeline.failed).clone() {
+            return Err(failed);
+        }
+        let Some(waiting) = outcome.take() else {
+            return Ok(());
+        };
+        let result = waiting.recv().unwrap_or_else(|_| {
+            Err(BackendError(format!(
+                "the store at {}: the session that commits ended",
+                self.target.shown
+            )))
+        });
+        *write(&self.pipeline.in_flight) = None;
+        if let Err(e) = &result {
+            *lock(&self.pipeline.failed) = Some(e.clone());
+        }
+        result
+    }
+
+    fn in_flight(&self) -> Option<Arc<Writes>> {
+        self.pipeline
+            .in_flight
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The writes in flight under `prefix`, in key order.
+    fn pending_under(&self, prefix: &[u8]) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        let Some(writes) = self.in_flight() else {
+            return Vec::new();
+        };
+        writes
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The server's entries under `prefix`, in pages.
+    fn stored_scan(&self, prefix: &[u8]) -> Scan<'_> {
+        let upper = successor(prefix);
+        let mut from = Some(prefix.to_vec());
+        let mut page: VecDeque<Entry> = VecDeque::new();
+        let mut size = FIRST_PAGE;
+        Box::new(std::iter::from_fn(move || {
+            if page.is_empty() {
+                let start = from.take()?;
+                match self.page(&start, upper.as_deref(), size) {
+                    Ok(entries) => {
+                        // A full page: there may be more, from just after its last key.
+                        if entries.len() as i64 == size {
+                            from = entries.last().map(|(k, _)| [k.as_slice(), &[0]].concat());
+                            size = (size * 4).min(LAST_PAGE);
+                        }
+                        page.extend(entries);
+                    }
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            page.pop_front().map(Ok)
+        }))
     }
 
     fn error(&self, e: &postgres::Error) -> BackendError {
@@ -311,6 +501,9 @@ impl Statements {
 impl Engine for PgEngine {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
         tracing::trace!(key = %String::from_utf8_lossy(key).escape_debug(), "get");
+        if let Some(value) = self.in_flight().and_then(|w| w.get(key).cloned()) {
+            return Ok(value);
+        }
         let mut session = self.session();
         let Session { client, statements } = &mut *session;
         let row = client
@@ -321,72 +514,51 @@ impl Engine for PgEngine {
 
     fn scan(&self, prefix: &[u8]) -> Scan<'_> {
         tracing::trace!(prefix = %String::from_utf8_lossy(prefix).escape_debug(), "scan");
-        let upper = successor(prefix);
-        let mut from = Some(prefix.to_vec());
-        let mut page: VecDeque<Entry> = VecDeque::new();
-        let mut size = FIRST_PAGE;
-        Box::new(std::iter::from_fn(move || {
-            if page.is_empty() {
-                let start = from.take()?;
-                match self.page(&start, upper.as_deref(), size) {
-                    Ok(entries) => {
-                        // A full page: there may be more, from just after its last key.
-                        if entries.len() as i64 == size {
-                            from = entries.last().map(|(k, _)| [k.as_slice(), &[0]].concat());
-                            size = (size * 4).min(LAST_PAGE);
-                        }
-                        page.extend(entries);
-                    }
-                    Err(e) => return Some(Err(e)),
-                }
-            }
-            page.pop_front().map(Ok)
-        }))
+        let pending = self.pending_under(prefix);
+        let stored = self.stored_scan(prefix);
+        if pending.is_empty() {
+            return stored;
+        }
+        overlaid(pending, stored)
     }
 
-    /// One transaction: the batch lands whole or not at all, journal record included.
-    fn apply(&self, writes: &Writes) -> Result<(), BackendError> {
+    /// One transaction, on the committer's session: the batch lands whole or not at all,
+    /// journal record included. It is sent, not waited for: the rows of the next batch are
+    /// applied meanwhile, reading it from [`Pipeline::in_flight`]; the next `apply` or a
+    /// `flush` waits for it and stops on its failure.
+    fn apply(&self, writes: Writes) -> Result<(), BackendError> {
         if !self.writer.load(Ordering::Acquire) {
             self.claim_writer()
                 .map_err(|e| BackendError(e.to_string()))?;
         }
-        let mut session = self.session();
-        let Session { client, statements } = &mut *session;
-        let mut txn = client.transaction().map_err(|e| self.error(&e))?;
-        // Shared with other batches, exclusive with a reader of the whole store.
-        txn.execute(
-            "SELECT pg_advisory_xact_lock_shared($1)",
-            &[&self.commit_lock],
-        )
-        .map_err(|e| self.error(&e))?;
-        let removed: Vec<&[u8]> = writes
-            .iter()
-            .filter(|(_, v)| v.is_none())
-            .map(|(k, _)| k.as_slice())
-            .collect();
-        for keys in removed.chunks(STATEMENT_KEYS) {
-            txn.execute(&statements.remove, &[&keys])
-                .map_err(|e| self.error(&e))?;
+        self.settle()?;
+        let mut committer = lock(&self.pipeline.committer);
+        if committer.is_none() {
+            *committer = Some(Committer::start(&self.target, self.commit_lock)?);
         }
-        let put: Vec<(&[u8], &[u8])> = writes
-            .iter()
-            .filter_map(|(k, v)| v.as_deref().map(|v| (k.as_slice(), v)))
-            .collect();
-        for entries in put.chunks(STATEMENT_KEYS) {
-            let keys: Vec<&[u8]> = entries.iter().map(|(k, _)| *k).collect();
-            let values: Vec<&[u8]> = entries.iter().map(|(_, v)| *v).collect();
-            txn.execute(&statements.upsert, &[&keys, &values])
-                .map_err(|e| self.error(&e))?;
+        let writes = Arc::new(writes);
+        let (done, outcome) = mpsc::sync_channel(1);
+        let mut waiting = lock(&self.pipeline.outcome);
+        *write(&self.pipeline.in_flight) = Some(writes.clone());
+        *waiting = Some(outcome);
+        let sent = committer
+            .as_ref()
+            .is_some_and(|c| c.jobs.send((writes, done)).is_ok());
+        drop((waiting, committer));
+        if !sent {
+            // The committer is gone: its channel says so when settled.
+            return self.settle();
         }
-        txn.commit().map_err(|e| self.error(&e))
-    }
-
-    /// Every commit is durable already.
-    fn flush(&self) -> Result<(), BackendError> {
         Ok(())
     }
 
+    /// Every batch committed: waits for the one in flight.
+    fn flush(&self) -> Result<(), BackendError> {
+        self.settle()
+    }
+
     fn is_empty(&self) -> Result<bool, BackendError> {
+        self.settle()?;
         let mut session = self.session();
         let row = session
             .client
@@ -396,6 +568,7 @@ impl Engine for PgEngine {
     }
 
     fn size_on_disk(&self) -> u64 {
+        let _ = self.settle();
         let mut session = self.session();
         session
             .client
@@ -410,8 +583,15 @@ impl Engine for PgEngine {
     }
 
     fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
+        let in_flight = self.in_flight();
+        let pending = |key: &Vec<u8>| in_flight.as_ref().and_then(|w| w.get(key).cloned());
+        let asked: Vec<Vec<u8>> = keys
+            .iter()
+            .filter(|k| pending(k).is_none())
+            .cloned()
+            .collect();
         let mut found = std::collections::HashMap::new();
-        for keys in keys.chunks(STATEMENT_KEYS) {
+        for keys in asked.chunks(STATEMENT_KEYS) {
             let mut session = self.session();
             let Session { client, statements } = &mut *session;
             let list: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
@@ -422,7 +602,10 @@ impl Engine for PgEngine {
                 found.insert(row.get::<_, Vec<u8>>(0), row.get::<_, Vec<u8>>(1));
             }
         }
-        Ok(keys.iter().map(|k| found.remove(k)).collect())
+        Ok(keys
+            .iter()
+            .map(|k| pending(k).unwrap_or_else(|| found.remove(k)))
+            .collect())
     }
 
     fn scan_many(&self, scans: &[(Vec<u8>, usize)]) -> Result<Vec<Vec<Entry>>, BackendError> {
@@ -442,9 +625,17 @@ impl Engine for PgEngine {
                 .iter()
                 .map(|i| successor(&scans[*i].0).unwrap_or_default())
                 .collect();
+            // The batch in flight may remove entries: enough more are read to fill each limit.
+            let pending: Vec<Vec<(Vec<u8>, Option<Vec<u8>>)>> = part
+                .iter()
+                .map(|i| self.pending_under(&scans[*i].0))
+                .collect();
             let limits: Vec<i64> = part
                 .iter()
-                .map(|i| i64::try_from(scans[*i].1).unwrap_or(i64::MAX))
+                .zip(&pending)
+                .map(|(i, p)| {
+                    i64::try_from(scans[*i].1.saturating_add(p.len())).unwrap_or(i64::MAX)
+                })
                 .collect();
             let params: [&(dyn ToSql + Sync); 3] = [&lows, &highs, &limits];
             let mut session = self.session();
@@ -456,11 +647,21 @@ impl Engine for PgEngine {
                 let at: i64 = row.get(0);
                 results[part[(at - 1) as usize]].push((row.get(1), row.get(2)));
             }
+            drop(session);
+            for (i, pending) in part.iter().zip(pending) {
+                if !pending.is_empty() {
+                    let stored = std::mem::take(&mut results[*i]);
+                    results[*i] = overlaid(pending, Box::new(stored.into_iter().map(Ok)))
+                        .take(scans[*i].1)
+                        .collect::<Result<_, _>>()?;
+                }
+            }
         }
         Ok(results)
     }
 
     fn exclusive_reads(&self, on: bool) -> Result<(), BackendError> {
+        self.settle()?;
         let sql = if on {
             "SELECT pg_advisory_lock($1)"
         } else {
@@ -476,6 +677,20 @@ impl Engine for PgEngine {
 
     fn claim_writer(&self) -> Result<(), StoreError> {
         PgEngine::claim_writer(self)
+    }
+}
+
+impl Drop for PgEngine {
+    /// The batch in flight is waited for: a command that wrote and did not flush (nothing
+    /// should) still leaves it committed.
+    fn drop(&mut self) {
+        if let Err(e) = self.settle() {
+            tracing::error!("{e}");
+        }
+        if let Some(committer) = lock(&self.pipeline.committer).take() {
+            drop(committer.jobs);
+            let _ = committer.thread.join();
+        }
     }
 }
 

@@ -139,7 +139,8 @@ impl Engine for RedbEngine {
 
     /// One durable write transaction, whatever the batch's size: redb keeps its write buffer
     /// within half its cache, writing pages out as the transaction goes.
-    fn apply(&self, writes: &Writes) -> Result<(), BackendError> {
+    fn apply(&self, writes: Writes) -> Result<(), BackendError> {
+        let writes = &writes;
         let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         self.guarded(|| -> Result<(), redb::Error> {
             let txn = self.db.begin_write()?;

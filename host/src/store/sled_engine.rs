@@ -131,7 +131,8 @@ impl Engine for SledEngine {
     /// ([`SledEngine::finish_redo`]) — sled's recovery keeps a prefix of its log, so a chunk
     /// never survives without the record before it. Re-applying is harmless: every write sets
     /// a key's final value or removes it.
-    fn apply(&self, writes: &Writes) -> Result<(), BackendError> {
+    fn apply(&self, writes: Writes) -> Result<(), BackendError> {
+        let writes = &writes;
         if writes.len() <= ONE_BATCH_WRITES {
             return self.apply_chunk(writes.iter());
         }
@@ -289,7 +290,7 @@ mod tests {
         };
         {
             let engine = SledEngine::open(&dir, 1 << 20).unwrap();
-            engine.apply(&many("a")).unwrap();
+            engine.apply(many("a")).unwrap();
             assert_eq!(engine.db.scan_prefix(b"t\0a").count(), ONE_BATCH_WRITES + 5);
             assert_eq!(engine.db.get(REDO_KEY).unwrap(), None);
             // What a process killed between chunks leaves: the record, part of the batch.
