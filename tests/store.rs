@@ -892,3 +892,128 @@ fn a_postgres_store_ends_as_a_sled_store_for_the_same_files() {
     assert_eq!(sled.1, postgres.1, "the row outcomes");
     assert_eq!(sled.2, postgres.2, "the platform");
 }
+
+/// A database of the test PostgreSQL server for `world`, and its URL.
+fn server_database(world: &World, what: &str) -> String {
+    let name = world
+        .root
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace(['-', '.'], "_");
+    toolsync::store::pg_cluster::Cluster::shared().database(&format!("{what}{name}"))
+}
+
+/// `store copy --to postgres://…` moves a store to an empty PostgreSQL database, counted and
+/// checked; a second copy there is refused (it holds a store); a data dir that names the
+/// database while its old store folder is still there is refused; once the folder is moved
+/// away, the platform is the same, and runs go on there.
+#[test]
+fn store_copy_moves_a_store_to_postgres_and_the_data_dir_follows_it() {
+    let world = courses_world();
+    let before = export_all(&world);
+    let url = server_database(&world, "copy");
+    let run = world.run(&["store", "copy", "--to", &url, "--json"]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let copied: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(copied["to_engine"], "postgres");
+    assert_eq!(copied["consistent"], true);
+    let again = world.run(&["store", "copy", "--to", &url]);
+    assert_eq!(again.code(), 5, "{}", again.stderr());
+    assert!(
+        again.stderr().contains("already holds entries"),
+        "{}",
+        again.stderr()
+    );
+
+    let world = world.on_engine(&url);
+    let refused = world.run(&["export", "users", "--format", "json"]);
+    assert_eq!(refused.code(), 5);
+    assert!(
+        refused.stderr().contains("still holds a sled store"),
+        "{}",
+        refused.stderr()
+    );
+    std::fs::rename(world.data.join("store"), world.root.join("store.old")).unwrap();
+    assert_eq!(export_all(&world), before);
+    let info = world.run(&["store", "info"]);
+    assert!(
+        info.stdout().starts_with("postgres store at postgres://"),
+        "{}",
+        info.stdout()
+    );
+    let file = world.file("more.csv", "username;firstname;lastname\nzoe;Zoe;Z\n");
+    assert_eq!(
+        world.run(&["run", "users", file.to_str().unwrap()]).code(),
+        0
+    );
+    world.assert_consistent();
+}
+
+/// A backup restored into a data dir that names an empty PostgreSQL database lands there
+/// whole; a restore into a database that holds a store is refused, `--force` or not.
+#[test]
+fn a_backup_restores_into_an_empty_postgres_store_only() {
+    let world = courses_world();
+    let before = export_all(&world);
+    let backup = world.root.join("store.backup");
+    assert_eq!(world.run(&["backup", backup.to_str().unwrap()]).code(), 0);
+    let moved = World::courses().on_postgres();
+    let run = moved.run(&["restore", backup.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    assert!(
+        !moved.data.join("store").exists(),
+        "nothing embedded was made"
+    );
+    assert_eq!(export_all(&moved), before);
+    moved.assert_consistent();
+    let again = moved.run(&["restore", backup.to_str().unwrap(), "--force"]);
+    assert_eq!(again.code(), 5, "{}", again.stderr());
+    assert!(
+        again.stderr().contains("already holds entries"),
+        "{}",
+        again.stderr()
+    );
+}
+
+/// The password of a PostgreSQL store is never taken from toolsync.toml, nor shown: a URL
+/// holding one is refused (exit 2) without echoing it; a password file others may read is
+/// refused.
+#[test]
+fn a_postgres_password_never_sits_in_the_configuration_nor_in_messages() {
+    let world = World::users();
+    std::fs::create_dir_all(&world.data).unwrap();
+    std::fs::write(
+        world.data.join("toolsync.toml"),
+        "store = \"postgres://ts:Sup3rSecret@localhost/x\"\n",
+    )
+    .unwrap();
+    let file = world.file("l.csv", "username;firstname;lastname\nx;X;X\n");
+    let run = world.run(&["run", "users", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("holds a password"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!run.stderr().contains("Sup3rSecret") && !run.stdout().contains("Sup3rSecret"));
+
+    let secret = world.root.join("password");
+    std::fs::write(&secret, "Sup3rSecret\n").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::write(
+        world.data.join("toolsync.toml"),
+        format!(
+            "store = \"postgres://ts@localhost/x\"\nstore_password_file = \"{}\"\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let run = world.run(&["run", "users", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("readable by others"),
+        "{}",
+        run.stderr()
+    );
+}

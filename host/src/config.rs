@@ -313,6 +313,8 @@ pub struct HostSettings {
     pub store_engine: Option<crate::store::EngineKind>,
     /// The PostgreSQL store `store` names (its password resolved), when it names one.
     pub store_server: Option<crate::store::PgTarget>,
+    /// `store_password_file`: the owner-only file holding a PostgreSQL store's password.
+    pub store_password_file: Option<PathBuf>,
 }
 
 impl HostSettings {
@@ -326,6 +328,7 @@ impl HostSettings {
             undo_keep_runs: crate::undo::DEFAULT_KEEP_RUNS,
             store_engine: None,
             store_server: None,
+            store_password_file: None,
         };
         let password_file = match file.table.get(STORE_PASSWORD_FILE_KEY) {
             None => None,
@@ -337,6 +340,7 @@ impl HostSettings {
                 })
             }
         };
+        settings.store_password_file.clone_from(&password_file);
         if let Some(url) = file
             .table
             .get(STORE_KEY)

@@ -110,7 +110,9 @@ impl DataDir {
             return Err(StoreError::Open {
                 path: server.shown().into(),
                 message: format!(
-                    "toolsync.toml names this PostgreSQL store, and the data dir still holds a                      {} store at {}: copy it there first (`toolsync store copy --to {}`) and                      move the folder away, or remove the setting",
+                    "toolsync.toml names this PostgreSQL store, and the data dir still holds a \
+                     {} store at {}: copy it there first (`toolsync store copy --to {}`) and \
+                     move the folder away, or remove the setting",
                     kind.name(),
                     self.store().display(),
                     server.shown()

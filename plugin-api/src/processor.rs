@@ -241,6 +241,12 @@ impl StartContext {
         }
     }
 
+    /// Whether the host fetches a chunk's reads together ([`crate::abi::protocol::PREFETCH_OPTION`]):
+    /// `prepare` should then make the reads `apply` will make.
+    pub fn prefetching(&self) -> bool {
+        self.option(crate::abi::protocol::PREFETCH_OPTION) == "true"
+    }
+
     pub fn columns(&self) -> &Columns {
         &self.columns
     }

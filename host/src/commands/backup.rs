@@ -130,17 +130,21 @@ pub fn restore(data: &DataDir, source: &Path, force: bool) -> CmdResult {
         }
     }
 
-    // 2. The store in place, if any, must not be in use, and is replaced only when asked.
-    data.complete_restore()?;
-    let store_dir = data.store();
-    let existing = Store::exists(&store_dir);
-    if existing && !force {
-        return Err(Error::usage(format!(
-            "the data dir {} already holds a store: add --force to replace it (it is kept as store.replaced-<stamp>)",
-            data.root.display()
-        )));
+    // 2. The store in place, if any, must not be in use, and is replaced only when asked. A
+    // store on a PostgreSQL server is restored into, and must be empty (the import says so).
+    let server = data.configured_server()?;
+    let mut lock = None;
+    if server.is_none() {
+        data.complete_restore()?;
+        let store_dir = data.store();
+        if Store::exists(&store_dir) && !force {
+            return Err(Error::usage(format!(
+                "the data dir {} already holds a store: add --force to replace it (it is kept as store.replaced-<stamp>)",
+                data.root.display()
+            )));
+        }
+        lock = Some(FilesLock::take(&store_dir)?);
     }
-    let lock = FilesLock::take(&store_dir)?;
     // The restored store keeps the engine of the one it replaces (else the configured one).
     let engine = data.store_engine()?;
 
@@ -151,7 +155,7 @@ pub fn restore(data: &DataDir, source: &Path, force: bool) -> CmdResult {
     let mut reader = open().map_err(unreadable)?;
     let files = Blobs::new(data.stored_files());
     let mut restored_files = 0u64;
-    let (restored, count) = Store::import(&restoring, engine, || loop {
+    let next = || loop {
         let entry = reader.next_entry().map_err(|e| e.to_string())?;
         match entry {
             // A stored file (its name checked in step 1): back into the folder. Content-
@@ -165,20 +169,29 @@ pub fn restore(data: &DataDir, source: &Path, force: bool) -> CmdResult {
             }
             other => return Ok(other),
         }
-    })?;
+    };
+    let (restored, count) = match &server {
+        Some(server) => Store::import_server(server, next)?,
+        None => Store::import(&restoring, engine, next)?,
+    };
     files.sync().map_err(|e| StoreError::Open {
         path: files.root().to_path_buf(),
         message: format!("cannot make the restored picture files durable: {e}"),
     })?;
     let findings = check_store(&restored).map_err(Error::from)?;
     drop(restored);
-    let marker = restoring.join(RESTORED_MARKER);
-    std::fs::write(&marker, b"").map_err(|e| StoreError::Open {
-        path: restoring.clone(),
-        message: format!("cannot mark the restored store whole: {e}"),
-    })?;
-    crate::faults::point("restore-before-swap");
-    let kept = data.complete_restore()?;
+    let kept = match server {
+        Some(_) => None,
+        None => {
+            let marker = restoring.join(RESTORED_MARKER);
+            std::fs::write(&marker, b"").map_err(|e| StoreError::Open {
+                path: restoring.clone(),
+                message: format!("cannot mark the restored store whole: {e}"),
+            })?;
+            crate::faults::point("restore-before-swap");
+            data.complete_restore()?
+        }
+    };
     drop(lock);
 
     let mut out = Out::stdout();

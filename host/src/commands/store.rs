@@ -15,7 +15,7 @@ use toolsync_plugin_api::model::check::check_store;
 use crate::data_dir::DataDir;
 use crate::error::{CmdResult, Error, ExitCode, StoreError};
 use crate::output::Out;
-use crate::store::{EngineKind, Store};
+use crate::store::{EngineKind, PgTarget, Store};
 
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum StoreAction {
@@ -28,12 +28,13 @@ pub enum StoreAction {
     /// Copy every key of the store into a new store of another engine, then verify the copy
     ///
     /// TARGET is `<engine>:<folder>`, e.g. `redb:/srv/toolsync/store.redb-copy`; the folder
-    /// must not exist or be empty. The copy's entries are counted against the store's and
+    /// must not exist or be empty. Or a PostgreSQL URL, `postgres://user@host/database`,
+    /// whose store must be empty (the password from $TOOLSYNC_STORE_PASSWORD or $PGPASSWORD). The copy's entries are counted against the store's and
     /// `toolsync check` runs on it (exit 1 if it finds problems). To switch the data dir to
     /// the copy: stop the daemon, replace <data dir>/store with the copy's folder, and set
     /// `store = "<engine>"` at the top of toolsync.toml.
     Copy {
-        /// The new store: `<engine>:<folder>` (engines: sled, redb)
+        /// The new store: `<engine>:<folder>` (engines: sled, redb), or `postgres://...`
         #[arg(long, value_name = "TARGET")]
         to: String,
         /// Print JSON
@@ -140,6 +141,9 @@ struct Copied<'a> {
 }
 
 fn copy(data: &DataDir, to: &str, json: bool) -> CmdResult {
+    if PgTarget::is_url(to) {
+        return copy_to_server(data, to, json);
+    }
     let (kind, folder) = target(to)?;
     let source = data.open_store()?;
     let inside = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
@@ -163,6 +167,7 @@ fn copy(data: &DataDir, to: &str, json: bool) -> CmdResult {
             )
         })?;
     }
+    let from = source.engine();
     let (copy, entries, copied) = source.quiesced(|| -> Result<_, Error> {
         let entries = count(&source)?;
         let mut scan = source.scan(b"");
@@ -171,17 +176,7 @@ fn copy(data: &DataDir, to: &str, json: bool) -> CmdResult {
         Ok((copy, entries, copied))
     })?;
     drop(source);
-    let in_copy = count(&copy)?;
-    if copied != entries || in_copy != entries {
-        return Err(StoreError::Failure(format!(
-            "the copy at {} holds {in_copy} entries ({copied} written) where the store holds \
-             {entries}: it is not usable (remove it and copy again)",
-            partial.display()
-        ))
-        .into());
-    }
-    let mut findings = check_store(&copy).map_err(Error::from)?;
-    crate::stored_files::compare(data, &copy, &mut findings)?;
+    let findings = verified(data, &copy, entries, copied, &partial)?;
     // Whole and counted: it takes its name (an empty folder there gives way).
     copy.flush_all()?;
     drop(copy);
@@ -199,10 +194,73 @@ fn copy(data: &DataDir, to: &str, json: bool) -> CmdResult {
             e,
         )
     })?;
+    reported(from, kind, &folder, entries, &findings, json)
+}
+
+/// `store copy --to postgres://...`: into the store on that server, which must be empty (a
+/// new database, or one whose table holds nothing). The version record is written last: a
+/// copy killed midway leaves a store that opens as damaged, never one that looks whole.
+fn copy_to_server(data: &DataDir, to: &str, json: bool) -> CmdResult {
+    let password_file = crate::config::HostSettings::read(data)?.store_password_file;
+    let target = PgTarget::parse(to, password_file.as_deref())
+        .map_err(|e| Error::usage(format!("--to: {e}")))?;
+    let source = data.open_store()?;
+    if source.path() == Path::new(target.shown()) {
+        return Err(Error::usage(format!(
+            "--to {}: that is the store being copied",
+            target.shown()
+        )));
+    }
+    let from = source.engine();
+    let shown = PathBuf::from(target.shown());
+    let (copy, entries, copied) = source.quiesced(|| -> Result<_, Error> {
+        let entries = count(&source)?;
+        let mut scan = source.scan(b"");
+        let (copy, copied) =
+            Store::import_server(&target, || scan.next().transpose().map_err(|e| e.0))?;
+        Ok((copy, entries, copied))
+    })?;
+    drop(source);
+    let findings = verified(data, &copy, entries, copied, &shown)?;
+    copy.flush_all()?;
+    reported(from, EngineKind::Postgres, &shown, entries, &findings, json)
+}
+
+/// The copy counted against the store (`copied` written, `entries` in the source) and
+/// checked as `toolsync check` would, picture files included.
+fn verified(
+    data: &DataDir,
+    copy: &Store,
+    entries: u64,
+    copied: u64,
+    at: &Path,
+) -> Result<toolsync_plugin_api::model::check::Findings, Error> {
+    let in_copy = count(copy)?;
+    if copied != entries || in_copy != entries {
+        return Err(StoreError::Failure(format!(
+            "the copy at {} holds {in_copy} entries ({copied} written) where the store holds \
+             {entries}: it is not usable (remove it and copy again)",
+            at.display()
+        ))
+        .into());
+    }
+    let mut findings = check_store(copy).map_err(Error::from)?;
+    crate::stored_files::compare(data, copy, &mut findings)?;
+    Ok(findings)
+}
+
+fn reported(
+    from: EngineKind,
+    kind: EngineKind,
+    to: &Path,
+    entries: u64,
+    findings: &toolsync_plugin_api::model::check::Findings,
+    json: bool,
+) -> CmdResult {
     let copied = Copied {
-        from_engine: data.store_engine()?.name(),
+        from_engine: from.name(),
         to_engine: kind.name(),
-        to: &folder,
+        to,
         entries,
         consistent: findings.is_clean(),
         problems: findings.problems.len(),
@@ -221,7 +279,7 @@ fn copy(data: &DataDir, to: &str, json: bool) -> CmdResult {
         "copied {entries} entries from the {} store into a new {} store at {}",
         copied.from_engine,
         copied.to_engine,
-        folder.display()
+        to.display()
     ))?;
-    super::backup::verdict(out, &findings, "the copy")
+    super::backup::verdict(out, findings, "the copy")
 }

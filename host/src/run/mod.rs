@@ -252,7 +252,13 @@ pub fn run(
 
     if !state.finished {
         // 3. Survey, then start the processor.
-        let spec = plan.spec(&opened.columns, summary.started_at);
+        let mut spec = plan.spec(&opened.columns, summary.started_at);
+        if backend.reads_cost_a_round_trip() {
+            spec.options.push(abi_stable::std_types::Tuple2(
+                toolsync_plugin_api::abi::protocol::PREFETCH_OPTION.into(),
+                "true".into(),
+            ));
+        }
         // An archive is not surveyed: no archive processor asks for it.
         let surveyed = if processor.manifest.surveys(&opened.columns) && opened.csv_info().is_some()
         {

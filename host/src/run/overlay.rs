@@ -172,6 +172,32 @@ impl Backend for Overlay<'_> {
     fn flush(&self) -> Result<(), BackendError> {
         Ok(())
     }
+
+    /// The store's (a dry run on a server fetches its reads together too).
+    fn reads_cost_a_round_trip(&self) -> bool {
+        self.base.reads_cost_a_round_trip()
+    }
+
+    /// The scratch's answers, the rest from the store at once.
+    fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
+        let Some(table) = self.table() else {
+            return self.base.get_many(keys);
+        };
+        let mut answers = Vec::with_capacity(keys.len());
+        let mut asked = Vec::new();
+        for key in keys {
+            let staged = table.get(key.as_slice()).map_err(scratch_error)?;
+            answers.push(staged.map(|bytes| decode(bytes.value())));
+            if answers.last().is_some_and(Option::is_none) {
+                asked.push(key.clone());
+            }
+        }
+        let mut stored = self.base.get_many(&asked)?.into_iter();
+        Ok(answers
+            .into_iter()
+            .map(|answer| answer.unwrap_or_else(|| stored.next().flatten()))
+            .collect())
+    }
 }
 
 type Item<T> = Result<T, BackendError>;

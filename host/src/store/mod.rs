@@ -16,7 +16,7 @@ mod pg_engine;
 mod redb_engine;
 mod sled_engine;
 
-pub use pg_engine::{PgTarget, PASSWORD_VARS};
+pub use pg_engine::{PgTarget, PASSWORD_VARS, TABLE as SERVER_TABLE};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -434,7 +434,7 @@ impl Store {
     pub fn import(
         dir: &Path,
         kind: EngineKind,
-        mut entries: impl FnMut() -> Result<Option<(Vec<u8>, Vec<u8>)>, String>,
+        entries: impl FnMut() -> Result<Option<(Vec<u8>, Vec<u8>)>, String>,
     ) -> Result<(Store, u64), StoreError> {
         create_private_dir(dir).map_err(|e| StoreError::Open {
             path: dir.to_path_buf(),
@@ -447,25 +447,83 @@ impl Store {
             path: dir.to_path_buf(),
             identity: FileId::of(&dir.join(kind.file())),
         };
+        let count = store.fill(entries)?;
+        Ok((store, count))
+    }
+
+    /// [`Store::import`] into the store on the server `target` (its table made when missing),
+    /// which must hold nothing: there is no folder to build it beside, so the version record
+    /// is written last — an import killed midway leaves a store that opens as damaged, never
+    /// one that looks whole.
+    pub fn import_server(
+        target: &PgTarget,
+        entries: impl FnMut() -> Result<Option<(Vec<u8>, Vec<u8>)>, String>,
+    ) -> Result<(Store, u64), StoreError> {
+        let engine = pg_engine::PgEngine::connect(target, true)?;
+        engine.claim_writer()?;
+        let store = Store {
+            engine: Arc::new(engine),
+            commits: Arc::default(),
+            kind: EngineKind::Postgres,
+            path: PathBuf::from(target.shown()),
+            identity: None,
+        };
+        if !store
+            .engine
+            .is_empty()
+            .map_err(|e| StoreError::Failure(e.0))?
+        {
+            return Err(StoreError::Open {
+                path: store.path.clone(),
+                message: format!(
+                    "it already holds entries (a store, or an interrupted copy or restore): \
+                     a copy or a restore goes into an empty one — a new database, or this one \
+                     after `DROP TABLE {}` (once you are sure it holds nothing you need)",
+                    pg_engine::TABLE
+                ),
+            });
+        }
+        let count = store.fill(entries)?;
+        Ok((store, count))
+    }
+
+    /// Writes `entries` in batches, the version record last, durably, then checks the
+    /// versions as an open does (a store of an older data model is upgraded). Returns the
+    /// number of entries written.
+    fn fill(
+        &self,
+        mut entries: impl FnMut() -> Result<Option<(Vec<u8>, Vec<u8>)>, String>,
+    ) -> Result<u64, StoreError> {
+        let version = toolsync_plugin_api::engine::full_key(META, b"store_format");
+        let mut held_back = None;
         let mut count = 0;
         let mut batch = Writes::new();
         loop {
             let next = entries().map_err(StoreError::Failure)?;
             let end = next.is_none();
             if let Some((key, value)) = next {
-                batch.insert(key, Some(value));
                 count += 1;
+                if key == version {
+                    held_back = Some(value);
+                } else {
+                    batch.insert(key, Some(value));
+                }
+            }
+            if end {
+                if let Some(value) = held_back.take() {
+                    batch.insert(version.clone(), Some(value));
+                }
             }
             if end || batch.len() >= 10_000 {
-                store.commit(std::mem::take(&mut batch))?;
+                self.commit(std::mem::take(&mut batch))?;
             }
             if end {
                 break;
             }
         }
-        store.flush_all()?;
-        store.check_or_seed(false)?;
-        Ok((store, count))
+        self.flush_all()?;
+        self.check_or_seed(false)?;
+        Ok(count)
     }
 
     /// Bytes on disk (for benchmarks and `-v` logs).

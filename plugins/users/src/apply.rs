@@ -281,28 +281,37 @@ impl RowHandler for UsersRun {
             .to_lowercase()
     }
 
-    /// The reads `apply` will make (the account, the accounts of its e-mail: on a server, the
-    /// host fetches a chunk's reads together), then password hashing and checking, on several
-    /// threads, for rows that set a password. Every read comes before the hashing: a read the
-    /// host has not fetched yet fails, and the row is prepared again once it has.
+    /// Password hashing and checking, on several threads, for rows that set a password; on a
+    /// store on a server, first the reads `apply` will make (the account, and the accounts of
+    /// its e-mail), which the host fetches for a whole chunk at once. Those reads are tried
+    /// together (a read the host has not fetched yet fails: it is fetched in the same wave as
+    /// the others), and nothing is hashed until they all succeed.
     fn prepare(&self, row: &Row<'_>, store: &ReadTxn<'_>) -> Derived {
         let mut derived = Derived::default();
+        let request = password::request(row.get("password"));
+        let sets_password = matches!(request, Ok(Request::Set(_)));
+        if !sets_password && !self.settings.prefetching {
+            return derived;
+        }
         let Ok(key) = self.settings.identity_value(row) else {
             return derived;
         };
-        let Ok(found) = self.settings.locate(store, row, &key) else {
+        let located = self.settings.locate(store, row, &key);
+        let deleting = Self::deleting(row);
+        let emails_read = match row.non_empty("email") {
+            Some(email)
+                if self.settings.prefetching
+                    && !deleting
+                    && !self.settings.allow_duplicate_emails =>
+            {
+                Users::by_email(store, email).map(|_| ())
+            }
+            _ => Ok(()),
+        };
+        let (Ok(found), Ok(())) = (located, emails_read) else {
             return derived;
         };
-        if Self::deleting(row) {
-            return derived;
-        }
-        let email = row.non_empty("email");
-        if let Some(email) = email.filter(|_| !self.settings.allow_duplicate_emails) {
-            if Users::by_email(store, email).is_err() {
-                return derived;
-            }
-        }
-        let Ok(Request::Set(secret)) = password::request(row.get("password")) else {
+        let (Ok(Request::Set(secret)), false) = (request, deleting) else {
             return derived;
         };
         let stored = found.account.as_ref().and_then(password::stored_hash);

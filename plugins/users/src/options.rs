@@ -75,6 +75,9 @@ pub struct Settings {
     pub course_key: CourseKey,
     /// The run's start: `timecreated`, `timemodified` of what the run writes.
     pub now: i64,
+    /// The host fetches a chunk's reads together (a store on a server): `prepare` makes
+    /// the reads `apply` will make.
+    pub prefetching: bool,
 }
 
 impl Settings {
@@ -91,6 +94,7 @@ impl Settings {
                 .unwrap_or(10),
             empty_clears: ctx.option_bool("empty_clears")?,
             now: ctx.started_at,
+            prefetching: ctx.prefetching(),
         })
     }
 
