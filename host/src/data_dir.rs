@@ -123,14 +123,14 @@ impl DataDir {
     }
 
     /// Opens the store that is already there; a missing one is an error, never created.
-    pub fn open_store(&self) -> Result<Store, StoreError> {
+    /// `toolsync.toml` is read first (it may name a store on a server): a file it refuses is
+    /// the error.
+    pub fn open_store(&self) -> Result<Store, crate::error::Error> {
         if let Some(store) = self.held_store() {
             return Ok(store);
         }
-        match self.configured_server() {
-            Ok(Some(server)) => return self.open_server(&server, false),
-            Ok(None) => {}
-            Err(e) => return Err(StoreError::Failure(e.to_string())),
+        if let Some(server) = self.configured_server()? {
+            return Ok(self.open_server(&server, false)?);
         }
         self.complete_restore()?;
         let store = Store::open_existing(&self.store())?;

@@ -205,6 +205,9 @@ struct Pipeline {
 
 type Job = (Arc<Writes>, mpsc::SyncSender<Result<(), BackendError>>);
 
+/// Writes in flight under a prefix, in key order (`None` removes the key).
+type Pending = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
 /// The second session and its thread.
 struct Committer {
     jobs: mpsc::Sender<Job>,
@@ -280,7 +283,7 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 /// `pending` (the batch in flight's writes under a prefix, in key order) laid over `stored`
 /// (the server's entries under it): a written key replaces or removes the stored one.
-fn overlaid<'a>(pending: Vec<(Vec<u8>, Option<Vec<u8>>)>, stored: Scan<'a>) -> Scan<'a> {
+fn overlaid<'a>(pending: Pending, stored: Scan<'a>) -> Scan<'a> {
     let mut pending = pending.into_iter().peekable();
     let mut stored = stored.peekable();
     Box::new(std::iter::from_fn(move || loop {
@@ -407,7 +410,7 @@ impl PgEngine {
     }
 
     /// The writes in flight under `prefix`, in key order.
-    fn pending_under(&self, prefix: &[u8]) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    fn pending_under(&self, prefix: &[u8]) -> Pending {
         let Some(writes) = self.in_flight() else {
             return Vec::new();
         };
@@ -626,7 +629,7 @@ impl Engine for PgEngine {
                 .map(|i| successor(&scans[*i].0).unwrap_or_default())
                 .collect();
             // The batch in flight may remove entries: enough more are read to fill each limit.
-            let pending: Vec<Vec<(Vec<u8>, Option<Vec<u8>>)>> = part
+            let pending: Vec<Pending> = part
                 .iter()
                 .map(|i| self.pending_under(&scans[*i].0))
                 .collect();
@@ -690,6 +693,14 @@ impl Drop for PgEngine {
         if let Some(committer) = lock(&self.pipeline.committer).take() {
             drop(committer.jobs);
             let _ = committer.thread.join();
+        }
+        // Let go of the one-writer lock now: the server would release it with the session,
+        // but only once it has noticed the session's end, after the next writer may ask.
+        if self.writer.load(Ordering::Acquire) {
+            let _ = self
+                .session()
+                .client
+                .execute("SELECT pg_advisory_unlock($1)", &[&self.run_lock]);
         }
     }
 }

@@ -19,6 +19,10 @@ use crate::abi::{
 /// Rows read ahead and prepared together.
 pub const CHUNK_ROWS: usize = 256;
 
+/// Rows read ahead together when their reads are fetched together ([`super::prefetch`]): each
+/// wave of a chunk is a round trip, whatever the chunk's size.
+pub const PREFETCH_CHUNK_ROWS: usize = 1_024;
+
 /// One item of a file, as the loop sees it.
 pub enum Input<'i> {
     /// A row to hand to the processor: its physical line and its values in header order.
@@ -111,7 +115,11 @@ impl<'b> Engine<'b> {
             staging: Staging::default(),
             guard,
             threads: 1,
-            chunk: CHUNK_ROWS,
+            chunk: if backend.reads_cost_a_round_trip() {
+                PREFETCH_CHUNK_ROWS
+            } else {
+                CHUNK_ROWS
+            },
             chunk_bytes: usize::MAX,
         }
     }
