@@ -893,17 +893,6 @@ fn a_postgres_store_ends_as_a_sled_store_for_the_same_files() {
     assert_eq!(sled.2, postgres.2, "the platform");
 }
 
-/// A database of the test PostgreSQL server for `world`, and its URL.
-fn server_database(world: &World, what: &str) -> String {
-    let name = world
-        .root
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .replace(['-', '.'], "_");
-    toolsync::store::pg_cluster::Cluster::shared().database(&format!("{what}{name}"))
-}
-
 /// `store copy --to postgres://…` moves a store to an empty PostgreSQL database, counted and
 /// checked; a second copy there is refused (it holds a store); a data dir that names the
 /// database while its old store folder is still there is refused; once the folder is moved
@@ -912,7 +901,7 @@ fn server_database(world: &World, what: &str) -> String {
 fn store_copy_moves_a_store_to_postgres_and_the_data_dir_follows_it() {
     let world = courses_world();
     let before = export_all(&world);
-    let url = server_database(&world, "copy");
+    let url = world.database("copy");
     let run = world.run(&["store", "copy", "--to", &url, "--json"]);
     assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
     let copied: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();

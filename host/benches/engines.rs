@@ -109,28 +109,34 @@ fn bench(settings: &Settings) -> Result<(), String> {
                 (Some(server), None) => on_server(&bench, &server.0, &label)?,
                 (None, None) => return Err(format!("no engine {engine}")),
             };
+            stores.push((label, data));
+        }
+        // Each engine's first run, then (at the larger size) its re-feed of the same file.
+        let refeeds = stores
+            .iter()
+            .filter(|_| rows == settings.rows)
+            .map(|(label, data)| {
+                (
+                    label.replace(&size_name(rows), &format!("re-feed {}", size_name(rows))),
+                    data.clone(),
+                )
+            });
+        let runs: Vec<(String, PathBuf)> = stores
+            .iter()
+            .cloned()
+            .chain(refeeds.collect::<Vec<_>>())
+            .collect();
+        for (label, data) in &runs {
             measures.push(measured(
                 &bench,
-                &label,
+                label,
                 rows,
-                &data,
+                data,
                 &path,
                 &mut server_peaks,
             )?);
-            stores.push((engine, data));
         }
-        for (engine, data) in stores {
-            if rows == settings.rows {
-                let label = format!("{engine} re-feed {}", size_name(rows));
-                measures.push(measured(
-                    &bench,
-                    &label,
-                    rows,
-                    &data,
-                    &path,
-                    &mut server_peaks,
-                )?);
-            }
+        for (_, data) in stores {
             let _ = std::fs::remove_dir_all(&data);
         }
         let _ = std::fs::remove_file(&path);

@@ -130,14 +130,19 @@ impl World {
     /// This world's store on the test PostgreSQL server, in a database of its own (`store =
     /// "postgres://..."`).
     pub fn on_postgres(self) -> World {
+        let url = self.database("w");
+        self.on_engine(&url)
+    }
+
+    /// A new database `<what><this world's name>` on the test PostgreSQL server, and its URL.
+    pub fn database(&self, what: &str) -> String {
         let name = self
             .root
             .file_name()
             .unwrap()
             .to_string_lossy()
             .replace(['-', '.'], "_");
-        let url = toolsync::store::pg_cluster::Cluster::shared().database(&format!("w{name}"));
-        self.on_engine(&url)
+        toolsync::store::pg_cluster::Cluster::shared().database(&format!("{what}{name}"))
     }
 
     /// The course processors, with users (teachers are accounts).

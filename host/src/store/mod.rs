@@ -258,20 +258,26 @@ impl Store {
     /// the table on first use; otherwise it only reads, takes no lock, and a database
     /// without the table has no store.
     pub fn connect(target: &PgTarget, writer: bool) -> Result<Store, StoreError> {
+        let store = Store::on_server(target, writer)?;
+        store.check_or_seed(writer)?;
+        tracing::info!(store = target.shown(), engine = "postgres", "store opened");
+        Ok(store)
+    }
+
+    /// A handle on the store at `target`, its versions not looked at yet; a writer's holds the
+    /// one-writer lock and has its table made.
+    fn on_server(target: &PgTarget, writer: bool) -> Result<Store, StoreError> {
         let engine = pg_engine::PgEngine::connect(target, writer)?;
         if writer {
             engine.claim_writer()?;
         }
-        let store = Store {
+        Ok(Store {
             engine: Arc::new(engine),
             commits: Arc::default(),
             kind: EngineKind::Postgres,
             path: PathBuf::from(target.shown()),
             identity: None,
-        };
-        store.check_or_seed(writer)?;
-        tracing::info!(store = target.shown(), engine = "postgres", "store opened");
-        Ok(store)
+        })
     }
 
     /// Makes this handle the store's one writer (a command that opened it to read, then
@@ -459,15 +465,7 @@ impl Store {
         target: &PgTarget,
         entries: impl FnMut() -> Result<Option<(Vec<u8>, Vec<u8>)>, String>,
     ) -> Result<(Store, u64), StoreError> {
-        let engine = pg_engine::PgEngine::connect(target, true)?;
-        engine.claim_writer()?;
-        let store = Store {
-            engine: Arc::new(engine),
-            commits: Arc::default(),
-            kind: EngineKind::Postgres,
-            path: PathBuf::from(target.shown()),
-            identity: None,
-        };
+        let store = Store::on_server(target, true)?;
         if !store
             .engine
             .is_empty()

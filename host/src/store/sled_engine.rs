@@ -345,7 +345,10 @@ mod tests {
         {
             let engine = SledEngine::open(&dir, 1 << 20).unwrap();
             engine.apply(many("a")).unwrap();
-            assert_eq!(engine.db().scan_prefix(b"t\0a").count(), ONE_BATCH_WRITES + 5);
+            assert_eq!(
+                engine.db().scan_prefix(b"t\0a").count(),
+                ONE_BATCH_WRITES + 5
+            );
             assert_eq!(engine.db().get(REDO_KEY).unwrap(), None);
             // What a process killed between chunks leaves: the record, part of the batch.
             let batch = many("b");
@@ -355,7 +358,10 @@ mod tests {
         }
         {
             let engine = reopen_engine(&dir);
-            assert_eq!(engine.db().scan_prefix(b"t\0b").count(), ONE_BATCH_WRITES + 5);
+            assert_eq!(
+                engine.db().scan_prefix(b"t\0b").count(),
+                ONE_BATCH_WRITES + 5
+            );
             assert_eq!(engine.db().get(REDO_KEY).unwrap(), None);
             engine.db().insert(REDO_KEY, &b"garbage"[..]).unwrap();
             engine.db().flush().unwrap();
