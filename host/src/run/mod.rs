@@ -647,16 +647,21 @@ fn stopped_by(
     if store.vanished() {
         return cause.into();
     }
+    // A batch a server is still committing is waited for: the journal read next must be the
+    // store's, not the one sent with that batch (which may be what failed).
+    let _ = store.settle();
     let committed = Journal::load(store, &plan.name)
-        .ok()
-        .flatten()
-        .filter(|j| j.fingerprint == opened.fingerprint && j.size == opened.size);
-    let position = match committed.as_ref().map(|j| j.line_done) {
-        Some(line) if line > 0 => format!(
+        .map(|j| j.filter(|j| j.fingerprint == opened.fingerprint && j.size == opened.size));
+    let position = match committed.as_ref().map(|j| j.as_ref().map(|j| j.line_done)) {
+        Ok(Some(line)) if line > 0 => format!(
             "rows up to line {line} are committed, none after it: run the file again to resume"
         ),
-        _ => "no row of this file was committed: run the file again".to_string(),
+        Ok(_) => "no row of this file was committed: run the file again".to_string(),
+        Err(_) => "the store cannot say now how far the committed rows go: run the file again \
+                   once it is back, to resume after them"
+            .to_string(),
     };
+    let committed = committed.ok().flatten();
     let message = format!("{cause}; {position}");
     if let Some(journal) = committed {
         summary.tally = journal.tally;

@@ -87,6 +87,12 @@ trait Engine: Send + Sync {
     fn claim_writer(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Waits for a batch still being committed, and says how it ended; an embedded engine
+    /// has applied every batch by the time `apply` returns.
+    fn settle(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
 }
 
 /// The engines a store can be kept in.
@@ -278,6 +284,12 @@ impl Store {
             path: PathBuf::from(target.shown()),
             identity: None,
         })
+    }
+
+    /// Waits for a batch still being committed (on a server) and returns how it ended: what is
+    /// read afterwards is what the store holds, not what was sent to it.
+    pub fn settle(&self) -> Result<(), StoreError> {
+        self.engine.settle().map_err(|e| StoreError::Failure(e.0))
     }
 
     /// Makes this handle the store's one writer (a command that opened it to read, then

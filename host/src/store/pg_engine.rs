@@ -681,6 +681,10 @@ impl Engine for PgEngine {
     fn claim_writer(&self) -> Result<(), StoreError> {
         PgEngine::claim_writer(self)
     }
+
+    fn settle(&self) -> Result<(), BackendError> {
+        PgEngine::settle(self)
+    }
 }
 
 impl Drop for PgEngine {
@@ -731,7 +735,11 @@ fn lock_key(lock: &str, schema: &str) -> i64 {
 fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+        // "error connecting to server" alone says nothing: its cause follows.
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
     }
 }
 
