@@ -387,8 +387,9 @@ pub mod protocol {
     /// Manifest option (API 1.6): the survey pass runs only when the file has one of these
     /// columns (comma-separated; users surveys a file with a `deleted` column only).
     pub const SURVEY_WHEN_OPTION: &str = "_survey_when";
-    /// Run option (API 1.7) set to `true` by the host when each read of the store is a round
-    /// trip to a server: `prepare` is then called for every row, in waves, to learn the reads
+    /// Run option set to `true` by the host when each read of the store is a round trip to a
+    /// server (a host that never sets it, an older one, leaves `prepare` as it was: no version
+    /// needed): `prepare` is then called for every row, in waves, to learn the reads
     /// the chunk will make (see `engine::prefetch`). A processor whose `prepare` reads only
     /// for its own sake may skip those reads otherwise (they would cost an embedded store a
     /// second look-up for nothing).
