@@ -28,6 +28,8 @@ struct Owned {
     dir: PathBuf,
     tools: PathBuf,
     as_postgres: bool,
+    /// The server's options (`pg_ctl -o`).
+    options: String,
 }
 
 static SHARED: OnceLock<Result<Cluster, String>> = OnceLock::new();
@@ -68,8 +70,14 @@ impl Cluster {
     /// Starts a cluster of this process in a new temporary folder; `durable`: with fsync.
     /// The caller stops it ([`Cluster::stop`]).
     pub fn start(durable: bool) -> Result<Cluster, String> {
+        Cluster::start_named("", durable)
+    }
+
+    /// [`Cluster::start`], a second cluster of this process told apart by `name` (a test that
+    /// stops its server must not stop the others').
+    pub fn start_named(name: &str, durable: bool) -> Result<Cluster, String> {
         let tools = find_tools().ok_or("initdb and pg_ctl are not on PATH")?;
-        let dir = std::env::temp_dir().join(format!("toolsync-pg-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("toolsync-pg-{}{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -88,6 +96,7 @@ impl Cluster {
             dir: dir.clone(),
             tools,
             as_postgres,
+            options: String::new(),
         };
         let data = dir.join("data");
         owned.run(
@@ -108,24 +117,49 @@ impl Cluster {
             "-k {} -c listen_addresses='' -p 5432 -c fsync={fsync} -c max_connections=200",
             dir.display()
         );
-        let log = dir.join("server.log");
+        let cluster = Cluster {
+            base: format!("postgres://postgres@{}:5432", encode(&dir)),
+            owned: Some(Owned { options, ..owned }),
+        };
+        cluster.resume()?;
+        Ok(cluster)
+    }
+
+    /// Starts again a cluster of this process stopped by [`Cluster::pause`].
+    pub fn resume(&self) -> Result<(), String> {
+        let owned = self.owned.as_ref().ok_or("not a cluster of this process")?;
+        let (data, log) = (owned.dir.join("data"), owned.dir.join("server.log"));
         owned.run(
             "pg_ctl",
             &[
                 "-D".as_ref(),
                 data.as_os_str(),
                 "-o".as_ref(),
-                options.as_ref(),
+                owned.options.as_ref(),
                 "-l".as_ref(),
                 log.as_os_str(),
                 "-w".as_ref(),
                 "start".as_ref(),
             ],
-        )?;
-        Ok(Cluster {
-            base: format!("postgres://postgres@{}:5432", encode(&dir)),
-            owned: Some(owned),
-        })
+        )
+    }
+
+    /// Stops a cluster of this process as an operator would (`pg_ctl stop -m fast`: sessions
+    /// cut, transactions in progress rolled back), keeping its data.
+    pub fn pause(&self) -> Result<(), String> {
+        let owned = self.owned.as_ref().ok_or("not a cluster of this process")?;
+        let data = owned.dir.join("data");
+        owned.run(
+            "pg_ctl",
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-m".as_ref(),
+                "fast".as_ref(),
+                "-w".as_ref(),
+                "stop".as_ref(),
+            ],
+        )
     }
 
     /// A new, empty database `name` (an older one of that name dropped), and its URL.
