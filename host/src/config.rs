@@ -283,6 +283,8 @@ fn with_article(kind: &str) -> String {
 pub const STORE_KEY: &str = "store";
 /// The owner-only file holding a PostgreSQL store's password (top level, beside `store`).
 pub const STORE_PASSWORD_FILE_KEY: &str = "store_password_file";
+/// The space kept free on an embedded store's disk (top level; a size, `0` for none).
+pub const STORE_RESERVE_KEY: &str = "store_reserve";
 
 /// The tables of `toolsync.toml` that are toolsync's own, not a processor's, with their keys.
 pub const HOST_TABLES: [(&str, &[&str]); 3] = [
@@ -315,6 +317,9 @@ pub struct HostSettings {
     pub store_server: Option<crate::store::PgTarget>,
     /// `store_password_file`: the owner-only file holding a PostgreSQL store's password.
     pub store_password_file: Option<PathBuf>,
+    /// `store_reserve`: the bytes kept free on an embedded store's disk
+    /// ([`crate::store::DEFAULT_RESERVE`] when unset).
+    pub store_reserve: u64,
 }
 
 impl HostSettings {
@@ -329,7 +334,30 @@ impl HostSettings {
             store_engine: None,
             store_server: None,
             store_password_file: None,
+            store_reserve: crate::store::DEFAULT_RESERVE,
         };
+        match file.table.get(STORE_RESERVE_KEY) {
+            None => {}
+            Some(toml::Value::Integer(bytes)) if *bytes >= 0 => {
+                settings.store_reserve = *bytes as u64;
+            }
+            Some(toml::Value::String(size)) => {
+                settings.store_reserve =
+                    toolsync_archive::parse_size(size).map_err(|why| ConfigError::BadValue {
+                        key: STORE_RESERVE_KEY.to_string(),
+                        why,
+                    })?;
+            }
+            Some(other) => {
+                return Err(ConfigError::BadValue {
+                    key: STORE_RESERVE_KEY.to_string(),
+                    why: format!(
+                        "{} is not a size: write \"64 MiB\", or 0 for none",
+                        with_article(other.type_str())
+                    ),
+                })
+            }
+        }
         let password_file = match file.table.get(STORE_PASSWORD_FILE_KEY) {
             None => None,
             Some(toml::Value::String(path)) => Some(data.root.join(path)),
@@ -457,6 +485,7 @@ impl ConfigFile {
             if HOST_TABLES.iter().any(|(table, _)| table == name)
                 || name == STORE_KEY
                 || name == STORE_PASSWORD_FILE_KEY
+                || name == STORE_RESERVE_KEY
             {
                 continue; // checked by HostSettings::read
             }

@@ -133,7 +133,7 @@ impl DataDir {
             return Ok(self.open_server(&server, false)?);
         }
         self.complete_restore()?;
-        let store = Store::open_existing(&self.store())?;
+        let store = Store::open_existing(&self.store())?.keeping_free(self.reserve());
         // Reads go on with the store's own engine; a run would be refused: say it now.
         if let Some(configured) = self.configured_engine().ok().flatten() {
             if configured != store.engine() {
@@ -223,14 +223,14 @@ impl DataDir {
         if Store::exists(&store) {
             // `create`, not `open_existing`: a store whose first run was killed before its
             // first commit holds nothing, and is seeded now.
-            return Ok(Store::create(&store, engine, cache_bytes)?);
+            return Ok(Store::create(&store, engine, cache_bytes)?.keeping_free(self.reserve()));
         }
         let new_root = !self.root.exists();
         create_private_dir(&self.root).map_err(|e| StoreError::Open {
             path: self.root.clone(),
             message: format!("cannot create the data dir: {e}"),
         })?;
-        let opened = Store::create(&store, engine, cache_bytes)?;
+        let opened = Store::create(&store, engine, cache_bytes)?.keeping_free(self.reserve());
         let ran_before = std::fs::read_dir(self.reports()).is_ok_and(|mut d| d.next().is_some());
         if new_root {
             tracing::warn!(data_dir = %self.root.display(), "created a new data dir and an empty store");
@@ -244,6 +244,13 @@ impl DataDir {
             tracing::info!(store = %store.display(), "created an empty store");
         }
         Ok(opened)
+    }
+
+    /// The space `store_reserve` keeps free on an embedded store's disk (the default when
+    /// toolsync.toml cannot be read: the commands that write read it first and stop on it).
+    fn reserve(&self) -> u64 {
+        crate::config::HostSettings::read(self)
+            .map_or(crate::store::DEFAULT_RESERVE, |s| s.store_reserve)
     }
 
     /// The engine `store` in `toolsync.toml` names, if it names one.

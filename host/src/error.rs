@@ -203,6 +203,13 @@ pub enum StoreError {
     Damaged { path: PathBuf, detail: String },
     #[error("the disk holding the store at {} is full: free some space and run again", path.display())]
     DiskFull { path: PathBuf },
+    /// Under the space kept free beside an embedded store ([`crate::store::DEFAULT_RESERVE`]).
+    #[error("the disk holding the store at {} is nearly full: {free} free, under the {reserve} toolsync keeps free there (an engine cut off mid-write by a full disk can lose a batch); no write was made: free some space and run again, or lower `store_reserve` in toolsync.toml", path.display())]
+    NearlyFull {
+        path: PathBuf,
+        free: String,
+        reserve: String,
+    },
     /// The store's files were deleted or replaced while a command had them open.
     #[error("the store at {} was deleted or replaced while toolsync was using it: what was written since is lost; run again (or restore a backup)", path.display())]
     Vanished { path: PathBuf },

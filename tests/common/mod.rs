@@ -119,10 +119,15 @@ impl World {
 
     /// This world's store kept in `engine` (`store = "<engine>"` in its toolsync.toml).
     pub fn on_engine(self, engine: &str) -> World {
+        self.top_level(&format!("store = \"{engine}\""))
+    }
+
+    /// This world with `line` (a top-level `key = value`) first in its toolsync.toml.
+    pub fn top_level(self, line: &str) -> World {
         std::fs::create_dir_all(&self.data).unwrap();
         let config = self.data.join("toolsync.toml");
         let mut text = std::fs::read_to_string(&config).unwrap_or_default();
-        text.insert_str(0, &format!("store = \"{engine}\"\n"));
+        text.insert_str(0, &format!("{line}\n"));
         std::fs::write(&config, text).unwrap();
         self
     }

@@ -179,7 +179,20 @@ pub struct Store {
     /// The log file's identity when opened: a store folder deleted or replaced under a run is
     /// noticed at the next commit instead of reporting rows committed to a file that is gone.
     identity: Option<FileId>,
+    /// Bytes an embedded store's disk keeps free: a commit that would leave less is refused
+    /// before it writes anything (see [`DEFAULT_RESERVE`]). 0 on a server.
+    reserve: u64,
 }
+
+/// The space kept free on the disk of an embedded store (`store_reserve` in toolsync.toml).
+/// sled 0.34 does not survive running out of room mid-write: on a tmpfs filled under a run, 1
+/// trial in 8 left a store whose later batch was kept and an earlier one lost (an index entry
+/// without its record), because its log buffers are written in parallel and one that failed
+/// sits between others that did not. redb survives it (a test fills a disk under it with the
+/// reserve off), but stopping before the disk is full keeps room for everything else a run
+/// writes (its report, its tryback) and makes the message clear. 64 MiB holds several batches
+/// of the largest rows, sled's preallocated log segments and a snapshot of a large store.
+pub const DEFAULT_RESERVE: u64 = 64 << 20;
 
 impl Store {
     /// Whether `dir` holds a store.
@@ -253,10 +266,13 @@ impl Store {
             kind,
             path: dir.to_path_buf(),
             identity: FileId::of(&dir.join(kind.file())),
+            // Seeding (or upgrading) writes a few records whatever the reserve: the reserve is
+            // for runs, and the caller sets the configured one after.
+            reserve: 0,
         };
         store.check_or_seed(may_seed)?;
         tracing::info!(path = %dir.display(), engine = kind.name(), "store opened");
-        Ok(store)
+        Ok(store.keeping_free(DEFAULT_RESERVE))
     }
 
     /// The store on a PostgreSQL server. `writer`: this handle will write (a run), so it
@@ -283,6 +299,7 @@ impl Store {
             kind: EngineKind::Postgres,
             path: PathBuf::from(target.shown()),
             identity: None,
+            reserve: 0,
         })
     }
 
@@ -296,6 +313,16 @@ impl Store {
     /// writes: a revert, a prune): exit 5 while a run holds it.
     pub fn claim_writer(&self) -> Result<(), StoreError> {
         self.engine.claim_writer()
+    }
+
+    /// Keeps `bytes` free on the disk of an embedded store (`store_reserve`): a commit that
+    /// would leave less is refused whole. Nothing on a server (its own administrators watch
+    /// its disk).
+    pub fn keeping_free(mut self, bytes: u64) -> Store {
+        if self.kind != EngineKind::Postgres {
+            self.reserve = bytes;
+        }
+        self
     }
 
     /// The engine the store is kept in.
@@ -464,6 +491,7 @@ impl Store {
             kind,
             path: dir.to_path_buf(),
             identity: FileId::of(&dir.join(kind.file())),
+            reserve: DEFAULT_RESERVE,
         };
         let count = store.fill(entries)?;
         Ok((store, count))
@@ -555,6 +583,7 @@ impl Backend for Store {
     /// bounded its own way).
     fn apply(&self, writes: Writes) -> Result<(), BackendError> {
         self.still_there()?;
+        self.room_for(&writes)?;
         // A reader of the whole store ([`Store::quiesced`]) sees batches whole.
         let _commit = self.commits.read().unwrap_or_else(|p| p.into_inner());
         self.engine.apply(writes)
@@ -601,6 +630,42 @@ impl Store {
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl Store {
+    /// Fails when committing `writes` would leave less than the reserve free on the store's
+    /// disk. A write takes about twice its bytes (sled logs it, then rewrites its pages; redb
+    /// copies the pages it changes).
+    fn room_for(&self, writes: &Writes) -> Result<(), BackendError> {
+        if self.reserve == 0 {
+            return Ok(());
+        }
+        let Ok(free) = fs2::available_space(&self.path) else {
+            // A file system that cannot say: the engine meets a full disk as it would anyway.
+            return Ok(());
+        };
+        let bytes: u64 = writes
+            .iter()
+            .map(|(k, v)| (k.len() + v.as_ref().map_or(0, Vec::len)) as u64)
+            .sum();
+        if free >= self.reserve.saturating_add(bytes.saturating_mul(2)) {
+            return Ok(());
+        }
+        tracing::warn!(
+            free,
+            reserve = self.reserve,
+            batch_bytes = bytes,
+            "store disk nearly full"
+        );
+        Err(BackendError(
+            StoreError::NearlyFull {
+                path: self.path.clone(),
+                free: format!("{:.1} MiB", free as f64 / f64::from(1 << 20)),
+                reserve: toolsync_archive::human_size(self.reserve),
+            }
+            .to_string(),
+        ))
     }
 }
 

@@ -16,5 +16,7 @@ mod staging;
 
 pub use backend::{full_key, split_key, Backend, BackendError, Entry, MemoryBackend, Scan, Writes};
 pub use guard::{Guard, NAMESPACE_SEPARATOR, RESERVED_PREFIX, WRITE_REFUSED};
-pub use rows::{AsInput, Engine, Flow, Input, Sink, StoreFailure, Survey, CHUNK_ROWS};
+pub use rows::{
+    AsInput, Engine, FailedDuring, Flow, Input, Sink, StoreFailure, Survey, CHUNK_ROWS,
+};
 pub use staging::{ReadView, RowTxn, Staging, SEQUENCES};

@@ -51,16 +51,29 @@ pub trait AsInput {
 /// never counted as a failed row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreFailure {
-    /// The row being applied, if any (`None`: at the end of the run).
-    pub line: Option<u64>,
+    pub during: FailedDuring,
     pub message: String,
+}
+
+/// What the engine was doing when the store failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedDuring {
+    /// Applying the row of this line.
+    Row(u64),
+    /// Committing a batch of rows already applied.
+    Commit,
+    /// The processor's last word, after the last row.
+    Finish,
 }
 
 impl std::fmt::Display for StoreFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "line {line}: store error: {}", self.message),
-            None => write!(f, "store error at the end of the run: {}", self.message),
+        match self.during {
+            FailedDuring::Row(line) => write!(f, "line {line}: store error: {}", self.message),
+            FailedDuring::Commit => write!(f, "store error committing a batch: {}", self.message),
+            FailedDuring::Finish => {
+                write!(f, "store error at the end of the run: {}", self.message)
+            }
         }
     }
 }
@@ -360,7 +373,7 @@ impl<'b> Engine<'b> {
         if let Some(message) = fatal {
             self.staging.drop_row();
             return Err(StoreFailure {
-                line: Some(line),
+                during: FailedDuring::Row(line),
                 message,
             });
         }
@@ -390,7 +403,7 @@ impl<'b> Engine<'b> {
         if let Some(message) = fatal {
             self.staging.drop_row();
             return Err(StoreFailure {
-                line: None,
+                during: FailedDuring::Finish,
                 message,
             });
         }
@@ -406,7 +419,7 @@ impl<'b> Engine<'b> {
     pub fn commit(&mut self) -> Result<(), StoreFailure> {
         let batch = self.staging.take_batch();
         self.reads().apply(batch).map_err(|e| StoreFailure {
-            line: None,
+            during: FailedDuring::Commit,
             message: e.0,
         })
     }
