@@ -174,7 +174,11 @@ fn a_run_of_every_processor_reverts_to_the_store_it_found() {
         run_ok(&world, processor, &path, &[]);
     }
     // A read-only processor commits nothing: there is nothing to revert.
-    let courses = examples().join("courses.csv");
+    // A copy: its failed key's tryback is written beside it.
+    let courses = world.file(
+        "courses.csv",
+        std::fs::read(examples().join("courses.csv")).unwrap(),
+    );
     let before = run_ids(&world, "course-check");
     // Exit 1: the sample names a course that does not exist.
     assert_eq!(

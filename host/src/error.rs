@@ -199,7 +199,7 @@ pub enum StoreError {
     #[error("the store at {} holds nothing (its first run was interrupted, or its log was emptied): `toolsync run` starts it again; restore a backup if it held data", path.display())]
     Empty { path: PathBuf },
     /// sled cannot read its own files.
-    #[error("the store at {} is damaged ({detail}): restore it from a backup (`toolsync restore`), or save what can still be read with `toolsync export`", path.display())]
+    #[error("the store at {} is damaged ({detail}): restore it from a backup (`toolsync restore`), or try `toolsync export` to save what can still be read", path.display())]
     Damaged { path: PathBuf, detail: String },
     #[error("the disk holding the store at {} is full: free some space and run again", path.display())]
     DiskFull { path: PathBuf },
