@@ -31,17 +31,19 @@ pub struct Swept {
 /// its record.
 pub fn sweep(data: &DataDir, store: &Store) -> Result<Swept, Error> {
     let blobs = Blobs::new(data.stored_files());
-    let (listing, orphans) = unnamed(&blobs, store)?;
     let mut swept = Swept::default();
-    for name in &orphans {
-        blobs.remove(name).map_err(|e| files_error(&blobs, e))?;
-        swept.orphans += 1;
-    }
-    for path in &listing.temporary {
-        if std::fs::remove_file(path).is_ok() {
-            swept.temporary += 1;
+    each_folder_unnamed(&blobs, store, |listing, orphans| {
+        for name in &orphans {
+            blobs.remove(name).map_err(|e| files_error(&blobs, e))?;
+            swept.orphans += 1;
         }
-    }
+        for path in &listing.temporary {
+            if std::fs::remove_file(path).is_ok() {
+                swept.temporary += 1;
+            }
+        }
+        Ok(())
+    })?;
     tracing::info!(
         orphans = swept.orphans,
         temporary = swept.temporary,
@@ -79,18 +81,16 @@ pub fn compare(
         }
         Ok(true)
     })?;
-    let (listing, orphans) = unnamed(&blobs, store)?;
-    let orphans = orphans.len();
-    findings
-        .checked
-        .push(("stored files".to_string(), listing.names.len() as u64));
-    tracing::debug!(
-        named,
-        files = listing.names.len(),
-        orphans,
-        "stored files compared"
-    );
-    let stray = orphans + listing.temporary.len();
+    let (mut files, mut orphans, mut temporary) = (0u64, 0usize, 0usize);
+    each_folder_unnamed(&blobs, store, |listing, unnamed| {
+        files += listing.names.len() as u64;
+        orphans += unnamed.len();
+        temporary += listing.temporary.len();
+        Ok(())
+    })?;
+    findings.checked.push(("stored files".to_string(), files));
+    tracing::debug!(named, files, orphans, "stored files compared");
+    let stray = orphans + temporary;
     Ok((stray > 0).then(|| {
         format!(
             "{stray} stored file{} in {} no record names (left by failed, rolled-back or killed \
@@ -104,33 +104,42 @@ pub fn compare(
 /// The stored files some record names, sorted (what `toolsync backup` copies).
 pub fn named(data: &DataDir, store: &Store) -> Result<Vec<String>, Error> {
     let blobs = Blobs::new(data.stored_files());
-    let (listing, orphans) = unnamed(&blobs, store)?;
-    let orphans: std::collections::HashSet<String> = orphans.into_iter().collect();
-    let mut named: Vec<String> = listing
-        .names
-        .into_iter()
-        .filter(|name| !orphans.contains(name))
-        .collect();
+    let mut named = Vec::new();
+    each_folder_unnamed(&blobs, store, |listing, orphans| {
+        let orphans: std::collections::HashSet<String> = orphans.into_iter().collect();
+        named.extend(
+            listing
+                .names
+                .into_iter()
+                .filter(|name| !orphans.contains(name)),
+        );
+        Ok(())
+    })?;
     named.sort();
     Ok(named)
 }
 
-/// Every stored file, and the names among them that no record names.
-fn unnamed(
+/// Calls `each` with every folder's stored files and the names among them no record names,
+/// a folder at a time ([`Blobs::folders`]).
+fn each_folder_unnamed(
     blobs: &Blobs,
     store: &Store,
-) -> Result<(toolsync_plugin_api::blobs::Listing, Vec<String>), Error> {
-    let listing = blobs.list().map_err(|e| files_error(blobs, e))?;
-    let mut orphans = Vec::new();
+    mut each: impl FnMut(toolsync_plugin_api::blobs::Listing, Vec<String>) -> Result<(), Error>,
+) -> Result<(), Error> {
     let logged = crate::undo::logged(store)?;
-    for name in &listing.names {
-        if !Pictures::names(store, name).map_err(Error::from)?
-            && !crate::undo::held_before(store, &logged, &Pictures::file_index_prefix(name))?
-        {
-            orphans.push(name.clone());
+    for folder in blobs.folders().map_err(|e| files_error(blobs, e))? {
+        let listing = Blobs::list_folder(&folder).map_err(|e| files_error(blobs, e))?;
+        let mut orphans = Vec::new();
+        for name in &listing.names {
+            if !Pictures::names(store, name).map_err(Error::from)?
+                && !crate::undo::held_before(store, &logged, &Pictures::file_index_prefix(name))?
+            {
+                orphans.push(name.clone());
+            }
         }
+        each(listing, orphans)?;
     }
-    Ok((listing, orphans))
+    Ok(())
 }
 
 fn files_error(blobs: &Blobs, e: std::io::Error) -> Error {
