@@ -349,13 +349,14 @@ impl HostSettings {
                     })?;
             }
             Some(other) => {
+                let what = match other {
+                    toml::Value::Integer(n) => format!("{n}"),
+                    other => with_article(other.type_str()),
+                };
                 return Err(ConfigError::BadValue {
                     key: STORE_RESERVE_KEY.to_string(),
-                    why: format!(
-                        "{} is not a size: write \"64 MiB\", or 0 for none",
-                        with_article(other.type_str())
-                    ),
-                })
+                    why: format!("{what} is not a size: write \"64 MiB\", or 0 for none"),
+                });
             }
         }
         let password_file = match file.table.get(STORE_PASSWORD_FILE_KEY) {
