@@ -631,9 +631,7 @@ impl Store {
             _ => Ok(()),
         }
     }
-}
 
-impl Store {
     /// Fails when committing `writes` would leave less than the reserve free on the store's
     /// disk. A write takes about twice its bytes (sled logs it, then rewrites its pages; redb
     /// copies the pages it changes).
