@@ -129,13 +129,14 @@ impl DataDir {
         if let Some(store) = self.held_store() {
             return Ok(store);
         }
-        if let Some(server) = self.configured_server()? {
-            return Ok(self.open_server(&server, false)?);
+        let settings = crate::config::HostSettings::read(self)?;
+        if let Some(server) = &settings.store_server {
+            return Ok(self.open_server(server, false)?);
         }
         self.complete_restore()?;
-        let store = Store::open_existing(&self.store())?.keeping_free(self.reserve());
+        let store = Store::open_existing(&self.store())?.keeping_free(settings.store_reserve);
         // Reads go on with the store's own engine; a run would be refused: say it now.
-        if let Some(configured) = self.configured_engine().ok().flatten() {
+        if let Some(configured) = settings.store_engine {
             if configured != store.engine() {
                 tracing::warn!(
                     "the store is a {} store, and toolsync.toml says `store = \"{}\"`: runs \
@@ -205,32 +206,36 @@ impl DataDir {
         if let Some(store) = self.held_store() {
             return Ok(store);
         }
-        if let Some(server) = self.configured_server()? {
+        let settings = crate::config::HostSettings::read(self)?;
+        if let Some(server) = &settings.store_server {
             create_private_dir(&self.root).map_err(|e| StoreError::Open {
                 path: self.root.clone(),
                 message: format!("cannot create the data dir: {e}"),
             })?;
-            return Ok(self.open_server(&server, true)?);
+            return Ok(self.open_server(server, true)?);
         }
         self.complete_restore()?;
         let store = self.store();
         // Set, the configured engine must be the existing store's (`create` refuses another);
         // unset, an existing store keeps its own and a new one is sled.
-        let engine = match self.configured_engine()? {
+        let engine = match settings.store_engine {
             Some(engine) => engine,
             None => EngineKind::of(&store).unwrap_or_default(),
         };
         if Store::exists(&store) {
             // `create`, not `open_existing`: a store whose first run was killed before its
             // first commit holds nothing, and is seeded now.
-            return Ok(Store::create(&store, engine, cache_bytes)?.keeping_free(self.reserve()));
+            return Ok(
+                Store::create(&store, engine, cache_bytes)?.keeping_free(settings.store_reserve)
+            );
         }
         let new_root = !self.root.exists();
         create_private_dir(&self.root).map_err(|e| StoreError::Open {
             path: self.root.clone(),
             message: format!("cannot create the data dir: {e}"),
         })?;
-        let opened = Store::create(&store, engine, cache_bytes)?.keeping_free(self.reserve());
+        let opened =
+            Store::create(&store, engine, cache_bytes)?.keeping_free(settings.store_reserve);
         let ran_before = std::fs::read_dir(self.reports()).is_ok_and(|mut d| d.next().is_some());
         if new_root {
             tracing::warn!(data_dir = %self.root.display(), "created a new data dir and an empty store");
@@ -244,13 +249,6 @@ impl DataDir {
             tracing::info!(store = %store.display(), "created an empty store");
         }
         Ok(opened)
-    }
-
-    /// The space `store_reserve` keeps free on an embedded store's disk (the default when
-    /// toolsync.toml cannot be read: the commands that write read it first and stop on it).
-    fn reserve(&self) -> u64 {
-        crate::config::HostSettings::read(self)
-            .map_or(crate::store::DEFAULT_RESERVE, |s| s.store_reserve)
     }
 
     /// The engine `store` in `toolsync.toml` names, if it names one.
