@@ -11,43 +11,52 @@
 //! - it never writes an entry to disk (nothing is extracted);
 //! - it never sizes an allocation or a read on a size the archive declares: an entry is read at
 //!   most one byte past its limit, whatever its headers say, so a zip bomb costs at most the limit;
-//! - an entry's failure stays that entry's: one damaged entry does not refuse the archive.
+//! - an entry's failure stays that entry's: one damaged entry does not refuse the archive;
+//! - its memory does not grow with the number of entries: the central directory is read as a
+//!   stream, a record at a time, each time it is walked (see [`Archive`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod guard;
 mod size;
-mod source;
 
 #[cfg(test)]
 mod tests;
 
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
 use std::fs::File;
+use std::hash::BuildHasher;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use zip::result::ZipError;
-use zip::{ZipArchive, ZipWriter};
+use rawzip::{
+    CompressionMethod, Crc32, DataDescriptorOutput, ErrorKind, FileReader, ReaderAt,
+    ZipArchiveEntryWayfinder, ZipArchiveWriter, ZipFileHeaderRecord,
+};
 
 pub use size::{human_size, parse_size};
-use source::{Budget, Source, BUDGET_SPENT, OPEN_BUDGET_FACTOR};
 
 /// Bytes decompressed per read: the most an entry is read past its limit is one byte, but the
 /// chunk is what a read asks of the decompressor at a time (and the pre-pass's only buffer).
 const CHUNK: usize = 64 * 1024;
 
-/// The central directory file header: its signature and fixed size (APPNOTE 4.3.12).
-const CENTRAL_SIGNATURE: [u8; 4] = *b"PK\x01\x02";
-const CENTRAL_FIXED: usize = 46;
+/// The walk's buffer: the largest central directory record there can be (fixed part, name, extra
+/// field and comment of 65,535 bytes each), so no honest record is ever too big for it.
+const WALK_BUFFER: usize = rawzip::MAX_CENTRAL_DIRECTORY_RECORD_SIZE;
+
 /// Bytes of a local file header before its name.
 const LOCAL_FIXED: u64 = 30;
 
-/// The compression methods the crate is built with (zip's `deflate-flate2` feature only).
+/// The compression methods toolsync reads (flate2 for deflate).
 const STORED: u16 = 0;
 const DEFLATED: u16 = 8;
 /// WinZip's AES method: the data is encrypted whatever the flags say.
 const AES: u16 = 99;
+
+/// The Info-ZIP Unicode path extra field: a UTF-8 name beside a name field in CP437.
+const UNICODE_PATH: u16 = 0x7075;
 
 /// The size limits of a run (the options `max_image_bytes` and `max_archive_bytes`).
 ///
@@ -63,52 +72,109 @@ pub struct Limits {
     pub max_archive_bytes: u64,
 }
 
-/// An open zip archive: its central directory, read and checked once, over the open file.
+/// An open zip archive: its central directory, checked once, over the open file.
 ///
 /// Why one object: the checks of the opening (a consistent central directory, the fingerprint)
 /// hold for the file that stays open, so the rows and the pre-pass read exactly what was checked,
 /// even if the path is replaced meanwhile.
+///
+/// Why the directory is walked, not kept: a zip reader that lists the directory into memory (the
+/// zip crate's `ZipArchive` does) holds about half a kilobyte an entry, more while it builds its
+/// index: 25 MB at the opening of a 50,000-entry archive, the largest part of such a run's peak.
+/// rawzip reads the records as a stream through one buffer, so the opening, the pre-pass, the
+/// rows and the tryback each walk the directory again, a record at a time, and a run's memory is
+/// the same for ten entries or a million. The checks that need every record at once (two names
+/// alike, two entries sharing their data) keep 40 bytes an entry during the opening only.
 pub struct Archive {
-    zip: ZipArchive<Source>,
+    zip: rawzip::ZipArchive<FileReader>,
+    walk_buffer: Vec<u8>,
     size: u64,
-    records: Vec<Record>,
+    entry_count: usize,
     fingerprint: u64,
 }
 
-/// What the crate reads itself from each central directory record (the zip crate keeps these
-/// private, or gives them only once the entry's local header has been read).
+/// What the rows need of a central directory record, copied out of the walk's buffer.
 #[derive(Clone, Debug)]
 struct Record {
-    /// General purpose flags: bit 0 = encrypted.
-    flags: u16,
-    /// The compression method as written (the zip crate turns unknown ones into `Unsupported`).
+    /// The name decoded: the Info-ZIP Unicode path when the record has a valid one, else UTF-8
+    /// when flagged, else CP437.
+    path: String,
+    /// Why the name is unsafe, when it is: the decoded name and the raw bytes are both checked
+    /// (the Unicode path field can make the two differ), and a symbolic link is unsafe too.
+    unsafe_why: Option<&'static str>,
+    encrypted: bool,
+    /// The compression method as written.
     method: u16,
-    /// External attributes: the upper half is a Unix mode (file type bits included).
-    external_attributes: u32,
-    /// Why the raw name bytes are unsafe, when they are (checked besides the decoded name: the
-    /// Info-ZIP Unicode path field can make the two differ).
-    raw_unsafe: Option<&'static str>,
-    /// The uncompressed size it declares (0 when it is in a zip64 field): only a hint for the
+    /// Where the entry's local header and data are, as the central directory says.
+    wayfinder: ZipArchiveEntryWayfinder,
+    /// The CRC-32 the directory declares for the decompressed data.
+    crc: u32,
+    /// The uncompressed size it declares: checked at the end of the entry, and a hint for the
     /// first allocation, never trusted as a bound.
     declared: u64,
 }
 
 impl Record {
-    fn encrypted(&self) -> bool {
-        self.flags & 1 == 1 || self.method == AES
+    fn of(header: &ZipFileHeaderRecord<'_>) -> Record {
+        let raw = header.file_path();
+        let raw = raw.as_ref();
+        let flags = header.flags();
+        let path = decoded_name(raw, flags.is_utf8(), header);
+        let method = header.compression_method().as_u16();
+        let unsafe_why = guard::unsafe_reason(path.as_bytes())
+            .or_else(|| guard::unsafe_reason(raw))
+            .or_else(|| guard::is_symlink(header.external_attributes()).then_some("symbolic link"));
+        Record {
+            path,
+            unsafe_why,
+            encrypted: flags.is_encrypted() || method == AES,
+            method,
+            wayfinder: header.wayfinder(),
+            crc: header.crc32(),
+            declared: header.uncompressed_size_hint(),
+        }
+    }
+
+    fn is_dir(&self) -> bool {
+        guard::is_dir(&self.path)
+    }
+}
+
+/// The name a user sees: what unzip tools show for the record.
+fn decoded_name(raw: &[u8], utf8: bool, header: &ZipFileHeaderRecord<'_>) -> String {
+    // The Unicode path field: version 1, the CRC-32 of the name field it stands for, the name.
+    // A field whose CRC does not match was written for another name and is ignored (APPNOTE 4.6.9).
+    let unicode = header
+        .extra_fields()
+        .find(|(id, _)| id.as_u16() == UNICODE_PATH)
+        .and_then(|(_, data)| {
+            let (version, rest) = data.split_first()?;
+            let (crc, name) = rest.split_at_checked(4)?;
+            let crc = u32::from_le_bytes(crc.try_into().ok()?);
+            (*version == 1 && crc == rawzip::crc32(raw)).then_some(name)
+        })
+        .and_then(|name| std::str::from_utf8(name).ok());
+    if let Some(name) = unicode {
+        return name.to_string();
+    }
+    if utf8 {
+        String::from_utf8_lossy(raw).into_owned()
+    } else {
+        oem_cp::decode_string_complete_table(raw, &oem_cp::code_table::DECODING_TABLE_CP437)
     }
 }
 
 impl Archive {
-    /// Opens the archive and reads its central directory; `Err(reason)` means the archive is
+    /// Opens the archive and walks its central directory; `Err(reason)` means the archive is
     /// refused (the host exits 3).
     ///
     /// Why so strict here: everything the rows rely on is decided now, once. Refused: a file that
     /// is not a regular file, an empty one, one with no end record (not a zip, or truncated), a
-    /// central directory the zip crate cannot parse, and one whose records do not match the
-    /// entries the zip crate lists. The last one is two entries with one name: the zip crate
-    /// keeps only the last of them, at the first one's place, so entries would vanish and the
-    /// `line` numbers would lie; different tools would also see different files in it.
+    /// central directory that cannot be read to its end or holds another number of records than
+    /// its end record declares, two entries with one name (an extractor keeps one of them,
+    /// different tools see different files) and two entries whose data overlap (a second name
+    /// for the same bytes: a streaming reader sees one file where this one sees two, and a zip
+    /// bomb multiplies its output that way).
     pub fn open(path: &Path) -> Result<Archive, String> {
         // Checked before opening: opening a named pipe would block until a writer comes.
         match std::fs::metadata(path) {
@@ -127,27 +193,150 @@ impl Archive {
         if size == 0 {
             return Err("not a zip archive: the file is empty".to_string());
         }
-        let walker = file
+        let evidence = file
             .try_clone()
             .map_err(|e| format!("cannot be read: {e}"))?;
-        let mut walker = Source::new(walker, size, Budget::new(u64::MAX));
-        let budget = Budget::new(
-            size.saturating_mul(OPEN_BUDGET_FACTOR)
-                .saturating_add(1 << 20),
-        );
-        let zip = match ZipArchive::new(Source::new(file, size, budget.clone())) {
+        let mut walk_buffer = vec![0; WALK_BUFFER];
+        // rawzip takes the last end record signature of the file's tail and never tries another,
+        // so a file full of fake end records costs one read of its tail, not one per record.
+        let zip = match rawzip::ZipArchive::from_file(file, &mut walk_buffer) {
             Ok(zip) => zip,
-            Err(e) => return Err(open_error(e, &mut walker)),
+            Err(e) => return Err(open_error(&e, evidence)),
         };
-        budget.lift();
-        let (records, fingerprint) =
-            walk_central_directory(walker, zip.central_directory_start(), zip.len(), size)?;
-        Ok(Archive {
+        let mut archive = Archive {
             zip,
+            walk_buffer,
             size,
-            records,
-            fingerprint,
-        })
+            entry_count: 0,
+            fingerprint: 0,
+        };
+        archive.entry_count = archive.check_directory()?;
+        archive.fingerprint = archive.hash_directory().map_err(|e| {
+            format!("damaged zip archive: its central directory cannot be read: {e}")
+        })?;
+        Ok(archive)
+    }
+
+    /// The opening's walk: every record read, the record count, names and extents checked.
+    /// Returns the number of records.
+    fn check_directory(&mut self) -> Result<usize, String> {
+        let damaged = "damaged zip archive: its central directory cannot be read";
+        let keys = RandomState::new();
+        // (hash of the name, record number) and (local header offset, compressed size, record
+        // number) of every record: 40 bytes an entry, freed when the opening ends.
+        // Sized once, not grown by doubling: by the count the end record declares, but never
+        // above what the directory's bytes can hold (a record takes at least 46 of them), so a
+        // lying count costs nothing.
+        let room = self
+            .zip
+            .eocd_offset()
+            .saturating_sub(self.zip.directory_offset())
+            / 46;
+        let capacity = usize::try_from(self.zip.entries_hint().min(room)).unwrap_or(0);
+        let mut names: Vec<(u64, usize)> = Vec::with_capacity(capacity);
+        let mut extents: Vec<(u64, u64, usize)> = Vec::with_capacity(capacity);
+        let mut walk = self.zip.entries(&mut self.walk_buffer);
+        let mut count = 0;
+        loop {
+            let header = match walk.next_entry() {
+                Ok(Some(header)) => header,
+                Ok(None) => break,
+                Err(_) => return Err(damaged.to_string()),
+            };
+            count += 1;
+            names.push((keys.hash_one(header.file_path().as_ref()), count));
+            extents.push((
+                header.local_header_offset(),
+                header.compressed_size_hint(),
+                count,
+            ));
+        }
+        let declared = self.zip.entries_hint();
+        if declared != count as u64 {
+            return Err(format!(
+                "damaged zip archive: its end record declares {declared} entries, its central \
+                 directory holds {count}"
+            ));
+        }
+        extents.sort_unstable();
+        for pair in extents.windows(2) {
+            let ((at, size, first), (next_at, _, second)) = (pair[0], pair[1]);
+            // At least the 30 bytes of a local header, then the data, before the next one starts.
+            if next_at < at.saturating_add(LOCAL_FIXED).saturating_add(size) {
+                return Err(format!(
+                    "entries {} and {} overlap (their data share bytes of the archive): different \
+                     tools would see different files in it",
+                    first.min(second),
+                    first.max(second)
+                ));
+            }
+        }
+        drop(extents);
+        self.check_names(names)?;
+        Ok(count)
+    }
+
+    /// Refuses two records with one name. The opening kept a keyed hash of each name (the keys
+    /// are random, so no archive can be made to collide); records whose hashes are alike are
+    /// read again and their names compared byte for byte.
+    fn check_names(&mut self, mut names: Vec<(u64, usize)>) -> Result<(), String> {
+        names.sort_unstable();
+        let mut suspects: HashMap<usize, u64> = HashMap::new();
+        for pair in names.windows(2) {
+            if pair[0].0 == pair[1].0 {
+                suspects.insert(pair[0].1, pair[0].0);
+                suspects.insert(pair[1].1, pair[1].0);
+            }
+        }
+        drop(names);
+        if suspects.is_empty() {
+            return Ok(());
+        }
+        // The first record of each name, and the earliest record that repeats one.
+        let mut first_of: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut repeat: Option<(usize, usize, String)> = None;
+        let mut walk = self.zip.entries(&mut self.walk_buffer);
+        let mut n = 0;
+        while let Ok(Some(header)) = walk.next_entry() {
+            n += 1;
+            if !suspects.contains_key(&n) {
+                continue;
+            }
+            let raw = header.file_path();
+            let raw = raw.as_ref();
+            if let Some(&first) = first_of.get(raw) {
+                let name = String::from_utf8_lossy(raw).into_owned();
+                repeat = Some((first, n, name));
+                break;
+            }
+            first_of.insert(raw.to_vec(), n);
+        }
+        match repeat {
+            Some((first, n, name)) => Err(format!(
+                "entries {first} and {n} have the same name {}: different tools would see \
+                 different files in it",
+                quoted(&name)
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The fingerprint's bytes: the file size, then the central directory as it is on disk, from
+    /// its first record to the end record, read a buffer at a time.
+    fn hash_directory(&mut self) -> io::Result<u64> {
+        let mut hash = Fnv::new();
+        hash.write(&self.size.to_le_bytes());
+        let start = self.zip.directory_offset();
+        let end = self.zip.eocd_offset().max(start);
+        let mut at = start;
+        while at < end {
+            let want = (end - at).min(self.walk_buffer.len() as u64) as usize;
+            let buffer = &mut self.walk_buffer[..want];
+            self.zip.get_ref().read_exact_at(buffer, at)?;
+            hash.write(buffer);
+            at += want as u64;
+        }
+        Ok(hash.finish())
     }
 
     /// The number of entries in the central directory, directories included.
@@ -155,7 +344,7 @@ impl Archive {
     /// Why directories count: a row's `line` is its position in the archive, directories
     /// included, so this is the highest `line` there can be.
     pub fn entry_count(&self) -> usize {
-        self.zip.len()
+        self.entry_count
     }
 
     /// The size of the archive file in bytes, as it was when opened (for the report, and part of
@@ -168,11 +357,12 @@ impl Archive {
     /// killed is run again (and resume it with `skip`).
     ///
     /// It is FNV-1a 64 (offset basis 0xcbf29ce484222325, prime 0x100000001b3) over the file size
-    /// (8 bytes, little-endian) then every central directory record byte for byte: names, CRCs,
-    /// sizes, offsets, attributes, extra fields and comments. Why those bytes and this hash: both
-    /// are fixed by the zip format and written here, not by a library, so the value cannot change
-    /// between builds; and any change to an entry's content changes its CRC, so its record. It
-    /// recognises, it does not authenticate: it is no defence against someone forging a collision.
+    /// (8 bytes, little-endian) then the central directory byte for byte, from its first record to
+    /// the end record: names, CRCs, sizes, offsets, attributes, extra fields and comments. Why
+    /// those bytes and this hash: both are fixed by the zip format and written here, not by a
+    /// library, so the value cannot change between builds; and any change to an entry's content
+    /// changes its CRC, so its record. It recognises, it does not authenticate: it is no defence
+    /// against someone forging a collision.
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint
     }
@@ -191,24 +381,28 @@ impl Archive {
     pub fn check_total(&mut self, limits: &Limits) -> Result<u64, String> {
         let mut chunk = vec![0; CHUNK];
         let mut total: u64 = 0;
-        for index in 0..self.zip.len() {
-            let Some(name) = self.zip.name_for_index(index) else {
-                continue;
+        let mut walk = self.zip.entries(&mut self.walk_buffer);
+        let mut index = 0;
+        loop {
+            let record = match walk.next_entry() {
+                Ok(Some(header)) => Record::of(&header),
+                Ok(None) => break,
+                Err(e) => return Err(changed(&e)),
             };
-            if guard::is_dir(name) || self.records[index].encrypted() {
+            index += 1;
+            if record.is_dir() || record.encrypted {
                 continue;
             }
             let room = limits.max_archive_bytes - total;
             let cap = limits.max_entry_bytes.min(room);
-            let (read, _) = stream_entry(&mut self.zip, index, cap, &mut chunk, |_| {});
+            let (read, _) = stream_entry(&self.zip, &record, cap, &mut chunk, |_| {});
             total += read;
             if total > limits.max_archive_bytes {
-                let path = self.zip.name_for_index(index).unwrap_or_default();
                 return Err(format!(
                     "over max_archive_bytes: more than {} once decompressed, passed at entry {} ({})",
                     human_size(limits.max_archive_bytes),
-                    index + 1,
-                    quoted(path)
+                    index,
+                    quoted(&record.path)
                 ));
             }
         }
@@ -220,162 +414,157 @@ impl Archive {
     ///
     /// Why an iterator: only one entry's bytes (at most `max_entry_bytes`) are held at a time.
     pub fn entries(&mut self, limits: Limits, skip: u64) -> Entries<'_> {
+        let zip = &self.zip;
         Entries {
-            archive: self,
+            zip,
+            walk: zip.entries(&mut self.walk_buffer),
             limits,
             skip,
-            next: 0,
+            index: 0,
             rows: 0,
             chunk: vec![0; CHUNK],
+            ended: false,
         }
     }
+}
 
-    /// One row: the guards, then the bytes.
-    fn row(&mut self, index: usize, limits: &Limits, chunk: &mut [u8]) -> Entry {
-        let path = self
-            .zip
-            .name_for_index(index)
-            .unwrap_or_default()
-            .to_string();
-        let record = self.records[index].clone();
-        let entry = |kind: EntryKind, decompressed: u64| Entry {
-            line: index as u64 + 1,
-            index,
-            path: path.clone(),
-            kind,
-            decompressed,
-        };
-        let unsafe_why = guard::unsafe_reason(path.as_bytes())
-            .or(record.raw_unsafe)
-            .or_else(|| guard::is_symlink(record.external_attributes).then_some("symbolic link"));
-        if let Some(why) = unsafe_why {
-            return entry(
-                EntryKind::Failed {
-                    reason: format!("unsafe path ({why})"),
-                    tryback: false,
-                },
-                0,
-            );
-        }
-        if guard::is_system(path.as_bytes()) {
-            return entry(EntryKind::Skipped("system file".to_string()), 0);
-        }
-        if record.encrypted() {
-            // Not in the tryback: the zip crate's raw copy does not carry the encryption flag or
-            // AES field, so the copy would be garbage under a plain entry's header.
-            return entry(
-                EntryKind::Failed {
-                    reason: "cannot be read: encrypted".to_string(),
-                    tryback: false,
-                },
-                0,
-            );
-        }
-        if record.method != STORED && record.method != DEFLATED {
-            let reason = format!(
-                "cannot be read: compression method {} is not supported (only stored and deflated)",
-                record.method
-            );
-            let tryback = self.copyable(index);
-            return entry(EntryKind::Failed { reason, tryback }, 0);
-        }
-        let cap = limits.max_entry_bytes;
-        // Sized by what the entry declares (no more than the limit, whatever it claims), so
-        // that an honest entry is read without regrowing; a lying one grows by doubling, capped.
-        let mut data = Vec::with_capacity(usize::try_from(record.declared.min(cap)).unwrap_or(0));
-        let (read, outcome) = stream_entry(&mut self.zip, index, cap, chunk, |bytes| {
-            push_capped(&mut data, bytes, cap)
-        });
-        let kind = match outcome {
-            Outcome::Complete => EntryKind::Data(data),
-            Outcome::OverLimit => EntryKind::Failed {
-                reason: format!(
-                    "over max_image_bytes: more than {} once decompressed",
-                    human_size(cap)
-                ),
-                tryback: true,
+/// One row: the guards, then the bytes.
+fn row(
+    zip: &rawzip::ZipArchive<FileReader>,
+    index: usize,
+    record: Record,
+    limits: &Limits,
+    chunk: &mut [u8],
+) -> Entry {
+    let entry = |kind: EntryKind, decompressed: u64| Entry {
+        line: index as u64 + 1,
+        index,
+        path: record.path.clone(),
+        kind,
+        decompressed,
+    };
+    if let Some(why) = record.unsafe_why {
+        return entry(
+            EntryKind::Failed {
+                reason: format!("unsafe path ({why})"),
+                tryback: false,
             },
-            Outcome::Unreadable(why) => EntryKind::Failed {
-                reason: format!("cannot be read: {why}"),
-                tryback: self.copyable(index),
+            0,
+        );
+    }
+    if guard::is_system(record.path.as_bytes()) {
+        return entry(EntryKind::Skipped("system file".to_string()), 0);
+    }
+    if record.encrypted {
+        // Not in the tryback: a raw copy would not carry the encryption header or AES field, so
+        // the copy would be garbage under a plain entry's header.
+        return entry(
+            EntryKind::Failed {
+                reason: "cannot be read: encrypted".to_string(),
+                tryback: false,
             },
-        };
-        entry(kind, read)
+            0,
+        );
     }
-
-    /// Whether the entry can be copied raw into the tryback: its local header must be found.
-    fn copyable(&mut self, index: usize) -> bool {
-        !self.records[index].encrypted() && self.zip.by_index_raw(index).is_ok()
+    if record.method != STORED && record.method != DEFLATED {
+        let reason = format!(
+            "cannot be read: compression method {} is not supported (only stored and deflated)",
+            record.method
+        );
+        let tryback = zip.get_entry(record.wayfinder).is_ok();
+        return entry(EntryKind::Failed { reason, tryback }, 0);
     }
-
-    /// Copies the listed entries raw into a new zip written to `out` (see [`write_tryback`]).
-    fn copy_raw(&mut self, indexes: &[usize], out: impl Write + Seek) -> io::Result<()> {
-        let mut writer = ZipWriter::new(out);
-        let mut done = std::collections::HashSet::new();
-        for &index in indexes {
-            let Some(name) = self.zip.name_for_index(index) else {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!(
-                        "the archive has no entry at index {index} ({} entries)",
-                        self.zip.len()
-                    ),
-                ));
-            };
-            let record = &self.records[index];
-            let unsafe_name = guard::unsafe_reason(name.as_bytes()).is_some()
-                || record.raw_unsafe.is_some()
-                || guard::is_symlink(record.external_attributes);
-            if unsafe_name || guard::is_dir(name) || record.encrypted() || !done.insert(index) {
-                continue;
-            }
-            // An entry whose local header cannot be found cannot be copied (its row said so).
-            let Ok(file) = self.zip.by_index_raw(index) else {
-                continue;
-            };
-            writer.raw_copy_file(file)?;
-        }
-        writer.finish()?;
-        Ok(())
-    }
+    let cap = limits.max_entry_bytes;
+    // Sized by what the entry declares (no more than the limit, whatever it claims), so that an
+    // honest entry is read without regrowing; a lying one grows by doubling, capped.
+    let mut data = Vec::with_capacity(usize::try_from(record.declared.min(cap)).unwrap_or(0));
+    let (read, outcome) = stream_entry(zip, &record, cap, chunk, |bytes| {
+        push_capped(&mut data, bytes, cap)
+    });
+    let kind = match outcome {
+        Outcome::Complete => EntryKind::Data(data),
+        Outcome::OverLimit => EntryKind::Failed {
+            reason: format!(
+                "over max_image_bytes: more than {} once decompressed",
+                human_size(cap)
+            ),
+            tryback: true,
+        },
+        Outcome::Unreadable { why, located } => EntryKind::Failed {
+            reason: format!("cannot be read: {why}"),
+            tryback: located,
+        },
+    };
+    entry(kind, read)
 }
 
 /// The rows of an archive, from [`Archive::entries`]: an iterator of [`Entry`].
 ///
-/// Why it borrows the archive mutably: each row is decompressed when it is asked for, from the
-/// archive's one open file, so the host holds one entry's bytes at a time.
+/// Why it borrows the archive mutably: the walk of the directory goes through the archive's one
+/// buffer, and each row is decompressed when it is asked for, so the host holds one entry's bytes
+/// at a time.
 pub struct Entries<'a> {
-    archive: &'a mut Archive,
+    zip: &'a rawzip::ZipArchive<FileReader>,
+    walk: rawzip::ZipEntries<'a, 'a, FileReader>,
     limits: Limits,
     skip: u64,
-    next: usize,
+    /// Records walked so far.
+    index: usize,
+    /// Rows (records but directories) walked so far.
     rows: u64,
     chunk: Vec<u8>,
+    ended: bool,
 }
 
 impl Iterator for Entries<'_> {
     type Item = Entry;
 
     fn next(&mut self) -> Option<Entry> {
-        while self.next < self.archive.zip.len() {
-            let index = self.next;
-            self.next += 1;
-            let is_dir = self
-                .archive
-                .zip
-                .name_for_index(index)
-                .is_none_or(guard::is_dir);
-            if is_dir {
+        while !self.ended {
+            let record = match self.walk.next_entry() {
+                Ok(Some(header)) => Record::of(&header),
+                Ok(None) => {
+                    self.ended = true;
+                    break;
+                }
+                Err(e) => {
+                    // The opening read this directory whole: the file changed under the run.
+                    // The rest of the archive becomes one failed row, with the reason.
+                    self.ended = true;
+                    return Some(Entry {
+                        line: self.index as u64 + 1,
+                        index: self.index,
+                        path: String::new(),
+                        kind: EntryKind::Failed {
+                            reason: changed(&e),
+                            tryback: false,
+                        },
+                        decompressed: 0,
+                    });
+                }
+            };
+            let index = self.index;
+            self.index += 1;
+            if record.is_dir() {
                 continue;
             }
             self.rows += 1;
             if self.rows <= self.skip {
                 continue;
             }
-            return Some(self.archive.row(index, &self.limits, &mut self.chunk));
+            return Some(row(self.zip, index, record, &self.limits, &mut self.chunk));
         }
         None
     }
+}
+
+/// The reason when a directory the opening read whole cannot be walked again.
+fn changed(e: &rawzip::Error) -> String {
+    format!(
+        "the archive's central directory cannot be read again ({}): was the file changed during \
+         the run?",
+        lower_first(&e.to_string())
+    )
 }
 
 /// One row of the archive: an entry that is not a directory.
@@ -386,8 +575,9 @@ pub struct Entry {
     pub line: u64,
     /// The 0-based index of the entry in the zip, to name it to [`write_tryback`].
     pub index: usize,
-    /// The name as the zip crate decoded it (UTF-8 when flagged, else CP437). It may hold control
-    /// characters: escaping it is the host's business, as for every message it prefixes.
+    /// The name as decoded (the Unicode path field, else UTF-8 when flagged, else CP437). It may
+    /// hold control characters: escaping it is the host's business, as for every message it
+    /// prefixes.
     pub path: String,
     /// What the row is.
     pub kind: EntryKind,
@@ -433,73 +623,170 @@ impl std::fmt::Debug for EntryKind {
 
 /// Writes the tryback archive: a new zip holding the entries at `indexes` of the archive at
 /// `source`, in the order given, each copied raw, "as stored" (no decompression, no
-/// recompression: the same compressed bytes, CRC, sizes and name).
+/// recompression: the same compressed bytes, method, CRC and sizes, under its name).
 ///
 /// Why raw: the user gets back exactly what failed, to fix and send again, and a failed entry (a
 /// bomb, a damaged one) is never decompressed to be copied. The host creates `out` (owner-only
 /// permissions) and names the indexes of the failed rows whose `tryback` is true. Whatever it
 /// names, an unsafe entry, an encrypted one, one whose local header cannot be found, a directory
 /// or an index given twice is left out: a tryback must never carry a path that escapes the folder
-/// it is extracted into, nor an entry that cannot be copied as stored. An index past the
+/// it is extracted into, nor an entry that cannot be copied as stored (nor one whose decoded name
+/// is too long to be written back). Names are written in UTF-8, as rawzip's writer normalises
+/// them. An index past the
 /// archive's entries, an archive that is refused, and read or write errors are errors.
+///
+/// Memory: the records of the named entries only (one walk of the directory finds them).
 pub fn write_tryback(source: &Path, indexes: &[usize], out: impl Write + Seek) -> io::Result<()> {
     let mut archive =
         Archive::open(source).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    archive.copy_raw(indexes, out)
+    if let Some(&past) = indexes.iter().find(|&&i| i >= archive.entry_count) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the archive has no entry at index {past} ({} entries)",
+                archive.entry_count
+            ),
+        ));
+    }
+    // Each index's place in the order given, first occurrence only.
+    let mut place: HashMap<usize, usize> = HashMap::new();
+    for &index in indexes {
+        let next = place.len();
+        place.entry(index).or_insert(next);
+    }
+    let mut wanted: Vec<Option<Record>> = vec![None; place.len()];
+    let mut walk = archive.zip.entries(&mut archive.walk_buffer);
+    let mut index = 0;
+    while let Some(header) = walk
+        .next_entry()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, changed(&e)))?
+    {
+        if let Some(&at) = place.get(&index) {
+            wanted[at] = Some(Record::of(&header));
+        }
+        index += 1;
+    }
+    let mut writer = ZipArchiveWriter::new(out);
+    for record in wanted.into_iter().flatten() {
+        if record.unsafe_why.is_some() || record.is_dir() || record.encrypted {
+            continue;
+        }
+        // An entry whose local header cannot be found cannot be copied (its row said so).
+        let Ok(entry) = archive.zip.get_entry(record.wayfinder) else {
+            continue;
+        };
+        // Nothing is written when the start fails: the only cause is a name over 65,535 bytes
+        // (a CP437 name grows when decoded), which cannot be written back and is left out.
+        let Ok((mut copy, _)) = writer
+            .new_file(record.path.as_str())
+            .compression_method(CompressionMethod::from(record.method))
+            .start()
+        else {
+            continue;
+        };
+        io::copy(&mut entry.reader(), &mut copy)?;
+        copy.finish(DataDescriptorOutput::new(record.crc, record.declared))
+            .map_err(io::Error::other)?;
+    }
+    writer.finish().map_err(io::Error::other)?;
+    Ok(())
 }
 
 /// How reading one entry ended.
 enum Outcome {
-    /// The whole entry, CRC checked, its size as declared.
+    /// The whole entry, its CRC and size as declared.
     Complete,
     /// More bytes than the cap: reading stopped one byte past it.
     OverLimit,
-    /// The entry cannot be read; why.
-    Unreadable(String),
+    /// The entry cannot be read: why, and whether its data could be located (a raw copy can be
+    /// made of it).
+    Unreadable { why: String, located: bool },
 }
 
-/// Decompresses entry `index` into `sink`, never more than `cap + 1` bytes: the read stops at
-/// the end of the entry, at an error, or one byte past `cap` (that byte is not given to the sink).
+/// Decompresses the entry into `sink`, never more than `cap + 1` bytes: the read stops at the end
+/// of the entry, at an error, or one byte past `cap` (that byte is not given to the sink).
 /// Returns the bytes decompressed and how it ended.
 fn stream_entry(
-    zip: &mut ZipArchive<Source>,
-    index: usize,
+    zip: &rawzip::ZipArchive<FileReader>,
+    record: &Record,
+    cap: u64,
+    chunk: &mut [u8],
+    sink: impl FnMut(&[u8]),
+) -> (u64, Outcome) {
+    let entry = match zip.get_entry(record.wayfinder) {
+        Ok(entry) => entry,
+        Err(e) => {
+            let why = zip_error(&e);
+            return (
+                0,
+                Outcome::Unreadable {
+                    why,
+                    located: false,
+                },
+            );
+        }
+    };
+    let raw = entry.reader();
+    match record.method {
+        STORED => read_capped(raw, record, cap, chunk, sink),
+        DEFLATED => read_capped(
+            flate2::read::DeflateDecoder::new(raw),
+            record,
+            cap,
+            chunk,
+            sink,
+        ),
+        method => {
+            let why = format!("compression method {method} is not supported");
+            (0, Outcome::Unreadable { why, located: true })
+        }
+    }
+}
+
+/// The read loop of [`stream_entry`]: the cap, then the CRC and the size the directory declares.
+fn read_capped(
+    mut data: impl Read,
+    record: &Record,
     cap: u64,
     chunk: &mut [u8],
     mut sink: impl FnMut(&[u8]),
 ) -> (u64, Outcome) {
-    let mut file = match zip.by_index(index) {
-        Ok(file) => file,
-        Err(e) => return (0, Outcome::Unreadable(zip_error(e))),
-    };
-    let declared = file.size();
+    let unreadable = |why: String| Outcome::Unreadable { why, located: true };
+    let mut crc = Crc32::new();
     let mut total: u64 = 0;
     loop {
         // total <= cap here, so there is room for at least one byte: the one that tells "over".
         let room = cap.saturating_add(1) - total;
         let want = room.min(chunk.len() as u64) as usize;
-        match file.read(&mut chunk[..want]) {
+        match data.read(&mut chunk[..want]) {
             Ok(0) => break,
             Ok(n) => {
                 total += n as u64;
                 if total > cap {
                     return (total, Outcome::OverLimit);
                 }
+                crc.update(&chunk[..n]);
                 sink(&chunk[..n]);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return (total, Outcome::Unreadable(io_error(&e))),
+            Err(e) => return (total, unreadable(io_error(&e))),
         }
     }
-    // The zip crate checks the CRC at the end but trusts neither size; a size that differs from
-    // the declared one (with a CRC that matches) is an archive that lies about this entry.
-    if total != declared {
+    if crc.checksum() != record.crc {
+        return (
+            total,
+            unreadable("CRC mismatch (the data is damaged)".to_string()),
+        );
+    }
+    // A size that differs from the declared one (with a CRC that matches) is an archive that
+    // lies about this entry.
+    if total != record.declared {
         let why = format!(
             "{} decompressed where the archive declares {}",
             plural_bytes(total),
-            plural_bytes(declared)
+            plural_bytes(record.declared)
         );
-        return (total, Outcome::Unreadable(why));
+        return (total, unreadable(why));
     }
     (total, Outcome::Complete)
 }
@@ -519,100 +806,6 @@ fn push_capped(data: &mut Vec<u8>, bytes: &[u8], cap: u64) {
         data.reserve_exact(target - data.len());
     }
     data.extend_from_slice(bytes);
-}
-
-/// Reads every central directory record of the archive (the zip crate has listed `count`
-/// entries starting at `start`): the fields the zip crate keeps private, the raw names' guard, and
-/// the fingerprint. Refuses the archive when the records and the zip crate's entries disagree.
-fn walk_central_directory(
-    mut reader: Source,
-    start: u64,
-    count: usize,
-    size: u64,
-) -> Result<(Vec<Record>, u64), String> {
-    let damaged = |n: usize, e: io::Error| {
-        format!("damaged zip archive: central directory record {n} cannot be read: {e}")
-    };
-    let mut hash = Fnv::new();
-    hash.write(&size.to_le_bytes());
-    let mut records = Vec::new();
-    reader
-        .seek(SeekFrom::Start(start))
-        .map_err(|e| damaged(1, e))?;
-    let mut fixed = [0u8; CENTRAL_FIXED];
-    let mut variable = Vec::new();
-    let mut names: std::collections::HashMap<Vec<u8>, usize> = Default::default();
-    // (local header offset, compressed size, record number) of each entry, to find two records
-    // that share their data.
-    let mut extents: Vec<(u64, u64, usize)> = Vec::new();
-    for n in 1..=count {
-        reader.read_exact(&mut fixed).map_err(|e| damaged(n, e))?;
-        if fixed[..4] != CENTRAL_SIGNATURE {
-            return Err(format!(
-                "damaged zip archive: central directory record {n} has no signature"
-            ));
-        }
-        let u16_at = |at: usize| u16::from_le_bytes([fixed[at], fixed[at + 1]]);
-        let name_len = usize::from(u16_at(28));
-        let rest = name_len + usize::from(u16_at(30)) + usize::from(u16_at(32));
-        variable.resize(rest, 0);
-        reader
-            .read_exact(&mut variable)
-            .map_err(|e| damaged(n, e))?;
-        hash.write(&fixed);
-        hash.write(&variable);
-        let name = &variable[..name_len];
-        if let Some(first) = names.insert(name.to_vec(), n) {
-            return Err(format!(
-                "entries {first} and {n} have the same name {}: different tools would see \
-                 different files in it",
-                quoted(&String::from_utf8_lossy(name))
-            ));
-        }
-        let u32_at = |at: usize| {
-            u32::from_le_bytes([fixed[at], fixed[at + 1], fixed[at + 2], fixed[at + 3]])
-        };
-        let (compressed, offset) = (u32_at(20), u32_at(42));
-        // Zip64 sizes and offsets live in an extra field: those entries are not compared.
-        if compressed != u32::MAX && offset != u32::MAX {
-            extents.push((u64::from(offset), u64::from(compressed), n));
-        }
-        records.push(Record {
-            flags: u16_at(8),
-            method: u16_at(10),
-            external_attributes: u32::from_le_bytes([fixed[38], fixed[39], fixed[40], fixed[41]]),
-            raw_unsafe: guard::unsafe_reason(&variable[..name_len]),
-            declared: match u32_at(24) {
-                u32::MAX => 0,
-                size => u64::from(size),
-            },
-        });
-    }
-    // Two records whose data overlap (a second name for the same bytes): a streaming reader sees
-    // one file where this one sees two, and a zip bomb multiplies its output that way.
-    extents.sort_unstable();
-    for pair in extents.windows(2) {
-        let ((at, size, first), (next_at, _, second)) = (pair[0], pair[1]);
-        // At least the 30 bytes of a local header, then the data, before the next one starts.
-        if next_at < at + LOCAL_FIXED + size {
-            return Err(format!(
-                "entries {} and {} overlap (their data share bytes of the archive): different \
-                 tools would see different files in it",
-                first.min(second),
-                first.max(second)
-            ));
-        }
-    }
-    // The zip crate read as many records as the end record declares; it lists fewer entries only
-    // when names repeat (it keeps one entry per name). Then a record follows the last one listed.
-    let mut next = [0u8; 4];
-    if reader.read_exact(&mut next).is_ok() && next == CENTRAL_SIGNATURE {
-        return Err(format!(
-            "two entries have the same name (the central directory has more than {count} records \
-             for {count} names): different tools would see different files in it"
-        ));
-    }
-    Ok((records, hash.finish()))
 }
 
 /// FNV-1a, 64 bits: small, fixed by its definition, so the fingerprint never depends on a
@@ -641,79 +834,48 @@ impl Fnv {
 
 /// The reason of a refusal at opening.
 ///
-/// When no end record could be used, the zip crate only says so (it drops the errors of the
-/// candidates it tried), so the file itself tells a text file from a truncated or damaged zip.
-fn open_error(e: ZipError, file: &mut Source) -> String {
-    match e {
-        ZipError::InvalidArchive(m) if m.contains("EOCD") => match end_record_evidence(file) {
-            Evidence::EndRecord => {
-                "damaged zip archive: its central directory cannot be read".to_string()
-            }
-            Evidence::LocalHeader => {
+/// When no end record was found, the file itself tells a text file from a truncated zip.
+fn open_error(e: &rawzip::Error, file: File) -> String {
+    match e.kind() {
+        ErrorKind::MissingEndOfCentralDirectory => {
+            if starts_with_entry(file) {
                 "truncated or damaged zip archive: no end of central directory record".to_string()
+            } else {
+                "not a zip archive".to_string()
             }
-            Evidence::None => "not a zip archive".to_string(),
-        },
-        ZipError::Io(e) if e.to_string() == BUDGET_SPENT => {
-            format!("damaged zip archive: {BUDGET_SPENT}")
         }
-        ZipError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+        ErrorKind::Eof => {
             "truncated or damaged zip archive: its central directory is cut short".to_string()
         }
-        e => format!("damaged zip archive: {}", zip_error(e)),
+        ErrorKind::IO(e) => format!("cannot be read: {e}"),
+        _ => "damaged zip archive: its central directory cannot be read".to_string(),
     }
 }
 
-/// What a file that has no usable end record still shows of a zip.
-enum Evidence {
-    /// An end record signature where one must be (the last 22 + 65,535 bytes).
-    EndRecord,
-    /// The file starts with an entry's local header.
-    LocalHeader,
-    None,
-}
-
-fn end_record_evidence(file: &mut Source) -> Evidence {
-    const TAIL: u64 = 22 + u16::MAX as u64;
+/// Whether the file starts with an entry's local header (a zip cut before its end record).
+fn starts_with_entry(mut file: File) -> bool {
     let mut head = [0u8; 4];
-    let starts_with_entry = file.seek(SeekFrom::Start(0)).is_ok()
+    file.seek(SeekFrom::Start(0)).is_ok()
         && file.read_exact(&mut head).is_ok()
-        && head == *b"PK\x03\x04";
-    let mut tail = Vec::new();
-    let len = file.seek(SeekFrom::End(0)).unwrap_or(0);
-    let read = file
-        .seek(SeekFrom::Start(len.saturating_sub(TAIL)))
-        .and_then(|_| file.take(TAIL).read_to_end(&mut tail));
-    if read.is_ok() && tail.windows(4).any(|w| w == b"PK\x05\x06") {
-        Evidence::EndRecord
-    } else if starts_with_entry {
-        Evidence::LocalHeader
-    } else {
-        Evidence::None
-    }
+        && head == *b"PK\x03\x04"
 }
 
-/// A zip error as a reason (the zip crate's `Display` prefixes its own category words).
-fn zip_error(e: ZipError) -> String {
-    match e {
-        ZipError::Io(e) => io_error(&e),
-        ZipError::InvalidArchive(m) => lower_first(&m),
-        ZipError::UnsupportedArchive(ZipError::PASSWORD_REQUIRED) => "encrypted".to_string(),
-        ZipError::UnsupportedArchive(m) => lower_first(m),
-        ZipError::InvalidPassword => "encrypted".to_string(),
-        e => lower_first(&e.to_string()),
+/// A rawzip error as a reason.
+fn zip_error(e: &rawzip::Error) -> String {
+    match e.kind() {
+        ErrorKind::IO(e) => io_error(e),
+        ErrorKind::Eof => "the data is cut short".to_string(),
+        ErrorKind::InvalidSignature { .. } => "its local header is damaged".to_string(),
+        _ => lower_first(&e.to_string()),
     }
 }
 
 /// An error met while decompressing, as a reason.
 fn io_error(e: &io::Error) -> String {
-    let text = e.to_string();
-    if text == "Invalid checksum" {
-        "CRC mismatch (the data is damaged)".to_string()
-    } else if e.kind() == io::ErrorKind::UnexpectedEof {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
         "the data is cut short".to_string()
     } else {
-        lower_first(&text)
+        lower_first(&e.to_string())
     }
 }
 

@@ -38,8 +38,10 @@ pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The cache of a run whose rows are few and heavy (an archive's entries: milliseconds of
 /// decoding each, a handful of keys): a larger one saves such a run nothing, and filled up as
-/// the run went on, it made the run's peak memory grow with the archive's entry count.
-pub const SMALL_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+/// the run went on, it made the run's peak memory grow with the archive's entry count. 2 MiB is
+/// full after a few hundred entries; measured on redb against 8 MiB (BENCHMARKS.md, "An
+/// archive's memory"), the same speed, and the peak of a 10,000-entry run 15.4 against 23.0 MiB.
+pub const SMALL_CACHE_BYTES: u64 = 2 * 1024 * 1024;
 
 /// What an embedded engine does for the store.
 trait Engine: Send + Sync {
