@@ -31,8 +31,10 @@ use std::hash::BuildHasher;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
+use rawzip::extra_fields::ExtraFieldId;
+use rawzip::path::EntryPath;
 use rawzip::{
-    CompressionMethod, Crc32, DataDescriptorOutput, ErrorKind, FileReader, ReaderAt,
+    CompressionMethod, Crc32, DataDescriptorOutput, ErrorKind, FileReader, Header, ReaderAt,
     ZipArchiveEntryWayfinder, ZipArchiveWriter, ZipFileHeaderRecord,
 };
 
@@ -76,7 +78,9 @@ pub struct Limits {
 ///
 /// Why one object: the checks of the opening (a consistent central directory, the fingerprint)
 /// hold for the file that stays open, so the rows and the pre-pass read exactly what was checked,
-/// even if the path is replaced meanwhile.
+/// even if the path is replaced meanwhile. (A file written in place after the opening is read
+/// again as it then is: each row is guarded again, and the walk stops with
+/// [`Entries::read_error`] where the directory no longer reads as counted.)
 ///
 /// Why the directory is walked, not kept: a zip reader that lists the directory into memory (the
 /// zip crate's `ZipArchive` does) holds about half a kilobyte an entry, more while it builds its
@@ -84,7 +88,7 @@ pub struct Limits {
 /// rawzip reads the records as a stream through one buffer, so the opening, the pre-pass, the
 /// rows and the tryback each walk the directory again, a record at a time, and a run's memory is
 /// the same for ten entries or a million. The checks that need every record at once (two names
-/// alike, two entries sharing their data) keep 40 bytes an entry during the opening only.
+/// alike, two entries sharing their data) keep 56 bytes an entry during the opening only.
 pub struct Archive {
     zip: rawzip::ZipArchive<FileReader>,
     walk_buffer: Vec<u8>,
@@ -121,8 +125,17 @@ impl Record {
         let flags = header.flags();
         let path = decoded_name(raw, flags.is_utf8(), header);
         let method = header.compression_method().as_u16();
+        // Every Unicode path field's name is checked too, whatever its version or CRC: another
+        // tool may take one this crate ignores.
+        let unicode_unsafe = || {
+            header
+                .extra_fields()
+                .filter(|(id, _)| id.as_u16() == UNICODE_PATH)
+                .find_map(|(_, data)| guard::unsafe_reason(data.get(5..).unwrap_or_default()))
+        };
         let unsafe_why = guard::unsafe_reason(path.as_bytes())
             .or_else(|| guard::unsafe_reason(raw))
+            .or_else(unicode_unsafe)
             .or_else(|| guard::is_symlink(header.external_attributes()).then_some("symbolic link"));
         Record {
             path,
@@ -222,8 +235,8 @@ impl Archive {
     fn check_directory(&mut self) -> Result<usize, String> {
         let damaged = "damaged zip archive: its central directory cannot be read";
         let keys = RandomState::new();
-        // (hash of the name, record number) and (local header offset, compressed size, record
-        // number) of every record: 40 bytes an entry, freed when the opening ends.
+        // (hash of the name as bytes and as decoded, record number) and (local header offset, compressed size, record
+        // number) of every record: 56 bytes an entry, freed when the opening ends.
         // Sized once, not grown by doubling: by the count the end record declares, but never
         // above what the directory's bytes can hold (a record takes at least 46 of them), so a
         // lying count costs nothing.
@@ -233,8 +246,10 @@ impl Archive {
             .saturating_sub(self.zip.directory_offset())
             / 46;
         let capacity = usize::try_from(self.zip.entries_hint().min(room)).unwrap_or(0);
-        let mut names: Vec<(u64, usize)> = Vec::with_capacity(capacity);
+        let mut names: Vec<(u64, usize)> = Vec::with_capacity(capacity.saturating_mul(2));
         let mut extents: Vec<(u64, u64, usize)> = Vec::with_capacity(capacity);
+        let declared = self.zip.entries_hint();
+        let directory = self.zip.directory_offset();
         let mut walk = self.zip.entries(&mut self.walk_buffer);
         let mut count = 0;
         loop {
@@ -244,14 +259,29 @@ impl Archive {
                 Err(_) => return Err(damaged.to_string()),
             };
             count += 1;
-            names.push((keys.hash_one(header.file_path().as_ref()), count));
-            extents.push((
-                header.local_header_offset(),
-                header.compressed_size_hint(),
-                count,
-            ));
+            if count as u64 > declared {
+                return Err(format!(
+                    "damaged zip archive: its end record declares {declared} entries, its \
+                     central directory holds more"
+                ));
+            }
+            // Two names alike, as bytes (what an extractor writes) or as decoded (what a row
+            // is keyed by: a CP437 name and a UTF-8 one can decode alike).
+            let raw = header.file_path();
+            let decoded = decoded_name(raw.as_ref(), header.flags().is_utf8(), &header);
+            names.push((keys.hash_one((0u8, raw.as_ref())), count));
+            names.push((keys.hash_one((1u8, decoded.as_bytes())), count));
+            // An entry's data lies before the directory: one inside it, or after it, is seen by
+            // this reader and by no tool that reads the archive from its start.
+            let (at, size) = (header.local_header_offset(), header.compressed_size_hint());
+            if at.saturating_add(LOCAL_FIXED).saturating_add(size) > directory {
+                return Err(format!(
+                    "damaged zip archive: the data of entry {count} is not before the central \
+                     directory: different tools would see different files in it"
+                ));
+            }
+            extents.push((at, size, count));
         }
-        let declared = self.zip.entries_hint();
         if declared != count as u64 {
             return Err(format!(
                 "damaged zip archive: its end record declares {declared} entries, its central \
@@ -276,16 +306,17 @@ impl Archive {
         Ok(count)
     }
 
-    /// Refuses two records with one name. The opening kept a keyed hash of each name (the keys
-    /// are random, so no archive can be made to collide); records whose hashes are alike are
-    /// read again and their names compared byte for byte.
+    /// Refuses two records with one name, as bytes or as decoded. The opening kept a keyed hash
+    /// of each (the keys are random, so no archive can be made to collide); records whose hashes
+    /// are alike are read again and their names compared. Only those records' names are held
+    /// (at most the directory's own size, for an archive that is then refused).
     fn check_names(&mut self, mut names: Vec<(u64, usize)>) -> Result<(), String> {
         names.sort_unstable();
-        let mut suspects: HashMap<usize, u64> = HashMap::new();
+        let mut suspects = std::collections::HashSet::new();
         for pair in names.windows(2) {
             if pair[0].0 == pair[1].0 {
-                suspects.insert(pair[0].1, pair[0].0);
-                suspects.insert(pair[1].1, pair[1].0);
+                suspects.insert(pair[0].1);
+                suspects.insert(pair[1].1);
             }
         }
         drop(names);
@@ -293,23 +324,26 @@ impl Archive {
             return Ok(());
         }
         // The first record of each name, and the earliest record that repeats one.
-        let mut first_of: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut first_raw: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut first_decoded: HashMap<String, usize> = HashMap::new();
         let mut repeat: Option<(usize, usize, String)> = None;
         let mut walk = self.zip.entries(&mut self.walk_buffer);
         let mut n = 0;
         while let Ok(Some(header)) = walk.next_entry() {
             n += 1;
-            if !suspects.contains_key(&n) {
+            if !suspects.contains(&n) {
                 continue;
             }
             let raw = header.file_path();
             let raw = raw.as_ref();
-            if let Some(&first) = first_of.get(raw) {
-                let name = String::from_utf8_lossy(raw).into_owned();
-                repeat = Some((first, n, name));
+            let decoded = decoded_name(raw, header.flags().is_utf8(), &header);
+            let first = first_raw.get(raw).or_else(|| first_decoded.get(&decoded));
+            if let Some(&first) = first {
+                repeat = Some((first, n, decoded));
                 break;
             }
-            first_of.insert(raw.to_vec(), n);
+            first_raw.insert(raw.to_vec(), n);
+            first_decoded.insert(decoded, n);
         }
         match repeat {
             Some((first, n, name)) => Err(format!(
@@ -421,9 +455,10 @@ impl Archive {
             limits,
             skip,
             index: 0,
+            count: self.entry_count,
             rows: 0,
             chunk: vec![0; CHUNK],
-            ended: false,
+            read_error: None,
         }
     }
 }
@@ -477,7 +512,9 @@ fn row(
     let cap = limits.max_entry_bytes;
     // Sized by what the entry declares (no more than the limit, whatever it claims), so that an
     // honest entry is read without regrowing; a lying one grows by doubling, capped.
-    let mut data = Vec::with_capacity(usize::try_from(record.declared.min(cap)).unwrap_or(0));
+    // At most 1 MiB up front: the limit itself may be set very high.
+    let hint = record.declared.min(cap).min(1 << 20);
+    let mut data = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
     let (read, outcome) = stream_entry(zip, &record, cap, chunk, |bytes| {
         push_capped(&mut data, bytes, cap)
     });
@@ -510,37 +547,42 @@ pub struct Entries<'a> {
     skip: u64,
     /// Records walked so far.
     index: usize,
+    /// The records the opening counted: the walk goes no further.
+    count: usize,
     /// Rows (records but directories) walked so far.
     rows: u64,
     chunk: Vec<u8>,
-    ended: bool,
+    read_error: Option<String>,
+}
+
+impl Entries<'_> {
+    /// Why the walk ended before the last entry the opening counted, if it did: the file changed
+    /// under the run (written in place). The rows before were read as checked; the run must
+    /// stop there, not end as if the archive had no more entries.
+    pub fn read_error(&self) -> Option<&str> {
+        self.read_error.as_deref()
+    }
 }
 
 impl Iterator for Entries<'_> {
     type Item = Entry;
 
     fn next(&mut self) -> Option<Entry> {
-        while !self.ended {
+        while self.index < self.count && self.read_error.is_none() {
             let record = match self.walk.next_entry() {
                 Ok(Some(header)) => Record::of(&header),
                 Ok(None) => {
-                    self.ended = true;
+                    let why = format!(
+                        "the archive's central directory ends after {} of its {} entries: was \
+                         the file changed during the run?",
+                        self.index, self.count
+                    );
+                    self.read_error = Some(why);
                     break;
                 }
                 Err(e) => {
-                    // The opening read this directory whole: the file changed under the run.
-                    // The rest of the archive becomes one failed row, with the reason.
-                    self.ended = true;
-                    return Some(Entry {
-                        line: self.index as u64 + 1,
-                        index: self.index,
-                        path: String::new(),
-                        kind: EntryKind::Failed {
-                            reason: changed(&e),
-                            tryback: false,
-                        },
-                        decompressed: 0,
-                    });
+                    self.read_error = Some(changed(&e));
+                    break;
                 }
             };
             let index = self.index;
@@ -631,11 +673,13 @@ impl std::fmt::Debug for EntryKind {
 /// names, an unsafe entry, an encrypted one, one whose local header cannot be found, a directory
 /// or an index given twice is left out: a tryback must never carry a path that escapes the folder
 /// it is extracted into, nor an entry that cannot be copied as stored (nor one whose decoded name
-/// is too long to be written back). Names are written in UTF-8, as rawzip's writer normalises
-/// them. An index past the
+/// is too long to be written back). Names are written as read, in UTF-8 (with the Unicode path
+/// field when not ASCII); each entry's sizes follow its data (a data descriptor), as zip tools
+/// that write to a stream do. An index past the
 /// archive's entries, an archive that is refused, and read or write errors are errors.
 ///
-/// Memory: the records of the named entries only (one walk of the directory finds them).
+/// Memory: the records of the named entries (one walk of the directory finds them), and the
+/// writer's central directory of what it copied: it follows the failed entries, not the archive.
 pub fn write_tryback(source: &Path, indexes: &[usize], out: impl Write + Seek) -> io::Result<()> {
     let mut archive =
         Archive::open(source).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
@@ -675,14 +719,32 @@ pub fn write_tryback(source: &Path, indexes: &[usize], out: impl Write + Seek) -
         let Ok(entry) = archive.zip.get_entry(record.wayfinder) else {
             continue;
         };
-        // Nothing is written when the start fails: the only cause is a name over 65,535 bytes
-        // (a CP437 name grows when decoded), which cannot be written back and is left out.
-        let Ok((mut copy, _)) = writer
-            .new_file(record.path.as_str())
-            .compression_method(CompressionMethod::from(record.method))
-            .start()
-        else {
-            continue;
+        // The name as it was read, byte for byte (rawzip's own path type would rewrite it: `\`
+        // to `/`, and a `:` drops what comes before it), with the Info-ZIP Unicode path field
+        // when it is not ASCII, which is how the UTF-8 flag's absence is made up for.
+        let name = record.path.as_bytes();
+        let mut file = writer
+            .new_file(EntryPath::verbatim(name))
+            .compression_method(CompressionMethod::from(record.method));
+        if !record.path.is_ascii() {
+            let mut field = vec![1];
+            field.extend_from_slice(&rawzip::crc32(name).to_le_bytes());
+            field.extend_from_slice(name);
+            file = match file.extra_field(
+                ExtraFieldId::new(UNICODE_PATH),
+                &field,
+                Header::default(),
+            ) {
+                Ok(file) => file,
+                // A name too long for the field: left out, nothing was written.
+                Err(_) => continue,
+            };
+        }
+        let (mut copy, _) = match file.start() {
+            Ok(started) => started,
+            // A name over 65,535 bytes (a CP437 name grows when decoded): nothing was written.
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidInput { .. }) => continue,
+            Err(e) => return Err(io::Error::other(e)),
         };
         io::copy(&mut entry.reader(), &mut copy)?;
         copy.finish(DataDescriptorOutput::new(record.crc, record.declared))

@@ -683,6 +683,97 @@ fn duplicate_names_are_refused() {
     );
 }
 
+/// A CP437 name and a UTF-8 one that decode alike: two rows for one account, refused.
+#[test]
+fn names_that_decode_alike_are_refused() {
+    let mut bytes = build(&[Stored("cafX.png", b"first"), Stored("café.png", b"second")]);
+    let (central, local) = layout(&bytes)[0];
+    assert_eq!(u16_at(&bytes, central + 8) & 0x800, 0);
+    bytes[local + 30 + 3] = 0x82;
+    bytes[central + 46 + 3] = 0x82;
+    assert_eq!(
+        refusal(&bytes),
+        "entries 1 and 2 have the same name \"café.png\": different tools would see different \
+         files in it"
+    );
+}
+
+/// An entry whose local header lies inside the central directory: a reader that scans the
+/// archive from its start never sees it.
+#[test]
+fn an_entry_inside_the_central_directory_is_refused() {
+    let mut bytes = build(&[Stored("a.png", b"first"), Stored("b.png", b"other")]);
+    let (central, _) = layout(&bytes)[1];
+    let start = central_start(&bytes);
+    put_u32(&mut bytes, central + 42, (start + 10) as u32);
+    assert_eq!(
+        refusal(&bytes),
+        "damaged zip archive: the data of entry 2 is not before the central directory: different \
+         tools would see different files in it"
+    );
+}
+
+/// A Unicode path field that this crate ignores (version 2) still has its name guarded: another
+/// tool may use it.
+#[test]
+fn every_unicode_path_field_is_guarded() {
+    let mut bytes = unicode_path_archive("safe_name.png", "../evil.png");
+    let (central, local) = layout(&bytes)[0];
+    for (header, fixed, name_len) in [(local, 30, 26), (central, 46, 28)] {
+        let at = header + fixed + u16_at(&bytes, header + name_len);
+        assert_eq!(u16_at(&bytes, at), 0x7075);
+        bytes[at + 4] = 2;
+    }
+    let rows = rows(&bytes, ROOMY, 0);
+    assert_eq!(rows[0].path, "safe_name.png");
+    assert_eq!(failed(&rows[0]), ("unsafe path (`..`)", false));
+}
+
+/// The file written in place after the opening (a drop folder's file still being written): the
+/// walk stops where the directory no longer reads, and says so, instead of ending as if the
+/// archive were complete.
+#[test]
+fn a_directory_cut_after_the_opening_stops_the_rows_with_a_reason() {
+    let bytes = build(&[
+        Stored("a.png", b"aaaa"),
+        Stored("b.png", b"bbbb"),
+        Stored("c.png", b"cccc"),
+    ]);
+    let (t, mut archive) = open(&bytes);
+    let (second, _) = layout(&bytes)[1];
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&t.0)
+        .unwrap()
+        .set_len(second as u64 + 10)
+        .unwrap();
+    let mut entries = archive.entries(ROOMY, 0);
+    let rows: Vec<Entry> = entries.by_ref().collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(data(&rows[0]), b"aaaa");
+    let why = entries.read_error().expect("a read error");
+    assert!(
+        why.contains("was the file changed during the run?"),
+        "{why}"
+    );
+}
+
+/// Entries in zip64 form (sizes in the zip64 extra field) read as any other.
+#[test]
+fn zip64_entries_are_read() {
+    let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = options(CompressionMethod::Deflated).large_file(true);
+    w.start_file("big.png", opts).unwrap();
+    w.write_all(&bytes_of(3000, 4)).unwrap();
+    w.start_file("small.png", options(CompressionMethod::Stored))
+        .unwrap();
+    w.write_all(b"small").unwrap();
+    let bytes = w.finish().unwrap().into_inner();
+    let rows = rows(&bytes, ROOMY, 0);
+    assert_eq!(data(&rows[0]), &bytes_of(3000, 4)[..]);
+    assert_eq!(data(&rows[1]), b"small");
+}
+
 /// Two central records pointing at the same local header: one file for a streaming reader, two
 /// (under two names) here.
 #[test]
@@ -804,6 +895,35 @@ fn tryback_copies_entries_raw_in_the_order_given() {
     // An index past the entries is an error.
     let err = write_tryback(&t.0, &[99], Cursor::new(Vec::new())).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+}
+
+/// Names go back into the tryback as they were read: a `:` or a `\` is kept, a name that is not
+/// ASCII reads back the same.
+#[test]
+fn tryback_keeps_the_names() {
+    let names = ["shoot 10:30.png", "photos\\a.png", "crème brûlée.png"];
+    let mut bytes = build(&[
+        Stored(names[0], b"one"),
+        Stored(names[1], b"two"),
+        Stored(names[2], b"three"),
+    ]);
+    for n in 0..3 {
+        patch32(&mut bytes, n, CRC, 0x1234_5678);
+    }
+    let (t, mut source) = open(&bytes);
+    let indexes: Vec<usize> = source.entries(ROOMY, 0).map(|e| e.index).collect();
+    let mut out = Cursor::new(Vec::new());
+    write_tryback(&t.0, &indexes, &mut out).unwrap();
+    let copy = Temp::new(&out.into_inner());
+    let again = rows_of_path(&copy.0);
+    let paths: Vec<&str> = again.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, names);
+    for row in &again {
+        assert_eq!(
+            failed(row),
+            ("cannot be read: CRC mismatch (the data is damaged)", true)
+        );
+    }
 }
 
 fn rows_of_path(path: &Path) -> Vec<Entry> {

@@ -147,13 +147,17 @@ impl<'a> Rows<'a> {
         limits: Limits,
     ) -> Result<(), Error> {
         let position = Rc::clone(&self.position);
-        let mut entries = archive.entries(limits, self.state.items_done).map(|entry| {
+        let mut entries = archive.entries(limits, self.state.items_done);
+        let mut items = entries.by_ref().map(|entry| {
             position.set(entry.line);
             ReadItem::entry(entry)
         });
-        let stopped = engine.stream(run, &mut entries, self)?;
+        let stopped = engine.stream(run, &mut items, self)?;
         self.progress.finish();
         self.state.stopped = stopped;
+        if let Some(error) = entries.read_error() {
+            self.state.stopped = Some(format!("the input could not be read to the end: {error}"));
+        }
         Ok(())
     }
 
