@@ -31,10 +31,9 @@ use std::hash::BuildHasher;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use rawzip::extra_fields::ExtraFieldId;
-use rawzip::path::EntryPath;
+use rawzip::path::{EntryPath, ZipFilePath};
 use rawzip::{
-    CompressionMethod, Crc32, DataDescriptorOutput, ErrorKind, FileReader, Header, ReaderAt,
+    CompressionMethod, Crc32, DataDescriptorOutput, ErrorKind, FileReader, ReaderAt,
     ZipArchiveEntryWayfinder, ZipArchiveWriter, ZipFileHeaderRecord,
 };
 
@@ -101,7 +100,7 @@ pub struct Archive {
 #[derive(Clone, Debug)]
 struct Record {
     /// The name decoded: the Info-ZIP Unicode path when the record has a valid one, else UTF-8
-    /// when flagged, else CP437.
+    /// when flagged or valid, else CP437.
     path: String,
     /// Why the name is unsafe, when it is: the decoded name and the raw bytes are both checked
     /// (the Unicode path field can make the two differ), and a symbolic link is unsafe too.
@@ -171,9 +170,16 @@ fn decoded_name(raw: &[u8], utf8: bool, header: &ZipFileHeaderRecord<'_>) -> Str
         return name.to_string();
     }
     if utf8 {
-        String::from_utf8_lossy(raw).into_owned()
-    } else {
-        oem_cp::decode_string_complete_table(raw, &oem_cp::code_table::DECODING_TABLE_CP437)
+        return String::from_utf8_lossy(raw).into_owned();
+    }
+    // Without the flag the zip format says CP437, but some tools write UTF-8 names without
+    // setting it (and the tryback does, for names it must write byte for byte). Valid UTF-8 with
+    // bytes over 127 is almost never CP437 text (it would read as pairs like "Ã©").
+    match std::str::from_utf8(raw) {
+        Ok(name) => name.to_string(),
+        Err(_) => {
+            oem_cp::decode_string_complete_table(raw, &oem_cp::code_table::DECODING_TABLE_CP437)
+        }
     }
 }
 
@@ -673,9 +679,8 @@ impl std::fmt::Debug for EntryKind {
 /// names, an unsafe entry, an encrypted one, one whose local header cannot be found, a directory
 /// or an index given twice is left out: a tryback must never carry a path that escapes the folder
 /// it is extracted into, nor an entry that cannot be copied as stored (nor one whose decoded name
-/// is too long to be written back). Names are written as read, in UTF-8 (with the Unicode path
-/// field when not ASCII); each entry's sizes follow its data (a data descriptor), as zip tools
-/// that write to a stream do. An index past the
+/// is too long to be written back). Names are written as read, in UTF-8; each entry's sizes
+/// follow its data (a data descriptor), as zip tools that write to a stream do. An index past the
 /// archive's entries, an archive that is refused, and read or write errors are errors.
 ///
 /// Memory: the records of the named entries (one walk of the directory finds them), and the
@@ -719,27 +724,17 @@ pub fn write_tryback(source: &Path, indexes: &[usize], out: impl Write + Seek) -
         let Ok(entry) = archive.zip.get_entry(record.wayfinder) else {
             continue;
         };
-        // The name as it was read, byte for byte (rawzip's own path type would rewrite it: `\`
-        // to `/`, and a `:` drops what comes before it), with the Info-ZIP Unicode path field
-        // when it is not ASCII, which is how the UTF-8 flag's absence is made up for.
-        let name = record.path.as_bytes();
-        let mut file = writer
-            .new_file(EntryPath::verbatim(name))
-            .compression_method(CompressionMethod::from(record.method));
-        if !record.path.is_ascii() {
-            let mut field = vec![1];
-            field.extend_from_slice(&rawzip::crc32(name).to_le_bytes());
-            field.extend_from_slice(name);
-            file = match file.extra_field(
-                ExtraFieldId::new(UNICODE_PATH),
-                &field,
-                Header::default(),
-            ) {
-                Ok(file) => file,
-                // A name too long for the field: left out, nothing was written.
-                Err(_) => continue,
-            };
+        // The name as it was read. rawzip's path type, which sets the UTF-8 flag, rewrites some
+        // names (`\` to `/`, and a `:` drops what comes before it): those are written byte for
+        // byte instead, in UTF-8 without the flag (which this crate reads back as UTF-8).
+        let path = record.path.as_str();
+        let normalized = ZipFilePath::from_str(path);
+        let file = if normalized.as_str() == path {
+            writer.new_file(EntryPath::from(normalized))
+        } else {
+            writer.new_file(EntryPath::verbatim(path.as_bytes()))
         }
+        .compression_method(CompressionMethod::from(record.method));
         let (mut copy, _) = match file.start() {
             Ok(started) => started,
             // A name over 65,535 bytes (a CP437 name grows when decoded): nothing was written.
