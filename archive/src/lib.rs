@@ -241,8 +241,9 @@ impl Archive {
     fn check_directory(&mut self) -> Result<usize, String> {
         let damaged = "damaged zip archive: its central directory cannot be read";
         let keys = RandomState::new();
-        // (hash of the name as bytes and as decoded, record number) and (local header offset, compressed size, record
-        // number) of every record: 56 bytes an entry, freed when the opening ends.
+        // (hash of the name as bytes, record number), the same as decoded, and (local header
+        // offset, compressed size, record number) of every record: 56 bytes an entry, freed
+        // when the opening ends.
         // Sized once, not grown by doubling: by the count the end record declares, but never
         // above what the directory's bytes can hold (a record takes at least 46 of them), so a
         // lying count costs nothing.
