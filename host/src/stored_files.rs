@@ -32,12 +32,12 @@ pub struct Swept {
 pub fn sweep(data: &DataDir, store: &Store) -> Result<Swept, Error> {
     let blobs = Blobs::new(data.stored_files());
     let mut swept = Swept::default();
-    each_folder_unnamed(&blobs, store, |listing, orphans| {
-        for name in &orphans {
+    each_folder(&blobs, store, |folder| {
+        for name in &folder.orphans {
             blobs.remove(name).map_err(|e| files_error(&blobs, e))?;
             swept.orphans += 1;
         }
-        for path in &listing.temporary {
+        for path in &folder.temporary {
             if std::fs::remove_file(path).is_ok() {
                 swept.temporary += 1;
             }
@@ -82,10 +82,10 @@ pub fn compare(
         Ok(true)
     })?;
     let (mut files, mut orphans, mut temporary) = (0u64, 0usize, 0usize);
-    each_folder_unnamed(&blobs, store, |listing, unnamed| {
-        files += listing.names.len() as u64;
-        orphans += unnamed.len();
-        temporary += listing.temporary.len();
+    each_folder(&blobs, store, |folder| {
+        files += (folder.named.len() + folder.orphans.len()) as u64;
+        orphans += folder.orphans.len();
+        temporary += folder.temporary.len();
         Ok(())
     })?;
     findings.checked.push(("stored files".to_string(), files));
@@ -105,39 +105,49 @@ pub fn compare(
 pub fn named(data: &DataDir, store: &Store) -> Result<Vec<String>, Error> {
     let blobs = Blobs::new(data.stored_files());
     let mut named = Vec::new();
-    each_folder_unnamed(&blobs, store, |listing, orphans| {
-        let orphans: std::collections::HashSet<String> = orphans.into_iter().collect();
-        named.extend(
-            listing
-                .names
-                .into_iter()
-                .filter(|name| !orphans.contains(name)),
-        );
+    each_folder(&blobs, store, |folder| {
+        named.extend(folder.named);
         Ok(())
     })?;
     named.sort();
     Ok(named)
 }
 
-/// Calls `each` with every folder's stored files and the names among them no record names,
-/// a folder at a time ([`Blobs::folders`]).
-fn each_folder_unnamed(
+/// One folder's files ([`Blobs::folders`]), sorted by whether a record names them.
+#[derive(Default)]
+struct FolderFiles {
+    /// Stored files some record names (or the undo log of a run that can still be reverted).
+    named: Vec<String>,
+    /// Stored files no record names.
+    orphans: Vec<String>,
+    /// Half-written files a kill left.
+    temporary: Vec<std::path::PathBuf>,
+}
+
+/// Calls `each` with every folder's files, a folder at a time: the sweep, `check` and `backup`
+/// hold a few hundred names at once, not every picture's of a platform.
+fn each_folder(
     blobs: &Blobs,
     store: &Store,
-    mut each: impl FnMut(toolsync_plugin_api::blobs::Listing, Vec<String>) -> Result<(), Error>,
+    mut each: impl FnMut(FolderFiles) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let logged = crate::undo::logged(store)?;
     for folder in blobs.folders().map_err(|e| files_error(blobs, e))? {
         let listing = Blobs::list_folder(&folder).map_err(|e| files_error(blobs, e))?;
-        let mut orphans = Vec::new();
-        for name in &listing.names {
-            if !Pictures::names(store, name).map_err(Error::from)?
-                && !crate::undo::held_before(store, &logged, &Pictures::file_index_prefix(name))?
-            {
-                orphans.push(name.clone());
+        let mut files = FolderFiles {
+            temporary: listing.temporary,
+            ..FolderFiles::default()
+        };
+        for name in listing.names {
+            let named = Pictures::names(store, &name).map_err(Error::from)?
+                || crate::undo::held_before(store, &logged, &Pictures::file_index_prefix(&name))?;
+            if named {
+                files.named.push(name);
+            } else {
+                files.orphans.push(name);
             }
         }
-        each(listing, orphans)?;
+        each(files)?;
     }
     Ok(())
 }

@@ -186,11 +186,12 @@ impl Blobs {
     /// The stored files and temporary files of one of [`Blobs::folders`].
     pub fn list_folder(folder: &Path) -> io::Result<Listing> {
         let mut listing = Listing::default();
+        let suffix = format!(".{EXTENSION}");
         for entry in fs::read_dir(folder)? {
             let entry = entry?;
             let file_name = entry.file_name();
             let file_name = file_name.to_string_lossy();
-            match file_name.strip_suffix(&format!(".{EXTENSION}")) {
+            match file_name.strip_suffix(&suffix) {
                 Some(name) if is_name(name) => listing.names.push(name.to_string()),
                 _ if file_name.starts_with(TEMPORARY) => listing.temporary.push(entry.path()),
                 _ => {}

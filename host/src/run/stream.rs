@@ -131,9 +131,7 @@ impl<'a> Rows<'a> {
         let stopped = engine.stream(run, &mut reader_items, self)?;
         self.progress.finish();
         self.state.stopped = stopped;
-        if let Some(error) = reader.read_error() {
-            self.state.stopped = Some(format!("the input could not be read to the end: {error}"));
-        }
+        self.stop_if_unread(reader.read_error());
         Ok(())
     }
 
@@ -155,10 +153,16 @@ impl<'a> Rows<'a> {
         let stopped = engine.stream(run, &mut items, self)?;
         self.progress.finish();
         self.state.stopped = stopped;
-        if let Some(error) = entries.read_error() {
+        self.stop_if_unread(entries.read_error());
+        Ok(())
+    }
+
+    /// An input that could not be read to its end stops the run, whatever the rows said: its
+    /// rest was never seen, so the run must not finish as if complete.
+    fn stop_if_unread(&mut self, read_error: Option<&str>) {
+        if let Some(error) = read_error {
             self.state.stopped = Some(format!("the input could not be read to the end: {error}"));
         }
-        Ok(())
     }
 
     /// Commits the batch with the journal record, atomically. The last batch always carries

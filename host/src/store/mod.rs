@@ -190,10 +190,11 @@ pub struct Store {
 /// sled 0.34 does not survive running out of room mid-write: on a tmpfs filled under a run, 1
 /// run in 14 here (and one in CI) left a store whose later batch was kept and an earlier one
 /// lost (an index entry without its record) — likely because its log buffers are written in
-/// parallel and one that failed sits between others that did not (not traced in sled). redb survives it (a test fills a disk under it with the
-/// reserve off), but stopping before the disk is full keeps room for everything else a run
-/// writes (its report, its tryback) and makes the message clear. 64 MiB holds several batches
-/// of the largest rows, sled's preallocated log segments and a snapshot of a large store.
+/// parallel and one that failed sits between others that did not (not traced in sled). redb
+/// survives it (a test fills a disk under it with the reserve off), but stopping before the
+/// disk is full keeps room for everything else a run writes (its report, its tryback) and makes
+/// the message clear. 64 MiB holds several batches of the largest rows, sled's preallocated log
+/// segments and a snapshot of a large store.
 pub const DEFAULT_RESERVE: u64 = 64 << 20;
 
 impl Store {
