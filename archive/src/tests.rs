@@ -647,6 +647,14 @@ fn files_that_are_not_readable_zips_are_refused() {
         refusal(&bad),
         "damaged zip archive: its end record declares 3 entries, its central directory holds 2"
     );
+    // Or fewer: the walk stops at the first record past the count.
+    let mut bad = good.clone();
+    put_u16(&mut bad, eocd + 8, 1);
+    put_u16(&mut bad, eocd + 10, 1);
+    assert_eq!(
+        refusal(&bad),
+        "damaged zip archive: its end record declares 1 entries, its central directory holds more"
+    );
 
     // Its directory offset is wrong but its size right: the directory is found where the size
     // puts it (as for an archive with data before it), and read as written.
